@@ -1,0 +1,165 @@
+/*
+ * cbce.h -- binary cross-entropy, exact to the last bit.  The public C99 interface.
+ *
+ * This header is the manual of the C core.  It compiles as C99 and as C++, includes
+ * nothing but <stddef.h>, defines no macro outside the CBCE_ prefix, and the library
+ * behind it has no global mutable state, never allocates in a kernel, never prints and
+ * never aborts: every entry point returns a status code (cbce_status_t).
+ *
+ * Data model
+ * ----------
+ * Every function works on n elements addressed by a flat index i = 0 .. n-1 (the C-order
+ * index of the caller's array).  Inputs are described by a cbce_operand_t:
+ *
+ *     element i  =  data[((i / repeat) % period) * stride]        (strides in elements)
+ *
+ * which covers contiguous (stride 1, period n, repeat 1), strided and negative-stride
+ * views, a scalar (stride 0), and the broadcasts used for weights without a copy: for an
+ * (N, C) input, a weight of shape (C,) is {stride 1, period C, repeat 1} and one of shape
+ * (N, 1) is {stride 1, period N, repeat C}.  cbce_vector() and cbce_scalar() build the
+ * common cases.  Targets may be float32, float64, uint8, int8 or bool; the input, the
+ * weights and grad_output have the dtype of the function (_f32 or _f64).
+ *
+ * Accuracy: float32 is computed in double and rounded once (<= 1 ulp); float64 with
+ * extended precision in the transcendental parts (see README.md for measured figures).
+ * Reductions are summed in fixed blocks of CBCE_BLOCK elements with compensated
+ * arithmetic and combined in a fixed pairwise tree, so a result is bitwise the same for
+ * every num_threads.
+ *
+ * Thread safety: every function is reentrant; distinct calls may run concurrently.
+ */
+#ifndef CBCE_H
+#define CBCE_H
+
+#include <stddef.h>
+
+#define CBCE_VERSION_MAJOR 0
+#define CBCE_VERSION_MINOR 1
+#define CBCE_VERSION_PATCH 0
+#define CBCE_VERSION_NUMBER \
+    (CBCE_VERSION_MAJOR * 10000 + CBCE_VERSION_MINOR * 100 + CBCE_VERSION_PATCH)
+
+/* Elements per reduction block: part of the definition of every reduced result. */
+#define CBCE_BLOCK 4096
+
+#if defined(CBCE_STATIC_DEFINE)
+#  define CBCE_API
+#elif defined(_WIN32)
+#  if defined(CBCE_BUILDING)
+#    define CBCE_API __declspec(dllexport)
+#  else
+#    define CBCE_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define CBCE_API __attribute__((visibility("default")))
+#else
+#  define CBCE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes.  Frozen: a code keeps its number forever. */
+typedef enum cbce_status {
+    CBCE_OK = 0,
+    CBCE_ERR_NULL = 1,          /* a required pointer is NULL */
+    CBCE_ERR_DTYPE = 2,         /* an operand has a dtype this function does not take */
+    CBCE_ERR_SHAPE = 3,         /* an operand's period/repeat does not fit n */
+    CBCE_ERR_REDUCTION = 4,     /* unknown reduction, or one this function does not take */
+    CBCE_ERR_SMOOTHING = 5,     /* label_smoothing outside [0, 1] or NaN */
+    CBCE_ERR_GAMMA = 6,         /* focal gamma < 0 or NaN */
+    CBCE_ERR_ALPHA = 7,         /* focal alpha NaN or infinite */
+    CBCE_ERR_DOMAIN = 8,        /* BCE on probabilities: an input or target outside [0, 1] */
+    CBCE_ERR_THREADS = 9,       /* the thread pool could not start */
+    CBCE_STATUS_COUNT = 10
+} cbce_status_t;
+
+typedef enum cbce_dtype {
+    CBCE_F32 = 0,
+    CBCE_F64 = 1,
+    CBCE_U8 = 2,
+    CBCE_I8 = 3,
+    CBCE_BOOL = 4               /* one byte, 0 or 1 */
+} cbce_dtype_t;
+
+typedef enum cbce_reduction {
+    CBCE_REDUCTION_NONE = 0,
+    CBCE_REDUCTION_SUM = 1,
+    CBCE_REDUCTION_MEAN = 2,          /* divides by n */
+    CBCE_REDUCTION_WEIGHTED_MEAN = 3  /* divides by the sum of the broadcast weights */
+} cbce_reduction_t;
+
+/* A read-only operand: element i is data[((i / repeat) % period) * stride]. */
+typedef struct cbce_operand {
+    const void *data;   /* NULL: absent (weight, pos_weight, grad_output default to 1) */
+    int dtype;          /* a cbce_dtype_t */
+    ptrdiff_t stride;   /* in elements; 0 broadcasts one value */
+    size_t period;      /* >= 1 */
+    size_t repeat;      /* >= 1 */
+} cbce_operand_t;
+
+/* Everything a loss call reads.  Zero-initialise, then fill what you use. */
+typedef struct cbce_args {
+    size_t n;                     /* number of elements */
+    cbce_operand_t input;         /* logits (or probabilities for cbce_bce_*) */
+    cbce_operand_t target;        /* labels: float32, float64, uint8, int8 or bool */
+    cbce_operand_t weight;        /* optional, multiplies each element's loss */
+    cbce_operand_t pos_weight;    /* optional, logits losses only: weight of the positive term */
+    cbce_operand_t grad_output;   /* optional, backward only: upstream gradient (a scalar
+                                     unless reduction is NONE) */
+    int reduction;                /* a cbce_reduction_t */
+    double label_smoothing;       /* eps in [0, 1]: y -> y * (1 - eps) + eps / 2 */
+    double alpha;                 /* focal: class balance in ...; NaN means none */
+    double gamma;                 /* focal: exponent >= 0 */
+    int num_threads;              /* <= 0 or 1: the calling thread only */
+} cbce_args_t;
+
+/* Version of the library actually linked (may differ from the header's macros). */
+CBCE_API unsigned cbce_version_number(void);
+CBCE_API const char *cbce_version_string(void);
+/* A static, human-readable name for a status code ("unknown status" if out of range). */
+CBCE_API const char *cbce_status_string(int status);
+
+/* Operand builders. */
+CBCE_API cbce_operand_t cbce_vector(const void *data, int dtype, size_t n, ptrdiff_t stride);
+CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
+
+/*
+ * Binary cross-entropy with logits, per element, with y the smoothed target, w the weight
+ * and p the pos_weight:   l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x)).
+ *
+ * _fwd: reduction NONE writes l into out[i * out_stride]; any other reduction writes the
+ *       reduced value into *result (out may then be NULL).  Empty input: sum 0, mean NaN.
+ * _bwd: writes d loss / d x into grad[i * grad_stride], scaled by grad_output and, for MEAN
+ *       and WEIGHTED_MEAN, divided by n or by the sum of the weights.
+ * _fwd_bwd: both from one pass over memory.
+ * _grad_hess: elementwise gradient and second derivative (reduction ignored).
+ * grad may alias input when both have the same stride (in-place gradient).
+ */
+CBCE_API int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                     float *result);
+CBCE_API int cbce_bce_logits_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                     double *result);
+CBCE_API int cbce_bce_logits_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                         float *result, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_fwd_bwd_f64(const cbce_args_t *a, double *out,
+                                         ptrdiff_t out_stride, double *result, double *grad,
+                                         ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                           ptrdiff_t grad_stride, float *hess,
+                                           ptrdiff_t hess_stride);
+CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                           ptrdiff_t grad_stride, double *hess,
+                                           ptrdiff_t hess_stride);
+
+/* Number of threads a call with num_threads <= 0 would use by default in bindings. */
+CBCE_API int cbce_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CBCE_H */

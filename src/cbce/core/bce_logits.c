@@ -1,0 +1,91 @@
+/*
+ * bce_logits.c -- binary cross-entropy with logits: the compute step (one body, two
+ * precisions, see elem.h) and the public entry points.
+ */
+#include "elem.h"
+
+/* One body for both precisions.  `want` is tested once per chunk, so each loop is a
+ * plain elementwise loop with the branch-free element function inlined. */
+#define CBCE__LOGITS_STEP(NAME, ELEM)                                                   \
+    static void NAME(int want, size_t c, const double *x, const double *t,              \
+                     const double *p, const double *w, const double *m,                 \
+                     const cbce__consts *k, double *l, double *g, double *h)            \
+    {                                                                                   \
+        size_t i;                                                                       \
+        switch (want) {                                                                 \
+        case CBCE__LOSS:                                                                \
+            for (i = 0; i < c; i++)                                                     \
+                ELEM(CBCE__LOSS, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], \
+                     0, 0);                                                             \
+            break;                                                                      \
+        case CBCE__GRAD:                                                                \
+            for (i = 0; i < c; i++)                                                     \
+                ELEM(CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, 0,     \
+                     &g[i], 0);                                                         \
+            break;                                                                      \
+        case CBCE__LOSS | CBCE__GRAD:                                                   \
+            for (i = 0; i < c; i++)                                                     \
+                ELEM(CBCE__LOSS | CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->keep,    \
+                     k->half, &l[i], &g[i], 0);                                         \
+            break;                                                                      \
+        default:                                                                        \
+            for (i = 0; i < c; i++)                                                     \
+                ELEM(CBCE__GRAD | CBCE__HESS, x[i], t[i], p[i], w[i], m[i], k->keep,    \
+                     k->half, 0, &g[i], &h[i]);                                         \
+            break;                                                                      \
+        }                                                                               \
+    }
+
+CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d)
+CBCE__LOGITS_STEP(logits_step_x, cbce__logits_x)
+
+const cbce__family cbce__bce_logits = {logits_step_d, logits_step_x, 1, 0};
+
+/* The public entry points: float and double from one definition each. */
+#define CBCE__LOGITS_API(SFX, T, DT)                                                    \
+    int cbce_bce_logits_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,   \
+                                  T *result)                                            \
+    {                                                                                   \
+        cbce__outputs o = {0};                                                          \
+        o.loss = out;                                                                   \
+        o.loss_stride = out_stride;                                                     \
+        o.result = result;                                                              \
+        return cbce__run(&cbce__bce_logits, a, DT, CBCE__LOSS, &o);                     \
+    }                                                                                   \
+    int cbce_bce_logits_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride) \
+    {                                                                                   \
+        cbce__outputs o = {0};                                                          \
+        o.grad = grad;                                                                  \
+        o.grad_stride = grad_stride;                                                    \
+        return cbce__run(&cbce__bce_logits, a, DT, CBCE__GRAD, &o);                     \
+    }                                                                                   \
+    int cbce_bce_logits_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride, \
+                                      T *result, T *grad, ptrdiff_t grad_stride)        \
+    {                                                                                   \
+        cbce__outputs o = {0};                                                          \
+        o.loss = out;                                                                   \
+        o.loss_stride = out_stride;                                                     \
+        o.result = result;                                                              \
+        o.grad = grad;                                                                  \
+        o.grad_stride = grad_stride;                                                    \
+        return cbce__run(&cbce__bce_logits, a, DT, CBCE__LOSS | CBCE__GRAD, &o);        \
+    }                                                                                   \
+    int cbce_bce_logits_grad_hess_##SFX(const cbce_args_t *a, T *grad,                  \
+                                        ptrdiff_t grad_stride, T *hess,                 \
+                                        ptrdiff_t hess_stride)                          \
+    {                                                                                   \
+        cbce__outputs o = {0};                                                          \
+        cbce_args_t b;                                                                  \
+        if (a == NULL)                                                                  \
+            return CBCE_ERR_NULL;                                                       \
+        b = *a;                                                                         \
+        b.reduction = CBCE_REDUCTION_NONE;                                              \
+        o.grad = grad;                                                                  \
+        o.grad_stride = grad_stride;                                                    \
+        o.hess = hess;                                                                  \
+        o.hess_stride = hess_stride;                                                    \
+        return cbce__run(&cbce__bce_logits, &b, DT, CBCE__GRAD | CBCE__HESS, &o);       \
+    }
+
+CBCE__LOGITS_API(f32, float, CBCE_F32)
+CBCE__LOGITS_API(f64, double, CBCE_F64)
