@@ -1,0 +1,71 @@
+"""Build cbce: the C99 core (src/cbce/core) and the Cython bindings, in one extension.
+
+Build options come from the environment, never from argv:
+  CBCE_CFLAGS   extra compiler flags appended to the defaults (e.g. "-g -O0").
+The version has one source: the CBCE_VERSION_* macros in include/cbce.h.
+"""
+import glob
+import os
+import re
+import shutil
+import sys
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    with open(os.path.join(HERE, "include", "cbce.h")) as f:
+        text = f.read()
+    parts = [re.search(r"#define CBCE_VERSION_%s (\d+)" % k, text).group(1)
+             for k in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(parts)
+
+
+class build_py_with_headers(build_py):
+    """Ship include/cbce.h (and cbce.pxd) inside the package, for cbce.get_include()."""
+
+    def run(self):
+        super().run()
+        dst = os.path.join(self.build_lib, "cbce", "include")
+        os.makedirs(dst, exist_ok=True)
+        shutil.copy(os.path.join(HERE, "include", "cbce.h"), dst)
+        pxd = os.path.join(HERE, "src", "cbce", "cbce.pxd")
+        if os.path.exists(pxd):
+            shutil.copy(pxd, dst)
+
+
+if sys.platform == "win32":
+    cflags = ["/O2", "/fp:precise"]
+else:
+    # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
+    # keeps results bitwise identical across instruction sets.  Never -ffast-math: it
+    # breaks inf/NaN handling and deletes the compensated sums.
+    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off"]
+cflags += os.environ.get("CBCE_CFLAGS", "").split()
+print("cbce: compiling with", " ".join(cflags))
+
+core_sources = sorted(glob.glob("src/cbce/core/*.c"))
+ext = Extension(
+    "cbce._core",
+    sources=["src/cbce/_core.pyx"] + core_sources,
+    include_dirs=["include", "src/cbce/core", numpy.get_include()],
+    define_macros=[("CBCE_STATIC_DEFINE", "1"), ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=cflags,
+    libraries=[] if sys.platform == "win32" else ["m"],
+)
+
+setup(
+    version=read_version(),
+    package_dir={"": "src"},
+    packages=["cbce", "cbce.integrations"] if os.path.isdir("src/cbce/integrations") else ["cbce"],
+    package_data={"cbce": ["py.typed", "*.pyi", "*.pxd"]},
+    ext_modules=cythonize([ext], language_level=3,
+                          compiler_directives={"boundscheck": False, "wraparound": False}),
+    cmdclass={"build_py": build_py_with_headers},
+    zip_safe=False,
+)

@@ -1,0 +1,43 @@
+"""cbce: binary cross-entropy, exact to the last bit, fast on the CPU.
+
+A C99 core (``include/cbce.h``) with NumPy bindings.  See README.md for the accuracy and
+speed figures, and ``python -m cbce`` for a demonstration.
+"""
+import os as _os
+
+from . import _core
+from ._core import (
+    __version__,
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_backward,
+    binary_cross_entropy_with_logits_forward_backward,
+    binary_cross_entropy_with_logits_grad_hess,
+    get_num_threads,
+    set_num_threads,
+)
+from ._losses import BCEWithLogitsLoss
+
+__all__ = [
+    "__version__",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_forward_backward",
+    "binary_cross_entropy_with_logits_grad_hess",
+    "get_num_threads",
+    "set_num_threads",
+    "get_include",
+    "show_config",
+    "BCEWithLogitsLoss",
+]
+
+
+def get_include():
+    """The folder holding ``cbce.h`` and ``cbce.pxd`` (for C and Cython extensions)."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
+
+
+def show_config():
+    """Print the build and the SIMD level chosen at run time."""
+    for key, value in _core._config().items():
+        print(f"{key}: {value}")
+    print(f"include: {get_include()}")

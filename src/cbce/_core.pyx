@@ -1,0 +1,509 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""NumPy bindings of the cbce C core.
+
+This layer only validates, describes the caller's buffers to the core without copying
+them, allocates outputs, releases the GIL and calls the core.  It does no arithmetic on
+the data.  A copy is made only where the core cannot read a buffer as it is:
+  * float16 input (computed in float32, the result rounded back to float16);
+  * targets of a dtype other than bool/uint8/int8/float32/float64 (converted to the input's);
+  * weight/pos_weight of another dtype (converted), or broadcast in a pattern that is not
+    one period/repeat (materialised);
+  * arrays that cannot be viewed as one strided line in C order (e.g. Fortran-ordered 2-D),
+    non-native byte order, unaligned buffers.
+Outputs that cannot be written in place (float16, overlapping an input, not one strided
+line) are computed into a temporary and copied into `out`.
+"""
+import os
+
+import numpy as np
+cimport numpy as cnp
+from libc.stddef cimport ptrdiff_t
+
+cnp.import_array()
+
+cdef extern from "cbce.h" nogil:
+    ctypedef struct cbce_operand_t:
+        const void *data
+        int dtype
+        ptrdiff_t stride
+        size_t period
+        size_t repeat
+
+    ctypedef struct cbce_args_t:
+        size_t n
+        cbce_operand_t input
+        cbce_operand_t target
+        cbce_operand_t weight
+        cbce_operand_t pos_weight
+        cbce_operand_t grad_output
+        int reduction
+        double label_smoothing
+        double alpha
+        double gamma
+        int num_threads
+
+    enum:
+        CBCE_OK
+        CBCE_F32
+        CBCE_F64
+        CBCE_U8
+        CBCE_I8
+        CBCE_BOOL
+        CBCE_REDUCTION_NONE
+        CBCE_REDUCTION_SUM
+        CBCE_REDUCTION_MEAN
+        CBCE_REDUCTION_WEIGHTED_MEAN
+
+    unsigned cbce_version_number()
+    const char *cbce_version_string()
+    const char *cbce_status_string(int status)
+    int cbce_cpu_count()
+
+    int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res)
+    int cbce_bce_logits_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls, double *res)
+    int cbce_bce_logits_bwd_f32(const cbce_args_t *a, float *g, ptrdiff_t gs)
+    int cbce_bce_logits_bwd_f64(const cbce_args_t *a, double *g, ptrdiff_t gs)
+    int cbce_bce_logits_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls,
+                                    float *res, float *g, ptrdiff_t gs)
+    int cbce_bce_logits_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls,
+                                    double *res, double *g, ptrdiff_t gs)
+    int cbce_bce_logits_grad_hess_f32(const cbce_args_t *a, float *g, ptrdiff_t gs,
+                                      float *h, ptrdiff_t hs)
+    int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *g, ptrdiff_t gs,
+                                      double *h, ptrdiff_t hs)
+
+
+__version__ = cbce_version_string().decode()
+C_VERSION_NUMBER = cbce_version_number()
+
+# ---- families and operations ------------------------------------------------------------
+
+cdef enum:
+    LOGITS = 0
+
+cdef enum:
+    OP_FWD = 0
+    OP_BWD = 1
+    OP_FWD_BWD = 2
+    OP_GRAD_HESS = 3
+
+REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
+              "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
+
+_TARGET_CODES = {np.dtype(np.bool_): CBCE_BOOL, np.dtype(np.uint8): CBCE_U8,
+                 np.dtype(np.int8): CBCE_I8, np.dtype(np.float32): CBCE_F32,
+                 np.dtype(np.float64): CBCE_F64}
+
+
+cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t s1,
+               void *res, void *o2, ptrdiff_t s2) noexcept nogil:
+    """The one place where the typed C entry points are chosen."""
+    if family == LOGITS:
+        if op == OP_FWD:
+            if f64:
+                return cbce_bce_logits_fwd_f64(a, <double *>o1, s1, <double *>res)
+            return cbce_bce_logits_fwd_f32(a, <float *>o1, s1, <float *>res)
+        if op == OP_BWD:
+            if f64:
+                return cbce_bce_logits_bwd_f64(a, <double *>o2, s2)
+            return cbce_bce_logits_bwd_f32(a, <float *>o2, s2)
+        if op == OP_FWD_BWD:
+            if f64:
+                return cbce_bce_logits_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
+                                                   <double *>o2, s2)
+            return cbce_bce_logits_fwd_bwd_f32(a, <float *>o1, s1, <float *>res,
+                                               <float *>o2, s2)
+        if f64:
+            return cbce_bce_logits_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
+        return cbce_bce_logits_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
+    return -1
+
+
+# ---- threads ----------------------------------------------------------------------------
+
+def _default_threads():
+    env = os.environ.get("CBCE_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, cbce_cpu_count())
+
+
+_num_threads = _default_threads()
+
+
+def get_num_threads():
+    """The number of threads a call with ``num_threads=None`` uses."""
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Set the default thread count (an int >= 1).  Results do not depend on it."""
+    global _num_threads
+    _num_threads = _check_threads(n)
+
+
+cdef int _check_threads(n) except -1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"num_threads must be an integer >= 1 or None, got {n!r}")
+    return int(n)
+
+
+# ---- buffer helpers ---------------------------------------------------------------------
+
+cdef object _line(cnp.ndarray a):
+    """A 1-D view of `a` in C order with one stride, or None if there is none."""
+    if a.ndim == 1:
+        return a
+    if cnp.PyArray_IS_C_CONTIGUOUS(a):
+        return a.reshape(-1)
+    try:
+        return np.reshape(a, -1, copy=False)
+    except (ValueError, TypeError):
+        return None
+
+
+cdef object _readable(cnp.ndarray a):
+    """A 1-D array the core can read: a view of `a` when possible, else a C-order copy."""
+    cdef object v = _line(a) if (a.dtype.isnative and cnp.PyArray_ISALIGNED(a)) else None
+    if v is None or (<cnp.ndarray>v).strides[0] % a.itemsize:
+        v = np.ascontiguousarray(a).reshape(-1)
+        if not v.dtype.isnative:
+            v = v.astype(v.dtype.newbyteorder("="))
+    return v
+
+
+cdef void _set_line(cbce_operand_t *op, cnp.ndarray v, int code):
+    op.data = cnp.PyArray_DATA(v)
+    op.dtype = code
+    op.stride = v.strides[0] // v.itemsize if v.shape[0] > 1 else 0
+    op.period = v.shape[0] if v.shape[0] > 0 else 1
+    op.repeat = 1
+
+
+cdef object _broadcast_operand(cbce_operand_t *op, value, tuple shape, dtype, str name):
+    """Describe `value`, broadcast to `shape`, as one operand; return the array to keep alive.
+
+    A weight whose non-1 dimensions are consecutive (the common (C,), (N, 1), (1, C, 1)...)
+    is read through period/repeat with no broadcast copy.
+    """
+    cdef object w = np.asarray(value, dtype=dtype)
+    cdef Py_ssize_t nd = len(shape), k, first = -1, last = -1, period = 1, repeat = 1
+    try:
+        ok = np.broadcast_shapes(w.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} of shape {w.shape} cannot be broadcast to the input "
+                         f"shape {shape}")
+    padded = (1,) * (nd - w.ndim) + w.shape
+    for k in range(nd):
+        if padded[k] != 1:
+            if first < 0:
+                first = k
+            last = k
+    if first < 0:  # one value
+        v = _readable(w.reshape(1) if w.size == 1 else w.reshape(-1)[:1])
+        _set_line(op, v, CBCE_F64 if w.dtype == np.float64 else CBCE_F32)
+        op.stride = 0
+        return v
+    for k in range(first, last + 1):
+        if padded[k] != shape[k]:   # a 1 inside the block: not one period
+            v = _readable(np.broadcast_to(w, shape))
+            _set_line(op, v, CBCE_F64 if w.dtype == np.float64 else CBCE_F32)
+            return v
+        period *= shape[k]
+    for k in range(last + 1, nd):
+        repeat *= shape[k]
+    v = _readable(w)
+    _set_line(op, v, CBCE_F64 if w.dtype == np.float64 else CBCE_F32)
+    op.period = period if period > 0 else 1
+    op.repeat = repeat if repeat > 0 else 1
+    return v
+
+
+cdef object _check_out(out, tuple shape, result_dtype, str name):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape}, expected {shape}")
+    if out.dtype != result_dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, expected {result_dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return out
+
+
+# ---- the call ---------------------------------------------------------------------------
+
+cdef class _Call:
+    """One validated call: the caller's buffers described as core operands."""
+    cdef cbce_args_t a
+    cdef int family
+    cdef int f64
+    cdef tuple shape
+    cdef object result_dtype, compute_dtype
+    cdef object x, t, w, pw, go        # arrays kept alive while the core reads them
+    cdef list reads                    # every array the core reads (for overlap checks)
+
+    def __init__(self, int family, input, target, weight, pos_weight, reduction,
+                 label_smoothing, num_threads, bint reduced_ok=True):
+        cdef object x, t
+        self.family = family
+        self.a.reduction = CBCE_REDUCTION_NONE
+        self.a.alpha = float("nan")
+        self.a.gamma = 0.0
+        x = np.asarray(input)
+        dt = x.dtype
+        if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+            raise TypeError(f"input must be float16, float32 or float64, got dtype {dt}")
+        self.result_dtype = dt.newbyteorder("=")
+        self.compute_dtype = np.dtype(np.float64 if dt.itemsize == 8 else np.float32)
+        self.f64 = dt.itemsize == 8
+        if dt.itemsize == 2:
+            x = x.astype(np.float32)
+        self.shape = x.shape
+
+        t = np.asarray(target)
+        if t.shape != x.shape:
+            raise ValueError(f"target shape {t.shape} must be the same as input shape "
+                             f"{x.shape}")
+        if t.dtype.kind not in "biuf":
+            raise TypeError(f"target must have a real or bool dtype, got {t.dtype}")
+        code = _TARGET_CODES.get(t.dtype.newbyteorder("="))
+        if code is None:
+            t = t.astype(self.compute_dtype)
+            code = CBCE_F64 if self.f64 else CBCE_F32
+
+        self.x = _readable(x)
+        _set_line(&self.a.input, self.x, CBCE_F64 if self.f64 else CBCE_F32)
+        self.t = _readable(t)
+        _set_line(&self.a.target, self.t, code)
+        self.a.n = x.size
+        self.reads = [self.x, self.t]
+        if weight is not None:
+            self.w = _broadcast_operand(&self.a.weight, weight, self.shape,
+                                        self.compute_dtype, "weight")
+            self.reads.append(self.w)
+        if pos_weight is not None:
+            self.pw = _broadcast_operand(&self.a.pos_weight, pos_weight, self.shape,
+                                         self.compute_dtype, "pos_weight")
+            self.reads.append(self.pw)
+
+        if reduction is not None:
+            if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+                raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
+                                 f"'weighted_mean', got {reduction!r}")
+            self.a.reduction = REDUCTIONS[reduction]
+        eps = float(label_smoothing)
+        if not (0.0 <= eps <= 1.0):
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.a.label_smoothing = eps
+        self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
+
+    cdef set_grad_output(self, grad_output):
+        if self.a.reduction == CBCE_REDUCTION_NONE:
+            if not (isinstance(grad_output, (int, float)) and grad_output == 1.0):
+                self.go = _broadcast_operand(&self.a.grad_output, grad_output, self.shape,
+                                             self.compute_dtype, "grad_output")
+                self.reads.append(self.go)
+            return
+        go = np.asarray(grad_output, dtype=self.compute_dtype)
+        if go.size != 1:
+            raise ValueError(f"grad_output must be a scalar for a reduced loss, got shape "
+                             f"{go.shape}")
+        self.go = go.reshape(1)
+        _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
+
+    cdef tuple _target(self, out, str name, list taken):
+        """(array to return, 1-D array the core writes, temp-or-None)."""
+        cdef object v = None
+        if out is None:
+            arr = np.empty(self.shape, dtype=self.result_dtype)
+        else:
+            arr = _check_out(out, self.shape, self.result_dtype, name)
+        if arr.dtype == self.compute_dtype and arr.dtype.isnative and arr.flags.aligned:
+            v = _line(arr)
+        if v is not None and out is not None:
+            for r in self.reads + taken:
+                if np.may_share_memory(v, r) and not (
+                        r is self.x and cnp.PyArray_DATA(<cnp.ndarray>v)
+                        == cnp.PyArray_DATA(<cnp.ndarray>r)
+                        and (v.strides == r.strides or v.shape[0] <= 1)):
+                    v = None
+                    break
+        if v is None or v.strides[0] % v.itemsize:
+            tmp = np.empty(self.shape, dtype=self.compute_dtype)
+            return arr, tmp.reshape(-1), tmp
+        return arr, v, None
+
+    cdef object _scalar(self, double value):
+        return self.result_dtype.type(value)
+
+    cdef run(self, int op, out1, out2, str name1, str name2):
+        """Run `op`; return (loss-or-array1, array2)."""
+        cdef cnp.ndarray v1 = None, v2 = None
+        cdef void *p1 = NULL
+        cdef void *p2 = NULL
+        cdef ptrdiff_t s1 = 0, s2 = 0
+        cdef double res64 = 0.0
+        cdef float res32 = 0.0
+        cdef void *res = NULL
+        cdef int st
+        arr1 = arr2 = tmp1 = tmp2 = None
+        reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (OP_FWD, OP_FWD_BWD)
+        if op != OP_BWD and not reduced:
+            arr1, v1, tmp1 = self._target(out1, name1, [])
+            p1 = cnp.PyArray_DATA(v1)
+            s1 = v1.strides[0] // v1.itemsize
+        if op != OP_FWD:
+            arr2, v2, tmp2 = self._target(out2, name2, [v1] if v1 is not None else [])
+            p2 = cnp.PyArray_DATA(v2)
+            s2 = v2.strides[0] // v2.itemsize
+        if reduced:
+            res = <void *>&res64 if self.f64 else <void *>&res32
+        with nogil:
+            st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2)
+        if st != CBCE_OK:
+            raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
+        if tmp1 is not None:
+            arr1[...] = tmp1
+        if tmp2 is not None:
+            arr2[...] = tmp2
+        if reduced:
+            arr1 = self._scalar(res64 if self.f64 else res32)
+        return arr1, arr2
+
+
+cdef _Call _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
+                        num_threads):
+    return _Call(LOGITS, input, target, weight, pos_weight, reduction, label_smoothing,
+                 num_threads)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
+                                     reduction="mean", label_smoothing=0.0,
+                                     num_threads=None, out=None):
+    """Binary cross-entropy with logits, accurate to <= 1 ulp (hard labels).
+
+    Per element, with ``y`` the (smoothed) target, ``w`` the weight and ``p`` the pos_weight:
+    ``l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x))``.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits.  float16 is computed in float32 and returned as float16.
+    target : array_like, same shape as ``input``
+        Labels (any real or bool dtype; bool/uint8/int8 are read without a copy).
+    weight, pos_weight : array_like, optional
+        Broadcastable to the input's shape (e.g. ``(C,)`` or ``(N, 1)`` for ``(N, C)``).
+    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
+        ``mean`` divides by the element count, ``weighted_mean`` by the sum of the weights.
+    label_smoothing : float in [0, 1]
+        ``y -> y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use; the result is bitwise the same for every value.
+    out : ndarray, optional
+        For ``reduction='none'``: where to write the losses (returned).
+
+    Returns
+    -------
+    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> x = np.array([-20.0, 0.0, 3.0])
+    >>> y = np.array([0.0, 1.0, 1.0])
+    >>> cbce.binary_cross_entropy_with_logits(x, y, reduction="none")
+    array([2.06115362e-09, 6.93147181e-01, 4.85873516e-02])
+    """
+    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
+                     num_threads)
+    return c.run(OP_FWD, out, None, "out", "out")[0]
+
+
+def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos_weight=None,
+                                              reduction="mean", label_smoothing=0.0,
+                                              grad_output=1.0, num_threads=None, out=None):
+    """Gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``.
+
+    ``grad_output`` is a scalar for ``'mean'``/``'sum'``/``'weighted_mean'``, and a scalar or
+    an array broadcastable to the input for ``'none'``.  ``out`` may be the input itself
+    (in-place gradient).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> x = np.array([-2.0, 0.0, 2.0]); y = np.array([0.0, 1.0, 1.0])
+    >>> cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="sum")
+    array([ 0.11920292, -0.5       , -0.11920292])
+    """
+    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
+                     num_threads)
+    c.set_grad_output(grad_output)
+    return c.run(OP_BWD, None, out, "out", "out")[1]
+
+
+def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None, *,
+                                                      pos_weight=None, reduction="mean",
+                                                      label_smoothing=0.0, num_threads=None,
+                                                      out=None):
+    """``(loss, grad)`` from one pass over memory; ``out`` is a pair ``(loss_out, grad_out)``
+    (``loss_out`` must be None unless ``reduction='none'``), either may be None.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> loss, grad = cbce.binary_cross_entropy_with_logits_forward_backward(
+    ...     np.array([0.0, 0.0]), np.array([0.0, 1.0]))
+    >>> float(loss), grad
+    (0.6931471805599453, array([ 0.25, -0.25]))
+    """
+    lo, go = _pair(out)
+    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
+                     num_threads)
+    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
+        raise ValueError("out[0] must be None for a reduced loss")
+    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+
+
+def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, pos_weight=None,
+                                               label_smoothing=0.0, num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced loss (gradient-boosting objectives).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0]), np.array([1.0]))
+    (array([-0.5]), array([0.25]))
+    """
+    go, ho = _pair(out)
+    c = _logits_call(input, target, weight, pos_weight, None, label_smoothing, num_threads)
+    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+
+
+cdef tuple _pair(out):
+    if out is None:
+        return None, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError("out must be a pair (tuple of two arrays or None)")
+    return out[0], out[1]
+
+
+def _config():
+    """Build facts for show_config()."""
+    return {
+        "version": __version__,
+        "c_version_number": C_VERSION_NUMBER,
+        "simd": "baseline (portable C99, compiler auto-vectorised)",
+        "default_threads": _num_threads,
+        "numpy": np.__version__,
+    }
