@@ -1,0 +1,143 @@
+"""Peer benchmark: cbce against NumPy, and PyTorch / scikit-learn / JAX where installed.
+
+Every figure is measured in this process, in this run; ratios are peer time / cbce time
+(above 1: cbce is faster).  Used by ``python -m cbce`` (quick) and ``python -m cbce bench``.
+"""
+import time
+
+import numpy as np
+
+from . import _core
+
+
+def _best(fn, min_time=0.2, repeat=5):
+    """Best time per call of fn() (seconds), over `repeat` rounds of ~min_time/repeat each."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    loops = max(1, int(min_time / repeat / one))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / loops)
+    return best
+
+
+def _numpy_peer(x, y):
+    # The usual NumPy formulation (loses accuracy at large |x|, see README).
+    def fwd():
+        return np.mean(np.logaddexp(0, -x) + (1 - y) * x)
+
+    def fwd_bwd():
+        loss = np.mean(np.logaddexp(0, -x) + (1 - y) * x)
+        grad = (1 / (1 + np.exp(-x)) - y) / x.size
+        return loss, grad
+    return fwd, fwd_bwd
+
+
+def _torch_peer(x, y):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    tx = torch.from_numpy(x)
+    ty = torch.from_numpy(y)
+
+    def fwd():
+        with torch.no_grad():
+            return F.binary_cross_entropy_with_logits(tx, ty)
+
+    def fwd_bwd():
+        xr = tx.detach().requires_grad_(True)
+        loss = F.binary_cross_entropy_with_logits(xr, ty)
+        loss.backward()
+        return loss, xr.grad
+    return fwd, fwd_bwd
+
+
+def _sklearn_peer(x, y):
+    try:
+        from sklearn._loss.loss import HalfBinomialLoss
+    except ImportError:
+        return None
+    loss = HalfBinomialLoss()
+    yt = y.astype(x.dtype)
+
+    def fwd():
+        return np.mean(loss.loss(y_true=yt, raw_prediction=x))
+
+    def fwd_bwd():
+        return loss.loss_gradient(y_true=yt, raw_prediction=x)
+    return fwd, fwd_bwd
+
+
+def _jax_peer(x, y):
+    try:
+        import jax
+        import jax.numpy as jnp
+        import optax
+    except ImportError:
+        return None
+    jx, jy = jnp.asarray(x), jnp.asarray(y)
+    f = jax.jit(lambda a, b: optax.sigmoid_binary_cross_entropy(a, b).mean())
+    fg = jax.jit(jax.value_and_grad(f))
+
+    def fwd():
+        return f(jx, jy).block_until_ready()
+
+    def fwd_bwd():
+        v, g = fg(jx, jy)
+        return v.block_until_ready(), g.block_until_ready()
+    return fwd, fwd_bwd
+
+
+PEERS = {"numpy": _numpy_peer, "torch": _torch_peer, "sklearn": _sklearn_peer,
+         "jax": _jax_peer}
+
+
+def measure(dtype, n, num_threads=1, min_time=0.2, peers=PEERS):
+    """{name: (forward s/call, fused forward+backward s/call)} for cbce and each peer."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    y = (rng.random(n) < 0.5).astype(dtype)
+    grad = np.empty_like(x)
+    out = {}
+    out["cbce"] = (
+        _best(lambda: _core.binary_cross_entropy_with_logits(x, y, num_threads=num_threads),
+              min_time),
+        _best(lambda: _core.binary_cross_entropy_with_logits_forward_backward(
+            x, y, num_threads=num_threads, out=(None, grad)), min_time))
+    for name, make in peers.items():
+        fns = make(x, y)
+        if fns is not None:
+            out[name] = (_best(fns[0], min_time), _best(fns[1], min_time))
+    return out
+
+
+def _threads_guard():
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def report(sizes=(10**3, 10**4, 10**5, 10**6, 10**7), dtypes=("float32", "float64"),
+           min_time=0.2, file=None):
+    """Print the table of `python -m cbce bench`: ns per element and ratio peer/cbce."""
+    _threads_guard()
+    print("one thread each (torch.set_num_threads(1)); ns/element; ratio = peer time / cbce "
+          "time", file=file)
+    print(f"{'dtype':8} {'n':>9} {'library':8} {'forward':>10} {'fwd+bwd':>10} "
+          f"{'fwd ratio':>10} {'f+b ratio':>10}", file=file)
+    for dt in dtypes:
+        for n in sizes:
+            res = measure(np.dtype(dt).type, n, min_time=min_time)
+            cf, cb = res["cbce"]
+            for name, (f, b) in res.items():
+                print(f"{dt:8} {n:9d} {name:8} {f / n * 1e9:10.2f} {b / n * 1e9:10.2f} "
+                      f"{f / cf:10.2f} {b / cb:10.2f}", file=file)
