@@ -45,7 +45,7 @@ else:
     # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
     # keeps results bitwise identical across instruction sets.  Never -ffast-math: it
     # breaks inf/NaN handling and deletes the compensated sums.
-    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off"]
+    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread"]
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
 print("cbce: compiling with", " ".join(cflags))
 
@@ -57,6 +57,7 @@ ext = Extension(
     define_macros=[("CBCE_STATIC_DEFINE", "1"), ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,
     libraries=[] if sys.platform == "win32" else ["m"],
+    extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
 )
 
 setup(

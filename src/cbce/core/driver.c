@@ -2,6 +2,7 @@
  * driver.c -- the one driver behind every loss: validation, loads, stores and the
  * deterministic reduction (see the design note in internal.h).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -171,25 +172,214 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n)
 
 /* ---- the driver ------------------------------------------------------------------------ */
 
+/*
+ * Work is cut into segments of whole blocks; threads take whole segments.  The reduced
+ * loss is defined by one tree that depends on n only: block sums combined by a binary
+ * counter (block 2k with 2k+1, then pairs of pairs, ...), the leftover partial subtrees
+ * folded right to left at the end.  A segment is G blocks with G a power of two, so a
+ * full segment is one complete subtree of that tree and its sum is the same whichever
+ * thread computes it; the segment sums are then fed to the same binary counter.  The
+ * result is bitwise identical for every thread count (and equal to a serial run).
+ */
+#define CBCE__MAX_SEGMENTS 256
+#define CBCE__MIN_PER_THREAD 32768 /* below this many elements a thread does not pay */
+
+typedef struct cbce__job {
+    const cbce_args_t *a;
+    const cbce__outputs *o;
+    cbce__step_fn step;
+    cbce__consts k;
+    int dtype, want, reduced;
+    double gscale;
+    size_t n, seg_blocks, nseg;
+    cbce__dd seg_sum[CBCE__MAX_SEGMENTS]; /* sum of each full segment */
+    cbce__dd tail[66];                    /* the last segment's partial subtrees */
+    int ntail;
+} cbce__job;
+
+/* Binary-counter push of the sum of block number `index` (0-based within its run). */
+static void tree_push(cbce__dd *stack, int *top, cbce__dd v, size_t index)
+{
+    size_t j;
+    stack[(*top)++] = v;
+    for (j = index + 1; (j & 1) == 0; j >>= 1) {
+        stack[*top - 2] = dd_add(stack[*top - 2], stack[*top - 1]);
+        (*top)--;
+    }
+}
+
+static void run_segment(cbce__job *J, size_t s)
+{
+    const cbce_args_t *a = J->a;
+    const cbce__outputs *o = J->o;
+    double xb[CBCE__CHUNK], tb[CBCE__CHUNK], pb[CBCE__CHUNK], wb[CBCE__CHUNK];
+    double mb[CBCE__CHUNK], lb[CBCE__CHUNK], gb[CBCE__CHUNK], hb[CBCE__CHUNK];
+    cbce__dd stack[66];
+    int top = 0, want = J->want;
+    size_t b0, nb = 0, first = s * J->seg_blocks * CBCE_BLOCK;
+    size_t last = first + J->seg_blocks * CBCE_BLOCK;
+    if (last > J->n || last < first)
+        last = J->n;
+    for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
+        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0, j, lev;
+        cbce__dd lane[CBCE__LANES];
+        memset(lane, 0, sizeof lane);
+        for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
+            size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
+            load(&a->input, c0, c, xb, 0.0);
+            load(&a->target, c0, c, tb, 0.0);
+            load(&a->pos_weight, c0, c, pb, 1.0);
+            load(&a->weight, c0, c, wb, 1.0);
+            if (want & (CBCE__GRAD | CBCE__HESS)) {
+                if (a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) {
+                    load(&a->grad_output, c0, c, mb, 1.0);
+                    for (j = 0; j < c; j++)
+                        mb[j] *= wb[j];
+                } else {
+                    for (j = 0; j < c; j++)
+                        mb[j] = wb[j] * J->gscale;
+                }
+            }
+            J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
+            if (J->reduced) {
+                for (j = 0; j < c; j++) {
+                    cbce__dd *ln = &lane[j % CBCE__LANES];
+                    cbce__dd t = dd_two_sum(ln->hi, lb[j]);
+                    ln->hi = t.hi;
+                    ln->lo += t.lo;
+                }
+            } else if (want & CBCE__LOSS) {
+                store(o->loss, J->dtype, o->loss_stride, c0, c, lb);
+            }
+            if (want & CBCE__GRAD)
+                store(o->grad, J->dtype, o->grad_stride, c0, c, gb);
+            if (want & CBCE__HESS)
+                store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
+        }
+        if (J->reduced) {
+            /* Block sum: the lanes combined pairwise. */
+            for (lev = 1; lev < CBCE__LANES; lev *= 2)
+                for (j = 0; j + lev < CBCE__LANES; j += 2 * lev)
+                    lane[j] = dd_add(lane[j], lane[j + lev]);
+            tree_push(stack, &top, lane[0], nb++);
+        }
+    }
+    if (!J->reduced)
+        return;
+    if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
+        J->seg_sum[s] = stack[0];
+    } else {
+        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
+        J->ntail = top;
+    }
+}
+
+typedef struct cbce__worker {
+    cbce__job *job;
+    size_t s0, s1;
+} cbce__worker;
+
+static void run_segments(cbce__worker *w)
+{
+    size_t s;
+    for (s = w->s0; s < w->s1; s++)
+        run_segment(w->job, s);
+}
+
+#if defined(_WIN32)
+#include <windows.h>
+static DWORD WINAPI worker_main(LPVOID p)
+{
+    run_segments((cbce__worker *)p);
+    return 0;
+}
+#define CBCE__THREADS 1
+typedef HANDLE cbce__thread;
+static int thread_start(cbce__thread *t, cbce__worker *w)
+{
+    *t = CreateThread(NULL, 0, worker_main, w, 0, NULL);
+    return *t != NULL;
+}
+static void thread_join(cbce__thread t)
+{
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+#elif defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+static void *worker_main(void *p)
+{
+    run_segments((cbce__worker *)p);
+    return NULL;
+}
+#define CBCE__THREADS 1
+typedef pthread_t cbce__thread;
+static int thread_start(cbce__thread *t, cbce__worker *w)
+{
+    return pthread_create(t, NULL, worker_main, w) == 0;
+}
+static void thread_join(cbce__thread t) { pthread_join(t, NULL); }
+#else
+#define CBCE__THREADS 0
+#endif
+
+#define CBCE__MAX_THREADS 64
+
+/*
+ * Threads are started for the call and joined before it returns: nothing persists
+ * between calls, so the library keeps no global state and is safe across fork().
+ * A thread that cannot start leaves its segments to the calling thread.
+ */
+static void run_all(cbce__job *J, int nthreads)
+{
+    cbce__worker w[CBCE__MAX_THREADS];
+    size_t t, nt = (size_t)(nthreads > 1 ? nthreads : 1);
+    if (nt > CBCE__MAX_THREADS)
+        nt = CBCE__MAX_THREADS;
+    if (nt > J->nseg)
+        nt = J->nseg;
+    if (nt > J->n / CBCE__MIN_PER_THREAD)
+        nt = J->n / CBCE__MIN_PER_THREAD;
+    if (nt < 1)
+        nt = 1;
+    for (t = 0; t < nt; t++) {
+        w[t].job = J;
+        w[t].s0 = J->nseg * t / nt;
+        w[t].s1 = J->nseg * (t + 1) / nt;
+    }
+#if CBCE__THREADS
+    if (nt > 1) {
+        cbce__thread th[CBCE__MAX_THREADS];
+        int started[CBCE__MAX_THREADS];
+        for (t = 1; t < nt; t++)
+            started[t] = thread_start(&th[t], &w[t]);
+        run_segments(&w[0]);
+        for (t = 1; t < nt; t++) {
+            if (started[t])
+                thread_join(th[t]);
+            else
+                run_segments(&w[t]);
+        }
+        return;
+    }
+#endif
+    for (t = 0; t < nt; t++)
+        run_segments(&w[t]);
+}
+
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o)
 {
-    double xb[CBCE__CHUNK], tb[CBCE__CHUNK], pb[CBCE__CHUNK], wb[CBCE__CHUNK];
-    double mb[CBCE__CHUNK], lb[CBCE__CHUNK], gb[CBCE__CHUNK], hb[CBCE__CHUNK];
-    cbce__dd stack[66]; /* pairwise tree over blocks: one entry per level */
-    int top = 0, st, reduced;
-    size_t n, b0, nblock = 0;
-    cbce__consts k;
-    cbce__step_fn step;
-    cbce__dd wsum = {0.0, 0.0}, total = {0.0, 0.0};
-    double gscale = 1.0, go = 1.0;
+    cbce__job J;
+    int st;
+    size_t n, nblocks, s;
+    cbce__dd wsum = {0.0, 0.0};
 
     if (a == NULL || o == NULL)
         return CBCE_ERR_NULL;
     n = a->n;
     if (a->reduction < CBCE_REDUCTION_NONE || a->reduction > CBCE_REDUCTION_WEIGHTED_MEAN)
         return CBCE_ERR_REDUCTION;
-    reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
     if (!(a->label_smoothing >= 0.0 && a->label_smoothing <= 1.0))
         return CBCE_ERR_SMOOTHING;
     if (f->takes_focal) {
@@ -206,89 +396,60 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         return st;
     if (a->pos_weight.data != NULL && !f->takes_pos_weight)
         return CBCE_ERR_NULL;
-    if ((want & CBCE__LOSS) && (reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
+    J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
+    if ((want & CBCE__LOSS) && (J.reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
         return CBCE_ERR_NULL;
     if (((want & CBCE__GRAD) && o->grad == NULL && n > 0) ||
         ((want & CBCE__HESS) && o->hess == NULL && n > 0))
         return CBCE_ERR_NULL;
 
-    k.keep = 1.0 - a->label_smoothing;
-    k.half = 0.5 * a->label_smoothing;
-    k.alpha = a->alpha;
-    k.has_alpha = !isnan(a->alpha);
-    k.gamma = a->gamma;
-    step = dtype == CBCE_F32 ? f->step_d : f->step_x;
+    J.a = a;
+    J.o = o;
+    J.n = n;
+    J.dtype = dtype;
+    J.want = want;
+    J.k.keep = 1.0 - a->label_smoothing;
+    J.k.half = 0.5 * a->label_smoothing;
+    J.k.alpha = a->alpha;
+    J.k.has_alpha = !isnan(a->alpha);
+    J.k.gamma = a->gamma;
+    J.step = dtype == CBCE_F32 ? f->step_d : f->step_x;
+    J.ntail = 0;
+    J.gscale = 1.0;
 
     if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN)
         wsum = weight_sum(&a->weight, n);
-    if (want & (CBCE__GRAD | CBCE__HESS)) {
-        /* A reduced loss's gradient is scaled by grad_output (element 0) / denominator. */
-        if (a->reduction != CBCE_REDUCTION_NONE && a->grad_output.data != NULL)
+    if ((want & (CBCE__GRAD | CBCE__HESS)) && a->reduction != CBCE_REDUCTION_NONE) {
+        /* A reduced loss's gradient: grad_output (element 0) / denominator. */
+        double go = 1.0;
+        if (a->grad_output.data != NULL)
             load(&a->grad_output, 0, 1, &go, 1.0);
         if (a->reduction == CBCE_REDUCTION_MEAN)
-            gscale = go / (double)n;
+            J.gscale = go / (double)n;
         else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN)
-            gscale = go / (wsum.hi + wsum.lo);
-        else if (a->reduction == CBCE_REDUCTION_SUM)
-            gscale = go;
+            J.gscale = go / (wsum.hi + wsum.lo);
+        else
+            J.gscale = go;
     }
 
-    for (b0 = 0; b0 < n; b0 += CBCE_BLOCK) {
-        size_t bend = n - b0 < CBCE_BLOCK ? n : b0 + CBCE_BLOCK, c0, j, lev;
-        cbce__dd lane[CBCE__LANES], bsum;
-        memset(lane, 0, sizeof lane);
-        for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
-            size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
-            load(&a->input, c0, c, xb, 0.0);
-            load(&a->target, c0, c, tb, 0.0);
-            load(&a->pos_weight, c0, c, pb, 1.0);
-            load(&a->weight, c0, c, wb, 1.0);
-            if (want & (CBCE__GRAD | CBCE__HESS)) {
-                if (a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) {
-                    load(&a->grad_output, c0, c, mb, 1.0);
-                    for (j = 0; j < c; j++)
-                        mb[j] *= wb[j];
-                } else {
-                    for (j = 0; j < c; j++)
-                        mb[j] = wb[j] * gscale;
-                }
-            }
-            step(want, c, xb, tb, pb, wb, mb, &k, lb, gb, hb);
-            if (reduced) {
-                for (j = 0; j < c; j++) {
-                    cbce__dd *ln = &lane[j % CBCE__LANES];
-                    cbce__dd s = dd_two_sum(ln->hi, lb[j]);
-                    ln->hi = s.hi;
-                    ln->lo += s.lo;
-                }
-            } else if (want & CBCE__LOSS) {
-                store(o->loss, dtype, o->loss_stride, c0, c, lb);
-            }
-            if (want & CBCE__GRAD)
-                store(o->grad, dtype, o->grad_stride, c0, c, gb);
-            if (want & CBCE__HESS)
-                store(o->hess, dtype, o->hess_stride, c0, c, hb);
-        }
-        if (!reduced)
-            continue;
-        /* Block sum: lanes combined pairwise, then pushed onto the block tree. */
-        for (lev = 1; lev < CBCE__LANES; lev *= 2)
-            for (j = 0; j + lev < CBCE__LANES; j += 2 * lev)
-                lane[j] = dd_add(lane[j], lane[j + lev]);
-        bsum = lane[0];
-        stack[top++] = bsum;
-        for (j = ++nblock; (j & 1) == 0; j >>= 1) {
-            stack[top - 2] = dd_add(stack[top - 2], stack[top - 1]);
-            top--;
-        }
-    }
-    if (!reduced)
-        return CBCE_OK;
-    while (top > 0)
-        total = dd_add(stack[--top], total);
-    {
-        cbce__dd den = {1.0, 0.0};
+    nblocks = n / CBCE_BLOCK + (n % CBCE_BLOCK != 0);
+    J.seg_blocks = 1;
+    while (nblocks / J.seg_blocks > CBCE__MAX_SEGMENTS - 1)
+        J.seg_blocks *= 2;
+    J.nseg = nblocks / J.seg_blocks + (nblocks % J.seg_blocks != 0);
+    run_all(&J, a->num_threads);
+
+    if (J.reduced) {
+        cbce__dd stack[66 + 66], total = {0.0, 0.0}, den = {1.0, 0.0};
+        int top = 0, i;
+        size_t nfull = J.ntail > 0 ? J.nseg - 1 : J.nseg;
         double r;
+        for (s = 0; s < nfull; s++)
+            tree_push(stack, &top, J.seg_sum[s], s);
+        for (i = 0; i < J.ntail; i++)
+            stack[top++] = J.tail[i];
+        while (top > 0)
+            total = dd_add(stack[--top], total);
         if (a->reduction == CBCE_REDUCTION_MEAN) {
             den.hi = (double)n;
             den.lo = (double)(n - (size_t)den.hi);
