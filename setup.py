@@ -6,6 +6,7 @@ The version has one source: the CBCE_VERSION_* macros in include/cbce.h.
 """
 import glob
 import os
+import platform
 import re
 import shutil
 import sys
@@ -13,6 +14,7 @@ import sys
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +39,39 @@ class build_py_with_headers(build_py):
         pxd = os.path.join(HERE, "src", "cbce", "cbce.pxd")
         if os.path.exists(pxd):
             shutil.copy(pxd, dst)
+
+
+# SIMD variants of the kernel files (those defining compute steps, see internal.h (d)):
+# each is compiled again per level with its flags; the plain compile is the baseline.
+SIMD_VARIANTS = [("scalar", ["-fno-tree-vectorize", "-fno-tree-slp-vectorize"])]
+if platform.machine().lower() in ("x86_64", "amd64"):
+    SIMD_VARIANTS += [("avx2", ["-mavx2", "-mfma"]),
+                      ("avx512", ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl",
+                                  "-mavx2", "-mfma"])]
+
+
+def kernel_files(sources):
+    return [s for s in sources if "CBCE__ISA_NAME(" in open(s).read()]
+
+
+class build_ext_with_variants(build_ext):
+    """Compile the kernel files once per SIMD level and link the objects in."""
+
+    def build_extension(self, ext):
+        if self.compiler.compiler_type != "msvc":
+            for name, flags in SIMD_VARIANTS:
+                print(f"cbce: compiling the {name} kernels with", " ".join(flags))
+                objs = self.compiler.compile(
+                    kernel_files(core_sources),
+                    output_dir=os.path.join(self.build_temp, "simd_" + name),
+                    macros=ext.define_macros + [("CBCE__ISA_VARIANT", "1"),
+                                                ("CBCE__ISA_SUFFIX", "_" + name)],
+                    include_dirs=ext.include_dirs,
+                    extra_postargs=ext.extra_compile_args + flags)
+                ext.extra_objects = list(ext.extra_objects or []) + objs
+        else:
+            ext.define_macros.append(("CBCE_NO_SIMD_VARIANTS", "1"))
+        super().build_extension(ext)
 
 
 if sys.platform == "win32":
@@ -67,6 +102,6 @@ setup(
     package_data={"cbce": ["py.typed", "*.pyi", "*.pxd"]},
     ext_modules=cythonize([ext], language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False}),
-    cmdclass={"build_py": build_py_with_headers},
+    cmdclass={"build_py": build_py_with_headers, "build_ext": build_ext_with_variants},
     zip_safe=False,
 )

@@ -83,6 +83,17 @@ typedef enum cbce_dtype {
     CBCE_BOOL = 4               /* one byte, 0 or 1 */
 } cbce_dtype_t;
 
+/* Instruction-set level of the kernels.  Every level gives bitwise the same results
+ * (no FMA contraction, the same arithmetic); only the speed differs. */
+typedef enum cbce_simd {
+    CBCE_SIMD_AUTO = 0,     /* the best level this CPU supports */
+    CBCE_SIMD_SCALAR = 1,   /* portable C, loops not vectorised */
+    CBCE_SIMD_BASELINE = 2, /* portable C, vectorised for the compiler's default target
+                               (SSE2 on x86-64, NEON on arm64) */
+    CBCE_SIMD_AVX2 = 3,     /* x86-64 AVX2 + FMA */
+    CBCE_SIMD_AVX512 = 4    /* x86-64 AVX-512 F/BW/DQ/VL */
+} cbce_simd_t;
+
 typedef enum cbce_reduction {
     CBCE_REDUCTION_NONE = 0,
     CBCE_REDUCTION_SUM = 1,
@@ -113,6 +124,8 @@ typedef struct cbce_args {
     double alpha;                 /* focal: class balance in ...; NaN means none */
     double gamma;                 /* focal: exponent >= 0 */
     int num_threads;              /* <= 0 or 1: the calling thread only */
+    int simd;                     /* a cbce_simd_t; AUTO (0) picks the best available, a
+                                     level above what the CPU supports is lowered */
 } cbce_args_t;
 
 /* Version of the library actually linked (may differ from the header's macros). */
@@ -120,6 +133,11 @@ CBCE_API unsigned cbce_version_number(void);
 CBCE_API const char *cbce_version_string(void);
 /* A static, human-readable name for a status code ("unknown status" if out of range). */
 CBCE_API const char *cbce_status_string(int status);
+
+/* The level a call asking for `requested` runs at on this CPU (AUTO: the best one);
+ * cbce_simd_name() names a level ("scalar", "baseline", "avx2", "avx512"). */
+CBCE_API int cbce_simd_level(int requested);
+CBCE_API const char *cbce_simd_name(int level);
 
 /* Operand builders. */
 CBCE_API cbce_operand_t cbce_vector(const void *data, int dtype, size_t n, ptrdiff_t stride);

@@ -41,6 +41,7 @@ cdef extern from "cbce.h" nogil:
         double alpha
         double gamma
         int num_threads
+        int simd
 
     enum:
         CBCE_OK
@@ -58,6 +59,8 @@ cdef extern from "cbce.h" nogil:
     const char *cbce_version_string()
     const char *cbce_status_string(int status)
     int cbce_cpu_count()
+    int cbce_simd_level(int requested)
+    const char *cbce_simd_name(int level)
 
     int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res)
     int cbce_bce_logits_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls, double *res)
@@ -117,6 +120,25 @@ cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t 
             return cbce_bce_logits_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
         return cbce_bce_logits_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
     return -1
+
+
+# ---- SIMD level ------------------------------------------------------------------------
+
+_SIMD_LEVELS = {"auto": 0, "scalar": 1, "baseline": 2, "sse2": 2, "neon": 2, "avx2": 3,
+                "avx512": 4}
+
+
+def _requested_simd():
+    """CBCE_SIMD (scalar|baseline|sse2|avx2|avx512|auto), read once at import."""
+    name = os.environ.get("CBCE_SIMD", "auto").strip().lower() or "auto"
+    if name not in _SIMD_LEVELS:
+        raise ImportError(f"CBCE_SIMD={name!r} is not one of {sorted(_SIMD_LEVELS)}")
+    return _SIMD_LEVELS[name]
+
+
+cdef int _simd = _requested_simd()
+SIMD_LEVEL = cbce_simd_name(cbce_simd_level(_simd)).decode()
+"""The instruction-set level the kernels run at (CBCE_SIMD lowered to what the CPU has)."""
 
 
 # ---- threads ----------------------------------------------------------------------------
@@ -259,6 +281,7 @@ cdef class _Call:
         self.family = family
         self.a.reduction = CBCE_REDUCTION_NONE
         self.a.alpha = float("nan")
+        self.a.simd = _simd
         self.a.gamma = 0.0
         x = np.asarray(input)
         dt = x.dtype
@@ -503,7 +526,9 @@ def _config():
     return {
         "version": __version__,
         "c_version_number": C_VERSION_NUMBER,
-        "simd": "baseline (portable C99, compiler auto-vectorised)",
+        "simd": SIMD_LEVEL,
+        "simd_requested": os.environ.get("CBCE_SIMD", "auto"),
+        "simd_best_on_this_cpu": cbce_simd_name(cbce_simd_level(0)).decode(),
         "default_threads": _num_threads,
         "numpy": np.__version__,
     }

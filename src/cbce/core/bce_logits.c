@@ -39,7 +39,10 @@
 CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d)
 CBCE__LOGITS_STEP(logits_step_x, cbce__logits_x)
 
-const cbce__family cbce__bce_logits = {logits_step_d, logits_step_x, 1, 0};
+const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x};
+
+#ifndef CBCE__ISA_VARIANT
+const cbce__family cbce__bce_logits = {CBCE__STEP_TABLES(cbce__logits_steps), 1, 0};
 
 /* The public entry points: float and double from one definition each. */
 #define CBCE__LOGITS_API(SFX, T, DT)                                                    \
@@ -89,3 +92,5 @@ const cbce__family cbce__bce_logits = {logits_step_d, logits_step_x, 1, 0};
 
 CBCE__LOGITS_API(f32, float, CBCE_F32)
 CBCE__LOGITS_API(f64, double, CBCE_F64)
+
+#endif /* CBCE__ISA_VARIANT */

@@ -413,7 +413,12 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     J.k.alpha = a->alpha;
     J.k.has_alpha = !isnan(a->alpha);
     J.k.gamma = a->gamma;
-    J.step = dtype == CBCE_F32 ? f->step_d : f->step_x;
+    {
+        int level = cbce_simd_level(a->simd);
+        while (level > CBCE_SIMD_SCALAR && f->steps[level] == NULL)
+            level--;
+        J.step = dtype == CBCE_F32 ? f->steps[level]->d : f->steps[level]->x;
+    }
     J.ntail = 0;
     J.gscale = 1.0;
 

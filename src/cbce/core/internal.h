@@ -44,10 +44,56 @@ typedef void (*cbce__step_fn)(int want, size_t c, const double *x, const double 
                               const double *p, const double *w, const double *m,
                               const cbce__consts *k, double *l, double *g, double *h);
 
-/* A loss family: its compute step for float32 data (D) and for float64 data (X). */
+/*
+ * (d) SIMD dispatch.  A kernel file (one that defines compute steps) is compiled once per
+ *     instruction-set level: the build defines CBCE__ISA_VARIANT and CBCE__ISA_SUFFIX
+ *     (_scalar, _avx2, _avx512) and adds the level's flags; the plain compile is the
+ *     baseline.  Each compile defines its table of steps, CBCE__ISA_NAME(name); only the
+ *     plain compile defines the family and the public entry points (#ifndef
+ *     CBCE__ISA_VARIANT).  CBCE__HAVE_X86_VARIANTS says whether the avx2/avx512 objects
+ *     exist (x86-64 builds with GCC or Clang).
+ */
+#ifndef CBCE__ISA_SUFFIX
+#define CBCE__ISA_SUFFIX _baseline
+#endif
+#define CBCE__CAT2(a, b) a##b
+#define CBCE__CAT(a, b) CBCE__CAT2(a, b)
+#define CBCE__ISA_NAME(name) CBCE__CAT(name, CBCE__ISA_SUFFIX)
+#if defined(__GNUC__) && !defined(CBCE_NO_SIMD_VARIANTS)
+#define CBCE__HAVE_VARIANTS 1 /* at least the scalar variant */
+#else
+#define CBCE__HAVE_VARIANTS 0
+#endif
+#if CBCE__HAVE_VARIANTS && (defined(__x86_64__) || defined(_M_X64))
+#define CBCE__HAVE_X86_VARIANTS 1
+#else
+#define CBCE__HAVE_X86_VARIANTS 0
+#endif
+#define CBCE__NLEVELS 5 /* indexed by cbce_simd_t; entry 0 unused */
+
+/* A family's compute steps at one level: for float32 data (d) and float64 data (x). */
+typedef struct cbce__steps {
+    cbce__step_fn d;
+    cbce__step_fn x;
+} cbce__steps;
+
+/* The step tables of a family at every level (NULL where not built). */
+#if CBCE__HAVE_X86_VARIANTS
+#define CBCE__STEP_TABLES(name)                                                          \
+    {NULL, &name##_scalar, &name##_baseline, &name##_avx2, &name##_avx512}
+#define CBCE__DECLARE_STEPS(name)                                                        \
+    extern const cbce__steps name##_scalar, name##_baseline, name##_avx2, name##_avx512
+#elif CBCE__HAVE_VARIANTS
+#define CBCE__STEP_TABLES(name) {NULL, &name##_scalar, &name##_baseline, NULL, NULL}
+#define CBCE__DECLARE_STEPS(name) extern const cbce__steps name##_scalar, name##_baseline
+#else
+#define CBCE__STEP_TABLES(name) {NULL, &name##_baseline, &name##_baseline, NULL, NULL}
+#define CBCE__DECLARE_STEPS(name) extern const cbce__steps name##_baseline
+#endif
+
+/* A loss family. */
 typedef struct cbce__family {
-    cbce__step_fn step_d;
-    cbce__step_fn step_x;
+    const cbce__steps *steps[CBCE__NLEVELS];
     int takes_pos_weight;
     int takes_focal;
 } cbce__family;
@@ -67,5 +113,6 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
 /* Elementwise helpers (sigmoid & co.) go through the same driver with no target. */
 
 extern const cbce__family cbce__bce_logits;
+CBCE__DECLARE_STEPS(cbce__logits_steps);
 
 #endif
