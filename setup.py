@@ -80,7 +80,7 @@ else:
     # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
     # keeps results bitwise identical across instruction sets.  Never -ffast-math: it
     # breaks inf/NaN handling and deletes the compensated sums.
-    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread"]
+    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden"]
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
 print("cbce: compiling with", " ".join(cflags))
 
