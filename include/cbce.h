@@ -173,6 +173,93 @@ CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
                                            ptrdiff_t grad_stride, double *hess,
                                            ptrdiff_t hess_stride);
 
+/*
+ * Binary cross-entropy on probabilities, torch.nn.functional.binary_cross_entropy's
+ * definition: with x the probability, y the smoothed target and w the weight,
+ *     l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
+ *     dl/dx = w * (x - y) / max(x * (1 - x), 1e-12)          (1e-12 rounded to the dtype)
+ *     d2l/dx2 = w * ((x - y)^2 + y * (1 - y)) / max(x * (1 - x), 1e-12)^2
+ * (the clamps keep x in {0, 1} finite).  pos_weight must be absent; the rest of the
+ * arguments, the outputs and the reductions are as for cbce_bce_logits_*.
+ *
+ * Domain: every input and every (raw) target must lie in [0, 1]; NaN is outside.  The check
+ * runs before anything is written: on a violation the call returns CBCE_ERR_DOMAIN, writes
+ * no output, and stores into *bad_index (when bad_index is not NULL) the flat index i of
+ * the first element whose input or target is outside [0, 1].  *bad_index is not written
+ * on any other return.
+ */
+CBCE_API int cbce_bce_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                              float *result, size_t *bad_index);
+CBCE_API int cbce_bce_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                              double *result, size_t *bad_index);
+CBCE_API int cbce_bce_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                              size_t *bad_index);
+CBCE_API int cbce_bce_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                              size_t *bad_index);
+CBCE_API int cbce_bce_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                  float *result, float *grad, ptrdiff_t grad_stride,
+                                  size_t *bad_index);
+CBCE_API int cbce_bce_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                  double *result, double *grad, ptrdiff_t grad_stride,
+                                  size_t *bad_index);
+CBCE_API int cbce_bce_grad_hess_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                                    float *hess, ptrdiff_t hess_stride, size_t *bad_index);
+CBCE_API int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                    ptrdiff_t grad_stride, double *hess,
+                                    ptrdiff_t hess_stride, size_t *bad_index);
+
+/*
+ * Sigmoid focal loss on logits (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss), with
+ * p = sigmoid(x), y the smoothed target, p_t = p*y + (1-p)*(1-y) and
+ * a_t = alpha*y + (1-alpha)*(1-y):
+ *     l = w * a_t * (1 - p_t)^gamma * bce_with_logits(x, y)
+ * a->alpha = NaN drops a_t (no class balance); an infinite alpha is CBCE_ERR_ALPHA.
+ * a->gamma must be >= 0 and finite (CBCE_ERR_GAMMA).  pos_weight must be absent.
+ * Computed in log space, (1 - p_t)^gamma = exp(gamma * log(1 - p_t)), so the loss and its
+ * gradient are finite for every gamma >= 0 (0 < gamma < 1 included) and infinite logits
+ * give the limits.  gamma = 0 with alpha = NaN is bitwise cbce_bce_logits_*.
+ * Outputs, reductions and grad_output as for cbce_bce_logits_*; _grad_hess returns the
+ * true second derivative, negative where the loss is locally concave.
+ */
+CBCE_API int cbce_focal_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                float *result);
+CBCE_API int cbce_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                double *result);
+CBCE_API int cbce_focal_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_focal_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_focal_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                    float *result, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                    double *result, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_focal_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                      ptrdiff_t grad_stride, float *hess,
+                                      ptrdiff_t hess_stride);
+CBCE_API int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                      ptrdiff_t grad_stride, double *hess,
+                                      ptrdiff_t hess_stride);
+
+/*
+ * Elementwise helpers: out[i * out_stride] = f(x[i * x_stride]) for i < n, with
+ *     sigmoid(x) = 1 / (1 + exp(-x)),  log_sigmoid(x) = -softplus(-x),
+ *     softplus(x) = log(1 + exp(x)),
+ * each within 1 ulp over the whole range (subnormal results in subnormal ulps), infinite
+ * arguments giving the limits and NaN giving NaN.  out may be x (same stride: in place).
+ * Strides are in elements and may be negative or 0 for x.  Run on the calling thread.
+ * Returns CBCE_OK, or CBCE_ERR_NULL if n > 0 and x or out is NULL.
+ */
+CBCE_API int cbce_sigmoid_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                              ptrdiff_t out_stride);
+CBCE_API int cbce_sigmoid_f64(size_t n, const double *x, ptrdiff_t x_stride, double *out,
+                              ptrdiff_t out_stride);
+CBCE_API int cbce_log_sigmoid_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                                  ptrdiff_t out_stride);
+CBCE_API int cbce_log_sigmoid_f64(size_t n, const double *x, ptrdiff_t x_stride,
+                                  double *out, ptrdiff_t out_stride);
+CBCE_API int cbce_softplus_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                               ptrdiff_t out_stride);
+CBCE_API int cbce_softplus_f64(size_t n, const double *x, ptrdiff_t x_stride, double *out,
+                               ptrdiff_t out_stride);
+
 /* Number of threads a call with num_threads <= 0 would use by default in bindings. */
 CBCE_API int cbce_cpu_count(void);
 

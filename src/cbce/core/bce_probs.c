@@ -1,0 +1,159 @@
+/*
+ * bce_probs.c -- binary cross-entropy on probabilities (PyTorch's binary_cross_entropy):
+ * the compute step (one body, two precisions, see elem_family.h), the domain check and
+ * the public entry points.
+ *
+ * The domain check (input and raw target in [0, 1], NaN rejected) is a separate read-only
+ * pass made before the driver runs, so that a rejected call writes nothing: the outputs
+ * may alias the input (in-place gradient), and a caller's arrays must come back untouched.
+ * It reads input and target once more (8-16 bytes an element, far below the cost of the
+ * logarithms), and reports the flat index of the first offending element.
+ */
+#include <stdint.h>
+
+#include "elem_family.h"
+
+#define CBCE__PROBS_CALL_D(W, i)                                                          \
+    cbce__probs_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
+#define CBCE__PROBS_CALL_X(W, i)                                                          \
+    cbce__probs_x(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
+
+CBCE__FAMILY_STEP(probs_step_d, CBCE__PROBS_CALL_D)
+CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)
+
+const cbce__steps CBCE__ISA_NAME(cbce__probs_steps) = {probs_step_d, probs_step_x};
+
+#ifndef CBCE__ISA_VARIANT
+CBCE__DECLARE_STEPS(cbce__probs_steps);
+static const cbce__family cbce__bce_probs = {CBCE__STEP_TABLES(cbce__probs_steps), 0, 0};
+
+/*
+ * Index of the first of the elements 0 .. n-1 of `op` that is outside [0, 1] or NaN, or n.
+ * Contiguous runs are scanned in chunks with a branch-free test (vectorised); only a chunk
+ * that holds a bad value is searched again for its position.
+ */
+static size_t first_bad(const cbce_operand_t *op, size_t n)
+{
+    size_t i0, k;
+#define CBCE__BAD_FLOAT(v) (!((v) >= 0 && (v) <= 1))
+#define CBCE__BAD_U8(v) ((v) > 1)
+#define CBCE__BAD_I8(v) ((v) < 0 || (v) > 1)
+#define CBCE__SCAN(CT, BAD)                                                              \
+    {                                                                                    \
+        const CT *base = (const CT *)op->data;                                           \
+        if (op->repeat == 1 && op->period >= n && op->stride == 1) {                     \
+            for (i0 = 0; i0 < n; i0 += CBCE__CHUNK) {                                    \
+                size_t c = n - i0 < CBCE__CHUNK ? n - i0 : CBCE__CHUNK;                  \
+                int bad = 0;                                                             \
+                for (k = 0; k < c; k++)                                                  \
+                    bad |= BAD(base[i0 + k]);                                            \
+                if (bad)                                                                 \
+                    for (k = 0; k < c; k++)                                              \
+                        if (BAD(base[i0 + k]))                                           \
+                            return i0 + k;                                               \
+            }                                                                            \
+        } else {                                                                         \
+            size_t j = 0, r = 0;                                                         \
+            for (k = 0; k < n; k++) {                                                    \
+                if (BAD(base[(ptrdiff_t)j * op->stride]))                                \
+                    return k;                                                            \
+                if (++r == op->repeat) {                                                 \
+                    r = 0;                                                               \
+                    if (++j == op->period)                                               \
+                        j = 0;                                                           \
+                }                                                                        \
+            }                                                                            \
+        }                                                                                \
+        return n;                                                                        \
+    }
+    switch (op->dtype) {
+    case CBCE_F32: CBCE__SCAN(float, CBCE__BAD_FLOAT)
+    case CBCE_F64: CBCE__SCAN(double, CBCE__BAD_FLOAT)
+    case CBCE_U8:
+    case CBCE_BOOL: CBCE__SCAN(uint8_t, CBCE__BAD_U8)
+    case CBCE_I8: CBCE__SCAN(int8_t, CBCE__BAD_I8)
+    default: return n;
+    }
+#undef CBCE__SCAN
+#undef CBCE__BAD_FLOAT
+#undef CBCE__BAD_U8
+#undef CBCE__BAD_I8
+}
+
+static int readable(const cbce_operand_t *op, int dtype)
+{
+    return op->data != NULL && op->period >= 1 && op->repeat >= 1 &&
+           (dtype < 0 ? (op->dtype >= CBCE_F32 && op->dtype <= CBCE_BOOL) : op->dtype == dtype);
+}
+
+/*
+ * The domain check, then the driver.  Operands the scan cannot read safely (NULL, a bad
+ * period, a wrong dtype) are left to the driver, which reports them with their own code;
+ * so are calls with nothing to scan (n == 0).
+ */
+static int probs_run(const cbce_args_t *a, int dtype, int want, const cbce__outputs *o,
+                     size_t *bad_index)
+{
+    if (a != NULL && a->n > 0 && readable(&a->input, dtype) && readable(&a->target, -1)) {
+        size_t bad = first_bad(&a->input, a->n);
+        bad = first_bad(&a->target, bad);
+        if (bad < a->n) {
+            if (bad_index != NULL)
+                *bad_index = bad;
+            return CBCE_ERR_DOMAIN;
+        }
+    }
+    return cbce__run(&cbce__bce_probs, a, dtype, want, o);
+}
+
+/* The public entry points: float and double from one definition each. */
+#define CBCE__PROBS_API(SFX, T, DT)                                                      \
+    int cbce_bce_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride, T *result, \
+                           size_t *bad_index)                                            \
+    {                                                                                    \
+        cbce__outputs o = {0};                                                           \
+        o.loss = out;                                                                    \
+        o.loss_stride = out_stride;                                                      \
+        o.result = result;                                                               \
+        return probs_run(a, DT, CBCE__LOSS, &o, bad_index);                              \
+    }                                                                                    \
+    int cbce_bce_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,         \
+                           size_t *bad_index)                                            \
+    {                                                                                    \
+        cbce__outputs o = {0};                                                           \
+        o.grad = grad;                                                                   \
+        o.grad_stride = grad_stride;                                                     \
+        return probs_run(a, DT, CBCE__GRAD, &o, bad_index);                              \
+    }                                                                                    \
+    int cbce_bce_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,       \
+                               T *result, T *grad, ptrdiff_t grad_stride,                \
+                               size_t *bad_index)                                        \
+    {                                                                                    \
+        cbce__outputs o = {0};                                                           \
+        o.loss = out;                                                                    \
+        o.loss_stride = out_stride;                                                      \
+        o.result = result;                                                               \
+        o.grad = grad;                                                                   \
+        o.grad_stride = grad_stride;                                                     \
+        return probs_run(a, DT, CBCE__LOSS | CBCE__GRAD, &o, bad_index);                 \
+    }                                                                                    \
+    int cbce_bce_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,   \
+                                 T *hess, ptrdiff_t hess_stride, size_t *bad_index)      \
+    {                                                                                    \
+        cbce__outputs o = {0};                                                           \
+        cbce_args_t b;                                                                   \
+        if (a == NULL)                                                                   \
+            return CBCE_ERR_NULL;                                                        \
+        b = *a;                                                                          \
+        b.reduction = CBCE_REDUCTION_NONE;                                               \
+        o.grad = grad;                                                                   \
+        o.grad_stride = grad_stride;                                                     \
+        o.hess = hess;                                                                   \
+        o.hess_stride = hess_stride;                                                     \
+        return probs_run(&b, DT, CBCE__GRAD | CBCE__HESS, &o, bad_index);                \
+    }
+
+CBCE__PROBS_API(f32, float, CBCE_F32)
+CBCE__PROBS_API(f64, double, CBCE_F64)
+
+#endif /* CBCE__ISA_VARIANT */

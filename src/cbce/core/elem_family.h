@@ -1,0 +1,195 @@
+/*
+ * elem_family.h -- per-element arithmetic of BCE on probabilities, the sigmoid focal loss
+ * and the elementwise helpers, each from one body in two precisions (as elem.h does for
+ * BCE with logits):
+ *   "D" path: R = double (float32 data), rounded once to float: <= 0.5 ulp + 2^-29;
+ *   "X" path: R = long double (float64 data, 64-bit significand on x86-64).
+ * Every NAME_d / NAME_x pair below is one macro body instantiated twice.
+ *
+ * Notation shared with elem.h: a = |x|, e = exp(-a) in (0, 1], t = log1p(e) in [0, ln 2],
+ * d = 1 + e, s = e/d = sigmoid(-|x|), y the smoothed target, q = 1 - y computed from the raw
+ * target (never as 1 - y, which cancels), L = q + y (1 up to rounding).
+ */
+#ifndef CBCE_ELEM_FAMILY_H
+#define CBCE_ELEM_FAMILY_H
+
+#include <math.h>
+#include "internal.h"
+
+/*
+ * A compute step (internal.h's cbce__step_fn) from an element macro CALL(WANT, i): `want`
+ * is tested once per chunk, so each loop is a plain elementwise loop with a constant WANT
+ * and the branch-free element function inlined.  The driver always passes the l, g, h
+ * buffers, so CALL may hand all three to the element function; it writes only what WANT
+ * asks for.
+ */
+#define CBCE__FAMILY_STEP(NAME, CALL)                                                      \
+    static void NAME(int want, size_t c, const double *x, const double *t,                 \
+                     const double *p, const double *w, const double *m,                    \
+                     const cbce__consts *k, double *l, double *g, double *h)               \
+    {                                                                                      \
+        size_t i;                                                                          \
+        (void)p;                                                                           \
+        (void)t;                                                                           \
+        (void)w;                                                                           \
+        (void)m;                                                                           \
+        (void)k;                                                                           \
+        (void)g;                                                                           \
+        (void)h;                                                                           \
+        switch (want) {                                                                    \
+        case CBCE__LOSS:                                                                   \
+            for (i = 0; i < c; i++)                                                        \
+                CALL(CBCE__LOSS, i);                                                       \
+            break;                                                                         \
+        case CBCE__GRAD:                                                                   \
+            for (i = 0; i < c; i++)                                                        \
+                CALL(CBCE__GRAD, i);                                                       \
+            break;                                                                         \
+        case CBCE__LOSS | CBCE__GRAD:                                                      \
+            for (i = 0; i < c; i++)                                                        \
+                CALL(CBCE__LOSS | CBCE__GRAD, i);                                          \
+            break;                                                                         \
+        default:                                                                           \
+            for (i = 0; i < c; i++)                                                        \
+                CALL(CBCE__GRAD | CBCE__HESS, i);                                          \
+            break;                                                                         \
+        }                                                                                  \
+    }
+
+/*
+ * BCE on probabilities, PyTorch's definition (aten/src/ATen/native/Loss.cpp):
+ *   loss = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
+ * written as the sum of two non-negative terms, log(1 - x) as log1p(-x) (exact for small x).
+ * The clamp makes x in {0, 1} finite (loss 100 for a wrong hard label) and 0 * log 0 = 0.
+ *   grad = (x - y) / max(x * (1 - x), EPS)                      (PyTorch's backward)
+ *   hess = ((x - y)^2 + y * (1 - y)) / max(x * (1 - x), EPS)^2
+ * The hessian is the derivative of the unclamped gradient, y/x^2 + (1-y)/(1-x)^2, over one
+ * denominator: x^2 - 2xy + y = (x - y)^2 + y(1 - y), a sum of non-negative terms.
+ * EPS is 1e-12 rounded to the data's dtype, as PyTorch's EPSILON is (for float32 data
+ * 0x1.19799812dea11p-40 = (float)1e-12; float16 data is computed as float32 by the bindings).
+ * Inputs were checked to lie in [0, 1] before any step runs (see bce_probs.c).
+ */
+#define CBCE__ELEM_PROBS(NAME, R, LOG, LOG1P, EPS)                                         \
+    static inline void NAME(int want, R x, R tr, R w, R m, R keep, R half, double *l,      \
+                            double *g, double *h)                                          \
+    {                                                                                      \
+        R y = tr * keep + half;                                                            \
+        R q = ((R)1 - tr) * keep + half;                                                   \
+        if (want & CBCE__LOSS) {                                                           \
+            R lx = LOG(x), l1 = LOG1P(-x);                                                 \
+            lx = lx < (R)-100 ? (R)-100 : lx;                                              \
+            l1 = l1 < (R)-100 ? (R)-100 : l1;                                              \
+            *l = (double)(w * (-(y * lx) - q * l1));                                       \
+        }                                                                                  \
+        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
+            R den = x * ((R)1 - x), r = x - y;                                             \
+            den = den < (R)(EPS) ? (R)(EPS) : den;                                         \
+            if (want & CBCE__GRAD)                                                         \
+                *g = (double)(m * (r / den));                                              \
+            if (want & CBCE__HESS)                                                         \
+                *h = (double)(m * ((r * r + y * q) / (den * den)));                        \
+        }                                                                                  \
+    }
+
+CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
+CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, 1e-12)
+
+/*
+ * Sigmoid focal loss (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss):
+ *   p = sigmoid(x), p_t = p*y + (1-p)*(1-y), a_t = alpha*y + (1-alpha)*(1-y) (1 if no alpha)
+ *   loss = w * a_t * (1 - p_t)^gamma * ce,   ce = bce_with_logits(x, y)
+ * In log space, with A, B the coefficients of sigmoid(|x|) and sigmoid(-|x|) in 1 - p_t
+ * (x >= 0: A = q, B = y; x < 0: A = y, B = q):
+ *   1 - p_t = (A + B e) / d,   u = log(1 - p_t) = log(A + B e) - t
+ *   (A == 0, a hard label on the right side: u = log B - a - t, exact even where e
+ *   underflows), and (1 - p_t)^gamma = F = exp(gamma * u), which is finite with a finite
+ *   derivative for every gamma >= 0 (the naive power has an infinite derivative at 0 for
+ *   0 < gamma < 1).  ce = A*a + L*t is elem.h's loss with pos_weight 1 (note c = A), so
+ *   gamma = 0 without alpha gives bitwise the BCE-with-logits loss and gradient.
+ * Derivatives, with D = q - y, rho = e / (A + B e) (1/B if A == 0),
+ * kappa = (A - B e^2) / (A + B e) (-e if A == 0), sg = +1 for x >= 0, -1 for x < 0:
+ *   u'  = D * rho / d                       (= -sigmoid(x) for y = 1, sigmoid(-x) for y = 0)
+ *   u'' = -sg * D * rho * kappa / d^2       (= -sigmoid(x) sigmoid(-x) for hard labels)
+ *   ce' = g0 = sigmoid(x) - y               (elem.h: q - L s for x >= 0, L s - y for x < 0)
+ *   ce'' = L s / d
+ *   dloss/dx   = w a_t F (gamma u' ce + g0)
+ *   d2loss/dx2 = w a_t F (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + ce'')
+ * u'' was brought to this form because u'' = v''/v - u'^2 (v = 1 - p_t) cancels
+ * catastrophically for hard labels at large |x|.  A product gamma * u' * ce is taken as 0
+ * where gamma or u' is 0 (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps
+ * infinite logits at their limits; NaN still propagates through e.  The hessian can be
+ * negative (the focal loss is not convex); it is returned as it is.
+ */
+#define CBCE__ELEM_FOCAL(NAME, R, EXP, LOG, LOG1P)                                         \
+    static inline void NAME(int want, R x, R tr, R w, R m, R keep, R half, R alpha,        \
+                            int has_alpha, R gamma, double *l, double *g, double *h)       \
+    {                                                                                      \
+        R y = tr * keep + half;                                                            \
+        R q = ((R)1 - tr) * keep + half;                                                   \
+        R L = q + y;                                                                       \
+        R at = has_alpha ? alpha * y + ((R)1 - alpha) * q : (R)1;                          \
+        R a = x < 0 ? -x : x;                                                              \
+        R e = EXP(-a);                                                                     \
+        R t = LOG1P(e);                                                                    \
+        int pos = x >= 0;                                                                  \
+        R A = pos ? q : y, B = pos ? y : q;                                                \
+        R Be = B * e;                                                                      \
+        R u = (A == 0 ? LOG(B) - a : LOG(A + Be)) - t;                                     \
+        R F = gamma == 0 ? (R)1 : EXP(gamma * u);                                          \
+        R ce = (A == 0 ? (R)0 : A * a) + L * t;                                            \
+        if (want & CBCE__LOSS)                                                             \
+            *l = (double)(w * (at * F * ce));                                              \
+        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
+            R d = (R)1 + e;                                                                \
+            R s = e / d;                                                                   \
+            R g0 = pos ? q - L * s : L * s - y;                                            \
+            R D = keep * (((R)1 - tr) - tr);                                               \
+            R rho = A == 0 ? (R)1 / B : e / (A + Be);                                      \
+            R u1 = D * rho / d;                                                            \
+            R gu = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * ce;                       \
+            if (want & CBCE__GRAD)                                                         \
+                *g = (double)(m * (at * F * (gu + g0)));                                   \
+            if (want & CBCE__HESS) {                                                       \
+                R kappa = A == 0 ? -e : (A - Be * e) / (A + Be);                           \
+                R u2 = (pos ? -D : D) * rho * kappa / (d * d);                             \
+                R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);        \
+                R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;                   \
+                *h = (double)(m * (at * F * (h1 + h2 + L * s / d)));                       \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
+CBCE__ELEM_FOCAL(cbce__focal_x, long double, expl, logl, log1pl)
+
+/*
+ * The elementwise helpers (NUMERICS.md): with a, e, d, t as above,
+ *   sigmoid(x)     = x >= 0 ? 1/d : e/d       (no 1 - sigmoid is ever formed)
+ *   log_sigmoid(x) = min(x, 0) - t            (two terms <= 0: no cancellation)
+ *   softplus(x)    = max(x, 0) + t            (two terms >= 0)
+ * The comparisons are written so that NaN falls into the branch that propagates it, and
+ * x = -inf, +inf give the limits (0, 1; -inf, 0; 0, inf).
+ */
+#define CBCE__ELEM_HELPERS(SIG, LSIG, SOFTP, R, EXP, LOG1P)                                 \
+    static inline double SIG(R x)                                                          \
+    {                                                                                      \
+        R e = EXP(-(x < 0 ? -x : x));                                                      \
+        R d = (R)1 + e;                                                                    \
+        return (double)(x >= 0 ? (R)1 / d : e / d);                                        \
+    }                                                                                      \
+    static inline double LSIG(R x)                                                         \
+    {                                                                                      \
+        R e = EXP(-(x < 0 ? -x : x));                                                      \
+        return (double)((x < 0 ? x : (R)0) - LOG1P(e));                                    \
+    }                                                                                      \
+    static inline double SOFTP(R x)                                                        \
+    {                                                                                      \
+        R e = EXP(-(x < 0 ? -x : x));                                                      \
+        return (double)((x > 0 ? x : (R)0) + LOG1P(e));                                    \
+    }
+
+CBCE__ELEM_HELPERS(cbce__sigmoid_d, cbce__log_sigmoid_d, cbce__softplus_d, double, exp, log1p)
+CBCE__ELEM_HELPERS(cbce__sigmoid_x, cbce__log_sigmoid_x, cbce__softplus_x, long double, expl,
+                   log1pl)
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * sigmoid.c -- the elementwise helpers sigmoid, log_sigmoid and softplus: compute steps
+ * (one body, two precisions, see elem_family.h) and the public entry points.
+ *
+ * They run through the one driver like the losses (strided loads and stores, rounding
+ * once, the SIMD level), as three families whose step writes f(x) as the "loss" of a
+ * reduction-NONE call.  The driver requires a target operand; the helpers pass the input
+ * again (it is read from cache and ignored), which keeps driver.c unchanged.
+ */
+#include <string.h>
+
+#include "elem_family.h"
+
+/* The "want" argument W is always CBCE__LOSS for the helpers. */
+#define CBCE__SIGMOID_D(W, i) l[i] = cbce__sigmoid_d(x[i])
+#define CBCE__SIGMOID_X(W, i) l[i] = cbce__sigmoid_x(x[i])
+#define CBCE__LOG_SIGMOID_D(W, i) l[i] = cbce__log_sigmoid_d(x[i])
+#define CBCE__LOG_SIGMOID_X(W, i) l[i] = cbce__log_sigmoid_x(x[i])
+#define CBCE__SOFTPLUS_D(W, i) l[i] = cbce__softplus_d(x[i])
+#define CBCE__SOFTPLUS_X(W, i) l[i] = cbce__softplus_x(x[i])
+
+CBCE__FAMILY_STEP(sigmoid_step_d, CBCE__SIGMOID_D)
+CBCE__FAMILY_STEP(sigmoid_step_x, CBCE__SIGMOID_X)
+CBCE__FAMILY_STEP(log_sigmoid_step_d, CBCE__LOG_SIGMOID_D)
+CBCE__FAMILY_STEP(log_sigmoid_step_x, CBCE__LOG_SIGMOID_X)
+CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
+CBCE__FAMILY_STEP(softplus_step_x, CBCE__SOFTPLUS_X)
+
+const cbce__steps CBCE__ISA_NAME(cbce__sigmoid_steps) = {sigmoid_step_d, sigmoid_step_x};
+const cbce__steps CBCE__ISA_NAME(cbce__log_sigmoid_steps) = {log_sigmoid_step_d,
+                                                             log_sigmoid_step_x};
+const cbce__steps CBCE__ISA_NAME(cbce__softplus_steps) = {softplus_step_d, softplus_step_x};
+
+#ifndef CBCE__ISA_VARIANT
+CBCE__DECLARE_STEPS(cbce__sigmoid_steps);
+CBCE__DECLARE_STEPS(cbce__log_sigmoid_steps);
+CBCE__DECLARE_STEPS(cbce__softplus_steps);
+static const cbce__family cbce__sigmoid = {CBCE__STEP_TABLES(cbce__sigmoid_steps), 0, 0};
+static const cbce__family cbce__log_sigmoid = {CBCE__STEP_TABLES(cbce__log_sigmoid_steps), 0,
+                                               0};
+static const cbce__family cbce__softplus = {CBCE__STEP_TABLES(cbce__softplus_steps), 0, 0};
+
+static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t x_stride,
+                      void *out, ptrdiff_t out_stride, int dtype)
+{
+    cbce_args_t a;
+    cbce__outputs o = {0};
+    if (n > 0 && (x == NULL || out == NULL))
+        return CBCE_ERR_NULL;
+    if (n == 0)
+        return CBCE_OK;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.input = cbce_vector(x, dtype, n, x_stride);
+    a.target = a.input;
+    a.reduction = CBCE_REDUCTION_NONE;
+    a.num_threads = 1;
+    o.loss = out;
+    o.loss_stride = out_stride;
+    return cbce__run(f, &a, dtype, CBCE__LOSS, &o);
+}
+
+#define CBCE__HELPER_API(NAME, SFX, T, DT)                                               \
+    int cbce_##NAME##_##SFX(size_t n, const T *x, ptrdiff_t x_stride, T *out,            \
+                            ptrdiff_t out_stride)                                        \
+    {                                                                                    \
+        return helper_run(&cbce__##NAME, n, x, x_stride, out, out_stride, DT);           \
+    }
+
+CBCE__HELPER_API(sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(log_sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(log_sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(softplus, f32, float, CBCE_F32)
+CBCE__HELPER_API(softplus, f64, double, CBCE_F64)
+
+#endif /* CBCE__ISA_VARIANT */
