@@ -12,10 +12,19 @@ from ._core import (
     binary_cross_entropy_with_logits_backward,
     binary_cross_entropy_with_logits_forward_backward,
     binary_cross_entropy_with_logits_grad_hess,
+    binary_cross_entropy,
+    binary_cross_entropy_backward,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_backward,
+    sigmoid_focal_loss_forward_backward,
+    sigmoid_focal_loss_grad_hess,
+    sigmoid,
+    log_sigmoid,
+    softplus,
     get_num_threads,
     set_num_threads,
 )
-from ._losses import BCEWithLogitsLoss
+from ._losses import BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss
 
 __all__ = [
     "__version__",
@@ -23,11 +32,22 @@ __all__ = [
     "binary_cross_entropy_with_logits_backward",
     "binary_cross_entropy_with_logits_forward_backward",
     "binary_cross_entropy_with_logits_grad_hess",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_backward",
+    "sigmoid_focal_loss_forward_backward",
+    "sigmoid_focal_loss_grad_hess",
+    "sigmoid",
+    "log_sigmoid",
+    "softplus",
     "get_num_threads",
     "set_num_threads",
     "get_include",
     "show_config",
     "BCEWithLogitsLoss",
+    "BCELoss",
+    "SigmoidFocalLoss",
 ]
 
 

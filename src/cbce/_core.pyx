@@ -45,6 +45,7 @@ cdef extern from "cbce.h" nogil:
 
     enum:
         CBCE_OK
+        CBCE_ERR_DOMAIN
         CBCE_F32
         CBCE_F64
         CBCE_U8
@@ -75,6 +76,44 @@ cdef extern from "cbce.h" nogil:
     int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *g, ptrdiff_t gs,
                                       double *h, ptrdiff_t hs)
 
+    int cbce_bce_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res,
+                         size_t *bad)
+    int cbce_bce_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls, double *res,
+                         size_t *bad)
+    int cbce_bce_bwd_f32(const cbce_args_t *a, float *g, ptrdiff_t gs, size_t *bad)
+    int cbce_bce_bwd_f64(const cbce_args_t *a, double *g, ptrdiff_t gs, size_t *bad)
+    int cbce_bce_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res,
+                             float *g, ptrdiff_t gs, size_t *bad)
+    int cbce_bce_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls, double *res,
+                             double *g, ptrdiff_t gs, size_t *bad)
+    int cbce_bce_grad_hess_f32(const cbce_args_t *a, float *g, ptrdiff_t gs, float *h,
+                               ptrdiff_t hs, size_t *bad)
+    int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *g, ptrdiff_t gs, double *h,
+                               ptrdiff_t hs, size_t *bad)
+
+    int cbce_focal_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res)
+    int cbce_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls, double *res)
+    int cbce_focal_bwd_f32(const cbce_args_t *a, float *g, ptrdiff_t gs)
+    int cbce_focal_bwd_f64(const cbce_args_t *a, double *g, ptrdiff_t gs)
+    int cbce_focal_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t ls, float *res,
+                               float *g, ptrdiff_t gs)
+    int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t ls,
+                               double *res, double *g, ptrdiff_t gs)
+    int cbce_focal_grad_hess_f32(const cbce_args_t *a, float *g, ptrdiff_t gs, float *h,
+                                 ptrdiff_t hs)
+    int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *g, ptrdiff_t gs, double *h,
+                                 ptrdiff_t hs)
+
+    int cbce_sigmoid_f32(size_t n, const float *x, ptrdiff_t xs, float *out, ptrdiff_t ost)
+    int cbce_sigmoid_f64(size_t n, const double *x, ptrdiff_t xs, double *out, ptrdiff_t ost)
+    int cbce_log_sigmoid_f32(size_t n, const float *x, ptrdiff_t xs, float *out,
+                             ptrdiff_t ost)
+    int cbce_log_sigmoid_f64(size_t n, const double *x, ptrdiff_t xs, double *out,
+                             ptrdiff_t ost)
+    int cbce_softplus_f32(size_t n, const float *x, ptrdiff_t xs, float *out, ptrdiff_t ost)
+    int cbce_softplus_f64(size_t n, const double *x, ptrdiff_t xs, double *out,
+                          ptrdiff_t ost)
+
 
 __version__ = cbce_version_string().decode()
 C_VERSION_NUMBER = cbce_version_number()
@@ -83,6 +122,13 @@ C_VERSION_NUMBER = cbce_version_number()
 
 cdef enum:
     LOGITS = 0
+    PROBS = 1
+    FOCAL = 2
+
+cdef enum:
+    SIGMOID = 0
+    LOG_SIGMOID = 1
+    SOFTPLUS = 2
 
 cdef enum:
     OP_FWD = 0
@@ -99,8 +145,11 @@ _TARGET_CODES = {np.dtype(np.bool_): CBCE_BOOL, np.dtype(np.uint8): CBCE_U8,
 
 
 cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t s1,
-               void *res, void *o2, ptrdiff_t s2) noexcept nogil:
-    """The one place where the typed C entry points are chosen."""
+               void *res, void *o2, ptrdiff_t s2, size_t *bad) noexcept nogil:
+    """The one place where the typed C entry points are chosen.
+
+    ``bad`` receives the flat index of the first out-of-domain element (PROBS only).
+    """
     if family == LOGITS:
         if op == OP_FWD:
             if f64:
@@ -119,7 +168,58 @@ cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t 
         if f64:
             return cbce_bce_logits_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
         return cbce_bce_logits_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
+    if family == PROBS:
+        if op == OP_FWD:
+            if f64:
+                return cbce_bce_fwd_f64(a, <double *>o1, s1, <double *>res, bad)
+            return cbce_bce_fwd_f32(a, <float *>o1, s1, <float *>res, bad)
+        if op == OP_BWD:
+            if f64:
+                return cbce_bce_bwd_f64(a, <double *>o2, s2, bad)
+            return cbce_bce_bwd_f32(a, <float *>o2, s2, bad)
+        if op == OP_FWD_BWD:
+            if f64:
+                return cbce_bce_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
+                                            <double *>o2, s2, bad)
+            return cbce_bce_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2,
+                                        bad)
+        if f64:
+            return cbce_bce_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2, bad)
+        return cbce_bce_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2, bad)
+    if family == FOCAL:
+        if op == OP_FWD:
+            if f64:
+                return cbce_focal_fwd_f64(a, <double *>o1, s1, <double *>res)
+            return cbce_focal_fwd_f32(a, <float *>o1, s1, <float *>res)
+        if op == OP_BWD:
+            if f64:
+                return cbce_focal_bwd_f64(a, <double *>o2, s2)
+            return cbce_focal_bwd_f32(a, <float *>o2, s2)
+        if op == OP_FWD_BWD:
+            if f64:
+                return cbce_focal_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
+                                              <double *>o2, s2)
+            return cbce_focal_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2)
+        if f64:
+            return cbce_focal_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
+        return cbce_focal_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
     return -1
+
+
+cdef int _call_helper(int which, int f64, size_t n, const void *x, ptrdiff_t xs, void *o,
+                      ptrdiff_t ost) noexcept nogil:
+    """The typed C entry point of an elementwise helper."""
+    if which == SIGMOID:
+        if f64:
+            return cbce_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
+        return cbce_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
+    if which == LOG_SIGMOID:
+        if f64:
+            return cbce_log_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
+        return cbce_log_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
+    if f64:
+        return cbce_softplus_f64(n, <const double *>x, xs, <double *>o, ost)
+    return cbce_softplus_f32(n, <const float *>x, xs, <float *>o, ost)
 
 
 # ---- SIMD level ------------------------------------------------------------------------
@@ -274,6 +374,8 @@ cdef class _Call:
     cdef object result_dtype, compute_dtype
     cdef object x, t, w, pw, go        # arrays kept alive while the core reads them
     cdef list reads                    # every array the core reads (for overlap checks)
+    cdef object x_in, t_in             # input and target as given (for error messages)
+    cdef size_t bad                    # first out-of-domain element (PROBS)
 
     def __init__(self, int family, input, target, weight, pos_weight, reduction,
                  label_smoothing, num_threads, bint reduced_ok=True):
@@ -295,6 +397,8 @@ cdef class _Call:
         self.shape = x.shape
 
         t = np.asarray(target)
+        self.x_in = x
+        self.t_in = t
         if t.shape != x.shape:
             raise ValueError(f"target shape {t.shape} must be the same as input shape "
                              f"{x.shape}")
@@ -330,6 +434,33 @@ cdef class _Call:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.a.label_smoothing = eps
         self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
+
+    cdef set_focal(self, alpha, gamma):
+        g = float(gamma)
+        if not (g >= 0.0) or g == float("inf"):
+            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
+        self.a.gamma = g
+        if alpha is None:
+            self.a.alpha = float("nan")
+        else:
+            al = float(alpha)
+            if al != al or al in (float("inf"), float("-inf")):
+                raise ValueError(f"alpha must be a finite number or None, got {alpha!r}")
+            self.a.alpha = al
+
+    cdef domain_error(self):
+        """The ValueError for the first element outside [0, 1] (flat index self.bad)."""
+        idx = np.unravel_index(self.bad, self.shape) if len(self.shape) else ()
+        idx = tuple(int(i) for i in idx)
+        xv = self.x_in[idx]
+        if 0 <= xv <= 1:
+            name, v = "target", self.t_in[idx]
+        else:
+            name, v = "input", xv
+        v = v.item() if hasattr(v, "item") else v
+        return ValueError(f"binary_cross_entropy: {name} value {v!r} at index {idx} is "
+                          f"outside [0, 1] (all elements of input and target must be "
+                          f"between 0 and 1)")
 
     cdef set_grad_output(self, grad_output):
         if self.a.reduction == CBCE_REDUCTION_NONE:
@@ -393,7 +524,9 @@ cdef class _Call:
         if reduced:
             res = <void *>&res64 if self.f64 else <void *>&res32
         with nogil:
-            st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2)
+            st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2, &self.bad)
+        if st == CBCE_ERR_DOMAIN:
+            raise self.domain_error()
         if st != CBCE_OK:
             raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
         if tmp1 is not None:
@@ -511,6 +644,298 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, po
     go, ho = _pair(out)
     c = _logits_call(input, target, weight, pos_weight, None, label_smoothing, num_threads)
     return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+
+
+# ---- BCE on probabilities ---------------------------------------------------------------
+
+cdef _Call _probs_call(input, target, weight, reduction, label_smoothing, num_threads):
+    return _Call(PROBS, input, target, weight, None, reduction, label_smoothing, num_threads)
+
+
+def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_smoothing=0.0,
+                         num_threads=None, out=None):
+    """Binary cross-entropy on probabilities, as ``torch.nn.functional.binary_cross_entropy``.
+
+    Per element, with ``y`` the (smoothed) target and ``w`` the weight:
+    ``l = -w * (y * max(log(x), -100) + (1 - y) * max(log(1 - x), -100))``; the clamp keeps
+    ``x`` in {0, 1} finite (PyTorch's rule).
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like, same shape as ``input``
+        Labels in [0, 1] (any real or bool dtype).
+    weight : array_like, optional
+        Broadcastable to the input's shape.
+    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
+    label_smoothing : float in [0, 1]
+        ``y -> y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use; the result is bitwise the same for every value.
+    out : ndarray, optional
+        For ``reduction='none'``: where to write the losses (returned).
+
+    Returns
+    -------
+    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+
+    Raises
+    ------
+    ValueError
+        If an input or target value is outside [0, 1] or NaN; the message names the first
+        such value and its index.  Nothing is written.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> p = np.array([0.9, 0.2, 0.0])
+    >>> y = np.array([1.0, 0.0, 1.0])
+    >>> cbce.binary_cross_entropy(p, y, reduction="none")
+    array([  0.10536052,   0.22314355, 100.        ])
+    """
+    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
+    return c.run(OP_FWD, out, None, "out", "out")[0]
+
+
+def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean",
+                                  label_smoothing=0.0, grad_output=1.0, num_threads=None,
+                                  out=None):
+    """Gradient of :func:`binary_cross_entropy` with respect to ``input``.
+
+    PyTorch's rule: ``w * (x - y) / max(x * (1 - x), 1e-12)`` times ``grad_output`` (and
+    divided by the element count for ``'mean'``, by the sum of the weights for
+    ``'weighted_mean'``); 1e-12 is rounded to the input's dtype, float16 input is computed in
+    float32, so the gradient is finite at 0 and 1.  ``grad_output`` is a scalar for a reduced
+    loss, a scalar or an array broadcastable to the input for ``'none'``.  ``out`` may be the
+    input itself.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> p = np.array([0.5, 0.2]); y = np.array([1.0, 0.0])
+    >>> cbce.binary_cross_entropy_backward(p, y, reduction="sum")
+    array([-2.  ,  1.25])
+    """
+    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
+    c.set_grad_output(grad_output)
+    return c.run(OP_BWD, None, out, "out", "out")[1]
+
+
+def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",
+                                          label_smoothing=0.0, num_threads=None, out=None):
+    """``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory; ``out`` is
+    a pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> loss, grad = cbce._core.binary_cross_entropy_forward_backward(
+    ...     np.array([0.5, 0.5]), np.array([0.0, 1.0]))
+    >>> float(loss), grad
+    (0.6931471805599453, array([ 1., -1.]))
+    """
+    lo, go = _pair(out)
+    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
+    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
+        raise ValueError("out[0] must be None for a reduced loss")
+    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+
+
+# ---- sigmoid focal loss -----------------------------------------------------------------
+
+cdef _Call _focal_call(input, target, weight, alpha, gamma, reduction, num_threads):
+    cdef _Call c = _Call(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
+    c.set_focal(alpha, gamma)
+    return c
+
+
+def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, reduction="mean",
+                       num_threads=None, out=None):
+    """Sigmoid focal loss on logits (Lin et al. 2017), torchvision's formula.
+
+    With ``p = sigmoid(x)``, ``p_t = p*y + (1-p)*(1-y)`` and
+    ``a_t = alpha*y + (1-alpha)*(1-y)``:
+    ``l = w * a_t * (1 - p_t)**gamma * binary_cross_entropy_with_logits(x, y)``.
+    ``alpha=None`` drops ``a_t``; ``gamma=0, alpha=None`` is exactly
+    :func:`binary_cross_entropy_with_logits`.  Computed in log space
+    (``(1 - p_t)**gamma = exp(gamma * log(1 - p_t))``, ``log(1 - p_t)`` from log-sigmoids),
+    so the loss and its gradient are finite for every ``gamma >= 0``, ``0 < gamma < 1``
+    included, and infinite logits give the limits.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits.
+    target : array_like, same shape as ``input``
+        Labels in [0, 1] (any real or bool dtype).
+    weight : array_like, optional
+        Broadcastable to the input's shape.
+    alpha : float or None
+        Weight of the positive class (``1 - alpha`` for the negative one); None: no balance.
+    gamma : float >= 0
+        Focusing exponent.  ``gamma < 0`` raises ValueError.
+    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
+        torchvision's default is ``'none'``; cbce's, as for every loss here, is ``'mean'``.
+    num_threads : int, optional
+    out : ndarray, optional
+        For ``reduction='none'``.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> x = np.array([-2.0, 0.0, 3.0]); y = np.array([0.0, 1.0, 1.0])
+    >>> cbce.sigmoid_focal_loss(x, y, reduction="none")
+    array([1.35267213e-03, 4.33216988e-02, 2.73208311e-05])
+    """
+    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
+    return c.run(OP_FWD, out, None, "out", "out")[0]
+
+
+def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
+                                reduction="mean", grad_output=1.0, num_threads=None, out=None):
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``input`` (finite for every
+    ``gamma >= 0``).  ``grad_output`` and ``out`` as in
+    :func:`binary_cross_entropy_with_logits_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.sigmoid_focal_loss_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]),
+    ...                                  alpha=None, gamma=0.5, reduction="sum")
+    array([-0.47608566, -0.06045527])
+    """
+    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
+    c.set_grad_output(grad_output)
+    return c.run(OP_BWD, None, out, "out", "out")[1]
+
+
+def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
+                                        reduction="mean", num_threads=None, out=None):
+    """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory; ``out`` is a
+    pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> loss, grad = cbce.sigmoid_focal_loss_forward_backward(
+    ...     np.array([0.0]), np.array([1.0]), alpha=None, gamma=1.0)
+    >>> float(loss), grad
+    (0.34657359027997264, array([-0.4232868]))
+    """
+    lo, go = _pair(out)
+    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
+    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
+        raise ValueError("out[0] must be None for a reduced loss")
+    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+
+
+def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamma=2.0,
+                                 num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced focal loss.  The hessian is the true
+    second derivative: it is negative where the loss is locally concave (boosting objectives
+    floor it; see ``cbce.integrations``).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> g, h = cbce.sigmoid_focal_loss_grad_hess(np.array([-3.0, 0.0]), np.array([1.0, 1.0]),
+    ...                                          alpha=None, gamma=2.0)
+    >>> g, h
+    (array([-1.12674988, -0.2982868 ]), array([-0.02008887,  0.3991434 ]))
+    """
+    go, ho = _pair(out)
+    c = _focal_call(input, target, weight, alpha, gamma, None, num_threads)
+    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+
+
+# ---- elementwise helpers ----------------------------------------------------------------
+
+cdef object _elementwise(int which, x, out):
+    cdef cnp.ndarray v, w
+    cdef int st, f64
+    cdef size_t n
+    cdef ptrdiff_t xs, ws
+    cdef const void *px
+    cdef void *pw
+    a = np.asarray(x)
+    dt = a.dtype
+    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+        raise TypeError(f"x must be float16, float32 or float64, got dtype {dt}")
+    result_dtype = dt.newbyteorder("=")
+    compute_dtype = np.dtype(np.float64 if dt.itemsize == 8 else np.float32)
+    f64 = dt.itemsize == 8
+    v = _readable(a.astype(np.float32) if dt.itemsize == 2 else a)
+    if out is None:
+        arr = np.empty(a.shape, dtype=result_dtype)
+    else:
+        arr = _check_out(out, a.shape, result_dtype, "out")
+    wv = None
+    if arr.dtype == compute_dtype and arr.dtype.isnative and arr.flags.aligned:
+        wv = _line(arr)
+    if wv is not None and out is not None and np.may_share_memory(wv, v) and not (
+            cnp.PyArray_DATA(<cnp.ndarray>wv) == cnp.PyArray_DATA(v)
+            and (wv.strides == (<object>v).strides or v.shape[0] <= 1)):
+        wv = None
+    tmp = None
+    if wv is None or wv.strides[0] % wv.itemsize:
+        tmp = np.empty(a.shape, dtype=compute_dtype)
+        wv = tmp.reshape(-1)
+    w = wv
+    n = v.shape[0]
+    px = cnp.PyArray_DATA(v)
+    pw = cnp.PyArray_DATA(w)
+    xs = v.strides[0] // v.itemsize if n > 1 else 0
+    ws = w.strides[0] // w.itemsize if n > 1 else 0
+    with nogil:
+        st = _call_helper(which, f64, n, px, xs, pw, ws)
+    if st != CBCE_OK:
+        raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
+    if tmp is not None:
+        arr[...] = tmp
+    if out is None and arr.ndim == 0:
+        return arr[()]
+    return arr
+
+
+def sigmoid(x, *, out=None):
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
+
+    float input only (float16, float32, float64); the result keeps the dtype.  Never forms
+    ``1 - sigmoid``: tiny results keep their full precision, subnormals included.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.sigmoid(np.array([-40.0, 0.0, 2.0], dtype=np.float32))
+    array([4.248354e-18, 5.000000e-01, 8.807971e-01], dtype=float32)
+    """
+    return _elementwise(SIGMOID, x, out)
+
+
+def log_sigmoid(x, *, out=None):
+    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp (no cancellation at
+    large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0``, ``log_sigmoid(40.0) == -4.25e-18``).
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
+    array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
+    """
+    return _elementwise(LOG_SIGMOID, x, out)
+
+
+def softplus(x, *, out=None):
+    """``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.softplus(np.array([-40.0, 0.0, 1000.0]))
+    array([4.24835426e-18, 6.93147181e-01, 1.00000000e+03])
+    """
+    return _elementwise(SOFTPLUS, x, out)
 
 
 cdef tuple _pair(out):

@@ -41,3 +41,81 @@ class BCEWithLogitsLoss:
               else f"<array shape {getattr(self.pos_weight, 'shape', '?')}>")
         return (f"BCEWithLogitsLoss(weight={w}, pos_weight={pw}, "
                 f"reduction={self.reduction!r}, label_smoothing={self.label_smoothing!r})")
+
+
+def _array_repr(a):
+    return None if a is None else f"<array shape {getattr(a, 'shape', '?')}>"
+
+
+class BCELoss:
+    """Binary cross-entropy on probabilities, with fixed weight, reduction and label
+    smoothing (``torch.nn.BCELoss``).
+
+    >>> import numpy as np, cbce
+    >>> loss = cbce.BCELoss(reduction="sum")
+    >>> loss
+    BCELoss(weight=None, reduction='sum', label_smoothing=0.0)
+    >>> float(loss(np.array([0.5, 0.5]), np.array([0.0, 1.0])))
+    1.3862943611198906
+    """
+
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0):
+        self.weight = weight
+        self.reduction = reduction
+        self.label_smoothing = label_smoothing
+
+    def _kw(self):
+        return dict(reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+    def __call__(self, input, target, *, num_threads=None, out=None):
+        return _core.binary_cross_entropy(input, target, self.weight, **self._kw(),
+                                          num_threads=num_threads, out=out)
+
+    def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        return _core.binary_cross_entropy_backward(
+            input, target, self.weight, **self._kw(), grad_output=grad_output,
+            num_threads=num_threads, out=out)
+
+    def forward_backward(self, input, target, *, num_threads=None, out=None):
+        return _core.binary_cross_entropy_forward_backward(
+            input, target, self.weight, **self._kw(), num_threads=num_threads, out=out)
+
+    def __repr__(self):
+        return (f"BCELoss(weight={_array_repr(self.weight)}, reduction={self.reduction!r}, "
+                f"label_smoothing={self.label_smoothing!r})")
+
+
+class SigmoidFocalLoss:
+    """Sigmoid focal loss on logits with fixed alpha, gamma and reduction
+    (torchvision's ``sigmoid_focal_loss``; ``alpha=None`` drops the class balance).
+
+    >>> import numpy as np, cbce
+    >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
+    >>> loss
+    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean')
+    """
+
+    def __init__(self, alpha=0.25, gamma=2.0, reduction="mean"):
+        self.alpha = alpha
+        self.gamma = gamma
+        self.reduction = reduction
+
+    def _kw(self):
+        return dict(alpha=self.alpha, gamma=self.gamma, reduction=self.reduction)
+
+    def __call__(self, input, target, *, num_threads=None, out=None):
+        return _core.sigmoid_focal_loss(input, target, **self._kw(), num_threads=num_threads,
+                                        out=out)
+
+    def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        return _core.sigmoid_focal_loss_backward(input, target, **self._kw(),
+                                                 grad_output=grad_output,
+                                                 num_threads=num_threads, out=out)
+
+    def forward_backward(self, input, target, *, num_threads=None, out=None):
+        return _core.sigmoid_focal_loss_forward_backward(input, target, **self._kw(),
+                                                         num_threads=num_threads, out=out)
+
+    def __repr__(self):
+        return (f"SigmoidFocalLoss(alpha={self.alpha!r}, gamma={self.gamma!r}, "
+                f"reduction={self.reduction!r})")
