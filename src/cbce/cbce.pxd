@@ -101,4 +101,54 @@ cdef extern from "cbce.h" nogil:
                                       ptrdiff_t grad_stride, double *hess,
                                       ptrdiff_t hess_stride)
 
+    # binary cross-entropy on probabilities; *bad_index: first element outside [0, 1]
+    int cbce_bce_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                         float *result, size_t *bad_index)
+    int cbce_bce_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                         double *result, size_t *bad_index)
+    int cbce_bce_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                         size_t *bad_index)
+    int cbce_bce_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                         size_t *bad_index)
+    int cbce_bce_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                             float *result, float *grad, ptrdiff_t grad_stride,
+                             size_t *bad_index)
+    int cbce_bce_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                             double *result, double *grad, ptrdiff_t grad_stride,
+                             size_t *bad_index)
+    int cbce_bce_grad_hess_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                               float *hess, ptrdiff_t hess_stride, size_t *bad_index)
+    int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                               double *hess, ptrdiff_t hess_stride, size_t *bad_index)
+
+    # sigmoid focal loss on logits (alpha NaN: no class balance; gamma >= 0)
+    int cbce_focal_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                           float *result)
+    int cbce_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                           double *result)
+    int cbce_focal_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride)
+    int cbce_focal_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride)
+    int cbce_focal_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                               float *result, float *grad, ptrdiff_t grad_stride)
+    int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                               double *result, double *grad, ptrdiff_t grad_stride)
+    int cbce_focal_grad_hess_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                                 float *hess, ptrdiff_t hess_stride)
+    int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                                 double *hess, ptrdiff_t hess_stride)
+
+    # elementwise helpers: out[i*out_stride] = f(x[i*x_stride]); out may be x
+    int cbce_sigmoid_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                         ptrdiff_t out_stride)
+    int cbce_sigmoid_f64(size_t n, const double *x, ptrdiff_t x_stride, double *out,
+                         ptrdiff_t out_stride)
+    int cbce_log_sigmoid_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                             ptrdiff_t out_stride)
+    int cbce_log_sigmoid_f64(size_t n, const double *x, ptrdiff_t x_stride, double *out,
+                             ptrdiff_t out_stride)
+    int cbce_softplus_f32(size_t n, const float *x, ptrdiff_t x_stride, float *out,
+                          ptrdiff_t out_stride)
+    int cbce_softplus_f64(size_t n, const double *x, ptrdiff_t x_stride, double *out,
+                          ptrdiff_t out_stride)
+
     int cbce_cpu_count()

@@ -57,6 +57,45 @@ typedef int (*fb64_fn)(const cbce_args_t *, double *, ptrdiff_t, double *, doubl
 typedef int (*gh32_fn)(const cbce_args_t *, float *, ptrdiff_t, float *, ptrdiff_t);
 typedef int (*gh64_fn)(const cbce_args_t *, double *, ptrdiff_t, double *, ptrdiff_t);
 
+/* BCE on probabilities reports the first element outside [0, 1] through a last argument,
+ * bad_index; these wrappers give it the common signature and keep what it reported. */
+#define NO_INDEX ((size_t)-1)
+static size_t bad_index = NO_INDEX;
+static int bce_fwd32(const cbce_args_t *a, float *o, ptrdiff_t os, float *r)
+{
+    return cbce_bce_fwd_f32(a, o, os, r, &bad_index);
+}
+static int bce_fwd64(const cbce_args_t *a, double *o, ptrdiff_t os, double *r)
+{
+    return cbce_bce_fwd_f64(a, o, os, r, &bad_index);
+}
+static int bce_bwd32(const cbce_args_t *a, float *g, ptrdiff_t gs)
+{
+    return cbce_bce_bwd_f32(a, g, gs, &bad_index);
+}
+static int bce_bwd64(const cbce_args_t *a, double *g, ptrdiff_t gs)
+{
+    return cbce_bce_bwd_f64(a, g, gs, &bad_index);
+}
+static int bce_fb32(const cbce_args_t *a, float *o, ptrdiff_t os, float *r, float *g,
+                    ptrdiff_t gs)
+{
+    return cbce_bce_fwd_bwd_f32(a, o, os, r, g, gs, &bad_index);
+}
+static int bce_fb64(const cbce_args_t *a, double *o, ptrdiff_t os, double *r, double *g,
+                    ptrdiff_t gs)
+{
+    return cbce_bce_fwd_bwd_f64(a, o, os, r, g, gs, &bad_index);
+}
+static int bce_gh32(const cbce_args_t *a, float *g, ptrdiff_t gs, float *h, ptrdiff_t hs)
+{
+    return cbce_bce_grad_hess_f32(a, g, gs, h, hs, &bad_index);
+}
+static int bce_gh64(const cbce_args_t *a, double *g, ptrdiff_t gs, double *h, ptrdiff_t hs)
+{
+    return cbce_bce_grad_hess_f64(a, g, gs, h, hs, &bad_index);
+}
+
 enum { F_POS_WEIGHT = 1, F_FOCAL = 2, F_PROB = 4, F_LOGITS = 8 };
 
 typedef struct family {
@@ -77,6 +116,11 @@ static const family families[] = {
      cbce_bce_logits_bwd_f32, cbce_bce_logits_bwd_f64, cbce_bce_logits_fwd_bwd_f32,
      cbce_bce_logits_fwd_bwd_f64, cbce_bce_logits_grad_hess_f32,
      cbce_bce_logits_grad_hess_f64},
+    {"bce", F_PROB, bce_fwd32, bce_fwd64, bce_bwd32, bce_bwd64, bce_fb32, bce_fb64, bce_gh32,
+     bce_gh64},
+    {"focal", F_FOCAL, cbce_focal_fwd_f32, cbce_focal_fwd_f64, cbce_focal_bwd_f32,
+     cbce_focal_bwd_f64, cbce_focal_fwd_bwd_f32, cbce_focal_fwd_bwd_f64,
+     cbce_focal_grad_hess_f32, cbce_focal_grad_hess_f64},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -298,6 +342,8 @@ typedef struct call_bufs {
     void *out, *res, *g, *h;
 } call_bufs;
 
+#define ANY_ERROR 1000 /* any status but CBCE_OK: the header names none */
+
 /* Mutation k of valid arguments; returns the status it must produce, or -1 when the
  * mutation does not apply to this family/op/reduction, or -2 past the last mutation.
  * Sets *what to a description of the case. */
@@ -340,8 +386,11 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
         *what = "weight dtype BOOL";
         a->weight = cbce_scalar(other_float, CBCE_BOOL); return CBCE_ERR_DTYPE;
     case 15:
+        if (!(f->flags & F_POS_WEIGHT)) {
+            *what = "pos_weight given (this loss takes none)";
+            a->pos_weight = cbce_scalar(other_float, dt); return ANY_ERROR;
+        }
         *what = "pos_weight of the other float dtype";
-        if (!(f->flags & F_POS_WEIGHT)) return -1;
         a->pos_weight = cbce_scalar(other_float, other); return CBCE_ERR_DTYPE;
     case 16:
         *what = "grad_output of the other float dtype";
@@ -393,6 +442,14 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
         *what = "a target outside [0, 1]";
         if (!(f->flags & F_PROB)) return -1;
         a->target.data = bad_target; return CBCE_ERR_DOMAIN;
+    case 36:
+        *what = "an input NaN";
+        if (!(f->flags & F_PROB)) return -1;
+        a->input.data = (const char *)bad_input + NB * dsize(dt); return CBCE_ERR_DOMAIN;
+    case 37:
+        *what = "a target NaN";
+        if (!(f->flags & F_PROB)) return -1;
+        a->target.data = (const char *)bad_target + NB * dsize(dt); return CBCE_ERR_DOMAIN;
     default:
         (void)dt;
         return -2;
@@ -406,7 +463,9 @@ static void test_status_codes(const family *f)
                                 CBCE_REDUCTION_WEIGHTED_MEAN};
     double xs[NB] = {-2.0, -0.5, 0.0, 0.75, 3.0}, ys[NB] = {0.0, 1.0, 0.25, 1.0, 0.0};
     double ws[NB] = {1.0, 0.5, 2.0, 1.0, 0.25};
-    double bad_x[NB] = {0.5, 0.5, 1.5, 0.5, 0.5}, bad_y[NB] = {0.0, 1.0, -0.5, 1.0, 0.0};
+    /* outside [0, 1] at index 2; the second halves (mutations 36, 37): NaN at index 3 */
+    double bad_x[2 * NB] = {0.5, 0.5, 1.5, 0.5, 0.5, 0.5, 0.5, 0.5, NAN, 0.5};
+    double bad_y[2 * NB] = {0.0, 1.0, -0.5, 1.0, 0.0, 0.0, 1.0, 0.0, NAN, 0.0};
     int di, op, ri, k;
     if (f->flags & F_PROB) {
         for (k = 0; k < NB; k++)
@@ -415,7 +474,7 @@ static void test_status_codes(const family *f)
     for (di = 0; di < 2; di++) {
         int dt = dts[di];
         void *x = typed(xs, NB, dt), *y = typed(ys, NB, dt), *w = typed(ws, NB, dt);
-        void *bx = typed(bad_x, NB, dt), *by = typed(bad_y, NB, dt);
+        void *bx = typed(bad_x, 2 * NB, dt), *by = typed(bad_y, 2 * NB, dt);
         double one = 1.0;
         void *other_one = typed(&one, 1, dt == CBCE_F32 ? CBCE_F64 : CBCE_F32);
         void *out = xalloc(NB, dt), *res = xalloc(1, dt), *g = xalloc(NB, dt);
@@ -458,10 +517,25 @@ static void test_status_codes(const family *f)
                         put(h, dt, j, SENTINEL);
                     }
                     put(res, dt, 0, SENTINEL);
+                    bad_index = NO_INDEX;
                     st = call(f, op, dt, pa, b.out, 1, b.res, b.g, 1, b.h, 1);
-                    check(st == want, "cbce_%s_%s_%s (reduction %d): %s: status %d (%s), want %d (%s)",
-                          f->name, op_names[op], dname(dt), reds[ri], what, st,
-                          cbce_status_string(st), want, cbce_status_string(want));
+                    if (want == ANY_ERROR)
+                        check(st != CBCE_OK && st > 0 && st < CBCE_STATUS_COUNT,
+                              "cbce_%s_%s_%s (reduction %d): %s: status %d (%s), want an error",
+                              f->name, op_names[op], dname(dt), reds[ri], what, st,
+                              cbce_status_string(st));
+                    else
+                        check(st == want,
+                              "cbce_%s_%s_%s (reduction %d): %s: status %d (%s), want %d (%s)",
+                              f->name, op_names[op], dname(dt), reds[ri], what, st,
+                              cbce_status_string(st), want, cbce_status_string(want));
+                    if (f->flags & F_PROB) {
+                        size_t want_index = want != CBCE_ERR_DOMAIN ? NO_INDEX : k >= 36 ? 3 : 2;
+                        check(bad_index == want_index,
+                              "cbce_%s_%s_%s (reduction %d): %s: *bad_index = %ld, want %ld",
+                              f->name, op_names[op], dname(dt), reds[ri], what,
+                              (long)bad_index, (long)want_index);
+                    }
                     if (want == CBCE_OK)
                         continue;
                     for (j = 0; j < NB; j++)
@@ -510,18 +584,26 @@ static void test_status_codes(const family *f)
 
 /* ---- (c) layouts, fused calls, threads ------------------------------------------------ */
 
-/* R rows x C columns, a little over three reduction blocks. */
-#define R 1777
+/* R rows x C columns: by default a little over three reduction blocks; CBCE_TEST_ROWS
+ * changes R (valgrind runs use fewer rows, still more than one block). */
+static size_t R = 1777;
 #define C 7
 #define N (R * C)
 
 typedef struct data {
-    double x[N], ysoft[N], yhard[N], w[N], pw[N], go[N];
+    double *x, *ysoft, *yhard, *w, *pw, *go;
 } data;
 
 static void make_data(data *d, unsigned flags)
 {
     size_t i;
+    double **arrays[6];
+    arrays[0] = &d->x; arrays[1] = &d->ysoft; arrays[2] = &d->yhard;
+    arrays[3] = &d->w; arrays[4] = &d->pw; arrays[5] = &d->go;
+    for (i = 0; i < 6; i++) {
+        free(*arrays[i]);
+        *arrays[i] = (double *)xalloc(N, CBCE_F64);
+    }
     for (i = 0; i < N; i++) {
         double u = urand();
         d->x[i] = i % 97 == 0 ? 0.0 : (u - 0.5) * 80.0;
@@ -545,6 +627,7 @@ typedef struct result {
 static void run(const family *f, int op, int dt, const cbce_args_t *a, result *r)
 {
     unsigned char rbuf[8];
+    memset(rbuf, 0, sizeof rbuf);
     r->out = xalloc(N, dt);
     r->g = xalloc(N, dt);
     r->h = xalloc(N, dt);
@@ -571,13 +654,13 @@ static void same_result(const family *f, int op, int dt, int red, const result *
         check(same(a->res, b->res, dt), "cbce_%s_%s_%s, %s: reduced %.17g != %.17g", f->name,
               op_names[op], dname(dt), what, b->res, a->res);
     if (loss && red == CBCE_REDUCTION_NONE && (i = first_diff(a->out, 1, b->out, 1, N, dt)) >= 0)
-        check(0, "cbce_%s_%s_%s, %s: loss[%ld] = %.17g, contiguous call gives %.17g", f->name,
+        check(0, "cbce_%s_%s_%s, %s: loss[%ld] = %.17g, reference call gives %.17g", f->name,
               op_names[op], dname(dt), what, i, get(b->out, dt, i), get(a->out, dt, i));
     if (op != OP_FWD && (i = first_diff(a->g, 1, b->g, 1, N, dt)) >= 0)
-        check(0, "cbce_%s_%s_%s, %s: grad[%ld] = %.17g, contiguous call gives %.17g", f->name,
+        check(0, "cbce_%s_%s_%s, %s: grad[%ld] = %.17g, reference call gives %.17g", f->name,
               op_names[op], dname(dt), what, i, get(b->g, dt, i), get(a->g, dt, i));
     if (op == OP_GRAD_HESS && (i = first_diff(a->h, 1, b->h, 1, N, dt)) >= 0)
-        check(0, "cbce_%s_%s_%s, %s: hess[%ld] = %.17g, contiguous call gives %.17g", f->name,
+        check(0, "cbce_%s_%s_%s, %s: hess[%ld] = %.17g, reference call gives %.17g", f->name,
               op_names[op], dname(dt), what, i, get(b->h, dt, i), get(a->h, dt, i));
 }
 
@@ -1035,11 +1118,182 @@ static void test_f32_vs_f64(const family *f, const data *d)
     free(x32); free(y32); free(w32); free(p32); free(x64); free(y64); free(w64); free(p64);
 }
 
+/* ---- the elementwise helpers ----------------------------------------------------------- */
+
+typedef int (*ew32_fn)(size_t, const float *, ptrdiff_t, float *, ptrdiff_t);
+typedef int (*ew64_fn)(size_t, const double *, ptrdiff_t, double *, ptrdiff_t);
+static const struct {
+    const char *name;
+    ew32_fn f32;
+    ew64_fn f64;
+    double at_minus_inf, at_zero, at_plus_inf;
+} helpers[] = {
+    {"sigmoid", cbce_sigmoid_f32, cbce_sigmoid_f64, 0.0, 0.5, 1.0},
+    {"log_sigmoid", cbce_log_sigmoid_f32, cbce_log_sigmoid_f64, -INFINITY,
+     -0.69314718055994530942, 0.0},
+    {"softplus", cbce_softplus_f32, cbce_softplus_f64, 0.0, 0.69314718055994530942, INFINITY},
+};
+
+static int ew(int hi, int dt, size_t n, const void *x, ptrdiff_t xs, void *o, ptrdiff_t os)
+{
+    return dt == CBCE_F32 ? helpers[hi].f32(n, (const float *)x, xs, (float *)o, os)
+                          : helpers[hi].f64(n, (const double *)x, xs, (double *)o, os);
+}
+
+static void test_elementwise(const data *d)
+{
+    static const int dts[2] = {CBCE_F32, CBCE_F64};
+    int di, hi, st;
+    size_t i;
+    long k;
+    for (di = 0; di < 2; di++) {
+        int dt = dts[di];
+        const double eps = dt == CBCE_F32 ? 0x1p-23 : 0x1p-52;
+        void *x = typed(d->x, N, dt), *x3 = xalloc(3 * N, dt), *o = xalloc(N, dt);
+        void *o2 = xalloc(2 * N, dt), *ip = xalloc(N, dt), *neg = xalloc(N, dt);
+        for (i = 0; i < N; i++)
+            put(x3, dt, (ptrdiff_t)(3 * i), d->x[i]);
+        for (hi = 0; hi < (int)(sizeof helpers / sizeof helpers[0]); hi++) {
+            const char *nm = helpers[hi].name;
+            static const double sx[4] = {-INFINITY, 0.0, INFINITY, NAN};
+            double want[4];
+            void *sxt = typed(sx, 4, dt), *so = xalloc(4, dt);
+            /* status codes; nothing written on error */
+            put(o, dt, 0, SENTINEL);
+            st = ew(hi, dt, 3, NULL, 1, o, 1);
+            check(st == CBCE_ERR_NULL && get(o, dt, 0) == SENTINEL,
+                  "cbce_%s_%s(x NULL): status %d, out[0] %g", nm, dname(dt), st, get(o, dt, 0));
+            st = ew(hi, dt, 3, x, 1, NULL, 1);
+            check(st == CBCE_ERR_NULL, "cbce_%s_%s(out NULL): status %d", nm, dname(dt), st);
+            st = ew(hi, dt, 0, NULL, 1, NULL, 1);
+            check(st == CBCE_OK, "cbce_%s_%s(n = 0, NULL): status %d", nm, dname(dt), st);
+            /* limits, zero, NaN */
+            want[0] = helpers[hi].at_minus_inf;
+            want[1] = helpers[hi].at_zero;
+            want[2] = helpers[hi].at_plus_inf;
+            want[3] = NAN;
+            st = ew(hi, dt, 4, sxt, 1, so, 1);
+            check(st == CBCE_OK, "cbce_%s_%s on special values: status %d", nm, dname(dt), st);
+            for (i = 0; i < 4; i++)
+                check(close_rel(get(so, dt, (ptrdiff_t)i), want[i], eps),
+                      "cbce_%s_%s(%g) = %.17g, want %.17g", nm, dname(dt), sx[i],
+                      get(so, dt, (ptrdiff_t)i), want[i]);
+            free(sxt);
+            free(so);
+            /* layouts: input strides 3, -1 and 0, output strides 2 and -1, in place */
+            st = ew(hi, dt, N, x, 1, o, 1);
+            check(st == CBCE_OK, "cbce_%s_%s: status %d", nm, dname(dt), st);
+            st = ew(hi, dt, N, x3, 3, o2, 2);
+            if (st != CBCE_OK || (k = first_diff(o, 1, o2, 2, N, dt)) >= 0)
+                check(0, "cbce_%s_%s, x stride 3, out stride 2: status %d, out[%ld] differs", nm,
+                      dname(dt), st, st == CBCE_OK ? k : -1L);
+            st = ew(hi, dt, N, x, 1, (char *)o2 + (N - 1) * dsize(dt), -1);
+            if (st != CBCE_OK || (k = first_diff(o, 1, (char *)o2 + (N - 1) * dsize(dt), -1, N,
+                                                 dt)) >= 0)
+                check(0, "cbce_%s_%s, out stride -1: status %d, out[%ld] differs", nm,
+                      dname(dt), st, st == CBCE_OK ? k : -1L);
+            for (i = 0; i < N; i++)
+                put(neg, dt, (ptrdiff_t)(N - 1 - i), d->x[i]);
+            st = ew(hi, dt, N, (char *)neg + (N - 1) * dsize(dt), -1, o2, 1);
+            if (st != CBCE_OK || (k = first_diff(o, 1, o2, 1, N, dt)) >= 0)
+                check(0, "cbce_%s_%s, x stride -1: status %d, out[%ld] differs", nm, dname(dt),
+                      st, st == CBCE_OK ? k : -1L);
+            st = ew(hi, dt, N, (char *)x + 5 * dsize(dt), 0, o2, 1);
+            for (i = 0; i < N; i++)
+                if (!same(get(o2, dt, (ptrdiff_t)i), get(o, dt, 5), dt)) {
+                    check(0, "cbce_%s_%s, x stride 0: out[%lu] differs", nm, dname(dt),
+                          (unsigned long)i);
+                    break;
+                }
+            memcpy(ip, x, N * dsize(dt));
+            st = ew(hi, dt, N, ip, 1, ip, 1);
+            if (st != CBCE_OK || (k = first_diff(o, 1, ip, 1, N, dt)) >= 0)
+                check(0, "cbce_%s_%s in place: status %d, out[%ld] differs", nm, dname(dt), st,
+                      st == CBCE_OK ? k : -1L);
+        }
+        /* log_sigmoid(x) = -softplus(-x), both within 1 ulp */
+        for (i = 0; i < N; i++)
+            put(neg, dt, (ptrdiff_t)i, -d->x[i]);
+        ew(1, dt, N, x, 1, o, 1);
+        ew(2, dt, N, neg, 1, o2, 1);
+        for (i = 0; i < N; i++)
+            if (!close_rel(get(o, dt, (ptrdiff_t)i), -get(o2, dt, (ptrdiff_t)i), 2.01 * eps)) {
+                check(0, "cbce_log_sigmoid_%s(%.17g) = %.17g, -softplus(-x) = %.17g", dname(dt),
+                      d->x[i], get(o, dt, (ptrdiff_t)i), -get(o2, dt, (ptrdiff_t)i));
+                break;
+            }
+        free(x); free(x3); free(o); free(o2); free(ip); free(neg);
+    }
+}
+
+/* Focal loss with gamma 0 and no alpha is bitwise BCE with logits (cbce.h); BCE on
+ * probabilities takes bad_index NULL. */
+static void test_family_links(const data *d)
+{
+    static const int reds[4] = {CBCE_REDUCTION_NONE, CBCE_REDUCTION_SUM, CBCE_REDUCTION_MEAN,
+                                CBCE_REDUCTION_WEIGHTED_MEAN};
+    int di, ri, op;
+    for (di = 0; di < 2; di++) {
+        int dt = di ? CBCE_F64 : CBCE_F32;
+        void *x = typed(d->x, N, dt), *y = typed(d->ysoft, N, dt), *w = typed(d->w, N, dt);
+        for (op = 0; op < N_OPS; op++)
+            for (ri = 0; ri < 4; ri++) {
+                cbce_args_t a = zero_args();
+                result rl, rf;
+                char what[96];
+                if (op == OP_GRAD_HESS && ri > 0)
+                    break;
+                a.n = N;
+                a.input = cbce_vector(x, dt, N, 1);
+                a.target = cbce_vector(y, dt, N, 1);
+                a.weight = cbce_vector(w, dt, N, 1);
+                a.reduction = reds[ri];
+                a.alpha = NAN;
+                a.gamma = 0.0;
+                run(&families[0], op, dt, &a, &rl);
+                run(&families[2], op, dt, &a, &rf);
+                sprintf(what, "reduction %d, gamma 0, alpha NaN vs cbce_bce_logits", reds[ri]);
+                same_result(&families[2], op, dt, reds[ri], &rl, &rf, what);
+                drop(&rl);
+                drop(&rf);
+            }
+        free(x); free(y); free(w);
+    }
+    {
+        double px[3] = {0.25, 2.0, 0.5}, py[3] = {1.0, 0.0, 0.0}, out[3], g[3], h[3], r;
+        float fx[3] = {0.25f, 0.5f, -0.5f}, fy[3] = {1.0f, 0.0f, 0.0f}, fo[3], fg[3], fh[3],
+              fr;
+        cbce_args_t a = zero_args(), b = zero_args();
+        a.n = 3;
+        a.input = cbce_vector(px, CBCE_F64, 3, 1);
+        a.target = cbce_vector(py, CBCE_F64, 3, 1);
+        b.n = 3;
+        b.input = cbce_vector(fx, CBCE_F32, 3, 1);
+        b.target = cbce_vector(fy, CBCE_F32, 3, 1);
+        check(cbce_bce_fwd_f64(&a, out, 1, &r, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_bwd_f64(&a, g, 1, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_fwd_bwd_f64(&a, out, 1, &r, g, 1, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_grad_hess_f64(&a, g, 1, h, 1, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_fwd_f32(&b, fo, 1, &fr, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_bwd_f32(&b, fg, 1, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_fwd_bwd_f32(&b, fo, 1, &fr, fg, 1, NULL) == CBCE_ERR_DOMAIN &&
+                  cbce_bce_grad_hess_f32(&b, fg, 1, fh, 1, NULL) == CBCE_ERR_DOMAIN,
+              "cbce_bce_*: an input outside [0, 1] with bad_index NULL is not CBCE_ERR_DOMAIN");
+        px[1] = 1.0;
+        fx[2] = 1.0f;
+        check(cbce_bce_fwd_f64(&a, out, 1, &r, NULL) == CBCE_OK &&
+                  cbce_bce_fwd_f32(&b, fo, 1, &fr, NULL) == CBCE_OK,
+              "cbce_bce_fwd_*: valid inputs with bad_index NULL rejected");
+    }
+}
+
 int main(void)
 {
     size_t fi;
     static data d;
-    const char *simd = getenv("CBCE_SIMD");
+    const char *simd = getenv("CBCE_SIMD"), *rows = getenv("CBCE_TEST_ROWS");
+    if (rows != NULL && atoi(rows) > 0)
+        R = (size_t)atoi(rows);
     if (simd != NULL && simd[0] != '\0') {
         int l;
         for (l = CBCE_SIMD_AUTO; l <= CBCE_SIMD_AVX512; l++)
@@ -1052,9 +1306,9 @@ int main(void)
         }
         requested_simd = l;
     }
-    printf("cbce %s, simd %s (asked %s), %d CPUs\n", cbce_version_string(),
+    printf("cbce %s, simd %s (asked %s), %d CPUs, %lu elements\n", cbce_version_string(),
            cbce_simd_name(cbce_simd_level(requested_simd)), cbce_simd_name(requested_simd),
-           cbce_cpu_count());
+           cbce_cpu_count(), (unsigned long)N);
     test_helpers();
     for (fi = 0; fi < N_FAMILIES; fi++) {
         const family *f = &families[fi];
@@ -1066,6 +1320,10 @@ int main(void)
         test_semantics(f, &d, CBCE_F64);
         test_f32_vs_f64(f, &d);
     }
+    make_data(&d, F_LOGITS);
+    test_elementwise(&d);
+    test_family_links(&d);
+    free(d.x); free(d.ysoft); free(d.yhard); free(d.w); free(d.pw); free(d.go);
     printf("%s: %ld checks, %ld failed (cbce %s)\n", n_failed ? "FAILED" : "ok", n_checks,
            n_failed, cbce_version_string());
     return n_failed ? 1 : 0;
