@@ -177,7 +177,8 @@ CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
  * Binary cross-entropy on probabilities, torch.nn.functional.binary_cross_entropy's
  * definition: with x the probability, y the smoothed target and w the weight,
  *     l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
- *     dl/dx = w * (x - y) / max(x * (1 - x), 1e-12)          (1e-12 rounded to the dtype)
+ *     dl/dx = w * (x - y) / max(x * (1 - x), 1e-12)   (1e-12 rounded to float, as PyTorch's
+ *                                                       EPSILON, for both dtypes)
  *     d2l/dx2 = w * ((x - y)^2 + y * (1 - y)) / max(x * (1 - x), 1e-12)^2
  * (the clamps keep x in {0, 1} finite).  pos_weight must be absent; the rest of the
  * arguments, the outputs and the reductions are as for cbce_bce_logits_*.

@@ -65,8 +65,10 @@
  *   hess = ((x - y)^2 + y * (1 - y)) / max(x * (1 - x), EPS)^2
  * The hessian is the derivative of the unclamped gradient, y/x^2 + (1-y)/(1-x)^2, over one
  * denominator: x^2 - 2xy + y = (x - y)^2 + y(1 - y), a sum of non-negative terms.
- * EPS is 1e-12 rounded to the data's dtype, as PyTorch's EPSILON is (for float32 data
- * 0x1.19799812dea11p-40 = (float)1e-12; float16 data is computed as float32 by the bindings).
+ * EPS is PyTorch's EPSILON, `constexpr float EPSILON = 1e-12` in Loss.cpp: 1e-12 rounded
+ * to float, 0x1.19799812dea11p-40 = 9.99999996e-13, for float32 and float64 data alike (so
+ * the results match PyTorch's bits at the clamp; float16 data is computed as float32 by the
+ * bindings, so the denominator never underflows).
  * Inputs were checked to lie in [0, 1] before any step runs (see bce_probs.c).
  */
 #define CBCE__ELEM_PROBS(NAME, R, LOG, LOG1P, EPS)                                         \
@@ -92,7 +94,7 @@
     }
 
 CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
-CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, 1e-12)
+CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
 
 /*
  * Sigmoid focal loss (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss):
