@@ -1,0 +1,381 @@
+"""cbce.sigmoid_focal_loss and its backward / forward_backward / grad_hess.
+
+References, all independent of cbce's log-space formulas:
+* mpmath, 384 bits, the textbook formula l = a_t (1 - p_t)^gamma ce written with
+  v = 1 - p_t = y sigmoid(-x) + (1-y) sigmoid(x) and ce = y softplus(-x) + (1-y) softplus(x)
+  (both sums of non-negative terms), and its derivatives by the product rule:
+      l'  = a_t (gamma v^(gamma-1) v' ce + v^gamma ce')
+      l'' = a_t (gamma (gamma-1) v^(gamma-2) v'^2 ce + gamma v^(gamma-1) v'' ce
+                 + 2 gamma v^(gamma-1) v' ce' + v^gamma ce'')
+  with v' = (1-2y) s (1-s), v'' = v' (1 - 2s), ce' = (1-y) s - y (1-s), ce'' = s (1-s); these
+  are themselves checked against mpmath.diff;
+* torchvision's formula written out in torch (float64), where it is finite;
+* finite differences of cbce's own loss and gradient;
+* gamma = 0, alpha = None against cbce.binary_cross_entropy_with_logits (bitwise) and the
+  80-digit CSV.
+"""
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import cbce
+from reference import exact_value, load_logits_reference, report_ulp, ulp_error
+
+FL = cbce.sigmoid_focal_loss
+FB_ = cbce.sigmoid_focal_loss_backward
+FFB = cbce.sigmoid_focal_loss_forward_backward
+FGH = cbce.sigmoid_focal_loss_grad_hess
+
+DTYPES = [np.float32, np.float64]
+DT_IDS = ["float32", "float64"]
+GAMMAS = [0.0, 0.5, 1.0, 2.0, 3.0]
+ALPHAS = [None, 0.25]
+PREC = 384
+
+
+def mp_focal(x, y, alpha, gamma):
+    """(loss, grad, hess, grad_scale, hess_scale) at 384 bits; the scales are the largest
+    term of each sum (soft-label gradients and all hessians are measured in their ulps)."""
+    with mpmath.workprec(PREC):
+        x, y, g = mpmath.mpf(float(x)), mpmath.mpf(float(y)), mpmath.mpf(float(gamma))
+        q = 1 - y
+        s = 1 / (1 + mpmath.exp(-x))
+        sb = 1 / (1 + mpmath.exp(x))
+        sp = lambda z: mpmath.log1p(mpmath.exp(z))  # noqa: E731
+        v = y * sb + q * s
+        ce = y * sp(-x) + q * sp(x)
+        at = mpmath.mpf(1) if alpha is None else mpmath.mpf(alpha) * y + (1 - mpmath.mpf(alpha)) * q
+        v1 = (q - y) * s * sb
+        v2 = v1 * (sb - s)
+        c1 = q * s - y * sb
+        c2 = s * sb
+        F = v ** g if g != 0 else mpmath.mpf(1)
+        loss = at * F * ce
+        if g == 0:
+            gterms = [c1]
+            hterms = [c2]
+        else:
+            Fm1 = v ** (g - 1)
+            gterms = [g * Fm1 * v1 * ce, F * c1]
+            hterms = [g * (g - 1) * v ** (g - 2) * v1 ** 2 * ce, g * Fm1 * v2 * ce,
+                      2 * g * Fm1 * v1 * c1, F * c2]
+        grad = at * mpmath.fsum(gterms)
+        hess = at * mpmath.fsum(hterms)
+        # scales: the largest term before cancellation, with ce' = (1-y)s - y(1-s) split in
+        # its two terms (as API.md measures BCE's soft-label gradient in ulps of
+        # max(sigmoid(x), y)) and v'' = v' (1 - 2s) bounded by |v'|
+        split = [F * q * s, F * y * sb] + gterms[:-1]
+        gscale = at * max(abs(t) for t in split)
+        hsplit = hterms[:-1] + [F * c2]
+        if g != 0:
+            hsplit += [g * Fm1 * v1 * ce, 2 * g * Fm1 * v1 * q * s, 2 * g * Fm1 * v1 * y * sb]
+        hscale = at * max(abs(t) for t in hsplit)
+        return loss, grad, hess, gscale, hscale
+
+
+def _points(dtype, rng):
+    """Logits over the range where the results are representable, plus special points."""
+    big = 100.0 if dtype == np.float32 else 740.0
+    mag = 10.0 ** rng.uniform(-8, math.log10(big), 60)
+    x = np.concatenate([mag, -mag, rng.uniform(-8, 8, 40), [0.0, 1e-30, -1e-30, 30.0, -30.0,
+                                                              16.5, -16.5, big, -big]])
+    return x.astype(dtype)
+
+
+@pytest.fixture(scope="module", params=DTYPES, ids=DT_IDS)
+def mp_cases(request):
+    """cbce's results and the mpmath references over gammas x alphas x hard/soft labels."""
+    dt = np.dtype(request.param)
+    rng = np.random.default_rng(2017)
+    x = _points(dt.type, rng)
+    n = len(x)
+    ys = {"hard": np.where(np.arange(n) % 2 == 0, 1.0, 0.0).astype(dt),
+          "soft": rng.choice(np.array([0.1, 0.3, 0.5, 0.7, 0.95]), n).astype(dt)}
+    res = []
+    for gamma in GAMMAS:
+        for alpha in ALPHAS:
+            for kind, y in ys.items():
+                loss = FL(x, y, alpha=alpha, gamma=gamma, reduction="none")
+                grad = FB_(x, y, alpha=alpha, gamma=gamma, reduction="none")
+                fl, fg = FFB(x, y, alpha=alpha, gamma=gamma, reduction="none")
+                gg, hh = FGH(x, y, alpha=alpha, gamma=gamma)
+                np.testing.assert_array_equal(fl, loss)
+                np.testing.assert_array_equal(fg, grad)
+                np.testing.assert_array_equal(gg, grad)
+                refs = [mp_focal(a, b, alpha, gamma) for a, b in zip(x, y)]
+                res.append(dict(gamma=gamma, alpha=alpha, kind=kind, x=x, y=y, loss=loss,
+                                grad=grad, hess=hh, refs=refs))
+    return dt, res
+
+
+def _worst_lines(err, c, key, k=5):
+    order = np.argsort(-np.nan_to_num(err, nan=np.inf))[:k]
+    col = {"loss": 0, "grad": 1, "hess": 2}[key]
+    return "\n".join(f"  x={float(c['x'][i])!r} y={float(c['y'][i])}: got {float(c[key][i])!r}"
+                     f", exact {mpmath.nstr(c['refs'][i][col], 17)}, {err[i]:.3g} ulp"
+                     for i in order)
+
+
+@pytest.mark.parametrize("quantity", ["loss", "grad", "hess"])
+def test_vs_mpmath(mp_cases, quantity):
+    """Loss within 1 ulp (2 for soft labels), gradient within 1 ulp for hard labels (2 ulp of
+    its largest term for soft ones); the hessian within 4 ulp of its largest term."""
+    dt, cases = mp_cases
+    col = {"loss": 0, "grad": 1, "hess": 2}[quantity]
+    failures = []
+    for c in cases:
+        exact = exact_value([r[col] for r in c["refs"]])
+        if quantity == "loss":
+            err = ulp_error(c["loss"], exact, dt)
+            bound = 1.0 if c["kind"] == "hard" else 2.0
+        elif quantity == "grad":
+            if c["kind"] == "hard":
+                err = ulp_error(c["grad"], exact, dt)
+                bound = 1.0
+            else:
+                scale = exact_value([r[3] for r in c["refs"]])
+                err = ulp_error(c["grad"], exact, dt, scale=scale)
+                bound = 2.0
+        else:
+            scale = exact_value([r[4] for r in c["refs"]])
+            err = ulp_error(c["hess"], exact, dt, scale=scale)
+            bound = 4.0
+        worst = float(np.max(err))
+        a = "None" if c["alpha"] is None else c["alpha"]
+        key = f"{dt.name} focal {quantity} {c['kind']}"
+        report_ulp(key, worst, bound)
+        if not worst <= bound:
+            failures.append(f"gamma={c['gamma']} alpha={a} {c['kind']}: max {worst:.3g} ulp "
+                            f"(bound {bound})\n" + _worst_lines(err, c, quantity))
+    assert not failures, f"{dt.name} focal {quantity}:\n" + "\n".join(failures)
+
+
+def test_mpmath_reference_derivatives_agree_with_numerical_diff():
+    """The closed-form derivatives used as the reference match mpmath.diff of the loss."""
+    for x in (-7.5, -0.3, 0.0, 1.7, 12.0):
+        for y in (0.0, 1.0, 0.3):
+            for gamma in (0.5, 2.0, 3.0):
+                def loss(t):  # at the precision mpmath.diff asks for
+                    q = 1 - mpmath.mpf(y)
+                    v = y / (1 + mpmath.exp(t)) + q / (1 + mpmath.exp(-t))
+                    ce = y * mpmath.log1p(mpmath.exp(-t)) + q * mpmath.log1p(mpmath.exp(t))
+                    return (0.25 * y + 0.75 * q) * v ** gamma * ce
+                _, g, h, _, _ = mp_focal(x, y, 0.25, gamma)
+                with mpmath.workprec(PREC):
+                    dg = mpmath.diff(loss, mpmath.mpf(x), 1)
+                    dh = mpmath.diff(loss, mpmath.mpf(x), 2)
+                    assert abs(dg - g) <= 1e-40 * (1 + abs(g)), (x, y, gamma, dg, g)
+                    assert abs(dh - h) <= 1e-40 * (1 + abs(h)), (x, y, gamma, dh, h)
+
+
+# ---- torchvision's formula ------------------------------------------------------------------
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def torchvision_focal(x, y, alpha, gamma):
+    """torchvision.ops.sigmoid_focal_loss (reduction='none'), written out."""
+    torch = _torch()
+    p = torch.sigmoid(x)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha is not None and alpha >= 0:
+        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+    return loss
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("alpha", ALPHAS, ids=["alpha=None", "alpha=0.25"])
+def test_vs_torchvision_formula(gamma, alpha, rng):
+    torch = _torch()
+    x = rng.uniform(-12, 12, 400)
+    y = np.concatenate([rng.integers(0, 2, 200).astype(np.float64), rng.random(200)])
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torchvision_focal(xt, torch.tensor(y), alpha, gamma)
+    lt.sum().backward()
+    want_l = lt.detach().numpy()
+    want_g = xt.grad.numpy()
+    fin = np.isfinite(want_l) & np.isfinite(want_g)
+    assert fin.sum() > 350
+    got_l = FL(x, y, alpha=alpha, gamma=gamma, reduction="none")
+    got_g = FB_(x, y, alpha=alpha, gamma=gamma, reduction="none")
+    # torch's ce cancels for x < 0, y = 0 (NUMERICS.md), about 1e-16 absolute: rtol + atol
+    np.testing.assert_allclose(got_l[fin], want_l[fin], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got_g[fin], want_g[fin], rtol=1e-10, atol=1e-14)
+    # reductions against torch's sum / mean
+    np.testing.assert_allclose(FL(x, y, alpha=alpha, gamma=gamma, reduction="sum"),
+                               want_l.sum(), rtol=1e-12)
+    np.testing.assert_allclose(FL(x, y, alpha=alpha, gamma=gamma, reduction="mean"),
+                               want_l.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.75])
+def test_finite_gradient_where_torchvision_gives_nan(gamma):
+    """0 < gamma < 1: at a confident right prediction torchvision's (1 - p_t)**gamma has an
+    infinite derivative (NaN gradient); the log-space formula gives the finite limit."""
+    torch = _torch()
+    x = np.array([40.0, -40.0, 800.0, -800.0])
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    xt = torch.tensor(x, requires_grad=True)
+    torchvision_focal(xt, torch.tensor(y), None, gamma).sum().backward()
+    assert np.isnan(xt.grad.numpy()[:2]).all(), "torchvision no longer gives NaN here?"
+    for dt in DTYPES:
+        g = FB_(x.astype(dt), y.astype(dt), alpha=None, gamma=gamma, reduction="none")
+        gg, hh = FGH(x.astype(dt), y.astype(dt), alpha=None, gamma=gamma)
+        assert np.isfinite(g).all() and np.isfinite(hh).all(), (dt, g, hh)
+        # -(1 - p_t)^gamma * sigmoid(-|x|) (gamma + 1 + ...) : tiny, with the right sign
+        assert g[0] <= 0 and g[1] >= 0
+
+
+# ---- gamma = 0 is BCE with logits ----------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_gamma0_alpha_none_is_bce_with_logits(dtype, rng):
+    ref = load_logits_reference(dtype)
+    m = ref["pos_weight"] == 1
+    x, y = ref["x"][m], ref["y"][m]
+    L = cbce.binary_cross_entropy_with_logits
+    np.testing.assert_array_equal(FL(x, y, alpha=None, gamma=0.0, reduction="none"),
+                                  L(x, y, reduction="none"))
+    np.testing.assert_array_equal(FB_(x, y, alpha=None, gamma=0.0, reduction="none"),
+                                  cbce.binary_cross_entropy_with_logits_backward(
+                                      x, y, reduction="none"))
+    g0, h0 = FGH(x, y, alpha=None, gamma=0.0)
+    g1, h1 = cbce.binary_cross_entropy_with_logits_grad_hess(x, y)
+    np.testing.assert_array_equal(g0, g1)
+    np.testing.assert_array_equal(h0, h1)
+    w = rng.random(len(x)).astype(dtype)
+    for red in ("sum", "mean", "weighted_mean"):
+        np.testing.assert_array_equal(FL(x, y, w, alpha=None, gamma=0.0, reduction=red),
+                                      L(x, y, w, reduction=red))
+    # and so it is within the logits loss's bounds of the 80-digit reference
+    hard = (y == 0) | (y == 1)
+    err = ulp_error(FL(x, y, alpha=None, gamma=0.0, reduction="none"),
+                    ref["loss"][m], dtype)
+    assert err[hard].max() <= 1.0 and err.max() <= 2.0
+
+
+
+# ---- finite differences -------------------------------------------------------------------
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("alpha", ALPHAS, ids=["alpha=None", "alpha=0.25"])
+def test_gradient_and_hessian_vs_finite_differences(gamma, alpha, rng):
+    x = rng.uniform(-6, 6, 200)
+    y = np.concatenate([rng.integers(0, 2, 100).astype(np.float64), rng.random(100)])
+    kw = dict(alpha=alpha, gamma=gamma)
+    h = 1e-5
+    fd_g = (FL(x + h, y, **kw, reduction="none") - FL(x - h, y, **kw, reduction="none")) / (2 * h)
+    g, hs = FGH(x, y, **kw)
+    np.testing.assert_allclose(g, fd_g, rtol=1e-6, atol=1e-9, err_msg="gradient")
+    fd_h = (FGH(x + h, y, **kw)[0] - FGH(x - h, y, **kw)[0]) / (2 * h)
+    np.testing.assert_allclose(hs, fd_h, rtol=1e-6, atol=1e-9, err_msg="hessian")
+    if gamma >= 2:
+        assert (hs < 0).any(), "the focal loss's hessian is negative somewhere: not returned"
+
+
+# ---- limits, reductions, layouts -------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_infinite_logits_give_limits(dtype, gamma):
+    x = np.array([np.inf, -np.inf, np.inf, -np.inf], dtype=dtype)
+    y = np.array([1, 0, 0, 1], dtype=dtype)
+    loss = FL(x, y, alpha=0.25, gamma=gamma, reduction="none")
+    g, h = FGH(x, y, alpha=0.25, gamma=gamma)
+    np.testing.assert_array_equal(loss, np.array([0, 0, np.inf, np.inf], dtype=dtype))
+    np.testing.assert_array_equal(g, np.array([0, 0, 0.75, -0.25], dtype=dtype))
+    np.testing.assert_array_equal(h, np.zeros(4, dtype=dtype))
+    n = np.array([np.nan, 0.0], dtype=dtype)
+    r = FL(n, np.array([1.0, np.nan], dtype=dtype), gamma=gamma, reduction="none")
+    assert np.isnan(r).all()
+
+
+def test_weights_reductions_grad_output(rng):
+    x = rng.normal(0, 3, (20, 5))
+    y = (rng.random((20, 5)) < 0.3).astype(np.float64)
+    w = rng.random(5)
+    kw = dict(alpha=0.25, gamma=2.0)
+    ln = FL(x, y, w, **kw, reduction="none")
+    np.testing.assert_allclose(ln, w * FL(x, y, **kw, reduction="none"), rtol=1e-15)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="sum"), ln.sum(), rtol=1e-14)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="mean"), ln.mean(), rtol=1e-14)
+    wb = np.broadcast_to(w, x.shape)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="weighted_mean"),
+                               ln.sum() / wb.sum(), rtol=1e-14)
+    gn = FB_(x, y, w, **kw, reduction="none")
+    np.testing.assert_allclose(FB_(x, y, w, **kw, reduction="mean", grad_output=2.0),
+                               2 * gn / x.size, rtol=1e-14)
+    go = rng.random(x.shape)
+    np.testing.assert_allclose(FB_(x, y, w, **kw, reduction="none", grad_output=go), gn * go,
+                               rtol=1e-14)
+    for red in ("none", "sum", "mean", "weighted_mean"):
+        a, b = FFB(x, y, w, **kw, reduction=red)
+        np.testing.assert_array_equal(a, FL(x, y, w, **kw, reduction=red))
+        np.testing.assert_array_equal(b, FB_(x, y, w, **kw, reduction=red))
+    # layouts, targets of other dtypes, in place, threads
+    yb = y.astype(bool)
+    np.testing.assert_array_equal(FL(x.T, yb.T, **kw, reduction="none"),
+                                  FL(np.ascontiguousarray(x.T), y.T.copy(), **kw,
+                                     reduction="none"))
+    np.testing.assert_array_equal(FL(x[::-2], y[::-2].astype(np.int64), **kw, reduction="none"),
+                                  FL(x[::-2].copy(), y[::-2].copy(), **kw, reduction="none"))
+    g = x.copy()
+    assert FB_(g, y, **kw, reduction="none", out=g) is g
+    np.testing.assert_array_equal(g, FB_(x, y, **kw, reduction="none"))
+    big = rng.normal(0, 4, 300_000)
+    tb = (rng.random(300_000) < 0.5).astype(np.uint8)
+    assert FL(big, tb, **kw, num_threads=1) == FL(big, tb, **kw, num_threads=2)
+    h16 = FL(x.astype(np.float16), y, **kw, reduction="none")
+    assert h16.dtype == np.float16
+
+
+def test_errors():
+    x = np.zeros(3)
+    y = np.ones(3)
+    for bad in (-0.5, -1e-300, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="gamma"):
+            FL(x, y, gamma=bad)
+        with pytest.raises(ValueError, match="gamma"):
+            FB_(x, y, gamma=bad)
+        with pytest.raises(ValueError, match="gamma"):
+            FGH(x, y, gamma=bad)
+        with pytest.raises(ValueError, match="gamma"):
+            cbce.SigmoidFocalLoss(gamma=bad)(x, y)
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError, match="alpha"):
+            FL(x, y, alpha=bad)
+    with pytest.raises(ValueError, match="reduction"):
+        FL(x, y, reduction="batchmean")
+    with pytest.raises(ValueError, match="shape"):
+        FL(x, np.ones(4))
+    with pytest.raises(TypeError):
+        FL(np.arange(3), y)
+    with pytest.raises(TypeError):
+        FL(x, y, pos_weight=np.ones(3))
+    with pytest.raises(TypeError):
+        FL(x, np.array(["a", "b", "c"]))
+    with pytest.raises(ValueError, match="out"):
+        FFB(x, y, out=(np.empty(3), None))
+    with pytest.raises(TypeError):
+        FGH(x, y, out=np.empty(3))
+
+
+def test_class():
+    m = cbce.SigmoidFocalLoss()
+    assert repr(m) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, reduction='mean')"
+    m = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5, reduction="sum")
+    assert repr(m) == "SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='sum')"
+    x = np.array([-1.0, 0.5, 3.0])
+    y = np.array([0.0, 1.0, 1.0])
+    assert m(x, y) == FL(x, y, alpha=None, gamma=0.5, reduction="sum")
+    np.testing.assert_array_equal(m.backward(x, y, 3.0),
+                                  FB_(x, y, alpha=None, gamma=0.5, reduction="sum",
+                                      grad_output=3.0))
+    lo, go = m.forward_backward(x, y)
+    assert lo == m(x, y)
+    np.testing.assert_array_equal(go, m.backward(x, y))
