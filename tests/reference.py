@@ -282,7 +282,7 @@ def _converged(f, *args):
     than reason about each case, raise the precision until the answer stops moving.
     """
     prev = None
-    prec = 160
+    prec = max(160, mpmath.mp.prec + 64)   # callers (e.g. mpmath.diff) may raise mp.prec
     while prec <= 40000:
         with mpmath.workprec(prec):
             cur = f(*args)

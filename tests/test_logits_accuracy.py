@@ -102,7 +102,7 @@ def test_elementwise_vs_reference(computed, quantity, labels, bound, outputs):
         pw = ref["pos_weight"]
         for pw_name, pw_mask in (("pos_weight=1", pw == 1), ("pos_weight!=1", pw != 1)):
             m = mask & pw_mask
-            report_ulp(f"{dt.name} {quantity} {labels} ({out_name}, {pw_name})",
+            report_ulp(f"{dt.name} {quantity} {labels} labels, {pw_name}",
                        float(np.max(err[m])), bound)
         print(f"{dt.name} {quantity} {labels} [{out_name}]: max {worst:.4g} ulp (bound {bound})")
         if not worst <= bound:
@@ -196,7 +196,7 @@ def test_sum_mean_1e7(dtype, bound, variant, rng):
         assert isinstance(got, np.generic) and got.dtype == dt, (
             f"{name} should be a NumPy {dt} scalar, got {type(got)}")
         err = float(ulp_error(np.array([got]), exact_value([exact]), dt)[0])
-        report_ulp(f"{dt.name} {name} of 1e7 ({variant})", err, bound)
+        report_ulp(f"{dt.name} {name.replace('fb ', '')} of 1e7 ({variant})", err, bound)
         print(f"{dt.name} {name} of 1e7 ({variant}): {err:.4g} ulp")
         if not err <= bound:
             msgs.append(f"{name}: got {float(got)!r}, exact {mpmath.nstr(exact, 25)}, {err:.4g} ulp")
