@@ -1,0 +1,17 @@
+"""Integrations of cbce with other frameworks, one submodule each.
+
+Nothing is imported here: ``import cbce`` and ``import cbce.integrations`` need only NumPy.
+Each submodule imports its framework when it is itself imported (or, for the boosting
+objectives, not at all: they use the data set's ``get_label``/``get_weight`` methods).
+
+==============================  ===========================================================
+``cbce.integrations.torch``     ``BCEWithLogitsLoss``, ``BCELoss``, ``SigmoidFocalLoss`` as
+                                ``torch.nn.Module``\\ s (and functional forms), CPU tensors
+                                handed to the C core without copying.
+``cbce.integrations.xgboost``   ``objective(...)`` for ``xgboost.train(obj=...)``.
+``cbce.integrations.lightgbm``  ``objective(...)`` for ``params["objective"]``.
+``cbce.integrations.dask``      the losses over ``dask.array`` inputs, chunk by chunk, lazy.
+==============================  ===========================================================
+"""
+# No __all__ of submodules: `from cbce.integrations import *` must not import every framework.
+__all__: list = []

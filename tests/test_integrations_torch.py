@@ -1,0 +1,328 @@
+"""cbce.integrations.torch: value and gradient parity with PyTorch's own losses, zero-copy
+hand-over to the core, errors for tensors cbce cannot take, and a training loop.
+
+References are independent of cbce: ``torch.nn.functional`` (label smoothing applied to the
+target by hand, ``y * (1 - eps) + eps / 2``), torchvision's focal formula written out in
+torch ops, and ``torch.autograd.gradcheck`` (finite differences).  Comparisons are normwise,
+``max|cbce - torch| <= rtol * max|torch|`` with rtol 1e-6 (float32) / 1e-13 (float64), as in
+test_logits_torch.py (PyTorch cancels at large logits; at moderate ones it is accurate to a
+few ulps).  The largest measured ratio is reported in the end-of-run table.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import cbce
+from reference import report_ulp
+
+torch = pytest.importorskip("torch")
+ct = pytest.importorskip("cbce.integrations.torch")
+tF = torch.nn.functional
+
+TDTYPES = {"float32": torch.float32, "float64": torch.float64}
+RTOL = {torch.float32: 1e-6, torch.float64: 1e-13}
+REDUCTIONS = ["none", "sum", "mean"]
+
+
+def _close(got, want, what):
+    """Normwise comparison; records the measured error in units of rtol."""
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {tuple(got.shape)} != {tuple(want.shape)}"
+    got64, want64 = got.detach().double(), want.detach().double()
+    scale = max(float(want64.abs().max()) if want64.numel() else 0.0, 1e-300)
+    err = float((got64 - want64).abs().max()) / scale if want64.numel() else 0.0
+    rtol = RTOL[want.dtype]
+    report_ulp(f"torch parity {what.split(':')[0]} {str(want.dtype)[6:]} (x rtol)",
+               err / rtol, 1.0)
+    assert err <= rtol, f"{what}: normwise error {err:.3g} > {rtol:g}"
+
+
+def _data(shape, dtype, seed, scale=3.0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
+    y = (torch.rand(shape, generator=g, dtype=torch.float64) < 0.4).to(dtype)
+    return x, y
+
+
+def _weights(kind, shape, dtype, seed):
+    g = torch.Generator().manual_seed(seed + 1)
+    if kind is None:
+        return None
+    wshape = {"C": shape[-1:], "N1": shape[:-1] + (1,), "full": shape}[kind]
+    return (torch.rand(wshape, generator=g, dtype=torch.float64) * 2 + 0.1).to(dtype)
+
+
+def _grad_output(loss, seed):
+    if loss.dim() == 0:
+        return torch.tensor(1.7, dtype=loss.dtype)
+    g = torch.Generator().manual_seed(seed + 2)
+    return torch.randn(loss.shape, generator=g, dtype=torch.float64).to(loss.dtype)
+
+
+def _run(fn, x, *args, **kw):
+    """Loss and d loss / d x (with a non-trivial upstream gradient)."""
+    x = x.detach().clone().requires_grad_(True)
+    loss = fn(x, *args, **kw)
+    loss.backward(_grad_output(loss, 7))
+    return loss.detach(), x.grad
+
+
+# ---- BCE with logits -------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt", list(TDTYPES))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("wkind,pkind,eps", [(None, None, 0.0), ("C", None, 0.0),
+                                             ("N1", "C", 0.0), ("full", "C", 0.1),
+                                             (None, "C", 0.25), (None, None, 1.0)])
+def test_bce_with_logits_parity(dt, reduction, wkind, pkind, eps):
+    dtype = TDTYPES[dt]
+    shape = (64, 5)
+    x, y = _data(shape, dtype, 1)
+    w = _weights(wkind, shape, dtype, 2)
+    pw = _weights("C", shape, dtype, 3) * 2 if pkind else None
+    mod = ct.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction,
+                               label_smoothing=eps)
+    ref = torch.nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=reduction)
+    ys = y * (1 - eps) + eps / 2
+    case = f"{dt} {reduction} weight={wkind} pos_weight={pkind} eps={eps}"
+    l1, g1 = _run(mod, x, y)
+    l2, g2 = _run(ref, x, ys)
+    _close(l1, l2, f"loss: {case}")
+    _close(g1, g2, f"grad: {case}")
+
+
+@pytest.mark.parametrize("dt", list(TDTYPES))
+def test_weighted_mean_and_targets_of_other_dtypes(dt):
+    dtype = TDTYPES[dt]
+    x, y = _data((40, 3), dtype, 4)
+    w = _weights("N1", (40, 3), dtype, 5)
+    w[::3] = 0.0
+    l1, g1 = _run(ct.binary_cross_entropy_with_logits, x, y, w, reduction="weighted_mean")
+    wsum = w.expand(40, 3).sum()
+    l2, g2 = _run(lambda a: tF.binary_cross_entropy_with_logits(a, y, w, reduction="sum")
+                  / wsum, x)
+    _close(l1, l2, f"loss: weighted_mean {dt}")
+    _close(g1, g2, f"grad: weighted_mean {dt}")
+    for tt in (torch.bool, torch.uint8, torch.int8, torch.int64, torch.float32):
+        l3, g3 = _run(ct.binary_cross_entropy_with_logits, x, y.to(tt), reduction="sum")
+        l4, g4 = _run(ct.binary_cross_entropy_with_logits, x, y, reduction="sum")
+        assert torch.equal(l3, l4) and torch.equal(g3, g4), f"target dtype {tt}, input {dt}"
+
+
+def test_strided_inputs_give_the_contiguous_result():
+    x, y = _data((30, 20), torch.float64, 6)
+    for view in (lambda a: a.t(), lambda a: a[::2, 3:17:3], lambda a: a.unsqueeze(0).expand(
+            2, 30, 20)[:, :, ::5], torch._neg_view):
+        xv, yv = view(x), view(y)
+        assert not xv.is_contiguous() or xv.is_neg()
+        l1, g1 = _run(ct.binary_cross_entropy_with_logits, xv, yv, reduction="none")
+        l2, g2 = _run(ct.binary_cross_entropy_with_logits, xv.contiguous(), yv.contiguous(),
+                      reduction="none")
+        assert torch.equal(l1, l2) and torch.equal(g1, g2), f"view of shape {tuple(xv.shape)}"
+
+
+def test_gradcheck_finite_differences():
+    x, y = _data((6, 3), torch.float64, 8, scale=2.0)
+    w = _weights("C", (6, 3), torch.float64, 9)
+    pw = _weights("N1", (6, 3), torch.float64, 10)
+    x.requires_grad_(True)
+    for reduction in REDUCTIONS + ["weighted_mean"]:
+        assert torch.autograd.gradcheck(
+            lambda a: ct.binary_cross_entropy_with_logits(
+                a, y, w, pos_weight=pw, reduction=reduction, label_smoothing=0.2), (x,)), \
+            reduction
+        assert torch.autograd.gradcheck(
+            lambda a: ct.sigmoid_focal_loss(a, y, w, alpha=0.3, gamma=0.5,
+                                            reduction=reduction), (x,)), reduction
+    p = torch.rand(6, 3, dtype=torch.float64) * 0.8 + 0.1
+    p.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a: ct.binary_cross_entropy(a, y, w, label_smoothing=0.1), (p,))
+
+
+def test_float16_is_computed_in_float32_and_kept_float16():
+    x, y = _data((50,), torch.float32, 11)
+    xh = x.half()
+    l16 = ct.binary_cross_entropy_with_logits(xh, y, reduction="none")
+    l32 = tF.binary_cross_entropy_with_logits(xh.float(), y, reduction="none")
+    assert l16.dtype == torch.float16
+    assert torch.equal(l16, l32.half()), "float16 loss is not float32's rounded to float16"
+    assert ct.binary_cross_entropy_with_logits(xh, y).dtype == torch.float16
+
+
+# ---- BCE on probabilities and focal ------------------------------------------------------
+
+@pytest.mark.parametrize("dt", list(TDTYPES))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("wkind,eps", [(None, 0.0), ("C", 0.0), ("full", 0.2)])
+def test_bce_probabilities_parity(dt, reduction, wkind, eps):
+    dtype = TDTYPES[dt]
+    shape = (48, 4)
+    x, y = _data(shape, dtype, 12)
+    p = torch.sigmoid(x)
+    p[0, 0], p[1, 1], p[2, 2] = 0.0, 1.0, 0.5  # the clamp at -100 and the 1e-12 floor
+    w = _weights(wkind, shape, dtype, 13)
+    ys = y * (1 - eps) + eps / 2
+    case = f"{dt} {reduction} weight={wkind} eps={eps}"
+    l1, g1 = _run(ct.BCELoss(weight=w, reduction=reduction, label_smoothing=eps), p, y)
+    l2, g2 = _run(torch.nn.BCELoss(weight=w, reduction=reduction), p, ys)
+    _close(l1, l2, f"loss: bce {case}")
+    _close(g1, g2, f"grad: bce {case}")
+
+
+def _torchvision_focal(x, y, alpha, gamma, reduction):
+    """torchvision.ops.sigmoid_focal_loss, written out."""
+    p = torch.sigmoid(x)
+    ce = tF.binary_cross_entropy_with_logits(x, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha is not None:
+        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+    return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[reduction]
+
+
+@pytest.mark.parametrize("dt", list(TDTYPES))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("alpha,gamma", [(0.25, 2.0), (None, 0.5), (0.6, 0.0), (None, 3.5)])
+def test_sigmoid_focal_parity(dt, reduction, alpha, gamma):
+    dtype = TDTYPES[dt]
+    x, y = _data((64, 3), dtype, 14, scale=2.0)
+    case = f"{dt} {reduction} alpha={alpha} gamma={gamma}"
+    l1, g1 = _run(ct.SigmoidFocalLoss(alpha=alpha, gamma=gamma, reduction=reduction), x, y)
+    l2, g2 = _run(lambda a: _torchvision_focal(a, y, alpha, gamma, reduction), x)
+    _close(l1, l2, f"loss: focal {case}")
+    _close(g1, g2, f"grad: focal {case}")
+
+
+def test_focal_gradient_is_finite_where_torchvision_gives_nan():
+    x = torch.tensor([40.0, -40.0, 0.0], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    ct.sigmoid_focal_loss(x, y, alpha=None, gamma=0.5, reduction="sum").backward()
+    assert torch.isfinite(x.grad).all(), x.grad
+    xr = x.detach().clone().requires_grad_(True)
+    _torchvision_focal(xr, y, None, 0.5, "sum").backward()
+    assert torch.isnan(xr.grad).any(), "the reference no longer shows the NaN it is cited for"
+
+
+# ---- zero copy ------------------------------------------------------------------------
+
+def test_tensors_reach_the_core_without_copies(monkeypatch):
+    seen = {}
+    real = cbce.binary_cross_entropy_with_logits_forward_backward
+
+    def spy(input, target, weight=None, *, out=None, **kw):
+        seen.update(input=input, target=target, weight=weight, out=out,
+                    pos_weight=kw.get("pos_weight"))
+        return real(input, target, weight, out=out, **kw)
+
+    monkeypatch.setattr(cbce, "binary_cross_entropy_with_logits_forward_backward", spy)
+    x, y = _data((20, 6), torch.float32, 15)
+    x = x.t().requires_grad_(True)           # a strided (transposed) view
+    y = y.t().to(torch.uint8)
+    w = _weights("C", (6, 20), torch.float32, 16)
+    pw = _weights("N1", (6, 20), torch.float32, 17)
+    loss = ct.binary_cross_entropy_with_logits(x, y, w, pos_weight=pw, reduction="none")
+    for name, t in (("input", x), ("target", y), ("weight", w), ("pos_weight", pw)):
+        a = seen[name]
+        assert isinstance(a, np.ndarray), name
+        assert a.__array_interface__["data"][0] == t.data_ptr(), f"{name} was copied"
+        assert a.strides == tuple(s * t.element_size() for s in t.stride()), name
+    assert seen["out"][0].__array_interface__["data"][0] == loss.data_ptr(), "loss copied"
+    loss.sum().backward()
+    assert seen["out"][1].__array_interface__["data"][0] == x.grad.data_ptr() or \
+        torch.equal(x.grad, torch.from_numpy(seen["out"][1])), "gradient not the core's"
+
+
+def test_no_gradient_pass_when_not_needed(monkeypatch):
+    called = []
+    monkeypatch.setattr(cbce, "binary_cross_entropy_with_logits_forward_backward",
+                        lambda *a, **k: called.append(1))
+    x, y = _data((10,), torch.float64, 18)
+    with torch.no_grad():
+        ct.binary_cross_entropy_with_logits(x.requires_grad_(True), y)
+    ct.binary_cross_entropy_with_logits(x.detach(), y)
+    assert not called
+
+
+# ---- errors ---------------------------------------------------------------------------
+
+def test_clear_errors():
+    x, y = _data((4, 3), torch.float32, 19)
+    w = torch.ones(3, requires_grad=True)
+    with pytest.raises(ValueError, match="weight requires grad"):
+        ct.binary_cross_entropy_with_logits(x, y, w)
+    with pytest.raises(ValueError, match="pos_weight requires grad"):
+        ct.BCEWithLogitsLoss(pos_weight=torch.nn.Parameter(torch.ones(3)))(x, y)
+    with pytest.raises(ValueError, match="target requires grad"):
+        ct.binary_cross_entropy_with_logits(x, y.clone().requires_grad_(True))
+    with pytest.raises(ValueError, match="device 'meta'"):
+        ct.binary_cross_entropy_with_logits(x.to("meta"), y)
+    with pytest.raises(ValueError, match="weight is on device 'meta'"):
+        ct.BCELoss(weight=torch.ones(3, device="meta"))(torch.sigmoid(x), y)
+    with pytest.raises(TypeError, match="bfloat16"):
+        ct.binary_cross_entropy_with_logits(x.bfloat16(), y)
+    with pytest.raises(TypeError):
+        ct.binary_cross_entropy_with_logits(x.to(torch.int32), y)
+    with pytest.raises(ValueError, match="shape"):
+        ct.binary_cross_entropy_with_logits(x, y[:2])
+    with pytest.raises(ValueError, match="reduction"):
+        ct.BCEWithLogitsLoss(reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ct.BCELoss(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        ct.SigmoidFocalLoss(gamma=-1.0)
+    with pytest.raises(ValueError):
+        ct.binary_cross_entropy(x, y)  # logits are not probabilities
+    xg = x.clone().requires_grad_(True)
+    loss = ct.binary_cross_entropy_with_logits(xg, y)
+    (g,) = torch.autograd.grad(loss, xg, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()  # the backward is not itself differentiable
+
+
+# ---- modules --------------------------------------------------------------------------
+
+def test_modules_repr_buffers_and_to():
+    m = ct.BCEWithLogitsLoss(weight=[1.0, 2.0], pos_weight=torch.ones(2), label_smoothing=0.1)
+    assert repr(m) == ("BCEWithLogitsLoss(weight=shape (2,), pos_weight=shape (2,), "
+                       "reduction='mean', label_smoothing=0.1)")
+    assert set(m.state_dict()) == {"weight", "pos_weight"}
+    m = m.to(torch.float64)
+    assert m.weight.dtype == torch.float64
+    assert repr(ct.BCELoss()) == "BCELoss(weight=None, reduction='mean', label_smoothing=0.0)"
+    assert repr(ct.SigmoidFocalLoss()) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, " \
+                                          "reduction='mean')"
+
+
+def test_training_loop_loss_curve_matches_torch():
+    """Two identical MLPs trained with SGD+momentum for 60 steps, one on torch's loss, one
+    on cbce's: the loss curves and final parameters agree."""
+    g = torch.Generator().manual_seed(20)
+    X = torch.randn(256, 8, generator=g)
+    true_w = torch.randn(8, 3, generator=g)
+    Y = (X @ true_w + 0.5 * torch.randn(256, 3, generator=g) > 0).float()
+    pw = torch.tensor([1.0, 2.0, 0.5])
+
+    def train(loss_fn):
+        torch.manual_seed(21)
+        model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(),
+                                    torch.nn.Linear(16, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        curve = []
+        for step in range(60):
+            idx = torch.arange(step * 32, step * 32 + 32) % 256
+            opt.zero_grad()
+            loss = loss_fn(model(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+            curve.append(loss.item())
+        return np.array(curve), torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    c1, p1 = train(ct.BCEWithLogitsLoss(pos_weight=pw))
+    c2, p2 = train(torch.nn.BCEWithLogitsLoss(pos_weight=pw))
+    diff = np.abs(c1 - c2).max()
+    report_ulp("torch training loop: max |loss curve diff| (x 1e-5)", diff / 1e-5, 1.0)
+    assert diff <= 1e-5, f"loss curves differ by {diff:.3g}"
+    assert float((p1 - p2).abs().max()) <= 1e-4
+    assert c1[-8:].mean() < 0.6 * c1[:8].mean(), f"did not train: {c1[:8]} .. {c1[-8:]}"
