@@ -24,7 +24,8 @@ import pytest
 
 import cbce
 from reference import (
-    ExactArray, exact_value, load_logits_reference, mp_loss, report_ulp, ulp_error,
+    ExactArray, exact_value, load_logits_reference, mp_grad, mp_hess, mp_loss, mp_sigmoid,
+    report_ulp, ulp_error,
 )
 
 F = cbce.binary_cross_entropy_with_logits
@@ -214,3 +215,50 @@ def test_sum_reference_is_exact_enough():
     exact = _exact_sum(vals, np.bincount(idx, minlength=500))
     f64 = np.array([float(v) for v in vals])[idx]
     assert math.isclose(math.fsum(f64), float(exact), rel_tol=1e-15), (math.fsum(f64), exact)
+
+
+# ---------------------------------------------------------------------------------------
+# label smoothing: the same bounds, against the exact smoothed target
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("eps", [0.1, 1e-5, 1.0])
+def test_label_smoothing_accuracy(dtype, eps, rng):
+    """API.md: the loss is defined with y the smoothed target y*(1-eps) + eps/2, taken exactly
+    (y and eps as given); smoothed targets are soft labels, so the soft-label bounds apply:
+    loss <= 2 ulp, gradient <= 1 ulp of max(c*sigmoid(x), p*y_s), hessian <= 2 ulp."""
+    dt = np.dtype(dtype)
+    n = 1500
+    x = np.concatenate([rng.normal(0, 3, n // 2),
+                        rng.choice([-1, 1], n - n // 2) * np.exp(rng.uniform(-30, 6, n - n // 2))])
+    x[:4] = [np.inf, -np.inf, 1e30, -1e30]
+    x = x.astype(dt)
+    y = rng.choice([0.0, 1.0, 0.3, 0.9], n).astype(dt)
+    p = rng.choice([1.0, 3.0, 0.5], n).astype(dt)
+    e = float(dt.type(eps))
+    with mpmath.workprec(200):
+        me = mpmath.mpf(e)
+        ys = [mpmath.mpf(float(v)) * (1 - me) + me / 2 for v in y]
+        want = {
+            "loss": exact_value([mp_loss(x[i], ys[i], p[i]) for i in range(n)]),
+            "grad": exact_value([mp_grad(x[i], ys[i], p[i]) for i in range(n)]),
+            "hess": exact_value([mp_hess(x[i], ys[i], p[i]) for i in range(n)]),
+        }
+        scale = np.array([float(max((1 - ys[i] + p[i] * ys[i]) * mp_sigmoid(x[i]), p[i] * ys[i]))
+                          for i in range(n)])
+    got_l = F(x, y, pos_weight=p, reduction="none", label_smoothing=e)
+    got_g, got_h = GH(x, y, pos_weight=p, label_smoothing=e)
+    got_b = B(x, y, pos_weight=p, reduction="none", label_smoothing=e)
+    msgs = []
+    for name, got, bound, sc in (("loss", got_l, 2.0, None), ("grad", got_g, 1.0, scale),
+                                 ("backward grad", got_b, 1.0, scale), ("hess", got_h, 2.0, None)):
+        key = name.split()[-1]
+        err = ulp_error(got, want[key], dt, scale=sc)
+        worst = float(err.max())
+        report_ulp(f"{dt.name} {key} label_smoothing", worst, bound)
+        if not worst <= bound:
+            i = int(np.argmax(err))
+            msgs.append(f"{name}: max {worst:.4g} ulp > {bound} at x={float(x[i]).hex()} "
+                        f"y={float(y[i])} pos_weight={float(p[i])}: got {float(got[i])!r}, "
+                        f"exact {want[key].approx[i]!r}")
+    assert not msgs, f"{dt.name} label_smoothing={eps}:\n" + "\n".join(msgs)
