@@ -842,3 +842,65 @@ def test_loss_class_matches_function(rng):
     _assert_same(obj.forward_backward(x, y), FB(x, y, w, **kw), "BCEWithLogitsLoss.forward_backward")
     text = repr(obj)
     assert "sum" in text and "0.1" in text, f"repr should show the settings: {text}"
+
+
+# ---------------------------------------------------------------------------------------
+# broadcasting paths give the same bits as the materialised arrays
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_broadcast_weights_same_as_full(name, float_dtype, rng):
+    dt = float_dtype
+    x, y = _data(rng, (333, 7), dt)
+    variants = {
+        "weight (C,)": dict(weight=rng.uniform(0, 2, (7,)).astype(dt)),
+        "weight (N,1)": dict(weight=rng.uniform(0, 2, (333, 1)).astype(dt)),
+        "weight ()": dict(weight=np.array(1.3, dt)),
+        "pos_weight (C,)": dict(pos_weight=rng.uniform(0.2, 4, (7,)).astype(dt)),
+        "pos_weight (N,1)": dict(pos_weight=rng.uniform(0.2, 4, (333, 1)).astype(dt)),
+        "pos_weight ()": dict(pos_weight=np.array(2.5, dt)),
+        "both": dict(weight=rng.uniform(0, 2, (333, 1)).astype(dt),
+                     pos_weight=rng.uniform(0.2, 4, (7,)).astype(dt)),
+    }
+    for vname, kw in variants.items():
+        full = {k: np.ascontiguousarray(np.broadcast_to(v, x.shape)) for k, v in kw.items()}
+        for red in REDUCTIONS:
+            got = _call(name, x, y, reduction=red, **kw)
+            want = _call(name, x, y, reduction=red, **full)
+            _assert_same(got, want, f"{name} {dt.name} {vname} vs materialised, {red}")
+            if name == "grad_hess":
+                break
+
+
+@pytest.mark.parametrize("tdtype", [np.uint8, np.int8, np.int32, np.float32])
+def test_integer_targets_read_as_they_are(tdtype, rng):
+    """Integer targets are values, not classes: 2 or -1 is used as such (no clipping)."""
+    x, _ = _data(rng, (50,))
+    vals = np.array([0, 1, 2, 3] if np.dtype(tdtype).kind == "u" else [0, 1, -1, 2])
+    t = rng.choice(vals, 50).astype(tdtype)
+    for red in ("none", "mean"):
+        _assert_same(FB(x, t, reduction=red), FB(x, t.astype(np.float64), reduction=red),
+                     f"target {np.dtype(tdtype)} with values {vals.tolist()}, {red}")
+
+
+def test_grad_output_non_finite(rng):
+    x, y = _data(rng, (5, 2))
+    g = B(x, y, reduction="none", grad_output=np.array([np.nan, 1.0]))
+    assert np.isnan(g[:, 0]).all() and np.isfinite(g[:, 1]).all(), "NaN grad_output column"
+    g = B(x, y, reduction="mean", grad_output=np.nan)
+    assert np.isnan(g).all(), "NaN scalar grad_output"
+
+
+def test_float16_extremes():
+    x = np.array([65504, -65504, np.inf, -np.inf, 6e-8, -6e-8, 0, 11.0], np.float16)
+    y = np.array([0, 1, 0, 1, 0.5, 0.5, 1, 0], np.float16)
+    loss = F(x, y, pos_weight=np.float16(2.0), reduction="none")
+    want = stable_loss_f64(x.astype(np.float32), y.astype(np.float32), 2.0)
+    with np.errstate(over="ignore"):
+        want16 = want.astype(np.float32).astype(np.float16)
+    # x=-65504, y=1, pos_weight 2: loss 131008 overflows float16 -> inf
+    assert loss.dtype == np.float16
+    ok = (loss == want16) | (np.isnan(loss) & np.isnan(want16))
+    assert ok.all(), f"float16 extremes: {loss!r} vs {want16!r}"
+    g, h = GH(x, y)
+    assert np.isfinite(g).all() and np.isfinite(h).all() and (h >= 0).all(), (g, h)
