@@ -7,7 +7,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 CC=${CC:-gcc}
-FLAGS="-std=c99 -pedantic -Wall -Wextra -Werror -O2 -fno-trapping-math -ffp-contract=off"
+OPT=${OPT:--O2}  # OPT=-O3 runs the kernels as setup.py builds them
+FLAGS="-std=c99 -pedantic -Wall -Wextra -Werror $OPT -fno-trapping-math -ffp-contract=off"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 inc="-I$root/include -I$root/src/cbce/core"
 objs=""

@@ -546,9 +546,15 @@ static void measure_elementwise(const table_t *t, int f64)
             r[1] = cbce__log_sigmoid_x(x);
             r[2] = cbce__softplus_x(x);
         } else {
-            r[0] = (float)cbce__sigmoid_d(x);
-            r[1] = (float)cbce__log_sigmoid_d(x);
-            r[2] = (float)cbce__softplus_d(x);
+            /* through a volatile float: GCC 12.2's SLP vectoriser at -O2 dropped these
+             * three (float) conversions when they were assigned to r[] directly */
+            volatile float rf;
+            rf = (float)cbce__sigmoid_d(x);
+            r[0] = rf;
+            rf = (float)cbce__log_sigmoid_d(x);
+            r[1] = rf;
+            rf = (float)cbce__softplus_d(x);
+            r[2] = rf;
         }
         for (c = 0; c < 3; c++)
             upd(&st[c], ulp_err(r[c], &t->v[C_SIG + c][i], prec, emin, emax, 0), i, r[c]);

@@ -1,11 +1,13 @@
 /*
- * elem.h -- per-element arithmetic of the losses, from one body in two precisions.
- *
- * CBCE__ELEM_LOGITS(NAME, R, EXP, LOG1P) defines NAME(...) computing in the real type R:
- *   "D" path: R = double (float32 data): each result is within a few 2^-53 of the truth,
- *             and the single rounding to float gives <= 0.5 ulp + 2^-29.
- *   "X" path: R = long double (float64 data): on x86-64 a 64-bit significand, so the
- *             final rounding to double gives <= 0.5 ulp + 2^-11.
+ * elem.h -- per-element arithmetic of the losses, in two precisions:
+ *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
+ *       Each result is within a few 2^-53 of the truth, so the single rounding to float
+ *       gives <= 0.5 ulp + 2^-27.
+ *   "x" (cbce__logits_x, cbce__sigmoid_x, ...): double-double arithmetic in portable C99
+ *       (no long double, no FMA needed), used for float64 data.  Each result is formed as a
+ *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
+ * Both are branch-free (selects only) and built on fastmath.h, so the loops that inline
+ * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.
  *
  * The formulas (../shared/NUMERICS.md, Maechler 2012 "Accurately computing log(1-exp(-|a|))"):
  * with a = |x|, e = exp(-a) in (0, 1] (never overflows), t = log1p(e) in [0, ln 2],
@@ -20,39 +22,160 @@
  *          s = e/(1+e) = sigmoid(-|x|): no 1 - sigmoid(x) is ever formed, so hard labels
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
+ *
+ * The "x" path in double-double: e = exp(-a) comes as hi + lo times a power-of-two scale
+ * sc (sc < 1 only when e < 2^-900, to keep products of e out of the subnormal range; see
+ * cbce__exp_neg_dd), t = log1p(e) in the same scale; p*y, L, c*a, L*t, s = e/(1+e),
+ * s/(1+e) by exact products / one-correction divisions; each output is big + small*sc
+ * (big: the terms without e, small: those with e) rounded once by cbce__round_f2s.
+ * Why each part is needed: libm exp/log1p in double plus the formula's roundings give
+ * 1.5 ulp (NUMERICS.md); with p = 3, p*y is inexact; a subnormal e times L rounds twice.
+ * Error budget (relative, before the final rounding): exp 2^-57, log1p 2^-57, divisions
+ * and products a few 2^-106 each; the loss and the hard-label gradient are sums of
+ * same-sign terms (grad: q - L*s with s <= 1/2, or L*s - p*y with L*s <= p*y/2... for hard
+ * labels one of the two is 0 or they differ by a factor >= 2), so relative errors carry
+ * over: <= 2^-55.5, i.e. <= 0.5 + 0.09 ulp.  Soft-label gradients cancel near the root;
+ * their error is <= 2^-55.5 of max(L*sigmoid, p*y), the scale API.md measures them in.
+ * Limits (documented, not in the reference): pos_weight and |x| * pos_weight below 2^995
+ * (Dekker's split); weights w, m multiply the rounded result (a second rounding unless 1);
+ * with label smoothing, y and q are rounded doubles (relative 2^-53 each).
+ *
+ * Also here, for the next loss families (issue 3), scalar primitives of the same accuracy:
+ *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
+ *   by tests/c/test_reference.c on the reference columns), and in fastmath.h
+ *   cbce__exp_neg_dd / _d (exp(-a), a >= 0), cbce__log1p_dd (log1p on (-1, 1], so also
+ *   log1p(-p) for probabilities p in [0, 1)), cbce__log_dd (log of a positive double, for
+ *   log(p)), cbce__log1p_d, the double-double helpers and cbce__round_f2s.
  */
 #ifndef CBCE_ELEM_H
 #define CBCE_ELEM_H
 
-#include <math.h>
+#include "fastmath.h"
 #include "internal.h"
 
-#define CBCE__ELEM_LOGITS(NAME, R, EXP, LOG1P)                                          \
-    static inline void NAME(int want, R x, R tr, R p, R w, R m, R keep, R half, double *l,  \
-                            double *g, double *h)                                           \
-    {                                                                                       \
-        R y = tr * keep + half;                 /* smoothed target */                       \
-        R q = ((R)1 - tr) * keep + half;        /* 1 - y without cancellation */            \
-        R py = p * y;                                                                       \
-        R L = q + py;                                                                       \
-        R a = x < 0 ? -x : x;                                                               \
-        R e = EXP(-a);                                                                      \
-        if (want & CBCE__LOSS) {                                                            \
-            R c = x >= 0 ? q : py;                                                          \
-            R ca = c == 0 ? (R)0 : c * a;                                                   \
-            *l = (double)(w * (ca + L * LOG1P(e)));                                         \
-        }                                                                                   \
-        if (want & (CBCE__GRAD | CBCE__HESS)) {                                             \
-            R d = (R)1 + e;                                                                 \
-            R s = e / d;                                                                    \
-            if (want & CBCE__GRAD)                                                          \
-                *g = (double)(m * (x >= 0 ? q - L * s : L * s - py));                      \
-            if (want & CBCE__HESS)                                                          \
-                *h = (double)(m * (L * s / d));                                             \
-        }                                                                                   \
-    }
+#define CBCE__HAVE_ELEMENTWISE 1
 
-CBCE__ELEM_LOGITS(cbce__logits_d, double, exp, log1p)
-CBCE__ELEM_LOGITS(cbce__logits_x, long double, expl, log1pl)
+/* ---- float32 data: double arithmetic ----------------------------------------------------- */
+
+CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double w, double m,
+                                  double keep, double half, double *l, double *g, double *h)
+{
+    double y = tr * keep + half;          /* smoothed target */
+    double q = (1.0 - tr) * keep + half;  /* 1 - y without cancellation */
+    double py = p * y;
+    double L = q + py;
+    double a = x < 0 ? -x : x;
+    double e = cbce__exp_neg_d(a);
+    if (want & CBCE__LOSS) {
+        double c = x >= 0 ? q : py;
+        double ca = c == 0 ? 0.0 : c * a;
+        *l = w * (ca + L * cbce__log1p_d(e));
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        double d = 1.0 + e;
+        double s = e / d;
+        if (want & CBCE__GRAD)
+            *g = m * (x >= 0 ? q - L * s : L * s - py);
+        if (want & CBCE__HESS)
+            *h = m * (L * s / d);
+    }
+}
+
+/* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 */
+CBCE__INLINE double cbce__sigmoid_d(double x)
+{
+    double e = cbce__exp_neg_d(x < 0 ? -x : x);
+    return (x >= 0 ? 1.0 : e) / (1.0 + e);
+}
+
+/* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): two terms of the same sign */
+CBCE__INLINE double cbce__log_sigmoid_d(double x)
+{
+    double t = cbce__log1p_d(cbce__exp_neg_d(x < 0 ? -x : x));
+    return (x < 0 ? x : 0.0) - t;
+}
+
+/* softplus(x) = log1p(exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
+CBCE__INLINE double cbce__softplus_d(double x)
+{
+    double t = cbce__log1p_d(cbce__exp_neg_d(x < 0 ? -x : x));
+    return (x > 0 ? x : 0.0) + t;
+}
+
+/* ---- float64 data: double-double arithmetic ------------------------------------------------ */
+
+CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
+                                  double keep, double half, double *l, double *g, double *h)
+{
+    const cbce__f2 zero = {0.0, 0.0};
+    double y = tr * keep + half;
+    double q = (1.0 - tr) * keep + half;
+    cbce__f2 py = cbce__two_prod(p, y);
+    cbce__f2 qd = {q, 0.0};
+    cbce__f2 L = cbce__two_sum(q, py.hi);
+    double a = x < 0 ? -x : x, sc, isc;
+    cbce__f2 e = cbce__exp_neg_dd(a, &sc, &isc);
+    int pos = x >= 0;
+    L = cbce__fast_two_sum(L.hi, L.lo + py.lo);
+    if (want & CBCE__LOSS) {
+        /* c*a exactly; 0 where c == 0 (limit at infinite x); plain product for huge a */
+        cbce__f2 c = cbce__sel_f2(pos, qd, py);
+        int huge = a > 0x1p995; /* beyond Dekker's split: scale down and back (exact) */
+        double f = huge ? 0x1p100 : 1.0;
+        cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, c);
+        cbce__f2 t = cbce__log1p_dd(e, sc);
+        ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
+        ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
+        ca = cbce__sel_f2(c.hi == 0, zero, ca);
+        *l = w * cbce__round_f2s(ca, cbce__mul_f2(L, t), sc, isc);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        cbce__f2 d = cbce__two_sum(1.0, e.hi * sc);      /* 1 + e, true scale */
+        double inv;
+        cbce__f2 s, Ls;
+        d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
+        inv = 1.0 / d.hi;
+        s = cbce__div_f2(e, d, inv);                      /* e/(1+e), scaled like e */
+        if (want & CBCE__GRAD) {
+            Ls = cbce__mul_f2(L, s);
+            *g = m * cbce__round_f2s(cbce__sel_f2(pos, qd, cbce__neg_f2(py)),
+                                     cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls), sc, isc);
+        }
+        if (want & CBCE__HESS)
+            *h = m * cbce__round_f2s(zero, cbce__mul_f2(L, cbce__div_f2(s, d, inv)), sc, isc);
+    }
+}
+
+CBCE__INLINE double cbce__sigmoid_x(double x)
+{
+    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
+    double sc, isc;
+    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 d = cbce__two_sum(1.0, e.hi * sc), s;
+    d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
+    s = cbce__div_f2(e, d, 1.0 / d.hi);
+    return cbce__round_f2s(cbce__sel_f2(x >= 0, one, zero), cbce__sel_f2(x >= 0, cbce__neg_f2(s), s),
+                           sc, isc);
+}
+
+CBCE__INLINE double cbce__log_sigmoid_x(double x)
+{
+    const cbce__f2 zero = {0.0, 0.0};
+    cbce__f2 xd = {x, 0.0};
+    double sc, isc;
+    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 t = cbce__log1p_dd(e, sc);
+    return cbce__round_f2s(cbce__sel_f2(x < 0, xd, zero), cbce__neg_f2(t), sc, isc);
+}
+
+CBCE__INLINE double cbce__softplus_x(double x)
+{
+    const cbce__f2 zero = {0.0, 0.0};
+    cbce__f2 xd = {x, 0.0};
+    double sc, isc;
+    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 t = cbce__log1p_dd(e, sc);
+    return cbce__round_f2s(cbce__sel_f2(x > 0, xd, zero), t, sc, isc);
+}
 
 #endif
