@@ -1,0 +1,71 @@
+"""Shared by the XGBoost and LightGBM objectives: (grad, hess) from one pass of the core.
+
+Design notes
+------------
+(a) Logistic: ``cbce.binary_cross_entropy_with_logits_grad_hess`` gives the gradient and the
+    hessian of the per-row loss in one pass, sample weights and pos_weight applied inside.
+    Focal (``gamma`` given): ``cbce.sigmoid_focal_loss_grad_hess``; label smoothing, which
+    the focal core does not take, is applied to the labels first (``y * (1 - eps) + eps / 2``,
+    the same Keras convention).
+(b) The hessian is floored at ``min_hessian`` (times the sample weight, so a weight of 0
+    still gives 0): a Newton step divides by it.  For the logistic loss the true hessian is
+    positive but underflows to 0 at large margins; XGBoost's built-in ``binary:logistic``
+    floors ``p * (1 - p)`` at 1e-16 the same way, so the plain objective reproduces it.  The
+    focal hessian is negative where the loss is locally concave (misclassified points far
+    from the boundary); there the floor turns Newton into a (large) gradient step.
+(c) The margins are used as the framework hands them over (float32 from XGBoost, float64
+    from LightGBM); results have their dtype, as both frameworks expect.  Labels arrive flat
+    and are reshaped to the margins' shape (multi-output models); per-row weights are
+    broadcast across the outputs.
+"""
+import numpy as np
+
+import cbce as _cbce
+
+
+def make_grad_hess(pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
+                   min_hessian=1e-16):
+    """Validate the settings once; return ``grad_hess(preds, labels, weights)``."""
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if not (float(min_hessian) > 0.0 and np.isfinite(min_hessian)):
+        raise ValueError(f"min_hessian must be positive and finite, got {min_hessian!r}")
+    focal = gamma is not None
+    if focal:
+        if not float(gamma) >= 0.0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+        if np.any(np.asarray(pos_weight) != 1.0):
+            raise ValueError("pos_weight applies to the logistic loss only; for the focal "
+                             "loss (gamma given) balance the classes with alpha")
+    elif alpha is not None:
+        raise ValueError("alpha applies to the focal loss only: give gamma as well "
+                         "(gamma=0 with alpha is the alpha-balanced logistic loss)")
+    pw = None if np.all(np.asarray(pos_weight) == 1.0) else pos_weight
+    floor = float(min_hessian)
+
+    def grad_hess(preds, labels, weights):
+        x = np.asarray(preds)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        y = np.asarray(labels)
+        if y.shape != x.shape:
+            if y.size != x.size:
+                raise ValueError(f"{y.size} labels for predictions of shape {x.shape}")
+            y = y.reshape(x.shape)
+        w = None
+        if weights is not None and np.size(weights) > 0:
+            w = np.asarray(weights, dtype=x.dtype)
+            if x.ndim == 2 and w.ndim == 1 and w.shape[0] == x.shape[0]:
+                w = w[:, None]
+        if focal:
+            if eps:  # in float64, as the core smooths (float32 labels would round)
+                y = y.astype(np.float64) * (1.0 - eps) + eps / 2.0
+            g, h = _cbce.sigmoid_focal_loss_grad_hess(x, y, w, alpha=alpha, gamma=gamma)
+        else:
+            g, h = _cbce.binary_cross_entropy_with_logits_grad_hess(
+                x, y, w, pos_weight=pw, label_smoothing=eps)
+        np.maximum(h, floor if w is None else floor * w, out=h)
+        return g, h
+
+    return grad_hess
