@@ -221,7 +221,7 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
  * 0.3466), then exp(-a) = 2^-n exp(z), z = -r = zh + zl:
  *     exp(z) = (1 + zh) + zh^2/2 + [zl*(1 + zh) + zh^3 R(zh)],
  * 1 + zh by two_sum, zh^2/2 by two_prod (exact), R the Taylor series 1/3! + ... + z^11/14!
- * in double (Horner).  Truncation: |z|^15/15! <= 2^-63; the bracket is < 0.0076 and carries
+ * in double (Estrin).  Truncation: |z|^15/15! <= 2^-63; the bracket is < 0.0076 and carries
  * ~5u relative error: <= 2^-57.7 absolute; zl's second-order terms <= 2^-59; relative to
  * exp(z) >= 0.707: <= 2^-57 in all.  2^-(n - m) and sc = 2^-m (m = max(n - 900, 0)) are
  * built from bits; multiplying by them is exact.
@@ -232,23 +232,17 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
     double r1 = ac - n * CBCE__LN2_C1; /* exact */
     cbce__f2 z = cbce__two_sum(-r1, n * CBCE__LN2_C2); /* z = -r = n*ln2 - a */
-    double zh, zl, R, m, s1;
+    double zh, zl, R, m, s1, z2, z4;
     cbce__f2 one_z, zz, e;
     z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
     zh = z.hi;
     zl = z.lo;
-    R = CBCE__F14;
-    R = R * zh + CBCE__F13;
-    R = R * zh + CBCE__F12;
-    R = R * zh + CBCE__F11;
-    R = R * zh + CBCE__F10;
-    R = R * zh + CBCE__F9;
-    R = R * zh + CBCE__F8;
-    R = R * zh + CBCE__F7;
-    R = R * zh + CBCE__F6;
-    R = R * zh + CBCE__F5;
-    R = R * zh + CBCE__F4;
-    R = R * zh + CBCE__F3;
+    /* R(zh) = F3 + F4 zh + ... + F14 zh^11 by Estrin's scheme (depth 4 instead of 11) */
+    z2 = zh * zh;
+    z4 = z2 * z2;
+    R = ((CBCE__F3 + CBCE__F4 * zh) + (CBCE__F5 + CBCE__F6 * zh) * z2) +
+        ((CBCE__F7 + CBCE__F8 * zh) + (CBCE__F9 + CBCE__F10 * zh) * z2) * z4 +
+        ((CBCE__F11 + CBCE__F12 * zh) + (CBCE__F13 + CBCE__F14 * zh) * z2) * (z4 * z4);
     one_z = cbce__two_sum(1.0, zh);
     zz = cbce__two_prod(zh, zh);
     e = cbce__two_sum(one_z.hi, 0.5 * zz.hi);
@@ -265,7 +259,7 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
 
 /*
  * exp(-a) for a >= 0 (or NaN) in double, for the float32 kernels: relative error ~4u
- * (Taylor to z^12: truncation 2^-52.4; Horner and reduction roundings ~3u), subnormal
+ * (Taylor to z^12, Estrin: truncation 2^-52.4; evaluation and reduction roundings ~3u), subnormal
  * results rounded once (2^-n in two factors).  a = +inf gives 0.
  */
 CBCE__INLINE double cbce__exp_neg_d(double a)
@@ -273,20 +267,14 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
     double ac = a > 746.0 ? 746.0 : a;
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
     double z = (n * CBCE__LN2_C1 - ac) + n * (CBCE__LN2_C2 + CBCE__LN2_C3);
-    double P, m;
-    P = CBCE__F12;
-    P = P * z + CBCE__F11;
-    P = P * z + CBCE__F10;
-    P = P * z + CBCE__F9;
-    P = P * z + CBCE__F8;
-    P = P * z + CBCE__F7;
-    P = P * z + CBCE__F6;
-    P = P * z + CBCE__F5;
-    P = P * z + CBCE__F4;
-    P = P * z + CBCE__F3;
-    P = P * z + 0.5;
-    P = P * z + 1.0;
-    P = P * z + 1.0;
+    double P, m, z2, z4;
+    /* Taylor to z^12 by Estrin's scheme */
+    z2 = z * z;
+    z4 = z2 * z2;
+    P = ((1.0 + z) + (0.5 + CBCE__F3 * z) * z2) +
+        ((CBCE__F4 + CBCE__F5 * z) + (CBCE__F6 + CBCE__F7 * z) * z2) * z4 +
+        (((CBCE__F8 + CBCE__F9 * z) + (CBCE__F10 + CBCE__F11 * z) * z2) + CBCE__F12 * z4) *
+            (z4 * z4);
     m = n > 1000.0 ? n - 1000.0 : 0.0;
     return (P * cbce__pow2_biased(1023.0 - (n - m))) * cbce__pow2_biased(1023.0 - m);
 }
@@ -337,23 +325,18 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
     cbce__f2 num = cbce__two_sum(mul * e.hi, c1);
     cbce__f2 den = cbce__two_sum(mul * e.hi * sc, c2);
     cbce__f2 u, t;
-    double w, P, uh;
+    double w, P, uh, w2, w4;
     num.lo += mul * e.lo;
     den = cbce__fast_two_sum(den.hi, den.lo + mul * e.lo * sc);
     u = cbce__div_f2(num, den, 1.0 / den.hi);
     uh = u.hi * sc;
     w = uh * uh;
-    P = CBCE__A23;
-    P = P * w + CBCE__A21;
-    P = P * w + CBCE__A19;
-    P = P * w + CBCE__A17;
-    P = P * w + CBCE__A15;
-    P = P * w + CBCE__A13;
-    P = P * w + CBCE__A11;
-    P = P * w + CBCE__A9;
-    P = P * w + CBCE__A7;
-    P = P * w + CBCE__A5;
-    P = P * w + CBCE__A3;
+    w2 = w * w;
+    w4 = w2 * w2;
+    /* P(w) = A3 + A5 w + ... + A23 w^10 by Estrin's scheme */
+    P = ((CBCE__A3 + CBCE__A5 * w) + (CBCE__A7 + CBCE__A9 * w) * w2) +
+        ((CBCE__A11 + CBCE__A13 * w) + (CBCE__A15 + CBCE__A17 * w) * w2) * w4 +
+        ((CBCE__A19 + CBCE__A21 * w) + CBCE__A23 * w2) * (w4 * w4);
     t = cbce__two_sum(k * CBCE__LN2_HI, 2.0 * u.hi);
     return cbce__fast_two_sum(t.hi, t.lo + (k * CBCE__LN2_LO + (2.0 * u.lo + 2.0 * u.hi * (w * P))));
 }
@@ -368,16 +351,10 @@ CBCE__INLINE double cbce__log1p_d(double e)
     int kp = e > CBCE__SQRT2_M1;
     double u = (kp ? e - 1.0 : e) / (kp ? e + 3.0 : e + 2.0);
     double w = u * u, P;
-    P = CBCE__A21;
-    P = P * w + CBCE__A19;
-    P = P * w + CBCE__A17;
-    P = P * w + CBCE__A15;
-    P = P * w + CBCE__A13;
-    P = P * w + CBCE__A11;
-    P = P * w + CBCE__A9;
-    P = P * w + CBCE__A7;
-    P = P * w + CBCE__A5;
-    P = P * w + CBCE__A3;
+    double w2 = w * w, w4 = w2 * w2;
+    P = ((CBCE__A3 + CBCE__A5 * w) + (CBCE__A7 + CBCE__A9 * w) * w2) +
+        ((CBCE__A11 + CBCE__A13 * w) + (CBCE__A15 + CBCE__A17 * w) * w2) * w4 +
+        (CBCE__A19 + CBCE__A21 * w) * (w4 * w4);
     return (kp ? CBCE__LN2_HI : 0.0) + (2.0 * u + 2.0 * u * (w * P));
 }
 
