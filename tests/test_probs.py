@@ -14,8 +14,11 @@ import pytest
 import cbce
 from reference import exact_value, report_ulp, ulp_error
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+try:
+    import torch
+except ImportError:  # the torch parity tests are skipped; the rest still runs
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 F = cbce.binary_cross_entropy
 B = cbce.binary_cross_entropy_backward
@@ -48,10 +51,12 @@ def _targets(rng, shape, dtype, kind):
 def _torch_loss(x, y, w, reduction):
     xt = torch.tensor(x, requires_grad=True)
     wt = None if w is None else torch.tensor(np.broadcast_to(w, x.shape).copy())
-    loss = TF.binary_cross_entropy(xt, torch.tensor(y), weight=wt, reduction=reduction)
+    loss = torch.nn.functional.binary_cross_entropy(xt, torch.tensor(y), weight=wt,
+                                                    reduction=reduction)
     return xt, loss
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("kind", ["hard", "soft"])
@@ -84,6 +89,7 @@ def test_matches_torch(dtype, reduction, kind, weighted, rng):
         assert np.isfinite(g[i, j])
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_clamp_points_exact(dtype):
     """p in {0, 1}: each log is clamped at -100 (loss 100 for a wrong hard label, 0 for a
@@ -139,7 +145,8 @@ def test_loss_within_one_ulp_of_mpmath(dtype, rng):
     hard = (y == 0) | (y == 1)
     for name, m in (("hard", hard), ("soft", ~hard)):
         worst = float(err[m].max())
-        report_ulp(f"{np.dtype(dtype).name} bce(probs) loss {name}", worst, 1.0 if name == "hard" else 2.0)
+        report_ulp(f"{np.dtype(dtype).name} bce(probs) loss {name}", worst,
+                   1.0 if name == "hard" else 2.0)
     assert err[hard].max() <= 1.0, f"hard labels: max {err[hard].max():.3g} ulp"
     assert err[~hard].max() <= 2.0, f"soft labels: max {err[~hard].max():.3g} ulp"
 

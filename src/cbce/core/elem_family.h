@@ -14,6 +14,7 @@
 #define CBCE_ELEM_FAMILY_H
 
 #include <math.h>
+#include "elem.h"
 #include "internal.h"
 
 /*
@@ -106,8 +107,10 @@ CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
  *   (A == 0, a hard label on the right side: u = log B - a - t, exact even where e
  *   underflows), and (1 - p_t)^gamma = F = exp(gamma * u), which is finite with a finite
  *   derivative for every gamma >= 0 (the naive power has an infinite derivative at 0 for
- *   0 < gamma < 1).  ce = A*a + L*t is elem.h's loss with pos_weight 1 (note c = A), so
- *   gamma = 0 without alpha gives bitwise the BCE-with-logits loss and gradient.
+ *   0 < gamma < 1).  ce = A*a + L*t is elem.h's loss with pos_weight 1 (note c = A).
+ *   gamma = 0 without alpha is not computed here: focal.c hands it to elem.h's
+ *   BCE-with-logits element, so it is bitwise the BCE-with-logits loss, gradient and
+ *   hessian, whatever arithmetic elem.h uses.
  * Derivatives, with D = q - y, rho = e / (A + B e) (1/B if A == 0),
  * kappa = (A - B e^2) / (A + B e) (-e if A == 0), sg = +1 for x >= 0, -1 for x < 0:
  *   u'  = D * rho / d                       (= -sigmoid(x) for y = 1, sigmoid(-x) for y = 0)
@@ -165,7 +168,10 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
 CBCE__ELEM_FOCAL(cbce__focal_x, long double, expl, logl, log1pl)
 
 /*
- * The elementwise helpers (NUMERICS.md): with a, e, d, t as above,
+ * The elementwise helpers cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}
+ * come from elem.h when it provides them (CBCE__HAVE_ELEMENTWISE: branch-free, the "x" ones
+ * in double-double, vectorisable); otherwise from this fallback, with the "x" path in long
+ * double.  The formulas (NUMERICS.md), with a, e, d, t as above,
  *   sigmoid(x)     = x >= 0 ? 1/d : e/d       (no 1 - sigmoid is ever formed)
  *   log_sigmoid(x) = min(x, 0) - t            (two terms <= 0: no cancellation)
  *   softplus(x)    = max(x, 0) + t            (two terms >= 0)
@@ -190,8 +196,10 @@ CBCE__ELEM_FOCAL(cbce__focal_x, long double, expl, logl, log1pl)
         return (double)((x > 0 ? x : (R)0) + LOG1P(e));                                    \
     }
 
+#ifndef CBCE__HAVE_ELEMENTWISE
 CBCE__ELEM_HELPERS(cbce__sigmoid_d, cbce__log_sigmoid_d, cbce__softplus_d, double, exp, log1p)
 CBCE__ELEM_HELPERS(cbce__sigmoid_x, cbce__log_sigmoid_x, cbce__softplus_x, long double, expl,
                    log1pl)
+#endif
 
 #endif

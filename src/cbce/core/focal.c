@@ -13,8 +13,34 @@
     cbce__focal_x(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->alpha, k->has_alpha,    \
                   k->gamma, &l[i], &g[i], &h[i])
 
-CBCE__FAMILY_STEP(focal_step_d, CBCE__FOCAL_CALL_D)
-CBCE__FAMILY_STEP(focal_step_x, CBCE__FOCAL_CALL_X)
+CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
+CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
+
+/*
+ * gamma = 0 without alpha: the loss is bce_with_logits, so elem.h's element computes it
+ * (pos_weight 1) and the results are bitwise those of cbce_bce_logits_*, whatever
+ * arithmetic elem.h uses.  (With alpha, a_t times elem.h's rounded result would round
+ * twice, so gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
+ */
+#define CBCE__FOCAL_BCE_CALL(LOGITS, W, i)                                                \
+    LOGITS(W, x[i], t[i], 1.0, w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
+#define CBCE__FOCAL_BCE_D(W, i) CBCE__FOCAL_BCE_CALL(cbce__logits_d, W, i)
+#define CBCE__FOCAL_BCE_X(W, i) CBCE__FOCAL_BCE_CALL(cbce__logits_x, W, i)
+
+CBCE__FAMILY_STEP(focal_bce_step_d, CBCE__FOCAL_BCE_D)
+CBCE__FAMILY_STEP(focal_bce_step_x, CBCE__FOCAL_BCE_X)
+
+/* The step: gamma and alpha are per-call constants, tested once per chunk. */
+#define CBCE__FOCAL_STEP(NAME, BCE, GAMMA)                                                \
+    static void NAME(int want, size_t c, const double *x, const double *t,                \
+                     const double *p, const double *w, const double *m,                   \
+                     const cbce__consts *k, double *l, double *g, double *h)              \
+    {                                                                                     \
+        (k->gamma == 0 && !k->has_alpha ? BCE : GAMMA)(want, c, x, t, p, w, m, k, l, g, h); \
+    }
+
+CBCE__FOCAL_STEP(focal_step_d, focal_bce_step_d, focal_gamma_step_d)
+CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
 
 const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_x};
 
