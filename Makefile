@@ -89,7 +89,7 @@ TEST_CFLAGS := -std=c99 -pedantic -Wall -Wextra
 TEST_BINS := $(BUILDDIR)/test_api $(BUILDDIR)/test_api_shared
 
 .PHONY: all lib static shared test check check-symbols check-header install uninstall \
-        clean version config pc
+        clean version config pc FORCE
 all: lib
 lib: static shared
 static: $(STATIC)
@@ -125,7 +125,8 @@ $(SHARED): $(OBJS)
 	ln -sf $(SHARED_FULL) $(BUILDDIR)/$(SHARED_SO)
 	ln -sf $(SHARED_SO) $(BUILDDIR)/libcbce.$(SHARED_EXT)
 
-$(BUILDDIR)/cbce.pc: cbce.pc.in include/cbce.h
+# Regenerated every time: it records PREFIX/LIBDIR/INCLUDEDIR, which may change between calls.
+$(BUILDDIR)/cbce.pc: cbce.pc.in include/cbce.h FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -171,5 +172,7 @@ uninstall:
 
 clean:
 	rm -rf $(BUILDDIR)
+
+FORCE:
 
 -include $(OBJS:.o=.d)
