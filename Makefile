@@ -38,7 +38,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL ?= install
 
 # Always added, after the user's flags.
-CBCE_CFLAGS := -std=c99 -fno-trapping-math -ffp-contract=off -fvisibility=hidden -fPIC \
+CBCE_CFLAGS := -std=c99 -fno-trapping-math -ffp-contract=off -fvisibility=hidden -fPIC -pthread \
                -DCBCE_BUILDING -Iinclude -Isrc/cbce/core
 LIBS := -lm -pthread
 
