@@ -1,0 +1,57 @@
+"""cbce benchmark suite (asv).  Organised like NumPy's: one module per function family,
+small parametrised classes, data made in ``setup``, one-line timing methods.
+
+    bench_logits       BCE with logits: forward, backward, fused, grad-hess; sizes 10^3..10^7,
+                       threads, memory layout, options, target dtypes, classes, peak memory
+    bench_probs        BCE on probabilities
+    bench_focal        sigmoid focal loss
+    bench_elementwise  sigmoid, log_sigmoid, softplus
+    bench_baselines    the same work done by plain NumPy, and by PyTorch where installed
+    bench_accuracy     track_: max ulp error over the 80-digit reference CSVs, SIMD level
+
+On import, the SIMD level cbce runs at (and the build configuration) is printed once per
+asv run (asv imports the suite in many processes; a lock file keyed by the parent process
+keeps it to one print).
+"""
+import os
+import sys
+import tempfile
+
+
+def _config_text():
+    try:
+        import cbce
+    except Exception as exc:  # the package of this commit did not build/import
+        return f"cbce: import failed: {exc!r}"
+    from .common import ALL_CORES, simd_level
+    version = getattr(cbce, "__version__", "?")
+    return (f"cbce {version}: SIMD level {simd_level()}, {ALL_CORES} core(s) available, "
+            f"CBCE_SIMD={os.environ.get('CBCE_SIMD', 'auto')}, "
+            f"CBCE_NUM_THREADS={os.environ.get('CBCE_NUM_THREADS', 'unset')}")
+
+
+def _printed_already(name="cbce_asv_config.lock"):
+    """True if this asv run (same parent process) has printed the configuration before."""
+    ppid = os.getppid() if hasattr(os, "getppid") else 0
+    if not ppid or ppid == os.getpid():
+        return False
+    path = os.path.join(tempfile.gettempdir(), name)
+    try:
+        with open(path, "a+") as f:
+            f.seek(0)
+            if f.read().strip() == str(ppid):
+                return True
+            f.seek(0)
+            f.truncate()
+            f.write(str(ppid))
+    except OSError:
+        return False
+    return False
+
+
+if not _printed_already():
+    text = _config_text()
+    if "SHELL" in os.environ and sys.platform != "win32":
+        print(f"\033[33m{text}\033[0m")
+    else:
+        print(text)
