@@ -11,8 +11,10 @@
  *     c = 1+(p-1)y);  hess <= 2;  sigmoid, log_sigmoid, softplus <= 1.
  * It also exits 1 if the SIMD levels do not give bitwise identical results, or if the fused
  * entry points differ from the separate ones.
- * sigmoid / log_sigmoid / softplus are not public entry points yet: they are computed from
- * the core's scalar primitives in elem.h (cbce__sigmoid_x etc.), compiled into this file.
+ * sigmoid / log_sigmoid / softplus: the public cbce_sigmoid_f32/_f64 & co. on the x column,
+ * and the core's scalar primitives in elem.h (cbce__sigmoid_x etc., compiled into this
+ * file) that the next loss families build on; log(p) and log1p(-p) primitives against a
+ * small mpmath table (bar 1 ulp for all of these).
  *
  * Parsing the exact values.  A reference value is a decimal string with ~25 significant
  * digits and an exponent that can be astronomically large.  It is turned, without long
@@ -388,7 +390,7 @@ static void report(const char *dt, const char *what, const char *cls, const stat
                    double bar, const table_t *t, int col)
 {
     int bad = !(s->worst <= bar);
-    printf("%-7s %-11s %-22s max %9.4g ulp (bar %g)%s", dt, what, cls, s->worst, bar,
+    printf("%-7s %-16s %-22s max %9.4g ulp (bar %g)%s", dt, what, cls, s->worst, bar,
            bad ? "  FAIL" : "");
     if (s->worst > 0)
         printf("  worst x=%a y=%a p=%g got %.17g exact %.17g", t->x[s->row], t->y[s->row],
@@ -528,6 +530,47 @@ static void measure(const table_t *t, int f64, const outs_t *o)
         for (k = 0; k < NCLS; k++)
             report(dt, col_name[c], cls_name[k], &st[c][k], bar[c][k >= 2], t, c);
     }
+}
+
+
+/* the public elementwise entry points (cbce_sigmoid_f32 ...) on the x column */
+static void measure_public_elementwise(const table_t *t, int f64)
+{
+    const char *dt = f64 ? "float64" : "float32";
+    int prec = f64 ? 53 : 24, emin = f64 ? -1022 : -126, emax = f64 ? 1023 : 127, c, rc = 0;
+    size_t i, n = t->n;
+    float *xf = calloc(n, sizeof(float)), *of = calloc(n, sizeof(float));
+    double *od = calloc(n, sizeof(double)), *xd = t->x;
+    static const char *names[3] = {"cbce_sigmoid", "cbce_log_sigmoid", "cbce_softplus"};
+    for (i = 0; i < n; i++)
+        xf[i] = (float)t->x[i];
+    for (c = 0; c < 3; c++) {
+        stat_t st;
+        char what[40];
+        memset(&st, 0, sizeof st);
+        if (f64)
+            rc = c == 0 ? cbce_sigmoid_f64(n, xd, 1, od, 1)
+                        : c == 1 ? cbce_log_sigmoid_f64(n, xd, 1, od, 1)
+                                 : cbce_softplus_f64(n, xd, 1, od, 1);
+        else
+            rc = c == 0 ? cbce_sigmoid_f32(n, xf, 1, of, 1)
+                        : c == 1 ? cbce_log_sigmoid_f32(n, xf, 1, of, 1)
+                                 : cbce_softplus_f32(n, xf, 1, of, 1);
+        if (rc != CBCE_OK) {
+            printf("%-7s FAIL: %s returned %d\n", dt, names[c], rc);
+            n_fail++;
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            double r = f64 ? od[i] : (double)of[i];
+            upd(&st, ulp_err(r, &t->v[C_SIG + c][i], prec, emin, emax, 0), i, r);
+        }
+        snprintf(what, sizeof what, "%s_%s", names[c] + 5, f64 ? "f64" : "f32");
+        report(dt, what, "(public API)", &st, 1.0, t, C_SIG + c);
+    }
+    free(xf);
+    free(of);
+    free(od);
 }
 
 #ifdef CBCE__HAVE_ELEMENTWISE
@@ -791,6 +834,7 @@ int main(int argc, char **argv)
             printf("%s: level %s checked bitwise against %s\n", dt, cbce_simd_name(lv),
                    cbce_simd_name(cbce_simd_level(0)));
         }
+        measure_public_elementwise(&t, f64);
 #ifdef CBCE__HAVE_ELEMENTWISE
         measure_elementwise(&t, f64);
 #endif
