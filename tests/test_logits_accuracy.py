@@ -262,3 +262,52 @@ def test_label_smoothing_accuracy(dtype, eps, rng):
                         f"y={float(y[i])} pos_weight={float(p[i])}: got {float(got[i])!r}, "
                         f"exact {want[key].approx[i]!r}")
     assert not msgs, f"{dt.name} label_smoothing={eps}:\n" + "\n".join(msgs)
+
+
+# ---------------------------------------------------------------------------------------
+# self-checks of the ulp measure (so that a broken reference cannot pass everything)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64],
+                         ids=["float16", "float32", "float64"])
+def test_ulp_error_self_check(dtype):
+    dt = np.dtype(dtype)
+    fi = np.finfo(dt)
+    tiny_sub = fi.smallest_subnormal
+    vals = np.array([1.0, 0.75, 3.0, fi.tiny, tiny_sub, 5 * tiny_sub, fi.max / 2, 1e-3],
+                    dtype=dt)
+    for v in vals:
+        for sgn in (1, -1):
+            v = dt.type(sgn * v)
+            ex = exact_value([mpmath.mpf(float(v))])
+            up = np.nextafter(v, dt.type(np.inf))
+            assert ulp_error(np.array([v]), ex, dt)[0] == 0, f"{dt} {v!r} vs itself"
+            e = ulp_error(np.array([up]), ex, dt)[0]
+            # one step up is 1 ulp, except from a negative power of two (toward zero the
+            # spacing is half the ulp of the exact value, in its binade): 0.5
+            want = 0.5 if v < 0 and -v > fi.tiny and np.frexp(float(v))[0] == -0.5 else 1.0
+            assert e == want, f"{dt} one step above {v!r}: {e} ulp, expected {want}"
+    # halfway and subnormal spacing
+    with mpmath.workprec(200):
+        half = mpmath.mpf(1) + mpmath.mpf(2) ** (-fi.nmant - 1)
+        assert ulp_error(np.array([1.0], dt), exact_value([half]), dt)[0] == 0.5
+        sub = mpmath.mpf(float(tiny_sub)) * mpmath.mpf("2.25")
+        assert ulp_error(np.array([2 * tiny_sub], dt), exact_value([sub]), dt)[0] == 0.25
+        below = mpmath.mpf(float(tiny_sub)) / 3         # below every subnormal: judged vs 0
+        assert abs(ulp_error(np.array([0.0], dt), exact_value([below]), dt)[0] - 1 / 3) < 1e-12
+        # overflow: a value beyond the rounding threshold is exactly inf; max is then >= 0.5
+        over = mpmath.mpf(float(fi.max)) * 3
+        assert ulp_error(np.array([np.inf], dt), exact_value([over]), dt)[0] == 0
+        assert ulp_error(np.array([-np.inf], dt), exact_value([over]), dt)[0] > 1000
+        just = mpmath.mpf(float(fi.max))
+        assert ulp_error(np.array([np.inf], dt), exact_value([just]), dt)[0] == 1
+    ex_inf = exact_value([mpmath.inf])
+    assert ulp_error(np.array([np.inf], dt), ex_inf, dt)[0] == 0
+    assert ulp_error(np.array([fi.max], dt), ex_inf, dt)[0] == np.inf
+    assert ulp_error(np.array([np.nan], dt), exact_value([mpmath.mpf(1)]), dt)[0] == np.inf
+    # the CSV parser: astronomically small and large exponents, signs, zero, inf
+    from reference import parse_exact
+    p = parse_exact(["3.0e-147782745434202637294112003802236491331", "-2.5e+9999999999",
+                     "0.0", "-inf", "6.931471805599453094172321e-1", "1e-320"])
+    got = ulp_error(np.array([0.0, -np.inf, 0.0, -np.inf, np.log(2.0), 1e-320]), p, np.float64)
+    assert np.all(got[:4] == 0) and got[4] < 0.5 and got[5] < 0.5, got
