@@ -55,11 +55,30 @@ _FAR = 100_000             # binary exponent used for tiny (-_FAR) and huge (+_F
 
 
 def reference_dir() -> Path:
+    """CBCE_REFERENCE_DIR if set, else ../shared/reference next to the repository, else
+    tests/data/reference inside it (for a copy shipped with the repository)."""
     env = os.environ.get("CBCE_REFERENCE_DIR")
     if env:
         return Path(env)
-    # tests/ -> repository root -> its parent holds shared/reference
-    return Path(__file__).resolve().parents[2] / "shared" / "reference"
+    here = Path(__file__).resolve()
+    shared = here.parents[2] / "shared" / "reference"   # tests/ -> repo root -> its parent
+    local = here.parent / "data" / "reference"
+    return local if not shared.is_dir() and local.is_dir() else shared
+
+
+def _open_reference(name):
+    """The CSV ``name`` in reference_dir(), plain or gzip-compressed (``name.gz``)."""
+    folder = reference_dir()
+    path = folder / name
+    if path.exists():
+        return path, open(path, newline="")
+    gz = folder / (name + ".gz")
+    if gz.exists():
+        import gzip
+        return gz, gzip.open(gz, "rt", newline="")
+    raise FileNotFoundError(
+        f"reference file {path} (or {gz.name}) not found; set CBCE_REFERENCE_DIR to the "
+        f"folder holding logits_float32.csv and logits_float64.csv")
 
 
 class ExactArray:
@@ -242,11 +261,8 @@ def load_logits_reference(dtype):
     """Rows of logits_float{32,64}.csv: dict of input arrays (in ``dtype``) and ExactArrays."""
     dtype = np.dtype(dtype)
     name = {np.float32: "logits_float32.csv", np.float64: "logits_float64.csv"}[dtype.type]
-    path = reference_dir() / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"reference file {path} not found; set CBCE_REFERENCE_DIR to the folder holding it")
-    with open(path, newline="") as f:
+    path, f = _open_reference(name)
+    with f:
         rows = list(csv.DictReader(f))
     cols = {k: [r[k] for r in rows] for k in rows[0]}
     data = {}
