@@ -920,3 +920,34 @@ def test_float16_extremes():
     assert ok.all(), f"float16 extremes: {loss!r} vs {want16!r}"
     g, h = GH(x, y)
     assert np.isfinite(g).all() and np.isfinite(h).all() and (h >= 0).all(), (g, h)
+
+
+def test_weighted_mean_all_masked_is_nan():
+    """All weights 0: every element masked out, like the mean of an empty input -> nan."""
+    x = np.linspace(-3, 3, 10)
+    r = F(x, np.zeros(10), np.zeros(10), reduction="weighted_mean")
+    assert np.isnan(r), f"weighted_mean with all weights 0: {r!r}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_on_strided_and_small_inputs(dtype, rng):
+    """Thread splitting of non-contiguous inputs (and of inputs smaller than the thread
+    count) gives the bits of the contiguous single-threaded computation."""
+    xb = rng.normal(0, 4, (1200, 700)).astype(dtype)
+    yb = rng.uniform(0, 1, (1200, 700)).astype(dtype)
+    x, y = xb[::-3, 1::2], yb[::3, ::2].T.T
+    w = rng.uniform(0, 2, (400, 1)).astype(dtype)
+    pw = rng.uniform(0.5, 3, 700).astype(dtype)[::2]
+    xc, yc = _contig(x), _contig(y)
+    for red in REDUCTIONS:
+        want = FB(xc, yc, w, pos_weight=pw, reduction=red, num_threads=1)
+        for nt in (2, 3, 8):
+            got = FB(x, y, w, pos_weight=pw, reduction=red, num_threads=nt)
+            _assert_same(got, want, f"{np.dtype(dtype)} strided {x.strides}, {red}, {nt} threads")
+    want = GH(xc, yc, w, pos_weight=pw, num_threads=1)
+    _assert_same(GH(x, y, w, pos_weight=pw, num_threads=8), want, "grad_hess strided, 8 threads")
+    for n in (0, 1, 2, 5):
+        xs, ys = xc.ravel()[:n], yc.ravel()[:n]
+        for red in REDUCTIONS:
+            _assert_same(FB(xs, ys, reduction=red, num_threads=8),
+                         FB(xs, ys, reduction=red, num_threads=1), f"{n} elements, 8 threads, {red}")
