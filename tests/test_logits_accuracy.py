@@ -311,3 +311,54 @@ def test_ulp_error_self_check(dtype):
                      "0.0", "-inf", "6.931471805599453094172321e-1", "1e-320"])
     got = ulp_error(np.array([0.0, -np.inf, 0.0, -np.inf, np.log(2.0), 1e-320]), p, np.float64)
     assert np.all(got[:4] == 0) and got[4] < 0.5 and got[5] < 0.5, got
+
+
+# ---------------------------------------------------------------------------------------
+# random inputs beyond the CSV grid: random bit patterns, random soft labels and pos_weight
+
+
+def _random_logits(rng, dt, n):
+    bits = {np.float32: np.uint32, np.float64: np.uint64}[dt.type]
+    raw = rng.integers(0, np.iinfo(bits).max, n, dtype=bits, endpoint=True).view(dt)
+    raw = raw[np.isfinite(raw)]
+    mid = rng.normal(0, 8, n).astype(dt)                     # where most logits live
+    small = (rng.choice([-1, 1], n) * np.exp(rng.uniform(-60, 6, n))).astype(dt)
+    return np.concatenate([raw[: n // 3], mid[: n // 3], small[: n - 2 * (n // 3)]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("labels", ["hard", "soft"])
+def test_random_inputs_vs_mpmath(dtype, labels, rng):
+    dt = np.dtype(dtype)
+    n = 1200
+    x = _random_logits(rng, dt, n)
+    n = len(x)
+    if labels == "hard":
+        y = rng.integers(0, 2, n).astype(dt)
+    else:
+        y = rng.uniform(0, 1, n).astype(dt)
+    p = np.where(rng.uniform(0, 1, n) < 0.3, 1.0, np.exp(rng.uniform(-3, 3, n))).astype(dt)
+    with mpmath.workprec(200):
+        want = {
+            "loss": exact_value([mp_loss(x[i], y[i], p[i]) for i in range(n)]),
+            "grad": exact_value([mp_grad(x[i], y[i], p[i]) for i in range(n)]),
+            "hess": exact_value([mp_hess(x[i], y[i], p[i]) for i in range(n)]),
+        }
+        scale = np.array([float(max((1 - mpmath.mpf(float(y[i])) + mpmath.mpf(float(p[i]))
+                                     * float(y[i])) * mp_sigmoid(x[i]),
+                                    mpmath.mpf(float(p[i])) * float(y[i]))) for i in range(n)])
+    loss, grad = FB(x, y, pos_weight=p, reduction="none")
+    _, hess = GH(x, y, pos_weight=p)
+    bounds = {"loss": 1.0 if labels == "hard" else 2.0, "grad": 1.0, "hess": 2.0}
+    msgs = []
+    for name, got in (("loss", loss), ("grad", grad), ("hess", hess)):
+        sc = scale if (name == "grad" and labels == "soft") else None
+        err = ulp_error(got, want[name], dt, scale=sc)
+        worst = float(err.max())
+        report_ulp(f"{dt.name} {name} {labels} labels, random inputs", worst, bounds[name])
+        if not worst <= bounds[name]:
+            i = int(np.argmax(err))
+            msgs.append(f"{name}: max {worst:.4g} ulp > {bounds[name]} at x={float(x[i]).hex()} "
+                        f"y={float(y[i])!r} pos_weight={float(p[i])!r}: got {float(got[i])!r}, "
+                        f"exact {want[name].approx[i]!r}")
+    assert not msgs, f"{dt.name}, {labels} labels, random inputs:\n" + "\n".join(msgs)
