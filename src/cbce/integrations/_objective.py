@@ -18,13 +18,22 @@ Design notes
     and are reshaped to the margins' shape (multi-output models); per-row weights are
     broadcast across the outputs.
 """
+from __future__ import annotations
+
+from typing import Any, Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 import cbce as _cbce
 
+_GradHess = tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]
 
-def make_grad_hess(pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
-                   min_hessian=1e-16):
+
+def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
+                   gamma: float | None = None, alpha: float | None = None,
+                   min_hessian: float = 1e-16
+                   ) -> Callable[[ArrayLike, ArrayLike, ArrayLike | None], _GradHess]:
     """Validate the settings once; return ``grad_hess(preds, labels, weights)``."""
     eps = float(label_smoothing)
     if not 0.0 <= eps <= 1.0:
@@ -32,8 +41,9 @@ def make_grad_hess(pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
     if not (float(min_hessian) > 0.0 and np.isfinite(min_hessian)):
         raise ValueError(f"min_hessian must be positive and finite, got {min_hessian!r}")
     focal = gamma is not None
+    g_exp = 0.0 if gamma is None else float(gamma)
     if focal:
-        if not float(gamma) >= 0.0:
+        if not g_exp >= 0.0:
             raise ValueError(f"gamma must be >= 0, got {gamma!r}")
         if np.any(np.asarray(pos_weight) != 1.0):
             raise ValueError("pos_weight applies to the logistic loss only; for the focal "
@@ -44,7 +54,7 @@ def make_grad_hess(pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
     pw = None if np.all(np.asarray(pos_weight) == 1.0) else pos_weight
     floor = float(min_hessian)
 
-    def grad_hess(preds, labels, weights):
+    def grad_hess(preds: ArrayLike, labels: ArrayLike, weights: ArrayLike | None) -> _GradHess:
         x = np.asarray(preds)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)
@@ -61,7 +71,7 @@ def make_grad_hess(pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
         if focal:
             if eps:  # in float64, as the core smooths (float32 labels would round)
                 y = y.astype(np.float64) * (1.0 - eps) + eps / 2.0
-            g, h = _cbce.sigmoid_focal_loss_grad_hess(x, y, w, alpha=alpha, gamma=gamma)
+            g, h = _cbce.sigmoid_focal_loss_grad_hess(x, y, w, alpha=alpha, gamma=g_exp)
         else:
             g, h = _cbce.binary_cross_entropy_with_logits_grad_hess(
                 x, y, w, pos_weight=pw, label_smoothing=eps)

@@ -15,13 +15,23 @@ Example
 >>> booster.predict(X).shape        # raw scores (logits): apply a sigmoid
 (200,)
 """
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from ._objective import make_grad_hess
 
 __all__ = ["objective"]
 
 
-def objective(*, pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
-              min_hessian=1e-16):
+def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
+              gamma: float | None = None, alpha: float | None = None,
+              min_hessian: float = 1e-16
+              ) -> Callable[[NDArray[np.floating[Any]], Any],
+                            tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]]:
     """A custom objective ``f(preds, train_data) -> (grad, hess)`` for
     ``params["objective"] = f`` in ``lightgbm.train``.
 
@@ -54,7 +64,8 @@ def objective(*, pos_weight=1.0, label_smoothing=0.0, gamma=None, alpha=None,
     """
     grad_hess = make_grad_hess(pos_weight, label_smoothing, gamma, alpha, min_hessian)
 
-    def cbce_objective(preds, train_data):
+    def cbce_objective(preds: NDArray[np.floating[Any]], train_data: Any
+                       ) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
         return grad_hess(preds, train_data.get_label(), train_data.get_weight())
 
     cbce_objective.__qualname__ = cbce_objective.__name__ = "cbce_lightgbm_objective"

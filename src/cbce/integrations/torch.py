@@ -34,6 +34,10 @@ BCEWithLogitsLoss(weight=None, pos_weight=shape (1,), reduction='mean', label_sm
 >>> round(loss.item(), 5), [round(g, 5) for g in x.grad.flatten().tolist()]
 (0.54104, [0.0608, -0.22873, -0.01416])
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -103,8 +107,10 @@ def _compute(input, target, weight, pos_weight, family, kwargs, want_grad):
         extra["pos_weight"] = _view(pos_weight, "pos_weight")
     loss_name, fused_name = _FAMILIES[family]
     reduced = extra["reduction"] != "none"
-    loss = None if reduced else torch.empty_like(input, requires_grad=False)
-    lo = None if reduced else loss.numpy()
+    loss, lo = None, None
+    if not reduced:
+        loss = torch.empty_like(input, requires_grad=False)
+        lo = loss.numpy()
     grad = None
     if want_grad:
         grad = torch.empty_like(input, requires_grad=False)
@@ -155,8 +161,11 @@ def _check_smoothing(eps):
     return eps
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
-                                     reduction="mean", label_smoothing=0.0):
+def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
+                                     weight: torch.Tensor | None = None, *,
+                                     pos_weight: torch.Tensor | None = None,
+                                     reduction: str = "mean",
+                                     label_smoothing: float = 0.0) -> torch.Tensor:
     """``torch.nn.functional.binary_cross_entropy_with_logits`` computed by cbce, with
     label smoothing (``y -> y * (1 - eps) + eps / 2``) and ``reduction="weighted_mean"``.
 
@@ -171,7 +180,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=N
     return _apply(input, target, weight, pos_weight, "logits", kw)
 
 
-def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_smoothing=0.0):
+def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor,
+                         weight: torch.Tensor | None = None, *, reduction: str = "mean",
+                         label_smoothing: float = 0.0) -> torch.Tensor:
     """``torch.nn.functional.binary_cross_entropy`` (on probabilities) computed by cbce:
     log terms clamped at -100, the gradient divided by ``max(x * (1 - x), 1e-12)``; values
     outside [0, 1] raise ValueError naming the first one.
@@ -185,8 +196,9 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_
     return _apply(input, target, weight, None, "probs", kw)
 
 
-def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                       reduction="mean"):
+def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor,
+                       weight: torch.Tensor | None = None, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: str = "mean") -> torch.Tensor:
     """torchvision's ``sigmoid_focal_loss`` computed by cbce in log space: finite loss and
     gradient for every ``gamma >= 0``.  Note the default ``reduction="mean"`` (torchvision's
     is ``"none"``).
@@ -222,7 +234,11 @@ class BCEWithLogitsLoss(torch.nn.Module):
     tensor(1.3863)
     """
 
-    def __init__(self, weight=None, pos_weight=None, reduction="mean", label_smoothing=0.0):
+    weight: torch.Tensor | None
+    pos_weight: torch.Tensor | None
+
+    def __init__(self, weight: Any = None, pos_weight: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
         super().__init__()
         _check_reduction(reduction)
         self.reduction = reduction
@@ -230,7 +246,7 @@ class BCEWithLogitsLoss(torch.nn.Module):
         self.register_buffer("weight", _buffer(weight))
         self.register_buffer("pos_weight", _buffer(pos_weight))
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return binary_cross_entropy_with_logits(
             input, target, self.weight, pos_weight=self.pos_weight, reduction=self.reduction,
             label_smoothing=self.label_smoothing)
@@ -249,14 +265,17 @@ class BCELoss(torch.nn.Module):
     tensor([  0.1054, 100.0000])
     """
 
-    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0):
+    weight: torch.Tensor | None
+
+    def __init__(self, weight: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
         super().__init__()
         _check_reduction(reduction)
         self.reduction = reduction
         self.label_smoothing = _check_smoothing(label_smoothing)
         self.register_buffer("weight", _buffer(weight))
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return binary_cross_entropy(input, target, self.weight, reduction=self.reduction,
                                     label_smoothing=self.label_smoothing)
 
@@ -275,7 +294,8 @@ class SigmoidFocalLoss(torch.nn.Module):
     SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean')
     """
 
-    def __init__(self, alpha=0.25, gamma=2.0, reduction="mean"):
+    def __init__(self, alpha: float | None = 0.25, gamma: float = 2.0,
+                 reduction: str = "mean") -> None:
         super().__init__()
         _check_reduction(reduction)
         if not float(gamma) >= 0.0:
@@ -284,7 +304,7 @@ class SigmoidFocalLoss(torch.nn.Module):
         self.gamma = float(gamma)
         self.reduction = reduction
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return sigmoid_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
                                   reduction=self.reduction)
 

@@ -1,0 +1,235 @@
+"""cbce.integrations.dask: chunk by chunk, equal to cbce on the whole NumPy array.
+
+The reference is cbce's own NumPy result on the computed arrays (itself tested against the
+80-digit references elsewhere): the point here is that chunking changes nothing.
+* elementwise losses and every gradient: bitwise equal, uneven chunks, broadcast weights;
+* reduced losses: float16/float32 bitwise equal, float64 within 1 ulp (the measured maximum
+  is reported), over several chunkings;
+* laziness, validation when the graph is built, empty and 0-d inputs;
+* a ``dask.distributed`` LocalCluster of 2 worker processes computes the same numbers,
+  with the blocks spread over both workers, and XGBoost's Dask interface trains with the
+  cbce objective to the model of the built-in ``binary:logistic``.
+"""
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+import cbce
+from reference import report_ulp
+
+
+def _need(name):
+    """The framework, or a skip; a failure under CBCE_REQUIRE_INTEGRATIONS=1 (CI)."""
+    if os.environ.get("CBCE_REQUIRE_INTEGRATIONS"):
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
+
+
+da = _need("dask.array")
+cd = _need("cbce.integrations.dask")
+
+FAMILIES = {
+    "logits": (cd.binary_cross_entropy_with_logits, cbce.binary_cross_entropy_with_logits,
+               cd.binary_cross_entropy_with_logits_backward,
+               cbce.binary_cross_entropy_with_logits_backward),
+    "probs": (cd.binary_cross_entropy, cbce.binary_cross_entropy,
+              cd.binary_cross_entropy_backward, cbce.binary_cross_entropy_backward),
+    "focal": (cd.sigmoid_focal_loss, cbce.sigmoid_focal_loss, cd.sigmoid_focal_loss_backward,
+              cbce.sigmoid_focal_loss_backward),
+}
+KW = {"logits": dict(label_smoothing=0.1), "probs": dict(label_smoothing=0.05),
+      "focal": dict(alpha=0.3, gamma=1.5)}
+DTYPES = [np.float16, np.float32, np.float64]
+
+
+def _case(family, dtype, seed, n=6000, c=5):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c)) * 4
+    if family == "probs":
+        x = 1 / (1 + np.exp(-x))
+    x = x.astype(dtype)
+    y = (rng.random((n, c)) < 0.3).astype(np.float32)
+    w = rng.uniform(0.0, 2.0, size=(c,))
+    w[1] = 0.0
+    pw = rng.uniform(0.5, 3.0, size=(n, 1)) if family == "logits" else None
+    return x, y, w, pw
+
+
+def _chunked(x, y, w, pw, chunks):
+    X = da.from_array(x, chunks=chunks)
+    Y = da.from_array(y, chunks=(x.shape[0] // 2 + 1, x.shape[1]))   # chunked differently
+    W = da.from_array(w, chunks=2)
+    PW = None if pw is None else da.from_array(pw, chunks=(977, 1))
+    return X, Y, W, PW
+
+
+def _ulps(a, b):
+    a, b = np.float64(a), np.asarray(b)
+    return abs(a - np.float64(b)) / np.spacing(np.abs(b).astype(b.dtype)).astype(np.float64)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_elementwise_and_gradients_are_bitwise(family, dtype):
+    fwd_d, fwd_n, bwd_d, bwd_n = FAMILIES[family]
+    x, y, w, pw = _case(family, dtype, 1)
+    X, Y, W, PW = _chunked(x, y, w, pw, (1300, 3))
+    kw = dict(KW[family])
+    if pw is not None:
+        kw_d, kw_n = dict(kw, pos_weight=PW), dict(kw, pos_weight=pw)
+    else:
+        kw_d = kw_n = kw
+    got = fwd_d(X, Y, W, reduction="none", **kw_d)
+    assert isinstance(got, da.Array) and got.chunks == X.chunks
+    want = fwd_n(x, y, w, reduction="none", **kw_n)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.compute(), want, err_msg=f"{family} none")
+    go = np.random.default_rng(2).normal(size=(x.shape[0], 1))
+    for reduction, g_d, g_n in [("none", 0.5, 0.5), ("none", da.from_array(go, chunks=500), go),
+                                ("sum", 1.5, 1.5), ("mean", 1.5, 1.5),
+                                ("weighted_mean", 2.0, 2.0)]:
+        got = bwd_d(X, Y, W, reduction=reduction, grad_output=g_d, **kw_d).compute()
+        want = bwd_n(x, y, w, reduction=reduction, grad_output=g_n, **kw_n)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"{family} backward {reduction}")
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_reduced_losses_equal_numpy(family, dtype):
+    fwd_d, fwd_n = FAMILIES[family][:2]
+    worst = 0.0
+    for seed, chunks in [(3, (1000, 5)), (4, (777, 2)), (5, (6000, 1)), (6, (50, 5))]:
+        x, y, w, pw = _case(family, dtype, seed, n=3000 if dtype == np.float16 else 6000)
+        X, Y, W, PW = _chunked(x, y, w, pw, chunks)
+        kw_d, kw_n = dict(KW[family]), dict(KW[family])
+        if pw is not None:
+            kw_d["pos_weight"], kw_n["pos_weight"] = PW, pw
+        for reduction in ("sum", "mean", "weighted_mean"):
+            if dtype == np.float16 and reduction == "sum":
+                continue   # overflows float16 (both give inf)
+            lazy = fwd_d(X, Y, W, reduction=reduction, **kw_d)
+            assert isinstance(lazy, da.Array) and lazy.shape == ()
+            got = lazy.compute()
+            want = fwd_n(x, y, w, reduction=reduction, **kw_n)
+            assert got.dtype == want.dtype == np.dtype(dtype)
+            case = f"{family} {np.dtype(dtype)} {reduction} chunks={chunks}: {got!r} vs {want!r}"
+            if dtype == np.float64:
+                err = _ulps(got, want)
+                worst = max(worst, err)
+                assert err <= 1, case
+            else:
+                assert got == want, case
+    report_ulp(f"dask reduced {family} {np.dtype(dtype)} vs numpy", worst,
+               1 if dtype == np.float64 else 0)
+
+
+def test_lazy_until_computed():
+    def boom(b):
+        raise RuntimeError("computed too early")
+
+    X = da.zeros((100, 4), chunks=25).map_blocks(boom, dtype=np.float64)
+    Y = da.zeros((100, 4), chunks=50)
+    results = [cd.binary_cross_entropy_with_logits(X, Y),
+               cd.binary_cross_entropy_with_logits(X, Y, np.ones(4), reduction="weighted_mean"),
+               cd.sigmoid_focal_loss(X, Y, reduction="none"),
+               cd.binary_cross_entropy_backward(X, Y, np.ones(4), reduction="weighted_mean")]
+    for r in results:
+        assert isinstance(r, da.Array)
+        with pytest.raises(RuntimeError, match="too early"):
+            r.compute()
+
+
+def test_errors_when_building_the_graph():
+    X = da.zeros((10, 4), chunks=5)
+    with pytest.raises(ValueError, match=r"\(10, 3\)"):
+        cd.binary_cross_entropy_with_logits(X, da.zeros((10, 3)))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        cd.binary_cross_entropy_with_logits(X, X, np.ones(3))
+    with pytest.raises(ValueError, match="pos_weight"):
+        cd.binary_cross_entropy_with_logits(X, X, pos_weight=np.ones((3, 1)))
+    with pytest.raises(ValueError, match="reduction"):
+        cd.binary_cross_entropy(X, X, reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        cd.binary_cross_entropy_with_logits(X, X, label_smoothing=-0.1)
+    with pytest.raises(ValueError, match="gamma"):
+        cd.sigmoid_focal_loss(X, X, gamma=-1.0)
+    with pytest.raises(TypeError, match="int64"):
+        cd.binary_cross_entropy_with_logits(da.zeros((3,), dtype=np.int64), np.zeros(3))
+    with pytest.raises(ValueError, match="scalar"):
+        cd.binary_cross_entropy_with_logits_backward(X, X, reduction="sum",
+                                                     grad_output=np.ones(4))
+    bad = cd.binary_cross_entropy(da.full((10,), 1.5, chunks=5), np.zeros(10))
+    with pytest.raises(ValueError):
+        bad.compute()   # values are checked when their block is computed
+
+
+def test_empty_and_zero_dimensional():
+    e = da.zeros((0, 3), chunks=1)
+    assert np.isnan(cd.binary_cross_entropy_with_logits(e, e).compute())
+    assert cd.binary_cross_entropy_with_logits(e, e, reduction="sum").compute() == 0
+    x = np.float64(0.3)
+    for reduction in ("none", "sum", "mean", "weighted_mean"):
+        got = cd.sigmoid_focal_loss(da.from_array(np.array(x)), 1.0, reduction=reduction)
+        assert got.compute() == cbce.sigmoid_focal_loss(x, 1.0, reduction=reduction), reduction
+
+
+# ---- on a cluster of worker processes ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = _need("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_distributed_local_cluster(client):
+    from distributed import get_task_stream
+    x, y, w, pw = _case("logits", np.float64, 7, n=20000)
+    X, Y, W, PW = _chunked(x, y, w, pw, (2500, 5))
+    kw = dict(pos_weight=PW, label_smoothing=0.1, num_threads=1)
+    with get_task_stream(client) as ts:
+        mean, wmean = client.compute([
+            cd.binary_cross_entropy_with_logits(X, Y, W, **kw),
+            cd.binary_cross_entropy_with_logits(X, Y, W, reduction="weighted_mean", **kw)],
+            sync=True)
+        grad = client.compute(cd.binary_cross_entropy_with_logits_backward(X, Y, W, **kw),
+                              sync=True)
+    kn = dict(pos_weight=pw, label_smoothing=0.1)
+    assert _ulps(mean, cbce.binary_cross_entropy_with_logits(x, y, w, **kn)) <= 1
+    assert _ulps(wmean, cbce.binary_cross_entropy_with_logits(
+        x, y, w, reduction="weighted_mean", **kn)) <= 1
+    np.testing.assert_array_equal(grad, cbce.binary_cross_entropy_with_logits_backward(
+        x, y, w, **kn))
+    workers = {t["worker"] for t in ts.data if "block" in str(t["key"])}
+    assert len(workers) == 2, f"blocks ran on {workers}"
+    pids = client.run(lambda: __import__("os").getpid())
+    assert len(set(pids.values())) == 2 and __import__("os").getpid() not in pids.values()
+
+
+def test_xgboost_dask_trains_with_the_cbce_objective(client):
+    xgb = _need("xgboost")
+    _need("xgboost.dask")
+    from cbce.integrations.xgboost import objective
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(4000, 5))
+    y = (X[:, 0] - X[:, 1] * X[:, 2] + rng.normal(size=4000) > 0).astype(np.float32)
+    dX, dy = da.from_array(X, chunks=(1000, 5)), da.from_array(y, chunks=1000)
+    dtrain = xgb.dask.DaskDMatrix(client, dX, dy, base_margin=da.zeros(4000, chunks=1000))
+    params = {"max_depth": 3, "eta": 0.3, "nthread": 1, "tree_method": "hist"}
+    ours = xgb.dask.train(client, params, dtrain, num_boost_round=10, obj=objective())
+    ref = xgb.dask.train(client, {**params, "objective": "binary:logistic"}, dtrain,
+                         num_boost_round=10)
+    m1 = xgb.dask.predict(client, ours["booster"], dtrain, output_margin=True).compute()
+    m2 = xgb.dask.predict(client, ref["booster"], dtrain, output_margin=True).compute()
+    err = float(np.abs(m1 - m2).max() / np.abs(m2).max())
+    report_ulp("xgboost.dask vs binary:logistic: max |margin diff| / max|margin| (x 1e-5)",
+               err / 1e-5, 1.0)
+    assert err <= 1e-5
+    assert cbce.binary_cross_entropy_with_logits(m1, y) < 0.8 * np.log(2)  # it learned
