@@ -262,6 +262,10 @@ def load_logits_reference(dtype):
     dtype = np.dtype(dtype)
     name = {np.float32: "logits_float32.csv", np.float64: "logits_float64.csv"}[dtype.type]
     path, f = _open_reference(name)
+    cached = _cache_load(path, dtype)
+    if cached is not None:
+        f.close()
+        return cached
     with f:
         rows = list(csv.DictReader(f))
     cols = {k: [r[k] for r in rows] for k in rows[0]}
@@ -277,7 +281,62 @@ def load_logits_reference(dtype):
         if k in cols:
             data[k] = parse_exact(cols[k])
     data["path"] = str(path)
+    _cache_store(path, dtype, data)
     return data
+
+
+# Parsing the CSVs takes seconds; the parsed arrays are cached in a temporary folder, keyed
+# by the file's path, size and modification time (CBCE_REFERENCE_CACHE=0 disables this).
+_CACHE_VERSION = 1
+_EXACT_FIELDS = ("hi", "lo", "exp", "is_zero", "is_inf", "is_nan", "sign")
+
+
+def _cache_file(path, dtype):
+    if os.environ.get("CBCE_REFERENCE_CACHE", "1") == "0":
+        return None
+    import hashlib
+    import tempfile
+    st = os.stat(path)
+    key = f"{_CACHE_VERSION}|{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{dtype.name}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return Path(tempfile.gettempdir()) / "cbce-reference-cache" / f"{digest}.npz"
+
+
+def _cache_load(path, dtype):
+    cf = _cache_file(path, dtype)
+    if cf is None or not cf.exists():
+        return None
+    try:
+        with np.load(cf) as z:
+            data = {k: z[k] for k in ("x", "y", "pos_weight")}
+            for col in ("loss", "grad", "hess", "sigmoid", "log_sigmoid", "softplus"):
+                if f"{col}.hi" in z:
+                    ea = ExactArray(0)
+                    for fld in _EXACT_FIELDS:
+                        setattr(ea, fld, z[f"{col}.{fld}"])
+                    data[col] = ea
+        data["path"] = str(path)
+        return data
+    except Exception:          # a damaged cache is ignored and rewritten
+        return None
+
+
+def _cache_store(path, dtype, data):
+    cf = _cache_file(path, dtype)
+    if cf is None:
+        return
+    try:
+        cf.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {k: data[k] for k in ("x", "y", "pos_weight")}
+        for col, ea in data.items():
+            if isinstance(ea, ExactArray):
+                for fld in _EXACT_FIELDS:
+                    arrays[f"{col}.{fld}"] = getattr(ea, fld)
+        tmp = cf.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, cf)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------------------
