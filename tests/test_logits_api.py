@@ -951,3 +951,20 @@ def test_threads_on_strided_and_small_inputs(dtype, rng):
         for red in REDUCTIONS:
             _assert_same(FB(xs, ys, reduction=red, num_threads=8),
                          FB(xs, ys, reduction=red, num_threads=1), f"{n} elements, 8 threads, {red}")
+
+
+def test_out_aliasing_target_or_partial_overlap(rng):
+    """out may alias the target, or overlap an input partially: the result is as if the
+    inputs had been read first (NumPy's ufunc rule), or a clear ValueError."""
+    x, y = _data(rng, (300,))
+    want = B(x, y, reduction="none")
+    yy = y.copy()
+    r = B(x, yy, reduction="none", out=yy)
+    assert r is yy
+    _assert_same(yy, want, "backward with out=target")
+    buf = np.concatenate([x, [0.0]])
+    try:
+        r = B(buf[:-1], y, reduction="none", out=buf[1:])
+    except ValueError:
+        return
+    _assert_same(r, want, "backward with out overlapping the input shifted by one element")
