@@ -4,8 +4,8 @@ Elementwise: every row of ``logits_float{32,64}.csv`` (logits over the whole ran
 subnormals and +-inf, hard and soft labels, pos_weight 1, 3 and 1/2) against its 80-digit
 value, in ulps of the result's dtype (see ``reference.ulp_error``).
 
-Reductions: sum and mean of 10**7 elements against the exact sum of the exact per-element
-values.  Why not simply ``math.fsum`` of values computed in float64?  fsum adds exactly, but
+Reductions: sum and mean (and weighted_mean, with a weight of shape (C,)) of 10**7 elements
+against the exact sum of the exact per-element values.  Why not simply ``math.fsum`` of values computed in float64?  fsum adds exactly, but
 each float64 term already carries its own rounding error (0.5 ulp if correctly rounded,
 1-2 ulp with libm's exp/log1p and a few roundings in the formula).  All terms are positive, so
 those errors can add up to a relative error of the same size in the sum: up to ~1-2 ulp of a
@@ -165,7 +165,7 @@ def _exact_sum(values, counts):
 
 
 @pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 4.0)], ids=DT_IDS)
-@pytest.mark.parametrize("variant", ["hard", "soft", "soft+pos_weight"])
+@pytest.mark.parametrize("variant", ["hard", "soft", "soft+weight+pos_weight"])
 def test_sum_mean_1e7(dtype, bound, variant, rng):
     dt = np.dtype(dtype)
     k, ncols = 3000, 4
@@ -174,9 +174,11 @@ def test_sum_mean_1e7(dtype, bound, variant, rng):
         pw = np.array([0.5, 1.0, 3.0, 1.7], dtype=dt)
     else:
         pw = np.ones(ncols, dtype=dt)
-    # per (pool entry, column) exact values: column j uses pos_weight pw[j]
+    w = rng.uniform(0, 3, ncols).astype(dt) if "+weight" in variant else np.ones(ncols, dt)
+    # per (pool entry, column) exact values: column j uses pos_weight pw[j] and weight w[j]
     with mpmath.workprec(200):
-        vals = [[mp_loss(x_pool[i], y_pool[i], pw[j]) for j in range(ncols)] for i in range(k)]
+        vals = [[mp_loss(x_pool[i], y_pool[i], pw[j], w[j]) for j in range(ncols)]
+                for i in range(k)]
     idx = rng.integers(0, k, size=(N_SUM // ncols, ncols))
     x = x_pool[idx]
     y = y_pool[idx]
@@ -186,12 +188,18 @@ def test_sum_mean_1e7(dtype, bound, variant, rng):
     s_exact = _exact_sum(flat_vals, counts)
     with mpmath.workprec(300):
         m_exact = s_exact / N_SUM
+        w_total = mpmath.fsum(mpmath.mpf(float(v)) for v in w) * (N_SUM // ncols)
+        wm_exact = s_exact / w_total
     kw = {"pos_weight": pw} if variant.endswith("pos_weight") else {}
+    if "+weight" in variant:
+        kw["weight"] = w
     results = {
         "sum": (F(x, y, reduction="sum", **kw), s_exact),
         "mean": (F(x, y, reduction="mean", **kw), m_exact),
         "fb mean": (FB(x, y, reduction="mean", **kw)[0], m_exact),
     }
+    if "+weight" in variant:
+        results["weighted_mean"] = (F(x, y, reduction="weighted_mean", **kw), wm_exact)
     msgs = []
     for name, (got, exact) in results.items():
         assert isinstance(got, np.generic) and got.dtype == dt, (
