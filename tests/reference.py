@@ -231,7 +231,8 @@ def ulp_error(computed, exact: ExactArray, dtype, scale=None) -> np.ndarray:
     v_rounds_to_inf = ~exact.is_zero & ~exact.is_inf & ~exact.is_nan & (
         (exact.exp > ovf_threshold_exp) | (
             (exact.exp == ovf_threshold_exp)
-            & (np.abs(exact.hi) + np.sign(exact.hi) * exact.lo >= 1.0 - math.ldexp(1.0, -prec - 1))))
+            & (np.abs(exact.hi) + np.sign(exact.hi) * exact.lo
+               >= 1.0 - math.ldexp(1.0, -prec - 1))))
 
     # c scaled by 2**-q (exact in float64 unless absurdly far; then the error is huge anyway)
     c_fin = np.where(np.isfinite(c), c, 0.0)
@@ -364,7 +365,8 @@ def _converged(f, *args):
         if prev is not None:
             if cur == prev or (not mpmath.isfinite(cur) and cur == prev):
                 return cur
-            if mpmath.isfinite(cur) and cur != 0 and abs(cur - prev) <= abs(cur) * mpmath.mpf(2) ** -100:
+            close = abs(cur - prev) <= abs(cur) * mpmath.mpf(2) ** -100
+            if mpmath.isfinite(cur) and cur != 0 and close:
                 return cur
         prev = cur
         prec *= 2

@@ -5,7 +5,8 @@ subnormals and +-inf, hard and soft labels, pos_weight 1, 3 and 1/2) against its
 value, in ulps of the result's dtype (see ``reference.ulp_error``).
 
 Reductions: sum and mean (and weighted_mean, with a weight of shape (C,)) of 10**7 elements
-against the exact sum of the exact per-element values.  Why not simply ``math.fsum`` of values computed in float64?  fsum adds exactly, but
+against the exact sum of the exact per-element values.  Why not simply ``math.fsum`` of
+values computed in float64?  fsum adds exactly, but
 each float64 term already carries its own rounding error (0.5 ulp if correctly rounded,
 1-2 ulp with libm's exp/log1p and a few roundings in the formula).  All terms are positive, so
 those errors can add up to a relative error of the same size in the sum: up to ~1-2 ulp of a
@@ -150,7 +151,8 @@ N_SUM = 10**7
 def _pool(rng, dtype, k, soft):
     """k distinct (x, y) pairs in dtype: logits of every scale, hard or soft labels."""
     parts = [rng.normal(0, 3, k // 2), rng.uniform(-40, 40, k // 4),
-             rng.choice([-1, 1], k - k // 2 - k // 4) * np.exp(rng.uniform(-20, 6, k - k // 2 - k // 4))]
+             rng.choice([-1, 1], k - k // 2 - k // 4)
+             * np.exp(rng.uniform(-20, 6, k - k // 2 - k // 4))]
     x = np.concatenate(parts).astype(dtype)
     if soft:
         y = rng.uniform(0, 1, k).astype(dtype)
@@ -208,7 +210,8 @@ def test_sum_mean_1e7(dtype, bound, variant, rng):
         report_ulp(f"{dt.name} {name.replace('fb ', '')} of 1e7 ({variant})", err, bound)
         print(f"{dt.name} {name} of 1e7 ({variant}): {err:.4g} ulp")
         if not err <= bound:
-            msgs.append(f"{name}: got {float(got)!r}, exact {mpmath.nstr(exact, 25)}, {err:.4g} ulp")
+            msgs.append(f"{name}: got {float(got)!r}, exact {mpmath.nstr(exact, 25)}, "
+                        f"{err:.4g} ulp")
     assert not msgs, f"{dt.name} {variant}, 10**7 elements, bound {bound} ulp:\n" + "\n".join(msgs)
 
 

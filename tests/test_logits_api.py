@@ -77,7 +77,8 @@ def _data(rng, shape=(40, 7), dtype=np.float64, scale=3.0):
 
 
 def test_version_include_config(capsys):
-    assert isinstance(cbce.__version__, str) and re.fullmatch(r"\d+\.\d+\.\d+.*", cbce.__version__), (
+    version = cbce.__version__
+    assert isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+.*", version), (
         f"__version__ = {cbce.__version__!r}")
     inc = cbce.get_include()
     assert os.path.isfile(os.path.join(inc, "cbce.h")), f"cbce.h not found in get_include() = {inc}"
@@ -100,7 +101,8 @@ def test_float16_input_computed_in_float32(name, reduction, rng):
                           reduction=reduction))
     for k, (g, r) in enumerate(zip(got, ref)):
         what = f"{name} reduction={reduction} [result {k}]"
-        assert np.asarray(g).dtype == np.float16, f"{what}: dtype {np.asarray(g).dtype}, expected float16"
+        assert np.asarray(g).dtype == np.float16, (
+            f"{what}: dtype {np.asarray(g).dtype}, expected float16")
         if np.ndim(r) == 0 and reduction != "none" and (name == "forward" or k == 0):
             assert isinstance(g, np.generic), f"{what}: reduced result should be a NumPy scalar"
         # float32 result rounded to float16; allow 1 float16 ulp for a direct (more accurate)
@@ -130,7 +132,8 @@ def test_target_dtypes(tdtype, name, float_dtype, rng):
     for red in ("none", "mean"):
         got = _call(name, x, t, pos_weight=pw, reduction=red)
         want = _call(name, x, t.astype(float_dtype), pos_weight=pw, reduction=red)
-        _assert_same(got, want, f"{name} input {float_dtype} target {np.dtype(tdtype)} reduction={red}")
+        _assert_same(got, want,
+                     f"{name} input {float_dtype} target {np.dtype(tdtype)} reduction={red}")
 
 
 @pytest.mark.parametrize("wdtype", [np.float16, np.float32, np.float64, np.int32])
@@ -141,7 +144,8 @@ def test_weight_pos_weight_converted_to_input_dtype(wdtype, float_dtype, rng):
     for red in REDUCTIONS:
         got = FB(x, y, w, pos_weight=pw, reduction=red)
         want = FB(x, y, w.astype(float_dtype), pos_weight=pw.astype(float_dtype), reduction=red)
-        _assert_same(got, want, f"weight/pos_weight {np.dtype(wdtype)} with {float_dtype} input, {red}")
+        _assert_same(got, want,
+                     f"weight/pos_weight {np.dtype(wdtype)} with {float_dtype} input, {red}")
     # python scalars and lists as weight / pos_weight
     got = F(x, y, 2.0, pos_weight=[1.0, 2.0, 0.5], reduction="none")
     want = F(x, y, np.full((20, 3), 2, float_dtype),
@@ -821,12 +825,13 @@ def test_same_bits_on_every_simd_level(tmp_path):
             where = ""
             if diff[0].size:
                 i = diff[-1][0]
+                first = tuple(d[0] for d in diff)
                 dtn = key.rsplit("_", 1)[1]
                 xs, ys = inputs["x_" + dtn], inputs["y_" + dtn]
                 if not key.startswith("sums"):
                     where = (f"; {diff[-1].size} elements, e.g. x={float(xs[i]).hex()} "
                              f"y={float(ys[i])} pos_weight={float(inputs['p_' + dtn][i])}: "
-                             f"{a[tuple(d[0] for d in diff)]!r} vs {b[tuple(d[0] for d in diff)]!r}")
+                             f"{a[first]!r} vs {b[first]!r}")
                 else:
                     where = f"; {a!r} vs {b!r}"
             msgs.append(f"CBCE_SIMD={level} (running {used}) differs from the default "
@@ -855,7 +860,8 @@ def test_loss_class_matches_function(rng):
     _assert_same(obj(x, y), F(x, y, w, **kw), "BCEWithLogitsLoss()(x, y)")
     _assert_same(obj.backward(x, y, grad_output=2.0), B(x, y, w, grad_output=2.0, **kw),
                  "BCEWithLogitsLoss.backward")
-    _assert_same(obj.forward_backward(x, y), FB(x, y, w, **kw), "BCEWithLogitsLoss.forward_backward")
+    _assert_same(obj.forward_backward(x, y), FB(x, y, w, **kw),
+                 "BCEWithLogitsLoss.forward_backward")
     text = repr(obj)
     assert "sum" in text and "0.1" in text, f"repr should show the settings: {text}"
 
@@ -950,7 +956,8 @@ def test_threads_on_strided_and_small_inputs(dtype, rng):
         xs, ys = xc.ravel()[:n], yc.ravel()[:n]
         for red in REDUCTIONS:
             _assert_same(FB(xs, ys, reduction=red, num_threads=8),
-                         FB(xs, ys, reduction=red, num_threads=1), f"{n} elements, 8 threads, {red}")
+                         FB(xs, ys, reduction=red, num_threads=1),
+                         f"{n} elements, 8 threads, {red}")
 
 
 def test_out_aliasing_target_or_partial_overlap(rng):

@@ -67,7 +67,8 @@ def test_gradient_vs_central_differences(opts, rng):
         bad = np.nonzero(err > tol)[0]
         assert bad.size == 0, (
             f"{name} ({opts}): {bad.size} gradients differ from finite differences, e.g. "
-            f"x={x[bad[0]]!r} y={y[bad[0]]!r} {({k: (v[bad[0]] if np.ndim(v) else v) for k, v in kw.items()})}: "
+            f"x={x[bad[0]]!r} y={y[bad[0]]!r} "
+            f"{({k: (v[bad[0]] if np.ndim(v) else v) for k, v in kw.items()})}: "
             f"{g[bad[0]]!r} vs {fd[bad[0]]!r}")
 
 

@@ -115,7 +115,8 @@ def test_matches_torch(case, reduction, float_dtype, rng):
     rtol = RTOL[dt]
     _assert_close(loss, t_loss, rtol, f"{what}: loss")
     _assert_close(fb_loss, t_loss, rtol, f"{what}: forward_backward loss")
-    _assert_close(grad, t_grad, rtol, f"{what}: grad (grad_output={'array' if reduction == 'none' else go})")
+    go_text = "array" if reduction == "none" else go
+    _assert_close(grad, t_grad, rtol, f"{what}: grad (grad_output={go_text})")
     # forward_backward has grad_output 1: compare with torch's gradient of the plain loss
     _, t_grad1 = _torch_loss_grad(x, y, weight, pos_weight, reduction, np.ones((), dt))
     _assert_close(fb_grad, t_grad1, rtol, f"{what}: forward_backward grad")
