@@ -451,7 +451,6 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
         if (!(f->flags & F_PROB)) return -1;
         a->target.data = (const char *)bad_target + NB * dsize(dt); return CBCE_ERR_DOMAIN;
     default:
-        (void)dt;
         return -2;
     }
 }
@@ -544,7 +543,6 @@ static void test_status_codes(const family *f)
                     written |= get(res, dt, 0) != SENTINEL;
                     check(!written, fn_fmt, f->name, op_names[op], dname(dt), reds[ri],
                           "an output was written although the call failed");
-                    (void)what;
                 }
             }
         }
