@@ -67,18 +67,19 @@ def reference_dir() -> Path:
 
 
 def _open_reference(name):
-    """The CSV ``name`` in reference_dir(), plain or gzip-compressed (``name.gz``)."""
+    """The CSV ``name`` in reference_dir(), plain or compressed (``name.xz``, ``name.gz``)."""
     folder = reference_dir()
     path = folder / name
     if path.exists():
         return path, open(path, newline="")
-    gz = folder / (name + ".gz")
-    if gz.exists():
-        import gzip
-        return gz, gzip.open(gz, "rt", newline="")
+    for suffix, module in ((".xz", "lzma"), (".gz", "gzip")):
+        packed = folder / (name + suffix)
+        if packed.exists():
+            opener = __import__(module).open
+            return packed, opener(packed, "rt", newline="")
     raise FileNotFoundError(
-        f"reference file {path} (or {gz.name}) not found; set CBCE_REFERENCE_DIR to the "
-        f"folder holding logits_float32.csv and logits_float64.csv")
+        f"reference file {path} (or {name}.xz / {name}.gz) not found; set CBCE_REFERENCE_DIR "
+        f"to the folder holding logits_float32.csv and logits_float64.csv")
 
 
 class ExactArray:
