@@ -149,6 +149,22 @@ def test_loss_within_one_ulp_of_mpmath(dtype, rng):
                    1.0 if name == "hard" else 2.0)
     assert err[hard].max() <= 1.0, f"hard labels: max {err[hard].max():.3g} ulp"
     assert err[~hard].max() <= 2.0, f"soft labels: max {err[~hard].max():.3g} ulp"
+    # gradient (x - y) / max(x(1 - x), EPSILON): hard labels in ulps of the result, soft
+    # ones (x - y cancels) in ulps of max(x, y) / den
+    g = B(x, y, reduction="none")
+    eps32 = float(np.float32(1e-12))
+    with mpmath.workprec(200):
+        ex, sc = [], []
+        for a, b in zip(x, y):
+            a, b = mpmath.mpf(float(a)), mpmath.mpf(float(b))
+            den = max(a * (1 - a), mpmath.mpf(eps32))
+            ex.append((a - b) / den)
+            sc.append(max(a, b) / den)
+    gerr = np.where(hard, ulp_error(g, exact_value(ex), dtype),
+                    ulp_error(g, exact_value(ex), dtype, scale=exact_value(sc)))
+    for name, m in (("hard", hard), ("soft", ~hard)):
+        report_ulp(f"{np.dtype(dtype).name} bce(probs) grad {name}", float(gerr[m].max()), 1.0)
+    assert gerr.max() <= 1.0, f"gradient: max {gerr.max():.3g} ulp"
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

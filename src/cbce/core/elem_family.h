@@ -95,7 +95,65 @@
     }
 
 CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
+
+#ifdef CBCE__HAVE_ELEMENTWISE
+/*
+ * The "x" path (float64 data) in double-double on fastmath.h's primitives, branch-free:
+ *   log x as cbce__log_dd(x); log(1 - x) as cbce__log_dd(1 - x) for x > 1/2 (1 - x exact,
+ *   Sterbenz) and cbce__log1p_dd(-x) for x <= 1/2; both relative error <= 2^-57.  The
+ *   clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
+ *   two non-positive terms (no cancellation), times -w, rounded once.
+ *   x - y and 1 - x by two_sum (exact), x(1 - x) by an exact product (relative u^2), the
+ *   quotient by one corrected division, times m, rounded once.  y and q are the smoothed
+ *   targets rounded to double (exact for hard labels without smoothing).
+ */
+CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
+{
+    cbce__f2 c = {-100.0, 0.0};
+    return cbce__sel_f2(v.hi < -100.0 || (v.hi == -100.0 && v.lo < 0.0), c, v);
+}
+
+CBCE__INLINE cbce__f2 cbce__probs_add(cbce__f2 a, cbce__f2 b)
+{
+    cbce__f2 s = cbce__two_sum(a.hi, b.hi);
+    return cbce__fast_two_sum(s.hi, s.lo + (a.lo + b.lo));
+}
+
+CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
+                                double half, double *l, double *g, double *h)
+{
+    const double eps = (double)1e-12f; /* PyTorch's EPSILON, see CBCE__ELEM_PROBS */
+    double y = tr * keep + half;
+    double q = (1.0 - tr) * keep + half;
+    if (want & CBCE__LOSS) {
+        cbce__f2 mx = {-x, 0.0};
+        cbce__f2 lx = cbce__probs_clamp(cbce__log_dd(x));
+        cbce__f2 l1 = cbce__probs_clamp(x > 0.5 ? cbce__log_dd(1.0 - x)
+                                                : cbce__log1p_dd(mx, 1.0));
+        cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
+        s = cbce__mul_d_f2(-w, s);
+        *l = s.hi + s.lo;
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        cbce__f2 r = cbce__two_sum(x, -y);
+        cbce__f2 den = cbce__mul_d_f2(x, cbce__two_sum(1.0, -x));
+        cbce__f2 ce = {eps, 0.0};
+        den = cbce__sel_f2(den.hi < eps, ce, den);
+        if (want & CBCE__GRAD) {
+            cbce__f2 v = cbce__mul_d_f2(m, cbce__div_f2(r, den, 1.0 / den.hi));
+            *g = v.hi + v.lo;
+        }
+        if (want & CBCE__HESS) {
+            cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
+            cbce__f2 d2 = cbce__mul_f2(den, den);
+            cbce__f2 v = cbce__mul_d_f2(m, cbce__div_f2(num, d2, 1.0 / d2.hi));
+            *h = v.hi + v.lo;
+        }
+    }
+}
+#else
 CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
+#endif
 
 /*
  * Sigmoid focal loss (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss):
