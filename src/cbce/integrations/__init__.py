@@ -14,4 +14,4 @@ objectives, not at all: they use the data set's ``get_label``/``get_weight`` met
 ==============================  ===========================================================
 """
 # No __all__ of submodules: `from cbce.integrations import *` must not import every framework.
-__all__: list = []
+__all__: list[str] = []
