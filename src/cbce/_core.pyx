@@ -316,7 +316,10 @@ cdef object _broadcast_operand(cbce_operand_t *op, value, tuple shape, dtype, st
     A weight whose non-1 dimensions are consecutive (the common (C,), (N, 1), (1, C, 1)...)
     is read through period/repeat with no broadcast copy.
     """
-    cdef object w = np.asarray(value, dtype=dtype)
+    cdef object w = np.asarray(value)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must have a real dtype, got {w.dtype}")
+    w = w.astype(dtype, copy=False)
     cdef Py_ssize_t nd = len(shape), k, first = -1, last = -1, period = 1, repeat = 1
     try:
         ok = np.broadcast_shapes(w.shape, shape) == shape
@@ -424,11 +427,10 @@ cdef class _Call:
                                          self.compute_dtype, "pos_weight")
             self.reads.append(self.pw)
 
-        if reduction is not None:
-            if not isinstance(reduction, str) or reduction not in REDUCTIONS:
-                raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
-                                 f"'weighted_mean', got {reduction!r}")
-            self.a.reduction = REDUCTIONS[reduction]
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
+                             f"'weighted_mean', got {reduction!r}")
+        self.a.reduction = REDUCTIONS[reduction]
         eps = float(label_smoothing)
         if not (0.0 <= eps <= 1.0):
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
@@ -643,7 +645,7 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, po
     (array([-0.5]), array([0.25]))
     """
     go, ho = _pair(out)
-    c = _logits_call(input, target, weight, pos_weight, None, label_smoothing, num_threads)
+    c = _logits_call(input, target, weight, pos_weight, "none", label_smoothing, num_threads)
     return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
 
 
@@ -707,9 +709,9 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     PyTorch's rule: ``w * (x - y) / max(x * (1 - x), 1e-12)`` times ``grad_output`` (and
     divided by the element count for ``'mean'``, by the sum of the weights for
     ``'weighted_mean'``); 1e-12 is PyTorch's float32 EPSILON (9.99999996e-13) for every
-    dtype, and float16 input is computed in float32, so the gradient is finite at 0 and 1.  ``grad_output`` is a scalar for a reduced
-    loss, a scalar or an array broadcastable to the input for ``'none'``.  ``out`` may be the
-    input itself.
+    dtype, and float16 input is computed in float32, so the gradient is finite at 0 and 1.
+    ``grad_output`` is a scalar for a reduced loss, a scalar or an array broadcastable to the
+    input for ``'none'``.  ``out`` may be the input itself.
 
     Examples
     --------
@@ -846,7 +848,7 @@ def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamm
     (array([-1.12674988, -0.2982868 ]), array([-0.02008887,  0.3991434 ]))
     """
     go, ho = _pair(out)
-    c = _focal_call(input, target, weight, alpha, gamma, None, num_threads)
+    c = _focal_call(input, target, weight, alpha, gamma, "none", num_threads)
     return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
 
 

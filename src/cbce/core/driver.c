@@ -20,6 +20,8 @@ static inline cbce__dd dd_two_sum(double a, double b)
     r.hi = a + b;
     bb = r.hi - a;
     r.lo = (a - (r.hi - bb)) + (b - bb);
+    if (isinf(r.hi)) /* an overflowed or infinite sum: inf - inf would make lo NaN */
+        r.lo = 0.0;
     return r;
 }
 
@@ -40,6 +42,8 @@ static inline cbce__dd dd_two_prod(double a, double b)
     cbce__dd r;
     r.hi = a * b;
     r.lo = ((ah * bh - r.hi) + ah * bl + al * bh) + al * bl;
+    if (!isfinite(r.lo)) /* the split overflows above 2^996: keep the rounded product */
+        r.lo = 0.0;
     return r;
 }
 
@@ -140,9 +144,10 @@ static int check_operand(const cbce_operand_t *op, int dtype, int required, size
     return CBCE_OK;
 }
 
-/* Sum of the n broadcast weights, in double-double.  When n is a whole number of cycles
- * each of the `period` values appears n / period times, so one cycle is summed. */
-static cbce__dd weight_sum(const cbce_operand_t *op, size_t n)
+/* Sum of the n broadcast weights times `scale` (a power of two), in double-double.  When n
+ * is a whole number of cycles each of the `period` values appears n / period times, so one
+ * cycle is summed. */
+static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
 {
     double buf[CBCE__CHUNK];
     cbce__dd s = {0.0, 0.0};
@@ -151,6 +156,8 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n)
     if (op->data == NULL) {
         s.hi = (double)n;
         s.lo = (double)(n - (size_t)s.hi);
+        s.hi *= scale;
+        s.lo *= scale;
         return s;
     }
     if (op->period <= n && n / op->period >= op->repeat && n % (op->period * op->repeat) == 0) {
@@ -161,7 +168,7 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n)
         size_t c = count - i0 < CBCE__CHUNK ? count - i0 : CBCE__CHUNK;
         load(&one, i0, c, buf, 1.0);
         for (k = 0; k < c; k++)
-            s = dd_add(s, dd_two_sum(buf[k], 0.0));
+            s = dd_add(s, dd_two_sum(buf[k] * scale, 0.0));
     }
     if (count != n) {
         double f = (double)(n / count);
@@ -190,7 +197,9 @@ typedef struct cbce__job {
     cbce__step_fn step;
     cbce__consts k;
     int dtype, want, reduced;
-    double gscale;
+    double gscale;  /* gradient multiplier: grad_output / denominator */
+    double wpre;    /* weights are multiplied by wpre before gscale (see cbce__run) */
+    double lscale;  /* loss multiplier, 1 or CBCE__DOWN (see cbce__run) */
     size_t n, seg_blocks, nseg;
     cbce__dd seg_sum[CBCE__MAX_SEGMENTS]; /* sum of each full segment */
     cbce__dd tail[66];                    /* the last segment's partial subtrees */
@@ -237,9 +246,12 @@ static void run_segment(cbce__job *J, size_t s)
                         mb[j] *= wb[j];
                 } else {
                     for (j = 0; j < c; j++)
-                        mb[j] = wb[j] * J->gscale;
+                        mb[j] = (wb[j] * J->wpre) * J->gscale;
                 }
             }
+            if (J->lscale != 1.0)
+                for (j = 0; j < c; j++)
+                    wb[j] *= J->lscale;
             J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
             if (J->reduced) {
                 for (j = 0; j < c; j++) {
@@ -367,12 +379,35 @@ static void run_all(cbce__job *J, int nthreads)
         run_segments(&w[t]);
 }
 
+/* The reduced sum of the segments, by the tree described above. */
+static cbce__dd combine(const cbce__job *J)
+{
+    cbce__dd stack[66 + 66], total = {0.0, 0.0};
+    int top = 0, i;
+    size_t s, nfull = J->ntail > 0 ? J->nseg - 1 : J->nseg;
+    for (s = 0; s < nfull; s++)
+        tree_push(stack, &top, J->seg_sum[s], s);
+    for (i = 0; i < J->ntail; i++)
+        stack[top++] = J->tail[i];
+    while (top > 0)
+        total = dd_add(stack[--top], total);
+    return total;
+}
+
+/*
+ * Overflow.  A mean of finite losses is finite even where their sum (or the sum of the
+ * weights) overflows: then the sums are formed once more with every weight scaled by
+ * CBCE__DOWN = 2^-600 (exact, a power of two) and the quotient scaled back.  Only such
+ * calls pay the second pass.
+ */
+#define CBCE__DOWN 0x1p-600
+
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o)
 {
     cbce__job J;
     int st;
-    size_t n, nblocks, s;
+    size_t n, nblocks;
     cbce__dd wsum = {0.0, 0.0};
 
     if (a == NULL || o == NULL)
@@ -420,10 +455,15 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         J.step = dtype == CBCE_F32 ? f->steps[level]->d : f->steps[level]->x;
     }
     J.ntail = 0;
-    J.gscale = 1.0;
+    J.gscale = J.wpre = J.lscale = 1.0;
 
-    if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN)
-        wsum = weight_sum(&a->weight, n);
+    if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
+        wsum = weight_sum(&a->weight, n, 1.0);
+        if (isinf(wsum.hi)) {
+            J.wpre = J.lscale = CBCE__DOWN;
+            wsum = weight_sum(&a->weight, n, CBCE__DOWN);
+        }
+    }
     if ((want & (CBCE__GRAD | CBCE__HESS)) && a->reduction != CBCE_REDUCTION_NONE) {
         /* A reduced loss's gradient: grad_output (element 0) / denominator. */
         double go = 1.0;
@@ -445,28 +485,33 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     run_all(&J, a->num_threads);
 
     if (J.reduced) {
-        cbce__dd stack[66 + 66], total = {0.0, 0.0}, den = {1.0, 0.0};
-        int top = 0, i;
-        size_t nfull = J.ntail > 0 ? J.nseg - 1 : J.nseg;
+        cbce__dd total = combine(&J), den = {1.0, 0.0};
         double r;
-        for (s = 0; s < nfull; s++)
-            tree_push(stack, &top, J.seg_sum[s], s);
-        for (i = 0; i < J.ntail; i++)
-            stack[top++] = J.tail[i];
-        while (top > 0)
-            total = dd_add(stack[--top], total);
-        if (a->reduction == CBCE_REDUCTION_MEAN) {
+        int mean = a->reduction == CBCE_REDUCTION_MEAN;
+        int wmean = a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN;
+        if ((mean || wmean) && isinf(total.hi) && J.lscale == 1.0) {
+            J.lscale = CBCE__DOWN;
+            J.want = CBCE__LOSS;
+            J.ntail = 0;
+            if (wmean)
+                wsum = weight_sum(&a->weight, n, CBCE__DOWN);
+            run_all(&J, a->num_threads);
+            total = combine(&J);
+        }
+        if (mean) {
             den.hi = (double)n;
             den.lo = (double)(n - (size_t)den.hi);
-        } else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
-            den = wsum;
+        } else if (wmean) {
+            den = wsum; /* scaled as the weights in the numerator were */
         }
-        if (a->reduction == CBCE_REDUCTION_SUM)
+        if (!mean && !wmean)
             r = total.hi + total.lo;
         else if (n == 0)
             r = NAN;
         else
             r = dd_div(total, den);
+        if (mean)
+            r /= J.lscale;
         store_result(o->result, dtype, r);
     }
     return CBCE_OK;
