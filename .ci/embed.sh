@@ -112,6 +112,24 @@ readelf -d "$WORK"/prefix-cmake/lib*/libcbce.so | grep -q "Library soname: \[$SO
 sh tests/c/check_symbols.sh include/cbce.h "$WORK"/prefix-cmake/lib*/libcbce.a \
     "$WORK"/prefix-cmake/lib*/libcbce.so
 
+step "one version everywhere: header $VERSION"
+versions="make:$(make -s version) cmake:$(sed -n 's/^-- cbce \([0-9.]*\):.*/\1/p' "$WORK/cmake.log")"
+for prefix in prefix-make prefix-cmake; do
+    pcdir=$(dirname "$(ls "$WORK"/$prefix/lib*/pkgconfig/cbce.pc)")
+    versions="$versions $prefix.pc:$(PKG_CONFIG_PATH=$pcdir pkg-config --modversion cbce)"
+done
+printf '#include <stdio.h>\n#include <cbce.h>\nint main(void) { puts(cbce_version_string()); return 0; }\n' \
+    > "$WORK/v.c"
+gcc -I"$WORK/prefix-make/include" "$WORK/v.c" -L"$WORK/prefix-make/lib" -lcbce -o "$WORK/v"
+versions="$versions installed-lib:$(LD_LIBRARY_PATH=$WORK/prefix-make/lib "$WORK/v")"
+if [ "${CBCE_EMBED_SKIP_PYTHON:-0}" != 1 ]; then
+    versions="$versions python:$(cd "$WORK" && "$PY" -c 'import cbce; print(cbce.__version__)')"
+fi
+echo "$versions"
+for v in $versions; do
+    [ "${v#*:}" = "$VERSION" ] || { echo "embed: ${v%%:*} says ${v#*:}, the header $VERSION"; exit 1; }
+done
+
 # ---- 2. sanitizers and valgrind ----------------------------------------------------------------
 SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 for cc in gcc clang; do
