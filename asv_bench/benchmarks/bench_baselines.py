@@ -4,11 +4,10 @@ Put next to bench_logits on the dashboard, these say what cbce buys: the NumPy v
 are the numerically stable textbook formulas, the PyTorch ones the torch.nn.functional
 calls (forward, and forward + autograd backward), one thread or all cores.
 """
-import os
 
 import numpy as np
 
-from .common import ALL_CORES, DTYPES, Benchmark, logits, targets
+from .common import ALL_CORES, DTYPES, Benchmark, logits, lowmem_inputs, targets
 
 try:  # imported once here, so that asv's forked benchmark processes do not each import it
     import torch
@@ -73,7 +72,7 @@ class NumPyPeakMemory(Benchmark):
     n = 10**7
 
     def setup(self):
-        self.x, self.y = logits(self.n, "float32"), targets(self.n, "float32")
+        self.x, self.y = lowmem_inputs(self.n, "float32")
 
     def peakmem_numpy_forward_backward(self):
         np_forward_backward(self.x, self.y)
@@ -128,8 +127,9 @@ class PyTorchPeakMemory(Benchmark):
     def setup(self):
         torch = _torch()
         self.F = torch.nn.functional
-        self.x = torch.from_numpy(logits(self.n, "float32")).requires_grad_(True)
-        self.y = torch.from_numpy(targets(self.n, "float32"))
+        x, y = lowmem_inputs(self.n, "float32")
+        self.x = torch.from_numpy(x).requires_grad_(True)
+        self.y = torch.from_numpy(y)
 
     def peakmem_torch_forward_backward(self):
         self.F.binary_cross_entropy_with_logits(self.x, self.y).backward()

@@ -1,5 +1,4 @@
 """sigmoid, log_sigmoid, softplus: elementwise, accurate, dtype kept."""
-import numpy as np
 
 from .common import DTYPES, ELEMENTWISE, Benchmark, logits, require
 

@@ -1,8 +1,8 @@
 """Sigmoid focal loss (torchvision's formula, computed in log space)."""
 import numpy as np
 
-from .common import (DTYPES, FOCAL, NO_REDUCTION, Benchmark, logits, reduction_kwargs,
-                     require, targets, threads_kwargs)
+from .common import (DTYPES, FOCAL, NO_REDUCTION, Benchmark, logits, lowmem_inputs,
+                     reduction_kwargs, require, targets, threads_kwargs)
 
 
 class Functions(Benchmark):
@@ -70,7 +70,7 @@ class PeakMemory(Benchmark):
 
     def setup(self, name):
         self.fn = require(name)
-        self.x, self.y = logits(self.n, "float32"), targets(self.n, "float32")
+        self.x, self.y = lowmem_inputs(self.n, "float32")
 
     def peakmem_call(self, name):
         self.fn(self.x, self.y)

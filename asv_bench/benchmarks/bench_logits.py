@@ -3,8 +3,8 @@ import numpy as np
 
 import cbce
 
-from .common import (ALL_CORES, DTYPES, LOGITS, Benchmark, logits, reduction_kwargs,
-                     require, targets, threads_kwargs)
+from .common import (ALL_CORES, DTYPES, LOGITS, Benchmark, logits, lowmem_inputs,
+                     reduction_kwargs, require, targets, threads_kwargs)
 
 FWD, BWD, FB, GH = LOGITS
 
@@ -142,9 +142,10 @@ class Classes(Benchmark):
 class PeakMemory(Benchmark):
     """Peak memory (whole process) of the passes at 10^7 float32, reduction "mean".
 
-    "inputs_only" is the floor (interpreter, NumPy, cbce, the two 40 MB inputs).  The fused
-    passes should add only their outputs (40 MB per array out); compare with
-    bench_baselines.NumPyPeakMemory, whose temporaries cost several times more.
+    "inputs_only" is the floor (interpreter, NumPy, cbce, the two 40 MB inputs, made
+    without temporaries).  The passes should add only their outputs (40 MB per array out:
+    0 for the reduced forward, 40 MB for forward_backward's gradient, 80 MB for grad_hess);
+    compare with bench_baselines.NumPyPeakMemory, whose temporaries cost several times more.
     """
     params = [["inputs_only", FWD, FB, GH]]
     param_names = ["function"]
@@ -152,8 +153,7 @@ class PeakMemory(Benchmark):
 
     def setup(self, name):
         self.fn = (lambda x, y: None) if name == "inputs_only" else require(name)
-        self.x = logits(self.n, "float32")
-        self.y = targets(self.n, "float32")
+        self.x, self.y = lowmem_inputs(self.n, "float32")
 
     def peakmem_call(self, name):
         self.fn(self.x, self.y)

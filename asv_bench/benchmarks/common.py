@@ -72,6 +72,22 @@ def targets(n, dtype="float64", seed=2):
     return t.astype(dtype)
 
 
+def lowmem_inputs(n, dtype="float32", chunk=1 << 20, seed=4):
+    """Logits and 0/1 targets made chunk by chunk, without full-size temporaries.
+
+    For the peakmem_ benchmarks: asv reports the process's peak RSS, setup included, so
+    the data must be made with a peak no higher than the arrays themselves.
+    """
+    r = rng(seed)
+    x = np.empty(n, dtype=dtype)
+    y = np.empty(n, dtype=dtype)
+    for i in range(0, n, chunk):
+        m = min(chunk, n - i)
+        x[i:i + m] = r.standard_normal(m) * 4.0
+        y[i:i + m] = r.random(m) < 0.3
+    return x, y
+
+
 def probabilities(n, dtype, seed=3):
     """Probabilities in the open interval (0, 1), for binary_cross_entropy."""
     r = rng(seed)
