@@ -25,6 +25,7 @@ import http.server
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -190,7 +191,8 @@ class Browser:
 
     def _read_message(self, deadline):
         while b"\0" not in self.buf:
-            if time.time() > deadline:
+            remaining = deadline - time.time()
+            if remaining <= 0 or not select.select([self.from_chrome], [], [], remaining)[0]:
                 raise TimeoutError("no answer from Chromium")
             chunk = os.read(self.from_chrome, 1 << 16)
             if not chunk:
