@@ -155,9 +155,11 @@ def ref_focal(x, y, w, m, alpha, gamma):
 
 # ---- comparison -------------------------------------------------------------------------
 
-TOL = {np.dtype(np.float16): (8 * 2.0**-11, 2.0**-24),
-       np.dtype(np.float32): (8 * 2.0**-24, 2.0**-149),
-       np.dtype(np.float64): (64 * 2.0**-53, 2.0**-1074)}
+# (relative to the magnitude of the terms, absolute: two subnormal spacings, as a weight
+# multiplies an already rounded subnormal loss)
+TOL = {np.dtype(np.float16): (8 * 2.0**-11, 2 * 2.0**-24),
+       np.dtype(np.float32): (8 * 2.0**-24, 2 * 2.0**-149),
+       np.dtype(np.float64): (64 * 2.0**-53, 2 * 2.0**-1074)}
 
 
 def check_close(got, ref, scale, dtype, what, rel_extra=1.0, overflow_ok=False,
@@ -429,7 +431,9 @@ def run_case(c):
 
     # the reference, on the values the core sees (float16 input computed in float32)
     X = x.astype(LD)
-    Y = y.astype(cdt).astype(LD) if y.dtype.kind == "f" and y.dtype != cdt else y.astype(LD)
+    # targets are read at their own precision (a float64 target of float32 input is not
+    # rounded to float32); weights, pos_weight and grad_output are converted to the input's
+    Y = y.astype(LD)
     W = np.ones(shape, LD) if w is None else np.broadcast_to(
         np.asarray(w).astype(cdt).astype(LD), shape)
     P = np.ones(shape, LD) if pw is None else np.broadcast_to(pw.astype(cdt).astype(LD), shape)
@@ -438,7 +442,8 @@ def run_case(c):
     if op in ("bwd", "fwd_bwd", "grad_hess") and red != "none":
         g0 = LD(1.0) if op != "bwd" else LD(np.asarray(go, dtype=cdt).reshape(-1)[0])
         den = LD(n) if red == "mean" else (np.sum(W) if red == "weighted_mean" else LD(1))
-        M = W * (g0 / den) if n else W
+        with np.errstate(all="ignore"):
+            M = W * (g0 / den) if n else W
     elif op == "bwd" and go is not None:
         M = W * np.broadcast_to(np.asarray(go, dtype=cdt).astype(LD), shape)
     else:
@@ -601,7 +606,8 @@ def _loss_fns():
 def test_reduction_of_infinite_loss_is_inf(family, op, name, reduction, dtype):
     """Found by test_fuzz_losses: one infinite element loss (x=+inf, y=0 with logits;
     x=0, y=1 gives 100 for BCE, so there an infinite weight is used) must make sum/mean +inf,
-    as NumPy and PyTorch do, not NaN."""
+    as NumPy and PyTorch do, not NaN.  (For BCE on probabilities the elementwise loss with
+    an infinite weight was NaN as well: see test_probs_infinite_weight.)"""
     x = np.array([np.inf, 0.0, 1.0], dtype)
     y = np.array([0.0, 0.0, 1.0], dtype)
     w = None
@@ -639,8 +645,8 @@ def test_mean_of_huge_float64_losses_is_finite(reduction, value):
     """Found by test_fuzz_losses: mean/weighted_mean of float64 losses above ~2^996 was NaN.
     The exact mean of one loss is that loss."""
     x, y = np.array([-value]), np.array([1.0])
-    r = cbce.binary_cross_entropy_with_logits(x, y, reduction=reduction,
-                                              weight=np.array([2.0]))
+    kw = {"weight": np.array([2.0])} if reduction == "weighted_mean" else {}
+    r = cbce.binary_cross_entropy_with_logits(x, y, reduction=reduction, **kw)
     assert r == value, f"mean of one loss {value!r} gave {r!r}"
     r2 = cbce.binary_cross_entropy_with_logits(np.array([-value] * 2), np.ones(2),
                                                reduction=reduction)
@@ -657,3 +663,21 @@ def test_weighted_mean_with_huge_weights():
     x2, y2 = np.zeros((1000, 4)), np.zeros((1000, 4))
     r2 = cbce.binary_cross_entropy_with_logits(x2, y2, weight=w, reduction="weighted_mean")
     assert abs(r2 - np.log(2)) <= 2e-16, r2
+
+
+@pytest.mark.skipif(not hasattr(cbce, "binary_cross_entropy"), reason="not in cbce yet")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["none", "sum", "grad"])
+def test_probs_infinite_weight(dtype, op):
+    """Found by fuzzing: BCE on probabilities with an infinite weight gave NaN; PyTorch and
+    the logits loss give inf (the loss is positive) and an infinite gradient of the sign of
+    x - y."""
+    x = np.array([0.5, 0.25], dtype)
+    y = np.array([0.0, 1.0], dtype)
+    w = np.array([np.inf, np.inf], dtype)
+    if op == "grad":
+        g = cbce.binary_cross_entropy_backward(x, y, weight=w, reduction="none")
+        assert np.isposinf(g[0]) and np.isneginf(g[1]), g
+        return
+    r = cbce.binary_cross_entropy(x, y, weight=w, reduction=op)
+    assert np.all(np.isposinf(r)), r

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harness for the cbce C API (clang, AddressSanitizer + UBSan) and run
+# it for a bounded time.
+#
+#   fuzz/run.sh                      # 60 s
+#   FUZZ_TIME=3600 fuzz/run.sh       # a longer run
+#   FUZZ_JOBS=2 fuzz/run.sh          # parallel workers
+#   fuzz/run.sh path/to/crash-file   # replay one input (e.g. a saved crash)
+#
+# The core's kernel files (those containing CBCE__ISA_NAME( ) are compiled once per SIMD
+# level, as setup.py does (internal.h, note (d)), so the fuzzer compares the scalar, SSE2,
+# AVX2 and AVX-512 kernels.  Artifacts (crashing inputs) go to build/fuzz/artifacts/, the
+# corpus to build/fuzz/corpus/ (kept between runs).  Exit status: 0 if no crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CC=${CC:-clang}
+OUT=build/fuzz
+FUZZ_TIME=${FUZZ_TIME:-60}
+FUZZ_JOBS=${FUZZ_JOBS:-1}
+mkdir -p "$OUT/obj" "$OUT/corpus" "$OUT/artifacts"
+
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+CFLAGS="-O1 -g -std=c99 -fno-trapping-math -ffp-contract=off -pthread $SAN \
+-Iinclude -Isrc/cbce/core -DCBCE_STATIC_DEFINE"
+DEFS=""
+# Families present in this version of the header and the core (the harness covers each).
+grep -q "cbce_bce_fwd_f32" include/cbce.h && grep -qs "cbce_bce_fwd_" src/cbce/core/*.c \
+    && DEFS="$DEFS -DFUZZ_HAVE_PROBS"
+grep -q "cbce_focal_fwd_f32" include/cbce.h && grep -qs "cbce_focal_fwd_" src/cbce/core/*.c \
+    && DEFS="$DEFS -DFUZZ_HAVE_FOCAL"
+grep -q "cbce_sigmoid_f32" include/cbce.h && [ -f src/cbce/core/sigmoid.c ] \
+    && DEFS="$DEFS -DFUZZ_HAVE_HELPERS"
+echo "fuzz: families:$DEFS"
+
+objs=()
+for src in src/cbce/core/*.c; do
+    base=$(basename "$src" .c)
+    $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$OUT/obj/$base.o"
+    objs+=("$OUT/obj/$base.o")
+    if grep -q "CBCE__ISA_NAME(" "$src"; then
+        $CC $CFLAGS -fsanitize=fuzzer-no-link -DCBCE__ISA_VARIANT=1 -DCBCE__ISA_SUFFIX=_scalar \
+            -fno-vectorize -fno-slp-vectorize -c "$src" -o "$OUT/obj/${base}_scalar.o"
+        objs+=("$OUT/obj/${base}_scalar.o")
+        if [ "$(uname -m)" = x86_64 ]; then
+            $CC $CFLAGS -fsanitize=fuzzer-no-link -DCBCE__ISA_VARIANT=1 -DCBCE__ISA_SUFFIX=_avx2 \
+                -mavx2 -mfma -c "$src" -o "$OUT/obj/${base}_avx2.o"
+            $CC $CFLAGS -fsanitize=fuzzer-no-link -DCBCE__ISA_VARIANT=1 \
+                -DCBCE__ISA_SUFFIX=_avx512 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 \
+                -mfma -c "$src" -o "$OUT/obj/${base}_avx512.o"
+            objs+=("$OUT/obj/${base}_avx2.o" "$OUT/obj/${base}_avx512.o")
+        fi
+    fi
+done
+$CC $CFLAGS $DEFS -fsanitize=fuzzer fuzz/fuzz_cbce.c "${objs[@]}" -lm -o "$OUT/fuzz_cbce"
+echo "fuzz: built $OUT/fuzz_cbce"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if [ $# -gt 0 ]; then
+    exec "$OUT/fuzz_cbce" "$@"
+fi
+args=(-max_total_time="$FUZZ_TIME" -max_len=512 -timeout=30 -rss_limit_mb=4096
+      -print_final_stats=1 -artifact_prefix="$OUT/artifacts/")
+if [ -d fuzz/seeds ]; then
+    corpora=("$OUT/corpus" fuzz/seeds)
+else
+    corpora=("$OUT/corpus")
+fi
+if [ "$FUZZ_JOBS" -gt 1 ]; then
+    args+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
+fi
+log="$OUT/fuzz.log"
+set +e
+"$OUT/fuzz_cbce" "${args[@]}" "${corpora[@]}" 2>&1 | tee "$log" | grep -E \
+    "^#[0-9]+ +(INITED|DONE|pulse)|stat::|CHECK FAILED|ERROR|SUMMARY|runtime error|Test unit"
+status=${PIPESTATUS[0]}
+set -e
+execs=$(grep -h "stat::number_of_executed_units" "$log" | awk '{s += $2} END {print s + 0}')
+echo "fuzz: exit status $status, $execs executions in ${FUZZ_TIME}s"
+exit "$status"
