@@ -55,22 +55,34 @@ def kernel_files(sources):
 
 
 class build_ext_with_variants(build_ext):
-    """Compile the kernel files once per SIMD level and link the objects in."""
+    """Compile the C core (plus its kernel files once per SIMD level), archive it as
+    cbce/lib/libcbce.a for extensions that `cimport cbce` (cbce.get_library_dir()), and link
+    the same objects into the extension."""
 
     def build_extension(self, ext):
-        if self.compiler.compiler_type != "msvc":
-            for name, flags in SIMD_VARIANTS:
-                print(f"cbce: compiling the {name} kernels with", " ".join(flags))
-                objs = self.compiler.compile(
-                    kernel_files(core_sources),
-                    output_dir=os.path.join(self.build_temp, "simd_" + name),
-                    macros=ext.define_macros + [("CBCE__ISA_VARIANT", "1"),
-                                                ("CBCE__ISA_SUFFIX", "_" + name)],
-                    include_dirs=ext.include_dirs,
-                    extra_postargs=ext.extra_compile_args + flags)
-                ext.extra_objects = list(ext.extra_objects or []) + objs
-        else:
+        msvc = self.compiler.compiler_type == "msvc"
+        if msvc:
             ext.define_macros.append(("CBCE_NO_SIMD_VARIANTS", "1"))
+        core_macros = [m for m in ext.define_macros if m[0].startswith("CBCE")]
+        core_includes = ["include", "src/cbce/core"]
+        objs = self.compiler.compile(core_sources,
+                                     output_dir=os.path.join(self.build_temp, "core"),
+                                     macros=core_macros, include_dirs=core_includes,
+                                     extra_postargs=ext.extra_compile_args)
+        for name, flags in ([] if msvc else SIMD_VARIANTS):
+            print(f"cbce: compiling the {name} kernels with", " ".join(flags))
+            objs += self.compiler.compile(
+                kernel_files(core_sources),
+                output_dir=os.path.join(self.build_temp, "simd_" + name),
+                macros=core_macros + [("CBCE__ISA_VARIANT", "1"),
+                                      ("CBCE__ISA_SUFFIX", "_" + name)],
+                include_dirs=core_includes,
+                extra_postargs=ext.extra_compile_args + flags)
+        libdir = os.path.join(os.path.dirname(self.get_ext_fullpath(ext.name)), "lib")
+        self.compiler.create_static_lib(objs, "cbce", output_dir=libdir)
+        print("cbce: the C core for cimport users:", libdir)
+        ext.sources = [s for s in ext.sources if s not in core_sources]
+        ext.extra_objects = list(ext.extra_objects or []) + objs
         super().build_extension(ext)
 
 
@@ -100,6 +112,7 @@ setup(
     package_dir={"": "src"},
     packages=["cbce", "cbce.integrations"] if os.path.isdir("src/cbce/integrations") else ["cbce"],
     package_data={"cbce": ["py.typed", "*.pyi", "*.pxd"]},
+    include_package_data=False,
     ext_modules=cythonize([ext], language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False}),
     cmdclass={"build_py": build_py_with_headers, "build_ext": build_ext_with_variants},
