@@ -137,6 +137,9 @@ def test_loss_within_one_ulp_of_mpmath(dtype, rng):
     n = 600
     x = np.concatenate([rng.random(n // 3), 10.0 ** rng.uniform(-40, 0, n // 3),
                         1 - 10.0 ** rng.uniform(-16, -1, n // 3)]).astype(dtype)
+    # the boundaries of the float64 path's branches (1/4; log1p's reduction near -0.29, -0.65)
+    x[:12] = [0.25, np.nextafter(0.25, 1), np.nextafter(0.25, 0), 0.2929, 0.3, 0.5,
+              0.6464, 0.65, 0.9, 0.99, 1 - 2.0**-53, 2.0**-1074]
     x = np.clip(x, 0, 1)
     y = np.where(rng.random(n) < 0.5, rng.integers(0, 2, n), rng.random(n)).astype(dtype)
     got = F(x, y, reduction="none")

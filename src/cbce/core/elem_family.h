@@ -22,14 +22,18 @@
  * is tested once per chunk, so each loop is a plain elementwise loop with a constant WANT
  * and the branch-free element function inlined.  The driver always passes the l, g, h
  * buffers, so CALL may hand all three to the element function; it writes only what WANT
- * asks for.
+ * asks for.  The buffers are distinct (the driver's chunk buffers): `restrict` and the
+ * constants copied once spare GCC the run-time alias checks that stop it vectorising.
  */
 #define CBCE__FAMILY_STEP(NAME, CALL)                                                      \
-    static void NAME(int want, size_t c, const double *x, const double *t,                 \
-                     const double *p, const double *w, const double *m,                    \
-                     const cbce__consts *k, double *l, double *g, double *h)               \
+    static void NAME(int want, size_t c, const double *restrict x,                         \
+                     const double *restrict t, const double *restrict p,                   \
+                     const double *restrict w, const double *restrict m,                   \
+                     const cbce__consts *k0, double *restrict l, double *restrict g,       \
+                     double *restrict h)                                                   \
     {                                                                                      \
         size_t i;                                                                          \
+        const cbce__consts kc = *k0, *k = &kc;                                             \
         (void)p;                                                                           \
         (void)t;                                                                           \
         (void)w;                                                                           \
@@ -99,9 +103,11 @@ CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
 #ifdef CBCE__HAVE_ELEMENTWISE
 /*
  * The "x" path (float64 data) in double-double on fastmath.h's primitives, branch-free:
- *   log x as cbce__log_dd(x); log(1 - x) as cbce__log_dd(1 - x) for x > 1/2 (1 - x exact,
- *   Sterbenz) and cbce__log1p_dd(-x) for x <= 1/2; both relative error <= 2^-57.  The
- *   clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
+ *   log x as cbce__log_dd(x); log(1 - x) as cbce__log1p_dd(-x) for x <= 1/4 (its k = 0
+ *   range: its polynomial is accurate only for arguments above ~ -0.646, not on all of
+ *   (-1, 0]), else as log_dd(h) + l/h with h + l = 1 - x exactly (two_sum; the dropped
+ *   -(l/h)^2/2 is below 2^-106), x = 1 selecting the clamp value directly; relative error
+ *   <= 2^-57 each.  The clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
  *   two non-positive terms (no cancellation), times -w, rounded once.
  *   x - y and 1 - x by two_sum (exact), x(1 - x) by an exact product (relative u^2), the
  *   quotient by one corrected division, times m, rounded once.  y and q are the smoothed
@@ -119,6 +125,15 @@ CBCE__INLINE cbce__f2 cbce__probs_add(cbce__f2 a, cbce__f2 b)
     return cbce__fast_two_sum(s.hi, s.lo + (a.lo + b.lo));
 }
 
+/* w * (s.hi + s.lo) rounded once; where that is not finite (an infinite or huge w makes
+ * two_prod's low part inf - inf = NaN) the plain product, which is then the right inf. */
+CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
+{
+    cbce__f2 v = cbce__mul_d_f2(w, s);
+    double r = v.hi + v.lo;
+    return r == r ? r : w * (s.hi + s.lo);
+}
+
 CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
                                 double half, double *l, double *g, double *h)
 {
@@ -126,13 +141,16 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
     double y = tr * keep + half;
     double q = (1.0 - tr) * keep + half;
     if (want & CBCE__LOSS) {
-        cbce__f2 mx = {-x, 0.0};
+        cbce__f2 mx = {-x, 0.0}, lo = {-100.0, 0.0};
+        cbce__f2 omx = cbce__two_sum(1.0, -x);
+        cbce__f2 lb = cbce__log_dd(omx.hi);
         cbce__f2 lx = cbce__probs_clamp(cbce__log_dd(x));
-        cbce__f2 l1 = cbce__probs_clamp(x > 0.5 ? cbce__log_dd(1.0 - x)
-                                                : cbce__log1p_dd(mx, 1.0));
+        cbce__f2 l1;
+        lb = cbce__fast_two_sum(lb.hi, lb.lo + omx.lo / (x == 1.0 ? 1.0 : omx.hi));
+        l1 = cbce__sel_f2(x <= 0.25, cbce__log1p_dd(mx, 1.0), lb);
+        l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
         cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
-        s = cbce__mul_d_f2(-w, s);
-        *l = s.hi + s.lo;
+        *l = cbce__probs_scale(-w, s);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 r = cbce__two_sum(x, -y);
@@ -140,14 +158,12 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         cbce__f2 ce = {eps, 0.0};
         den = cbce__sel_f2(den.hi < eps, ce, den);
         if (want & CBCE__GRAD) {
-            cbce__f2 v = cbce__mul_d_f2(m, cbce__div_f2(r, den, 1.0 / den.hi));
-            *g = v.hi + v.lo;
+            *g = cbce__probs_scale(m, cbce__div_f2(r, den, 1.0 / den.hi));
         }
         if (want & CBCE__HESS) {
             cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
             cbce__f2 d2 = cbce__mul_f2(den, den);
-            cbce__f2 v = cbce__mul_d_f2(m, cbce__div_f2(num, d2, 1.0 / d2.hi));
-            *h = v.hi + v.lo;
+            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi));
         }
     }
 }
