@@ -408,14 +408,28 @@ static int same_outcome(const outcome *a, const outcome *b, size_t n, int f64, i
  * Known bugs of the core, detected at start-up so that the bounded CI run stays useful
  * while they are open (the regression tests in tests/test_hardening_fuzz.py report them):
  *   1. a reduction over an infinite element loss is NaN instead of inf;
- *   2. mean / weighted_mean of float64 losses above ~2^996 is NaN (dd_div overflows).
+ *   2. mean / weighted_mean of float64 losses above ~2^996 is NaN (dd_div overflows);
+ *   3. the same means are -inf where the sum of the losses is near DBL_MAX.
  * Once fixed, the tolerance switches itself off and the checks are strict.
  */
 static int known_bug(int which)
 {
-    static int cached[2] = {-1, -1};
+    static int cached[3] = {-1, -1, -1};
     if (cached[which] < 0 && getenv("FUZZ_STRICT") != NULL) {
         cached[which] = 0;
+    } else if (cached[which] < 0 && which == 2) {
+        /* 3. the mean of float64 losses summing to near DBL_MAX is -inf (dd_div: q * n
+         *    rounds to inf, the correction term is -inf) */
+        double x[3] = {1.7976931348623157e308, 1.0, 1.0}, y[3] = {0, 0, 0}, r = 0;
+        cbce_args_t a;
+        memset(&a, 0, sizeof a);
+        a.n = 3;
+        a.input = cbce_vector(x, CBCE_F64, 3, 1);
+        a.target = cbce_vector(y, CBCE_F64, 3, 1);
+        a.reduction = CBCE_REDUCTION_MEAN;
+        cached[2] = cbce_bce_logits_fwd_f64(&a, NULL, 0, &r) == CBCE_OK && isinf(r);
+        if (cached[2])
+            fprintf(stderr, "fuzz_cbce: known bug 3 present, tolerated\n");
     } else if (cached[which] < 0) {
         double x = which == 0 ? INFINITY : -1e305, y = which == 0 ? 0.0 : 1.0, r = 0;
         cbce_args_t a;
@@ -741,13 +755,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              want, a->reduction, n);
                     fail("reduced loss is NaN", msg);
                 }
+            } else if (isinf(got) && known_bug(2) && P.f64 &&
+                       a->reduction != CBCE_REDUCTION_SUM && sabs > (long double)top / 4) {
+                /* known bug 3 */
             } else if (isinf(got) || isinf((double)want)) {
                 if (!(isinf(got) && ((double)want > 0) == (got > 0) &&
                       (isinf((double)want) || fabsl(want) >= (long double)top * 0.999L ||
                        sabs > (long double)top / 4)))
                     if (!(a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN && isinf((double)den))) {
                         char msg[128];
-                        snprintf(msg, sizeof msg, "got %g, expected %Lg", got, want);
+                        if (getenv("FUZZ_VERBOSE"))
+                            for (i = 0; i < n; i++)
+                                fprintf(stderr, "  i=%zu x=%a t=%g w=%g loss=%g\n", i,
+                                        operand_at(&a->input, i, 0), operand_at(&a->target, i, 0),
+                                        operand_at(&a->weight, i, 1), out_at(&r1.o1, i, P.f64));
+                        fprintf(stderr, "  den %Lg alpha %g gamma %g f64 %d\n", den, a->alpha,
+                                a->gamma, P.f64);
+                        snprintf(msg, sizeof msg, "got %g, expected %Lg (fam %d, reduction %d, "
+                                 "n %zu, sum |l| %Lg)", got, want, fam, a->reduction, n, sabs);
                         fail("reduced loss infinite where it should not (or not where it should)",
                              msg);
                     }

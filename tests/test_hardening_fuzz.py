@@ -681,3 +681,17 @@ def test_probs_infinite_weight(dtype, op):
         return
     r = cbce.binary_cross_entropy(x, y, weight=w, reduction=op)
     assert np.all(np.isposinf(r)), r
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 54, 4097])
+@pytest.mark.parametrize("reduction", ["mean", "weighted_mean"])
+def test_mean_when_sum_is_near_float64_max(n, reduction):
+    """Found by fuzz/fuzz_cbce.c: one loss of DBL_MAX (x = DBL_MAX, y = 0) and n - 1 small
+    ones: the sum rounds to DBL_MAX (finite) and the mean is DBL_MAX / n; the core returned
+    -inf for n not a power of two (dd_div: q * n rounds up to inf)."""
+    big = np.finfo(np.float64).max
+    x = np.array([big] + [1.0] * (n - 1))
+    kw = {"weight": np.ones(n)} if reduction == "weighted_mean" else {}
+    r = cbce.binary_cross_entropy_with_logits(x, np.zeros(n), reduction=reduction, **kw)
+    want = big / n
+    assert abs(r - want) <= 4 * np.spacing(want), f"n={n}: got {r!r}, expected {want!r}"

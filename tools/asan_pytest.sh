@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Run the Python test suite against a build of cbce with AddressSanitizer and
+# UndefinedBehaviorSanitizer; fail on any test failure or any sanitizer report.
+#
+#   tools/asan_pytest.sh                 # the whole suite (slow tests deselected)
+#   tools/asan_pytest.sh tests/test_x.py # chosen tests / pytest arguments
+#
+# The sanitized extension is built from a copy of the tree (so the normal build/ directory
+# and the normal install are never touched) and installed with `pip --target` into
+# build/asan/site, which is put first on PYTHONPATH for the test run only.  CPython itself
+# is not sanitized, so the ASan runtime is LD_PRELOADed, with leak detection off (CPython
+# keeps memory until exit by design).  Reports go to build/asan/reports/; any file there
+# fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/build/asan
+CC=${CC:-gcc}
+PY=${PYTHON:-python3}
+rm -rf "$OUT/src" "$OUT/site" "$OUT/reports"
+mkdir -p "$OUT/src" "$OUT/site" "$OUT/reports"
+
+# 1. a copy of the sources (working tree, without build products and .git)
+tar -C "$ROOT" --exclude=./build --exclude=./.git --exclude='*.so' --exclude='__pycache__' \
+    --exclude=./.asv --exclude='./asv_bench/results' --exclude='./asv_bench/env' -cf - . |
+    tar -C "$OUT/src" -xf -
+
+# 2. the sanitized build (setup.py appends CBCE_CFLAGS to its flags)
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
+echo "asan: building with $CC $SAN"
+(cd "$OUT/src" && CC="$CC" CBCE_CFLAGS="$SAN" LDFLAGS="-fsanitize=address,undefined" \
+    "$PY" -m pip install --no-build-isolation --no-deps -q --target "$OUT/site" . )
+if ! nm -D "$OUT"/site/cbce/_core*.so | grep "__asan_report" >/dev/null; then
+    echo "asan: the extension is not instrumented" >&2
+    exit 1
+fi
+
+# 3. the test run
+LIBASAN=$($CC -print-file-name=libasan.so)
+LIBUBSAN=$($CC -print-file-name=libubsan.so)
+export LD_PRELOAD="$LIBASAN:$LIBUBSAN"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$OUT/reports/asan:allocator_may_return_null=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$OUT/reports/ubsan"
+export PYTHONPATH="$OUT/site${PYTHONPATH:+:$PYTHONPATH}"
+# the tests run from the copy: point them at the reference CSVs next to the real tree
+if [ -z "${CBCE_REFERENCE_DIR:-}" ] && [ -d "$ROOT/../shared/reference" ]; then
+    export CBCE_REFERENCE_DIR="$ROOT/../shared/reference"
+fi
+export CBCE_MEMORY_CALLS=${CBCE_MEMORY_CALLS:-2000}   # ASan makes each call slower
+export CBCE_FUZZ_EXAMPLES=${CBCE_FUZZ_EXAMPLES:-100}
+"$PY" -c "import cbce, sys; f = cbce._core.__file__; print('asan: testing', f); \
+sys.exit(0 if f.startswith('$OUT/site') else 1)"
+if [ $# -eq 0 ]; then
+    set -- tests -m "not slow"
+fi
+status=0
+(cd "$OUT/src" && "$PY" -m pytest -q -p no:cacheprovider "$@") || status=$?
+unset LD_PRELOAD
+reports=$(ls "$OUT/reports" 2>/dev/null | wc -l)
+if [ "$reports" -gt 0 ]; then
+    echo "asan: $reports sanitizer report(s):" >&2
+    head -n 60 "$OUT"/reports/* >&2
+    status=1
+fi
+echo "asan: pytest status $status, $reports sanitizer report(s)"
+exit "$status"
