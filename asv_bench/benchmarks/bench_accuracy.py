@@ -1,8 +1,9 @@
 """Accuracy across history: ``track_`` benchmarks of the max error in ulps.
 
 * ``Reference``: max ulp error of every quantity over the 80-digit reference CSVs
-  (``logits_float{32,64}.csv``, found in ``$CBCE_REFERENCE_DIR`` or else in
-  ``<repository>/../shared/reference``; if they are missing the benchmarks are skipped).
+  (``logits_float{32,64}.csv``, plain or .xz/.gz, found in ``$CBCE_REFERENCE_DIR``, else
+  ``<repository>/../shared/reference``, else ``<repository>/tests/data/reference``; if
+  they are missing the benchmarks are skipped).
   The measures are those of API.md's accuracy table: errors in ulps of the exact result in
   the input's dtype (subnormal results in ulps of the subnormal spacing); soft-label
   gradients in ulps of max(c*sigmoid(x), p*y), c = 1 + (p-1)y.  A NaN or infinity where a
@@ -40,11 +41,27 @@ FINITE, POS_INF, NEG_INF, NAN, ROUNDS_POS_INF, ROUNDS_NEG_INF = range(6)
 
 
 def reference_dir():
+    """$CBCE_REFERENCE_DIR, else <repository>/../shared/reference, else
+    <repository>/tests/data/reference (the same search as tests/reference.py)."""
     env = os.environ.get("CBCE_REFERENCE_DIR")
     if env:
         return Path(env)
-    # benchmarks/ -> asv_bench/ -> repository root; its parent holds shared/reference
-    return Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+    repo = Path(__file__).resolve().parents[2]     # benchmarks/ -> asv_bench/ -> repository
+    for folder in (repo.parent / "shared" / "reference", repo / "tests" / "data" / "reference"):
+        if folder.is_dir():
+            return folder
+    return repo.parent / "shared" / "reference"
+
+
+def open_reference(name):
+    """The CSV `name` in reference_dir(), plain or compressed (.xz, .gz); None if absent."""
+    folder = reference_dir()
+    if (folder / name).exists():
+        return open(folder / name, newline="")
+    for suffix, module in ((".xz", "lzma"), (".gz", "gzip")):
+        if (folder / (name + suffix)).exists():
+            return __import__(module).open(folder / (name + suffix), "rt", newline="")
+    return None
 
 
 def parse_column(strings, dtype):
@@ -132,10 +149,10 @@ def ulp_errors(computed, exact, dtype, scale=None):
 
 
 def load_reference(dtype):
-    path = reference_dir() / f"logits_{dtype}.csv"
-    if not path.exists():
+    f = open_reference(f"logits_{dtype}.csv")
+    if f is None:
         return None
-    with open(path, newline="") as f:
+    with f:
         rows = list(csv.DictReader(f))
     cols = {k: [r[k] for r in rows] for k in rows[0]}
     data = {}
