@@ -114,15 +114,19 @@ CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double
                                   double keep, double half, double *l, double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0};
-    double y = tr * keep + half;
-    double q = (1.0 - tr) * keep + half;
-    cbce__f2 py = cbce__two_prod(p, y);
-    cbce__f2 qd = {q, 0.0};
-    cbce__f2 L = cbce__two_sum(q, py.hi);
+    /* label smoothing in double-double: 1 - eps exactly (eps = 2*half; `keep` is the
+     * rounded 1 - eps, so it is not used), y = tr*(1 - eps) + eps/2 and
+     * q = (1 - tr)*(1 - eps) + eps/2 (1 - tr exact by two_sum).  Without smoothing these
+     * are tr and 1 - tr, exactly.  All terms are >= 0: no cancellation. */
+    cbce__f2 K = cbce__two_sum(1.0, -2.0 * half);
+    cbce__f2 y = cbce__add_d_f2(half, cbce__mul_d_f2(tr, K));
+    cbce__f2 qd = cbce__add_d_f2(half, cbce__mul_f2(cbce__two_sum(1.0, -tr), K));
+    cbce__f2 py = cbce__mul_d_f2(p, y);
+    cbce__f2 L = cbce__add_f2(qd, py);
     double a = x < 0 ? -x : x, sc, isc;
     cbce__f2 e = cbce__exp_neg_dd(a, &sc, &isc);
     int pos = x >= 0;
-    L = cbce__fast_two_sum(L.hi, L.lo + py.lo);
+    (void)keep;
     if (want & CBCE__LOSS) {
         /* c*a exactly; 0 where c == 0 (limit at infinite x); plain product for huge a */
         cbce__f2 c = cbce__sel_f2(pos, qd, py);

@@ -223,6 +223,20 @@ CBCE__INLINE cbce__f2 cbce__mul_d_f2(double a, cbce__f2 b)
     return cbce__fast_two_sum(p.hi, p.lo + a * b.lo);
 }
 
+/* a + b for double-doubles of the same sign (no cancellation): relative error ~2u^2. */
+CBCE__INLINE cbce__f2 cbce__add_f2(cbce__f2 a, cbce__f2 b)
+{
+    cbce__f2 s = cbce__two_sum(a.hi, b.hi);
+    return cbce__fast_two_sum(s.hi, s.lo + (a.lo + b.lo));
+}
+
+/* a + b for a double a and a double-double b */
+CBCE__INLINE cbce__f2 cbce__add_d_f2(double a, cbce__f2 b)
+{
+    cbce__f2 s = cbce__two_sum(a, b.hi);
+    return cbce__fast_two_sum(s.hi, s.lo + b.lo);
+}
+
 CBCE__INLINE cbce__f2 cbce__neg_f2(cbce__f2 a)
 {
     a.hi = -a.hi;
