@@ -14,6 +14,7 @@ from ._core import (
     binary_cross_entropy_with_logits_grad_hess,
     binary_cross_entropy,
     binary_cross_entropy_backward,
+    binary_cross_entropy_forward_backward,
     sigmoid_focal_loss,
     sigmoid_focal_loss_backward,
     sigmoid_focal_loss_forward_backward,
@@ -34,6 +35,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad_hess",
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
+    "binary_cross_entropy_forward_backward",
+    "get_library_dir",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_backward",
     "sigmoid_focal_loss_forward_backward",
@@ -54,6 +57,11 @@ __all__ = [
 def get_include():
     """The folder holding ``cbce.h`` and ``cbce.pxd`` (for C and Cython extensions)."""
     return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
+
+
+def get_library_dir():
+    """The folder holding libcbce.a: the C core, to link into extensions that cimport cbce."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "lib")
 
 
 def show_config():

@@ -29,6 +29,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad_hess",
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
+    "binary_cross_entropy_forward_backward",
+    "get_library_dir",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_backward",
     "sigmoid_focal_loss_forward_backward",
@@ -124,6 +126,12 @@ def binary_cross_entropy_backward(
     num_threads: int | None = ..., out: _Out = ...,
 ) -> _Array: ...
 
+def binary_cross_entropy_forward_backward(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+    reduction: str = ..., label_smoothing: float = ..., num_threads: int | None = ...,
+    out: _OutPair = ...,
+) -> tuple[Any, _Array]: ...
+
 # ---- sigmoid focal loss --------------------------------------------------------------
 
 @overload
@@ -196,6 +204,7 @@ def softplus(x: ArrayLike, *, out: _Out = ...) -> _Array: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def get_include() -> str: ...
+def get_library_dir() -> str: ...
 def show_config() -> None: ...
 
 # ---- loss objects (the reduction is a run-time setting: calls return Any) ---------------
