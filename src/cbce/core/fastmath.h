@@ -295,19 +295,50 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
 #define CBCE__LN2_C2 0x1.ef35793c76000p-45
 #define CBCE__LN2_C3 0x1.cc01f97b57a08p-87
 #define CBCE__INV_LN2 0x1.71547652b82fep+0
-/* 1/k! rounded to double (Taylor coefficients of exp) */
-#define CBCE__F3 0x1.5555555555555p-3
-#define CBCE__F4 0x1.5555555555555p-5
-#define CBCE__F5 0x1.1111111111111p-7
-#define CBCE__F6 0x1.6c16c16c16c17p-10
-#define CBCE__F7 0x1.a01a01a01a01ap-13
-#define CBCE__F8 0x1.a01a01a01a01ap-16
-#define CBCE__F9 0x1.71de3a556c734p-19
-#define CBCE__F10 0x1.27e4fb7789f5cp-22
-#define CBCE__F11 0x1.ae64567f544e4p-26
-#define CBCE__F12 0x1.1eed8eff8d898p-29
-#define CBCE__F13 0x1.6124613a86d09p-33
-#define CBCE__F14 0x1.93974a8c07c9dp-37
+/* Minimax-like (Chebyshev-fitted, mpmath.chebyfit at 160 bits, rounded to double)
+ * polynomials; the fitted functions and intervals (with a 2^-20 margin) are:
+ *   EG, EX: g(z) = (exp(z) - 1 - z - z^2/2) / z^3 on [-ln2/2, ln2/2] (degree 8 / 9);
+ *   LP, LX: P(w) = (atanh(u)/u - 1) / w, w = u^2 in [0, ((sqrt2-1)/(sqrt2+1))^2] (6 / 7).
+ * The stated errors are of the fits; rounding the coefficients adds < 2^-53 relative. */
+/* CBCE__EG: degree 8, max abs error 6.05e-16 (2^-50.6) on [-0.346574, 0.346574] */
+#define CBCE__EG0 0x1.5555555555555p-3
+#define CBCE__EG1 0x1.5555555554cb8p-5
+#define CBCE__EG2 0x1.1111111110e6bp-7
+#define CBCE__EG3 0x1.6c16c1738ed23p-10
+#define CBCE__EG4 0x1.a01a01a4b26fep-13
+#define CBCE__EG5 0x1.a019c9ab133b1p-16
+#define CBCE__EG6 0x1.71de17e78d71bp-19
+#define CBCE__EG7 0x1.2880393a358c4p-22
+#define CBCE__EG8 0x1.af2360f9f048ap-26
+/* CBCE__EX: degree 9, max abs error 8.05e-18 (2^-56.8) on [-0.346574, 0.346574] */
+#define CBCE__EX0 0x1.5555555555556p-3
+#define CBCE__EX1 0x1.5555555555555p-5
+#define CBCE__EX2 0x1.11111111109b5p-7
+#define CBCE__EX3 0x1.6c16c16c167e2p-10
+#define CBCE__EX4 0x1.a01a01a7c2f2cp-13
+#define CBCE__EX5 0x1.a01a01a47a5abp-16
+#define CBCE__EX6 0x1.71de0db2eb873p-19
+#define CBCE__EX7 0x1.27e4e1f71bcbbp-22
+#define CBCE__EX8 0x1.af389eea54156p-26
+#define CBCE__EX9 0x1.1f66d957d0ef0p-29
+/* CBCE__LP: degree 6, max abs error 1.55e-16 (2^-52.5) on [0, 0.0294373] */
+#define CBCE__LP0 0x1.5555555555558p-2
+#define CBCE__LP1 0x1.99999999952e2p-3
+#define CBCE__LP2 0x1.2492492df14bcp-3
+#define CBCE__LP3 0x1.c71c62e57c3c4p-4
+#define CBCE__LP4 0x1.7462b4ac441afp-4
+#define CBCE__LP5 0x1.39fe604146b74p-4
+#define CBCE__LP6 0x1.2b584c6b42d60p-4
+/* CBCE__LX: degree 7, max abs error 1.04e-18 (2^-59.7) on [0, 0.0294373] */
+#define CBCE__LX0 0x1.5555555555555p-2
+#define CBCE__LX1 0x1.9999999999a38p-3
+#define CBCE__LX2 0x1.2492492476ccbp-3
+#define CBCE__LX3 0x1.c71c7201592a1p-4
+#define CBCE__LX4 0x1.745cf9048617ap-4
+#define CBCE__LX5 0x1.3b1c355c3560fp-4
+#define CBCE__LX6 0x1.0fbe95aaf31a8p-4
+#define CBCE__LX7 0x1.0c039e172b8dfp-4
+
 /* ln 2 as a double-double */
 #define CBCE__LN2_HI 0x1.62e42fefa39efp-1
 #define CBCE__LN2_LO 0x1.abc9e3b39803fp-56
@@ -324,8 +355,9 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
  * r = a - n*ln2 by Cody-Waite with ln2 in three parts (r.hi exact by Sterbenz, |r| <=
  * 0.3466), then exp(-a) = 2^-n exp(z), z = -r = zh + zl:
  *     exp(z) = (1 + zh) + zh^2/2 + [zl*(1 + zh) + zh^3 R(zh)],
- * 1 + zh by two_sum, zh^2/2 by two_prod (exact), R the Taylor series 1/3! + ... + z^11/14!
- * in double (Estrin).  Truncation: |z|^15/15! <= 2^-63; the bracket is < 0.0076 and carries
+ * 1 + zh by two_sum, zh^2/2 by two_prod (exact), R = g(zh) = (exp(zh) - 1 - zh - zh^2/2)/zh^3
+ * by the fit EX (degree 9, Estrin) in double.  Fit error 2^-56.8 * |zh|^3 <= 2^-61.4
+ * absolute; the bracket is < 0.0076 and carries
  * ~5u relative error: <= 2^-57.7 absolute; zl's second-order terms <= 2^-59; relative to
  * exp(z) >= 0.707: <= 2^-57 in all.  2^-(n - m) and sc = 2^-m (m = max(n - 900, 0)) are
  * built from bits; multiplying by them is exact.
@@ -341,12 +373,12 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
     z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
     zh = z.hi;
     zl = z.lo;
-    /* R(zh) = F3 + F4 zh + ... + F14 zh^11 by Estrin's scheme (depth 4 instead of 11) */
+    /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4) */
     z2 = zh * zh;
     z4 = z2 * z2;
-    R = ((CBCE__F3 + CBCE__F4 * zh) + (CBCE__F5 + CBCE__F6 * zh) * z2) +
-        ((CBCE__F7 + CBCE__F8 * zh) + (CBCE__F9 + CBCE__F10 * zh) * z2) * z4 +
-        ((CBCE__F11 + CBCE__F12 * zh) + (CBCE__F13 + CBCE__F14 * zh) * z2) * (z4 * z4);
+    R = ((CBCE__EX0 + CBCE__EX1 * zh) + (CBCE__EX2 + CBCE__EX3 * zh) * z2) +
+        ((CBCE__EX4 + CBCE__EX5 * zh) + (CBCE__EX6 + CBCE__EX7 * zh) * z2) * z4 +
+        (CBCE__EX8 + CBCE__EX9 * zh) * (z4 * z4);
     one_z = cbce__two_sum(1.0, zh);
     zz = cbce__two_prod(zh, zh);
     e = cbce__two_sum(one_z.hi, 0.5 * zz.hi);
@@ -363,7 +395,8 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
 
 /*
  * exp(-a) for a >= 0 (or NaN) in double, for the float32 kernels: relative error ~4u
- * (Taylor to z^12, Estrin: truncation 2^-52.4; evaluation and reduction roundings ~3u), subnormal
+ * (1 + z + z^2/2 + z^3 g(z), g the fit EG: fit error 2^-55.2 absolute; evaluation and
+ * reduction roundings ~3u), subnormal
  * results rounded once (2^-n in two factors).  a = +inf gives 0.
  */
 CBCE__INLINE double cbce__exp_neg_d(double a)
@@ -372,13 +405,13 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
     double z = (n * CBCE__LN2_C1 - ac) + n * (CBCE__LN2_C2 + CBCE__LN2_C3);
     double P, m, z2, z4;
-    /* Taylor to z^12 by Estrin's scheme */
+    /* exp(z) = (1 + z) + z^2 (1/2 + z g(z)), g the degree-8 fit EG (Estrin) */
     z2 = z * z;
     z4 = z2 * z2;
-    P = ((1.0 + z) + (0.5 + CBCE__F3 * z) * z2) +
-        ((CBCE__F4 + CBCE__F5 * z) + (CBCE__F6 + CBCE__F7 * z) * z2) * z4 +
-        (((CBCE__F8 + CBCE__F9 * z) + (CBCE__F10 + CBCE__F11 * z) * z2) + CBCE__F12 * z4) *
-            (z4 * z4);
+    P = ((CBCE__EG0 + CBCE__EG1 * z) + (CBCE__EG2 + CBCE__EG3 * z) * z2) +
+        ((CBCE__EG4 + CBCE__EG5 * z) + (CBCE__EG6 + CBCE__EG7 * z) * z2) * z4 +
+        CBCE__EG8 * (z4 * z4);
+    P = (1.0 + z) + z2 * (0.5 + z * P);
     m = n > 1000.0 ? n - 1000.0 : 0.0;
     return (P * cbce__pow2_biased(1023.0 - (n - m))) * cbce__pow2_biased(1023.0 - m);
 }
@@ -387,18 +420,6 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
 
 #define CBCE__SQRT2_M1 0x1.a827999fcef32p-2     /* sqrt(2) - 1 */
 #define CBCE__SQRTH_M1 (-0x1.2bec333018867p-2)  /* sqrt(1/2) - 1 */
-/* 1/(2k+1), k = 1..10: the series of atanh */
-#define CBCE__A3 0x1.5555555555555p-2
-#define CBCE__A5 0x1.999999999999ap-3
-#define CBCE__A7 0x1.2492492492492p-3
-#define CBCE__A9 0x1.c71c71c71c71cp-4
-#define CBCE__A11 0x1.745d1745d1746p-4
-#define CBCE__A13 0x1.3b13b13b13b14p-4
-#define CBCE__A15 0x1.1111111111111p-4
-#define CBCE__A17 0x1.e1e1e1e1e1e1ep-5
-#define CBCE__A19 0x1.af286bca1af28p-5
-#define CBCE__A21 0x1.8618618618618p-5
-#define CBCE__A23 0x1.642c8590b2164p-5
 
 /*
  * log1p(e * sc) / sc for e = e.hi + e.lo with e*sc in [sqrt(1/8) - 1, 1] = [-0.6464, 1] (or
@@ -415,7 +436,8 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
  *     k = -1 (e < sqrt(1/2) - 1): u = (2e + 1) / (2e + 3)
  * numerator and denominator formed by two_sum (exact), u by a double-double division
  * (cbce__div_f2, ~3u^2), then 2 atanh(u) = 2u + 2u w P(w), w = u^2 <= 0.0295,
- * P(w) = 1/3 + w/5 + ... + w^10/23 in double.  Truncation: w^11/25 * 2|u| <= 2^-60 |2u|;
+ * P(w) (series 1/3 + w/5 + w^2/7 + ...) by the fit LX (degree 7) in double.  Fit error
+ * 2^-59.7 * w <= 2^-64.8 of |2u|;
  * the tail 2u w P(w) is <= w/3 <= 2^-6.7 of 2u and carries ~5u relative error: <= 2^-57.7
  * of |2u|; |2u| <= |log g| for k = 0 and <= 1.0 * |log g| for k = +-1 (|log g| >= 0.34
  * there).  Total relative error <= 2^-57.  The k=0 numerator is e itself, so a tiny or
@@ -439,10 +461,9 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
     w = uh * uh;
     w2 = w * w;
     w4 = w2 * w2;
-    /* P(w) = A3 + A5 w + ... + A23 w^10 by Estrin's scheme */
-    P = ((CBCE__A3 + CBCE__A5 * w) + (CBCE__A7 + CBCE__A9 * w) * w2) +
-        ((CBCE__A11 + CBCE__A13 * w) + (CBCE__A15 + CBCE__A17 * w) * w2) * w4 +
-        ((CBCE__A19 + CBCE__A21 * w) + CBCE__A23 * w2) * (w4 * w4);
+    /* P(w) by the degree-7 fit LX (Estrin) */
+    P = ((CBCE__LX0 + CBCE__LX1 * w) + (CBCE__LX2 + CBCE__LX3 * w) * w2) +
+        ((CBCE__LX4 + CBCE__LX5 * w) + (CBCE__LX6 + CBCE__LX7 * w) * w2) * w4;
     t = cbce__two_sum(k * CBCE__LN2_HI, 2.0 * u.hi);
     t = cbce__fast_two_sum(t.hi, t.lo + (k * CBCE__LN2_LO + (2.0 * u.lo + 2.0 * u.hi * (w * P))));
     /* |e| < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
@@ -451,7 +472,7 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
 
 /*
  * log1p(e) for e in [sqrt(1/2) - 1, 1] (or NaN) in double, for the float32 kernels: the same
- * reduction (k in {0, 1}) in plain double, P to w^9/21 (truncation <= 2^-55 of 2u).
+ * reduction (k in {0, 1}) in plain double, P by the fit LP (degree 6: <= 2^-57.6 of 2u).
  * Relative error ~5u.
  */
 CBCE__INLINE double cbce__log1p_d(double e)
@@ -460,9 +481,9 @@ CBCE__INLINE double cbce__log1p_d(double e)
     double u = (kp ? e - 1.0 : e) / (kp ? e + 3.0 : e + 2.0);
     double w = u * u, P;
     double w2 = w * w, w4 = w2 * w2;
-    P = ((CBCE__A3 + CBCE__A5 * w) + (CBCE__A7 + CBCE__A9 * w) * w2) +
-        ((CBCE__A11 + CBCE__A13 * w) + (CBCE__A15 + CBCE__A17 * w) * w2) * w4 +
-        (CBCE__A19 + CBCE__A21 * w) * (w4 * w4);
+    /* P(w) by the degree-6 fit LP (Estrin) */
+    P = ((CBCE__LP0 + CBCE__LP1 * w) + (CBCE__LP2 + CBCE__LP3 * w) * w2) +
+        ((CBCE__LP4 + CBCE__LP5 * w) + CBCE__LP6 * w2) * w4;
     return (kp ? CBCE__LN2_HI : 0.0) + (2.0 * u + 2.0 * u * (w * P));
 }
 
