@@ -83,6 +83,7 @@ class build_ext_with_variants(build_ext):
         print("cbce: the C core for cimport users:", libdir)
         ext.sources = [s for s in ext.sources if s not in core_sources]
         ext.extra_objects = list(ext.extra_objects or []) + objs
+        ext.depends = list(ext.depends) + objs  # fresh objects: always relink
         super().build_extension(ext)
 
 

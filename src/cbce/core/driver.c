@@ -57,7 +57,7 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
         return (a.hi + a.lo) / (b.hi + b.lo);
     p = dd_two_prod(q, b.hi);
     r = ((a.hi - p.hi) - p.lo + a.lo - q * b.lo) / b.hi;
-    return q + r;
+    return isfinite(r) ? q + r : q; /* near DBL_MAX q*b.hi may round to inf */
 }
 
 /* ---- loads and stores ----------------------------------------------------------------- */
@@ -231,8 +231,10 @@ static void run_segment(cbce__job *J, size_t s)
         last = J->n;
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
         size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0, j, lev;
+        double lhi[CBCE__LANES], llo[CBCE__LANES];
         cbce__dd lane[CBCE__LANES];
-        memset(lane, 0, sizeof lane);
+        memset(lhi, 0, sizeof lhi);
+        memset(llo, 0, sizeof llo);
         for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
             size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
             load(&a->input, c0, c, xb, 0.0);
@@ -254,11 +256,24 @@ static void run_segment(cbce__job *J, size_t s)
                     wb[j] *= J->lscale;
             J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
             if (J->reduced) {
-                for (j = 0; j < c; j++) {
-                    cbce__dd *ln = &lane[j % CBCE__LANES];
-                    cbce__dd t = dd_two_sum(ln->hi, lb[j]);
-                    ln->hi = t.hi;
-                    ln->lo += t.lo;
+                /* Element j of the block goes to lane j % LANES (chunks are whole multiples
+                 * of LANES); a two-sum per element, written out so the lanes vectorise. */
+                size_t l, jj;
+                for (j = 0; j < c; j += CBCE__LANES) {
+                    size_t m = c - j < CBCE__LANES ? c - j : CBCE__LANES;
+                    if (m == CBCE__LANES) {
+                        for (l = 0; l < CBCE__LANES; l++) {
+                            double v = lb[j + l], h = lhi[l] + v, bb = h - lhi[l];
+                            llo[l] += (lhi[l] - (h - bb)) + (v - bb);
+                            lhi[l] = h;
+                        }
+                    } else {
+                        for (jj = 0; jj < m; jj++) {
+                            double v = lb[j + jj], h = lhi[jj] + v, bb = h - lhi[jj];
+                            llo[jj] += (lhi[jj] - (h - bb)) + (v - bb);
+                            lhi[jj] = h;
+                        }
+                    }
                 }
             } else if (want & CBCE__LOSS) {
                 store(o->loss, J->dtype, o->loss_stride, c0, c, lb);
@@ -269,7 +284,12 @@ static void run_segment(cbce__job *J, size_t s)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
         }
         if (J->reduced) {
-            /* Block sum: the lanes combined pairwise. */
+            /* Block sum: the lanes combined pairwise.  A lane that overflowed to inf has a
+             * NaN low part (inf - inf), which must not turn the sum into NaN. */
+            for (j = 0; j < CBCE__LANES; j++) {
+                lane[j].hi = lhi[j];
+                lane[j].lo = isinf(lhi[j]) ? 0.0 : llo[j];
+            }
             for (lev = 1; lev < CBCE__LANES; lev *= 2)
                 for (j = 0; j + lev < CBCE__LANES; j += 2 * lev)
                     lane[j] = dd_add(lane[j], lane[j + lev]);
