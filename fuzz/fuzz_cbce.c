@@ -409,14 +409,35 @@ static int same_outcome(const outcome *a, const outcome *b, size_t n, int f64, i
  * while they are open (the regression tests in tests/test_hardening_fuzz.py report them):
  *   1. a reduction over an infinite element loss is NaN instead of inf;
  *   2. mean / weighted_mean of float64 losses above ~2^996 is NaN (dd_div overflows);
- *   3. the same means are -inf where the sum of the losses is near DBL_MAX.
+ *   3. the same means are -inf where the sum of the losses is near DBL_MAX;
+ *   4. with weights of both signs and losses near DBL_MAX, NaN where the sum is finite.
  * Once fixed, the tolerance switches itself off and the checks are strict.
  */
 static int known_bug(int which)
 {
-    static int cached[3] = {-1, -1, -1};
+    static int cached[4] = {-1, -1, -1, -1};
     if (cached[which] < 0 && getenv("FUZZ_STRICT") != NULL) {
         cached[which] = 0;
+    } else if (cached[which] < 0 && which == 3) {
+        /* 4. with weights of both signs, lane sums overflow to +inf and -inf: NaN where
+         *    the exact sum is finite (0 here) */
+        double x[16], y[16], w[16], r = 0;
+        cbce_args_t a;
+        int j;
+        for (j = 0; j < 16; j++) {
+            x[j] = -1.5e308;
+            y[j] = 1.0;
+            w[j] = j % 8 == 0 ? 1.0 : j % 8 == 1 ? -1.0 : 0.0;
+        }
+        memset(&a, 0, sizeof a);
+        a.n = 16;
+        a.input = cbce_vector(x, CBCE_F64, 16, 1);
+        a.target = cbce_vector(y, CBCE_F64, 16, 1);
+        a.weight = cbce_vector(w, CBCE_F64, 16, 1);
+        a.reduction = CBCE_REDUCTION_SUM;
+        cached[3] = cbce_bce_logits_fwd_f64(&a, NULL, 0, &r) == CBCE_OK && isnan(r);
+        if (cached[3])
+            fprintf(stderr, "fuzz_cbce: known bug 4 present, tolerated\n");
     } else if (cached[which] < 0 && which == 2) {
         /* 3. the mean of float64 losses summing to near DBL_MAX is -inf (dd_div: q * n
          *    rounds to inf, the correction term is -inf) */
@@ -534,8 +555,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     make_operand(&rd, &wt, n, u8(&rd) == 0xFD ? CBCE_U8 : dtype, 3, P.f64, 1, 0);
     make_operand(&rd, &pw, n, dtype, 3, P.f64, 1, 0);
     make_operand(&rd, &go, n, dtype, 0, P.f64, 1, 0);
-    if (fam != FAM_LOGITS && pw.present && (u8(&rd) & 3))
-        pw.present = 0; /* mostly legal calls */
+    if (fam != FAM_LOGITS && pw.present && (u8(&rd) & 3)) {
+        block_free(&pw.b); /* mostly legal calls */
+        pw.present = 0;
+    }
     a->input = in.op;
     if (u8(&rd) == 0xFC && n > 0)
         a->input.data = NULL;
@@ -704,7 +727,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* 6. a reduced loss is the sum (mean, weighted mean) of the elementwise losses */
         if (reduced && !helper) {
             plan Q = P;
-            long double sum = 0, sabs = 0, den = 1, want;
+            long double sum = 0, comp = 0, sabs = 0, den = 1, want;
             int anynan = 0, pinf = 0, ninf = 0;
             double got = result_of(&r0, P.f64), top = P.f64 ? 1.7976931348623157e308
                                                             : 3.4028234663852886e38;
@@ -719,8 +742,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 double l = out_at(&r1.o1, i, P.f64);
                 if (isnan(l)) anynan = 1;
                 else if (isinf(l)) { if (l > 0) pinf = 1; else ninf = 1; }
-                else { sum += l; sabs += fabsl((long double)l); }
+                else { /* Neumaier: the oracle's own error stays far below the core's */
+                    long double t = sum + l;
+                    comp += fabsl(sum) >= fabsl((long double)l) ? (sum - t) + l : (l - t) + sum;
+                    sum = t;
+                    sabs += fabsl((long double)l);
+                }
             }
+            sum += comp;
             if (a->reduction == CBCE_REDUCTION_MEAN)
                 den = (long double)n;
             else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
@@ -743,7 +772,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fail("reduced loss is not NaN over a NaN element loss", msg);
                 }
             } else if (isnan(got)) {
-                int ok = (known_bug(0) && (isinf((double)want) || sabs > (long double)top / 4)) ||
+                int ok = (known_bug(3) && sabs > (long double)top / 4) ||
+                         (known_bug(0) && (isinf((double)want) || sabs > (long double)top / 4)) ||
                          (known_bug(1) && P.f64 && (fabsl(want) > 0x1p990L ||
                                                    sabs > 0x1p990L));
                 /* the weights' sum may be inf or 0 where the element losses are finite */
@@ -751,6 +781,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     ok = 1;
                 if (!ok) {
                     char msg[128];
+                    fprintf(stderr, "  den %Lg, sum |l| %Lg, +inf %d -inf %d, f64 %d, fam %d, op %d\n",
+                            den, sabs, pinf, ninf, P.f64, fam, op);
                     snprintf(msg, sizeof msg, "got NaN, expected %Lg (reduction %d, n %zu)",
                              want, a->reduction, n);
                     fail("reduced loss is NaN", msg);
@@ -758,6 +790,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (isinf(got) && known_bug(2) && P.f64 &&
                        a->reduction != CBCE_REDUCTION_SUM && sabs > (long double)top / 4) {
                 /* known bug 3 */
+            } else if ((pinf || ninf) && a->reduction != CBCE_REDUCTION_SUM &&
+                       (got > 0) == (pinf != 0)) {
+                /* an element loss stored as inf may be a finite value past DBL_MAX whose
+                 * mean is finite (the core rescales such means): any value of the sign */
             } else if (isinf(got) || isinf((double)want)) {
                 if (!(isinf(got) && ((double)want > 0) == (got > 0) &&
                       (isinf((double)want) || fabsl(want) >= (long double)top * 0.999L ||
@@ -781,8 +817,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   (long double)n * (P.f64 ? 0x1p-1073L : 0x1p-148L);
                 if (!(fabsl((long double)got - want) <= tol)) {
                     char msg[160];
-                    snprintf(msg, sizeof msg, "got %.17g, sum of elements %.20Lg (red %d, n %zu)",
-                             got, want, a->reduction, n);
+                    snprintf(msg, sizeof msg, "got %.17g, sum of elements %.20Lg (red %d, n %zu, "
+                             "f64 %d, fam %d)", got, want, a->reduction, n, P.f64, fam);
                     fail("reduced loss differs from the sum of the elementwise losses", msg);
                 }
             }

@@ -59,6 +59,31 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ $# -gt 0 ]; then
     exec "$OUT/fuzz_cbce" "$@"
 fi
+
+# First pseudo-random inputs through the same target built by gcc (the compiler of the
+# Python extension; the SIMD variants are left out there: CBCE_NO_SIMD_VARIANTS).
+FUZZ_RANDOM_INPUTS=${FUZZ_RANDOM_INPUTS:-20000}
+if [ "$FUZZ_RANDOM_INPUTS" -gt 0 ] && command -v gcc >/dev/null; then
+    gcc -O1 -g -std=c99 -fno-trapping-math -ffp-contract=off -pthread \
+        -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+        -Iinclude -Isrc/cbce/core -DCBCE_STATIC_DEFINE -DCBCE_NO_SIMD_VARIANTS $DEFS \
+        fuzz/fuzz_cbce.c fuzz/random_driver.c src/cbce/core/*.c -lm -o "$OUT/random_driver"
+    t0=$(date +%s)
+    FUZZ_STATS=1 "$OUT/random_driver" "$FUZZ_RANDOM_INPUTS" "${FUZZ_SEED:-$(date +%s)}" ||
+        { echo "fuzz: the random driver failed; replay: fuzz/run.sh $OUT/random_last.bin"; exit 1; }
+    echo "fuzz: random driver took $(( $(date +%s) - t0 ))s"
+fi
+# An empty corpus is seeded with random inputs (fixed seed): libFuzzer's mutations reach
+# long, valid calls much sooner from there than from the empty input.
+if [ -z "$(ls -A "$OUT/corpus")" ]; then
+    python3 -c "
+import os, random
+r = random.Random(7)
+for i in range(400):
+    with open(os.path.join('$OUT/corpus', 'seed%03d' % i), 'wb') as f:
+        f.write(bytes(r.randrange(256) for _ in range(r.choice([16, 48, 96, 200]))))
+"
+fi
 args=(-max_total_time="$FUZZ_TIME" -max_len=512 -timeout=30 -rss_limit_mb=4096
       -print_final_stats=1 -artifact_prefix="$OUT/artifacts/")
 if [ -d fuzz/seeds ]; then

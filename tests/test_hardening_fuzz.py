@@ -695,3 +695,18 @@ def test_mean_when_sum_is_near_float64_max(n, reduction):
     r = cbce.binary_cross_entropy_with_logits(x, np.zeros(n), reduction=reduction, **kw)
     want = big / n
     assert abs(r - want) <= 4 * np.spacing(want), f"n={n}: got {r!r}, expected {want!r}"
+
+
+@pytest.mark.parametrize("reduction,exact", [("sum", 0.0), ("mean", 0.0),
+                                             ("weighted_mean", None)])
+def test_weights_of_both_signs_near_float64_max(reduction, exact):
+    """Found by fuzz/fuzz_cbce.c: losses of 1.5e308 with weights +1 and -1 in different
+    reduction lanes: the lanes overflow to +inf and -inf and the result was NaN, while the
+    exact sum is 0 (and the weighted mean, with one more weight of 1, is 1.5e308)."""
+    x, y = np.full(16, -1.5e308), np.ones(16)
+    w = np.array([1.0, -1.0, 0, 0, 0, 0, 0, 0] * 2)
+    if exact is None:
+        w[2] = 1.0
+        exact = 1.5e308
+    r = cbce.binary_cross_entropy_with_logits(x, y, weight=w, reduction=reduction)
+    assert r == exact, f"{reduction}: got {r!r}, exact {exact!r}"

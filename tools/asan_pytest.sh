@@ -51,10 +51,15 @@ export CBCE_FUZZ_EXAMPLES=${CBCE_FUZZ_EXAMPLES:-100}
 "$PY" -c "import cbce, sys; f = cbce._core.__file__; print('asan: testing', f); \
 sys.exit(0 if f.startswith('$OUT/site') else 1)"
 if [ $# -eq 0 ]; then
-    set -- tests -m "not slow"
+    # The integrations (torch, xgboost, lightgbm, dask) are left out: they exercise the
+    # same bindings, and under the preloaded ASan runtime their OpenMP/fork machinery
+    # (libgomp after fork in a dask/multiprocessing pool) hung in a trial run.
+    set -- tests -m "not slow" --durations=15 \
+        --ignore-glob='tests/test_integrations_*.py'
 fi
 status=0
-(cd "$OUT/src" && "$PY" -m pytest -q -p no:cacheprovider "$@") || status=$?
+(cd "$OUT/src" && timeout "${ASAN_PYTEST_TIMEOUT:-1500}" "$PY" -m pytest -q \
+    -p no:cacheprovider "$@") || status=$?
 unset LD_PRELOAD
 reports=$(ls "$OUT/reports" 2>/dev/null | wc -l)
 if [ "$reports" -gt 0 ]; then
