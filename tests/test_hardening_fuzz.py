@@ -710,3 +710,21 @@ def test_weights_of_both_signs_near_float64_max(reduction, exact):
         exact = 1.5e308
     r = cbce.binary_cross_entropy_with_logits(x, y, weight=w, reduction=reduction)
     assert r == exact, f"{reduction}: got {r!r}, exact {exact!r}"
+
+
+@pytest.mark.skipif(not hasattr(cbce, "binary_cross_entropy_backward"), reason="not in cbce")
+@pytest.mark.parametrize("xhex", ["0x0.0165eebe2b040p-1022", "0x0.0000000000001p-1022",
+                                  "0x1.0p-1030", "0x1.3456789abcdefp-1000"])
+@pytest.mark.parametrize("y", [0.0, 1.0])
+def test_probs_gradient_at_subnormal_input(xhex, y):
+    """Found by test_fuzz_losses under tools/asan_pytest.sh: for a float64 probability
+    x near or below the subnormal range the gradient (x - y) / max(x (1 - x), EPS) was
+    ~180 ulp off (1.2152503213415115e-298 for 1.2152503213415608e-298)."""
+    from fractions import Fraction
+    x = float.fromhex(xhex)
+    eps = Fraction(float(np.float32(1e-12)))
+    fx = Fraction(x)
+    den = max(fx * (1 - fx), eps)
+    want = float((fx - Fraction(y)) / den)
+    g = cbce.binary_cross_entropy_backward(np.array([x]), np.array([y]), reduction="sum")[0]
+    assert abs(g - want) <= np.spacing(abs(want)), f"x={xhex} y={y}: got {g!r}, want {want!r}"
