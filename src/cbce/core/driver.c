@@ -416,9 +416,11 @@ static cbce__dd combine(const cbce__job *J)
 
 /*
  * Overflow.  A mean of finite losses is finite even where their sum (or the sum of the
- * weights) overflows: then the sums are formed once more with every weight scaled by
- * CBCE__DOWN = 2^-600 (exact, a power of two) and the quotient scaled back.  Only such
- * calls pay the second pass.
+ * weights) overflows, and a sum with weights of both signs can be finite even where some
+ * lanes overflow to +inf and others to -inf (NaN): whenever the total is not finite, the
+ * sums are formed once more with every weight scaled by CBCE__DOWN = 2^-600 (exact, a
+ * power of two) and the result scaled back.  Only such calls (and those with NaN data,
+ * which stay NaN) pay the second pass.
  */
 #define CBCE__DOWN 0x1p-600
 
@@ -509,7 +511,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         double r;
         int mean = a->reduction == CBCE_REDUCTION_MEAN;
         int wmean = a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN;
-        if ((mean || wmean) && isinf(total.hi) && J.lscale == 1.0) {
+        if (!isfinite(total.hi) && J.lscale == 1.0) {
             J.lscale = CBCE__DOWN;
             J.want = CBCE__LOSS;
             J.ntail = 0;
@@ -530,7 +532,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
             r = NAN;
         else
             r = dd_div(total, den);
-        if (mean)
+        if (!wmean)
             r /= J.lscale;
         store_result(o->result, dtype, r);
     }
