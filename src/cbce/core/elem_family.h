@@ -162,7 +162,14 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         cbce__f2 ce = {eps, 0.0};
         den = cbce__sel_f2(den.hi < eps, ce, den);
         if (want & CBCE__GRAD) {
-            *g = cbce__probs_scale(m, cbce__div_f2(r, den, 1.0 / den.hi));
+            /* For x - y below 2^-900 the division's exact-product correction would fall
+             * into the subnormals and lose its low bits: divide 2^600 (x - y) instead and
+             * scale the quotient back (both exact, powers of two). */
+            double up = fabs(r.hi) < 0x1p-900 ? 0x1p600 : 1.0;
+            cbce__f2 rs = {r.hi * up, r.lo * up}, qd = cbce__div_f2(rs, den, 1.0 / den.hi);
+            qd.hi /= up;
+            qd.lo /= up;
+            *g = cbce__probs_scale(m, qd);
         }
         if (want & CBCE__HESS) {
             cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
