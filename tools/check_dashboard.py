@@ -39,10 +39,12 @@ ASV_DIR = os.path.join(ROOT, "asv_bench")
 # Benchmarks whose graph pages are checked (first one present in the results is used
 # per kind); the first timing one is the screenshot.
 GRAPH_CANDIDATES = {
-    "time": ["bench_logits.Functions.time_call?p-n=1000000&p-reduction=%27mean%27",
+    "time": ["bench_logits.Functions.time_call?p-n=1000000&p-reduction=%27mean%27"
+             "&x-axis-scale=even",
              "bench_logits.Sizes.time_pass"],
     "peakmem": ["bench_logits.PeakMemory.peakmem_call"],
-    "track": ["bench_accuracy.Reference.track_max_ulp", "bench_accuracy.Config.track_simd_level"],
+    "track": ["bench_accuracy.Reference.track_max_ulp?p-dtype=%27float64%27&x-axis-scale=even",
+              "bench_accuracy.Config.track_simd_level"],
 }
 
 
