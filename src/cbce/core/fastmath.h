@@ -45,101 +45,11 @@
 #define CBCE__INLINE static inline __attribute__((always_inline))
 #else
 #define CBCE__INLINE static inline
-/* ---- log ---------------------------------------------------------------------------------- */
-
-/*
- * x = 2^k * f with f in [sqrt(1/2), sqrt(2)) (subnormal x pre-scaled by 2^60), from the bits;
- * k returned as a double.  For positive finite x; log(x) = k ln2 + log1p(f - 1), f - 1 exact.
- */
-CBCE__INLINE double cbce__frexp_sqrt2(double x, double *k)
-{
-    int sub = x < 0x1p-1000;
-    double xs = sub ? x * 0x1p60 : x;
-    uint64_t b = cbce__to_bits(xs);
-    double E = cbce__from_bits((b >> 52) | 0x4330000000000000u) - 0x1p52; /* biased exp */
-    double f = cbce__from_bits((b & 0x000FFFFFFFFFFFFFu) | 0x3FF0000000000000u);
-    int big = f > 0x1.6a09e667f3bcdp+0; /* sqrt(2) */
-    *k = (E - 1023.0) + (sub ? -60.0 : 0.0) + (big ? 1.0 : 0.0);
-    return big ? 0.5 * f : f;
-}
-
-/*
- * log(x) for a double x >= 0 (or NaN, +inf), as a double-double, relative error <= 2^-57
- * (log1p_dd's bound; k ln2 is added exactly up to k*C3: k*C1, k*C2 are exact for
- * |k| < 2^11, and |k ln2| >= 2|log f| when k != 0, so nothing cancels).  For BCE on
- * probabilities: log(p), and log1p(-p) = log(1 - p) for p > 0.5.  log(0) = -inf,
- * log(+inf) = +inf (hi; lo = 0), NaN stays NaN; negative x is outside the domain.
- */
-CBCE__INLINE cbce__f2 cbce__log_dd(double x)
-{
-    double k, f = cbce__frexp_sqrt2(x, &k);
-    cbce__f2 e = {f - 1.0, 0.0}; /* exact (Sterbenz) */
-    cbce__f2 t = cbce__log1p_dd(e, 1.0);
-    cbce__f2 r = cbce__two_sum(k * CBCE__LN2_C1, t.hi);
-    r = cbce__fast_two_sum(r.hi, r.lo + (k * CBCE__LN2_C2 + (k * CBCE__LN2_C3 + t.lo)));
-    r.hi = x == 0 ? -HUGE_VAL : (x > DBL_MAX || x != x ? x : r.hi);
-    r.lo = (x == 0 || x > DBL_MAX || x != x) ? 0.0 : r.lo;
-    return r;
-}
-
-/* log(x) in double for the float32 kernels (relative error ~5u); same special values. */
-CBCE__INLINE double cbce__log_d(double x)
-{
-    double k, f = cbce__frexp_sqrt2(x, &k);
-    double r = k * CBCE__LN2_HI + (cbce__log1p_d(f - 1.0) + k * CBCE__LN2_LO);
-    return x == 0 ? -HUGE_VAL : (x > DBL_MAX || x != x ? x : r);
-}
-
 #endif
 
 /* Dekker's algorithms need every operation rounded to double: no x87 excess precision. */
 #if defined(FLT_EVAL_METHOD) && (FLT_EVAL_METHOD == 1 || FLT_EVAL_METHOD == 2)
 #error "cbce needs double arithmetic without excess precision (x86-32: -msse2 -mfpmath=sse)"
-/* ---- log ---------------------------------------------------------------------------------- */
-
-/*
- * x = 2^k * f with f in [sqrt(1/2), sqrt(2)) (subnormal x pre-scaled by 2^60), from the bits;
- * k returned as a double.  For positive finite x; log(x) = k ln2 + log1p(f - 1), f - 1 exact.
- */
-CBCE__INLINE double cbce__frexp_sqrt2(double x, double *k)
-{
-    int sub = x < 0x1p-1000;
-    double xs = sub ? x * 0x1p60 : x;
-    uint64_t b = cbce__to_bits(xs);
-    double E = cbce__from_bits((b >> 52) | 0x4330000000000000u) - 0x1p52; /* biased exp */
-    double f = cbce__from_bits((b & 0x000FFFFFFFFFFFFFu) | 0x3FF0000000000000u);
-    int big = f > 0x1.6a09e667f3bcdp+0; /* sqrt(2) */
-    *k = (E - 1023.0) + (sub ? -60.0 : 0.0) + (big ? 1.0 : 0.0);
-    return big ? 0.5 * f : f;
-}
-
-/*
- * log(x) for a double x >= 0 (or NaN, +inf), as a double-double, relative error <= 2^-57
- * (log1p_dd's bound; k ln2 is added exactly up to k*C3: k*C1, k*C2 are exact for
- * |k| < 2^11, and |k ln2| >= 2|log f| when k != 0, so nothing cancels).  For BCE on
- * probabilities: log(p), and log1p(-p) = log(1 - p) for p > 0.5.  log(0) = -inf,
- * log(+inf) = +inf (hi; lo = 0), NaN stays NaN; negative x is outside the domain.
- */
-CBCE__INLINE cbce__f2 cbce__log_dd(double x)
-{
-    double k, f = cbce__frexp_sqrt2(x, &k);
-    cbce__f2 e = {f - 1.0, 0.0}; /* exact (Sterbenz) */
-    cbce__f2 t = cbce__log1p_dd(e, 1.0);
-    cbce__f2 r = cbce__two_sum(k * CBCE__LN2_C1, t.hi);
-    r = cbce__fast_two_sum(r.hi, r.lo + (k * CBCE__LN2_C2 + (k * CBCE__LN2_C3 + t.lo)));
-    r.hi = x == 0 ? -HUGE_VAL : (x > DBL_MAX || x != x ? x : r.hi);
-    r.lo = (x == 0 || x > DBL_MAX || x != x) ? 0.0 : r.lo;
-    return r;
-}
-
-/* log(x) in double for the float32 kernels (relative error ~5u); same special values. */
-CBCE__INLINE double cbce__log_d(double x)
-{
-    double k, f = cbce__frexp_sqrt2(x, &k);
-    double r = k * CBCE__LN2_HI + (cbce__log1p_d(f - 1.0) + k * CBCE__LN2_LO);
-    return x == 0 ? -HUGE_VAL : (x > DBL_MAX || x != x ? x : r);
-}
-
 #endif
 
 typedef char cbce__assert_binary64[(DBL_MANT_DIG == 53 && DBL_MAX_EXP == 1024) ? 1 : -1];
