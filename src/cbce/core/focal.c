@@ -48,52 +48,7 @@ const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_
 CBCE__DECLARE_STEPS(cbce__focal_steps);
 static const cbce__family cbce__focal = {CBCE__STEP_TABLES(cbce__focal_steps), 0, 1};
 
-/* The public entry points: float and double from one definition each. */
-#define CBCE__FOCAL_API(SFX, T, DT)                                                      \
-    int cbce_focal_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,         \
-                             T *result)                                                  \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.loss = out;                                                                    \
-        o.loss_stride = out_stride;                                                      \
-        o.result = result;                                                               \
-        return cbce__run(&cbce__focal, a, DT, CBCE__LOSS, &o);                           \
-    }                                                                                    \
-    int cbce_focal_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride)       \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        return cbce__run(&cbce__focal, a, DT, CBCE__GRAD, &o);                           \
-    }                                                                                    \
-    int cbce_focal_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,     \
-                                 T *result, T *grad, ptrdiff_t grad_stride)              \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.loss = out;                                                                    \
-        o.loss_stride = out_stride;                                                      \
-        o.result = result;                                                               \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        return cbce__run(&cbce__focal, a, DT, CBCE__LOSS | CBCE__GRAD, &o);              \
-    }                                                                                    \
-    int cbce_focal_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride, \
-                                   T *hess, ptrdiff_t hess_stride)                       \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        cbce_args_t b;                                                                   \
-        if (a == NULL)                                                                   \
-            return CBCE_ERR_NULL;                                                        \
-        b = *a;                                                                          \
-        b.reduction = CBCE_REDUCTION_NONE;                                               \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        o.hess = hess;                                                                   \
-        o.hess_stride = hess_stride;                                                     \
-        return cbce__run(&cbce__focal, &b, DT, CBCE__GRAD | CBCE__HESS, &o);             \
-    }
-
-CBCE__FOCAL_API(f32, float, CBCE_F32)
-CBCE__FOCAL_API(f64, double, CBCE_F64)
+CBCE__LOSS_API(cbce_focal, cbce__focal, f32, float, CBCE_F32)
+CBCE__LOSS_API(cbce_focal, cbce__focal, f64, double, CBCE_F64)
 
 #endif /* CBCE__ISA_VARIANT */

@@ -110,6 +110,55 @@ typedef struct cbce__outputs {
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
+/*
+ * The four public entry points of a loss on logits (NAME_fwd, _bwd, _fwd_bwd, _grad_hess),
+ * for one data type, from one definition; FAMILY is its cbce__family.
+ */
+#define CBCE__LOSS_API(NAME, FAMILY, SFX, T, DT)                                           \
+    int NAME##_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,               \
+                             T *result)                                                    \
+    {                                                                                      \
+        cbce__outputs o = {0};                                                             \
+        o.loss = out;                                                                      \
+        o.loss_stride = out_stride;                                                        \
+        o.result = result;                                                                 \
+        return cbce__run(&FAMILY, a, DT, CBCE__LOSS, &o);                                  \
+    }                                                                                      \
+    int NAME##_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride)             \
+    {                                                                                      \
+        cbce__outputs o = {0};                                                             \
+        o.grad = grad;                                                                     \
+        o.grad_stride = grad_stride;                                                       \
+        return cbce__run(&FAMILY, a, DT, CBCE__GRAD, &o);                                  \
+    }                                                                                      \
+    int NAME##_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,           \
+                                 T *result, T *grad, ptrdiff_t grad_stride)                \
+    {                                                                                      \
+        cbce__outputs o = {0};                                                             \
+        o.loss = out;                                                                      \
+        o.loss_stride = out_stride;                                                        \
+        o.result = result;                                                                 \
+        o.grad = grad;                                                                     \
+        o.grad_stride = grad_stride;                                                       \
+        return cbce__run(&FAMILY, a, DT, CBCE__LOSS | CBCE__GRAD, &o);                     \
+    }                                                                                      \
+    int NAME##_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,       \
+                                   T *hess, ptrdiff_t hess_stride)                         \
+    {                                                                                      \
+        cbce__outputs o = {0};                                                             \
+        cbce_args_t b;                                                                     \
+        if (a == NULL)                                                                     \
+            return CBCE_ERR_NULL;                                                          \
+        b = *a;                                                                            \
+        b.reduction = CBCE_REDUCTION_NONE;                                                 \
+        o.grad = grad;                                                                     \
+        o.grad_stride = grad_stride;                                                       \
+        o.hess = hess;                                                                     \
+        o.hess_stride = hess_stride;                                                       \
+        return cbce__run(&FAMILY, &b, DT, CBCE__GRAD | CBCE__HESS, &o);                    \
+    }
+
+
 /* Elementwise helpers (sigmoid & co.) go through the same driver with no target. */
 
 extern const cbce__family cbce__bce_logits;
