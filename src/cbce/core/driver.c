@@ -32,6 +32,7 @@ static inline cbce__dd dd_add(cbce__dd a, cbce__dd b)
     return dd_two_sum(s.hi, s.lo);
 }
 
+#ifndef CBCE__ISA_VARIANT /* the scalar arithmetic of the final combination */
 /* Exact product a*b = hi + lo by Dekker's split (no FMA needed, same bits everywhere). */
 static inline cbce__dd dd_two_prod(double a, double b)
 {
@@ -59,6 +60,7 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
     r = ((a.hi - p.hi) - p.lo + a.lo - q * b.lo) / b.hi;
     return isfinite(r) ? q + r : q; /* near DBL_MAX q*b.hi may round to inf */
 }
+#endif
 
 /* ---- loads and stores ----------------------------------------------------------------- */
 
@@ -121,6 +123,7 @@ static void store(void *dst, int dtype, ptrdiff_t stride, size_t i0, size_t c,
     }
 }
 
+#ifndef CBCE__ISA_VARIANT
 static void store_result(void *dst, int dtype, double v)
 {
     if (dtype == CBCE_F32)
@@ -177,6 +180,8 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
     return s;
 }
 
+#endif /* CBCE__ISA_VARIANT */
+
 /* ---- the driver ------------------------------------------------------------------------ */
 
 /*
@@ -191,7 +196,11 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
 #define CBCE__MAX_SEGMENTS 256
 #define CBCE__MIN_PER_THREAD 32768 /* below this many elements a thread does not pay */
 
+struct cbce__job;
+typedef void (*cbce__segment_fn)(struct cbce__job *J, size_t s);
+
 typedef struct cbce__job {
+    cbce__segment_fn segment; /* run_segment compiled for the chosen SIMD level */
     const cbce_args_t *a;
     const cbce__outputs *o;
     cbce__step_fn step;
@@ -217,7 +226,13 @@ static void tree_push(cbce__dd *stack, int *top, cbce__dd v, size_t index)
     }
 }
 
-static void run_segment(cbce__job *J, size_t s)
+/*
+ * One segment: load -> step -> store (and the lane sums) over its blocks.  This function
+ * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
+ * conversions, lane sums and stores use the same vector width as the step.
+ */
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
 {
     const cbce_args_t *a = J->a;
     const cbce__outputs *o = J->o;
@@ -306,6 +321,23 @@ static void run_segment(cbce__job *J, size_t s)
     }
 }
 
+#ifndef CBCE__ISA_VARIANT
+
+#if CBCE__HAVE_X86_VARIANTS
+void cbce__run_segment_scalar(cbce__job *, size_t), cbce__run_segment_avx2(cbce__job *, size_t),
+    cbce__run_segment_avx512(cbce__job *, size_t);
+static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
+    NULL, cbce__run_segment_scalar, cbce__run_segment_baseline, cbce__run_segment_avx2,
+    cbce__run_segment_avx512};
+#elif CBCE__HAVE_VARIANTS
+void cbce__run_segment_scalar(cbce__job *, size_t);
+static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
+    NULL, cbce__run_segment_scalar, cbce__run_segment_baseline, NULL, NULL};
+#else
+static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
+    NULL, cbce__run_segment_baseline, cbce__run_segment_baseline, NULL, NULL};
+#endif
+
 typedef struct cbce__worker {
     cbce__job *job;
     size_t s0, s1;
@@ -315,7 +347,7 @@ static void run_segments(cbce__worker *w)
 {
     size_t s;
     for (s = w->s0; s < w->s1; s++)
-        run_segment(w->job, s);
+        w->job->segment(w->job, s);
 }
 
 #if defined(_WIN32)
@@ -475,6 +507,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         while (level > CBCE_SIMD_SCALAR && f->steps[level] == NULL)
             level--;
         J.step = dtype == CBCE_F32 ? f->steps[level]->d : f->steps[level]->x;
+        J.segment = segment_table[level];
     }
     J.ntail = 0;
     J.gscale = J.wpre = J.lscale = 1.0;
@@ -538,3 +571,5 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     }
     return CBCE_OK;
 }
+
+#endif /* CBCE__ISA_VARIANT */
