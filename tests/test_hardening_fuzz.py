@@ -750,6 +750,9 @@ def test_probs_gradient_at_subnormal_input(xhex, y):
     assert abs(g - want) <= np.spacing(abs(want)), f"x={xhex} y={y}: got {g!r}, want {want!r}"
 
 
+@pytest.mark.xfail(strict=True, reason="bug 7, open at the hardening deadline: the float64 "
+                   "logits loss forms pos_weight * eps/2 through a subnormal intermediate when "
+                   "label_smoothing is subnormal (~100 ulp; 0 for eps = 5e-324)")
 @pytest.mark.parametrize("eps", [2.225073858507203e-309, 5e-324, 1e-310])
 def test_subnormal_label_smoothing(eps):
     """Found by test_fuzz_losses (CBCE_FUZZ_EXAMPLES=2000): a subnormal label_smoothing with
