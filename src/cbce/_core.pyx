@@ -515,6 +515,9 @@ cdef class _Call:
         cdef int st
         arr1 = arr2 = tmp1 = tmp2 = None
         reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (OP_FWD, OP_FWD_BWD)
+        if reduced and out1 is not None:
+            raise ValueError(f"{name1} is for reduction='none' only: a reduced loss is "
+                             f"returned as a scalar")
         if op != OP_BWD and not reduced:
             arr1, v1, tmp1 = self._target(out1, name1, [])
             p1 = cnp.PyArray_DATA(v1)
