@@ -10,7 +10,7 @@
 # CC, CFLAGS, LDFLAGS and CPPFLAGS may be overridden (CFLAGS defaults to -O3 -Wall -Wextra);
 # the flags the numerics rely on are always added: -ffp-contract=off keeps results bitwise
 # identical across compilers and instruction sets, -fno-trapping-math lets the selects in the
-# kernels be if-converted.  Never add -ffast-math or -Ofast: they break inf/NaN handling and
+# kernels be if-converted.  Never add the fast-math flags: they break inf/NaN handling and
 # delete the compensated sums.
 #
 # The version has one source, the CBCE_VERSION_* macros of include/cbce.h.  The soname

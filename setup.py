@@ -91,7 +91,7 @@ if sys.platform == "win32":
     cflags = ["/O2", "/fp:precise"]
 else:
     # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
-    # keeps results bitwise identical across instruction sets.  Never -ffast-math: it
+    # keeps results bitwise identical across instruction sets.  Never fast-math: it
     # breaks inf/NaN handling and deletes the compensated sums.
     cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden"]
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
