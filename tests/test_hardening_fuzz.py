@@ -750,14 +750,12 @@ def test_probs_gradient_at_subnormal_input(xhex, y):
     assert abs(g - want) <= np.spacing(abs(want)), f"x={xhex} y={y}: got {g!r}, want {want!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="bug 7, open at the hardening deadline: the float64 "
-                   "logits loss forms pos_weight * eps/2 through a subnormal intermediate when "
-                   "label_smoothing is subnormal (~100 ulp; 0 for eps = 5e-324)")
 @pytest.mark.parametrize("eps", [2.225073858507203e-309, 5e-324, 1e-310])
 def test_subnormal_label_smoothing(eps):
-    """Found by test_fuzz_losses (CBCE_FUZZ_EXAMPLES=2000): a subnormal label_smoothing with
-    a huge negative logit, y = 0: the loss is pos_weight * eps/2 * |x| (+ a negligible
-    softplus), ~1e-55 here, but came out ~100 ulp off."""
+    """Bug 7, found by test_fuzz_losses (CBCE_FUZZ_EXAMPLES=2000): a subnormal
+    label_smoothing with a huge negative logit, y = 0: the loss is pos_weight * eps/2 * |x|
+    (+ a negligible softplus), ~1e-55 here, but came out ~100 ulp off (eps/2 and
+    pos_weight * eps/2 were rounded on the subnormal grid)."""
     from fractions import Fraction
     x, p = -float.fromhex("0x1.4120ec7f11aafp+846"), 0.10875328917070215
     want = float(Fraction(p) * Fraction(eps) / 2 * Fraction(-x))
@@ -765,3 +763,34 @@ def test_subnormal_label_smoothing(eps):
                                                 pos_weight=np.array([p]), reduction="none",
                                                 label_smoothing=eps)[0]
     assert abs(got - want) <= 2 * np.spacing(want), f"eps={eps!r}: got {got!r}, want {want!r}"
+
+
+def _logits_loss_mp(x, t, p, eps):
+    """The exact BCE-with-logits loss (mpmath, 400 digits) with smoothing eps."""
+    import mpmath
+    with mpmath.workdps(400):
+        x, t, p, eps = (mpmath.mpf(v) for v in (x, t, p, eps))
+        y = t * (1 - eps) + eps / 2
+        q = (1 - t) * (1 - eps) + eps / 2
+        a = abs(x)
+        c = q if x >= 0 else p * y
+        return float(c * a + (q + p * y) * mpmath.log1p(mpmath.exp(-a)))
+
+
+@pytest.mark.parametrize("eps", [5e-324, 1e-310, 2.225073858507203e-309, 3e-200, 2.0**-501])
+@pytest.mark.parametrize("t", [0.0, 1.0, 0.25])
+@pytest.mark.parametrize("p", [1.0, 0.10875328917070215, 3.0])
+def test_tiny_label_smoothing_loss(eps, t, p):
+    """Bug 7's neighbourhood: tiny (subnormal and normal) label_smoothing, hard and soft
+    targets, logits from 0.5 to 2^1000 of both signs, against mpmath; bar 1 ulp."""
+    xs = np.array([s * m for s in (1.0, -1.0) for m in
+                   (0.5, 3.0, 40.0, 800.0, 2.0**60, float.fromhex("0x1.4120ec7f11aafp+846"),
+                    2.0**1000)])
+    got = cbce.binary_cross_entropy_with_logits(xs, np.full(xs.shape, t),
+                                                pos_weight=np.full(xs.shape, p),
+                                                reduction="none", label_smoothing=eps)
+    for xi, gi in zip(xs, got):
+        want = _logits_loss_mp(xi, t, p, eps)
+        assert abs(gi - want) <= np.spacing(want), \
+            f"x={xi!r} t={t} p={p} eps={eps!r}: got {gi!r}, want {want!r} " \
+            f"({abs(gi - want) / np.spacing(want):.2f} ulp)"

@@ -8,8 +8,9 @@
  * plain elementwise loop with the branch-free element function inlined.  The buffers are
  * distinct (the driver's chunk buffers): `restrict` and the constants read once spare GCC
  * the run-time alias checks it would otherwise need (more than 10 for the two-output
- * loops, so it gave up vectorising them). */
-#define CBCE__LOGITS_STEP(NAME, ELEM)                                                   \
+ * loops, so it gave up vectorising them).  S: the smoothing constant the element takes,
+ * keep = 1 - eps for the "d" element, eps itself for the "x" one (see elem.h). */
+#define CBCE__LOGITS_STEP(NAME, ELEM, S)                                                   \
     static void NAME(int want, size_t c, const double *restrict x,                      \
                      const double *restrict t, const double *restrict p,                \
                      const double *restrict w, const double *restrict m,                \
@@ -21,29 +22,39 @@
         switch (want) {                                                                 \
         case CBCE__LOSS:                                                                \
             for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__LOSS, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], \
+                ELEM(CBCE__LOSS, x[i], t[i], p[i], w[i], m[i], k->S, k->half, &l[i], \
                      0, 0);                                                             \
             break;                                                                      \
         case CBCE__GRAD:                                                                \
             for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, 0,     \
+                ELEM(CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->S, k->half, 0,     \
                      &g[i], 0);                                                         \
             break;                                                                      \
         case CBCE__LOSS | CBCE__GRAD:                                                   \
             for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__LOSS | CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->keep,    \
+                ELEM(CBCE__LOSS | CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->S,    \
                      k->half, &l[i], &g[i], 0);                                         \
             break;                                                                      \
         default:                                                                        \
             for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__GRAD | CBCE__HESS, x[i], t[i], p[i], w[i], m[i], k->keep,    \
+                ELEM(CBCE__GRAD | CBCE__HESS, x[i], t[i], p[i], w[i], m[i], k->S,    \
                      k->half, 0, &g[i], &h[i]);                                         \
             break;                                                                      \
         }                                                                               \
     }
 
-CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d)
-CBCE__LOGITS_STEP(logits_step_x, cbce__logits_x)
+CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d, keep)
+CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
+CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
+
+/* float64: a label_smoothing below 2^-500 takes the element with its extra terms (elem.h) */
+static void logits_step_x(int want, size_t c, const double *x, const double *t,
+                          const double *p, const double *w, const double *m,
+                          const cbce__consts *k, double *l, double *g, double *h)
+{
+    (CBCE__TINY_EPS(k->eps) ? logits_step_x_tiny : logits_step_x_plain)(want, c, x, t, p, w,
+                                                                       m, k, l, g, h);
+}
 
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x};
 

@@ -110,26 +110,38 @@ CBCE__INLINE double cbce__softplus_d(double x)
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */
 
-CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
-                                  double keep, double half, double *l, double *g, double *h)
+CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, double p,
+                                       double w, double m, double eps, double half, double *l,
+                                       double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0};
-    /* label smoothing in double-double: 1 - eps exactly (eps = 2*half; `keep` is the
-     * rounded 1 - eps, so it is not used), y = tr*(1 - eps) + eps/2 and
-     * q = (1 - tr)*(1 - eps) + eps/2 (1 - tr exact by two_sum).  Without smoothing these
-     * are tr and 1 - tr, exactly.  All terms are >= 0: no cancellation. */
-    cbce__f2 K = cbce__two_sum(1.0, -2.0 * half);
-    cbce__f2 y = cbce__add_d_f2(half, cbce__mul_d_f2(tr, K));
-    cbce__f2 qd = cbce__add_d_f2(half, cbce__mul_f2(cbce__two_sum(1.0, -tr), K));
+    /* label smoothing in double-double: K = 1 - eps exactly, y = tr*K + eps/2 and
+     * q = (1 - tr)*K + eps/2 (1 - tr exact by two_sum).  Without smoothing these are tr and
+     * 1 - tr, exactly.  All terms are >= 0: no cancellation.
+     * A tiny eps (0 < eps < 2^-500, `tiny`: a per-call constant, see cbce__logits_x_tiny;
+     * half = eps/2 is inexact for an odd subnormal eps, and p*eps/2
+     * would be rounded on the subnormal grid) is kept out of y and q in the loss: the loss
+     * is linear in (q, p*y), so loss = loss(y0, q0) + eps/2 * D with y0 = tr*K,
+     * q0 = (1 - tr)*K and D = (x >= 0 ? 1 : p)*|x| + (1 + p)*log1p(e) >= 0; eps*D is formed
+     * from eps scaled up by 2^100 (exact) and D scaled down by 2^100, so neither is rounded
+     * on the subnormal grid (exact for eps*D >= 2^-969).  (Gradient and hessian use y and q with
+     * eps/2: their scale is that of max(L*sigmoid, p*y), where such an eps is 0 or
+     * negligible.) */
+    cbce__f2 K = cbce__two_sum(1.0, -eps);
+    cbce__f2 y0 = cbce__mul_d_f2(tr, K), q0 = cbce__mul_f2(cbce__two_sum(1.0, -tr), K);
+    cbce__f2 y = cbce__add_d_f2(half, y0);
+    cbce__f2 qd = cbce__add_d_f2(half, q0);
     cbce__f2 py = cbce__mul_d_f2(p, y);
     cbce__f2 L = cbce__add_f2(qd, py);
     double a = x < 0 ? -x : x, sc, isc;
     cbce__f2 e = cbce__exp_neg_dd(a, &sc, &isc);
     int pos = x >= 0;
-    (void)keep;
     if (want & CBCE__LOSS) {
+        /* tiny eps: y0, q0 here, eps/2 * D below (tiny is a constant: no cost otherwise) */
+        cbce__f2 pyl = tiny ? cbce__mul_d_f2(p, y0) : py;
+        cbce__f2 Ll = tiny ? cbce__add_f2(q0, pyl) : L;
         /* c*a exactly; 0 where c == 0 (limit at infinite x); plain product for huge a */
-        cbce__f2 c = cbce__sel_f2(pos, qd, py);
+        cbce__f2 c = cbce__sel_f2(pos, tiny ? q0 : qd, pyl);
         int huge = a > 0x1p995; /* beyond Dekker's split: scale down and back (exact) */
         double f = huge ? 0x1p100 : 1.0;
         cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, c);
@@ -137,7 +149,21 @@ CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double
         ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
         ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
         ca = cbce__sel_f2(c.hi == 0, zero, ca);
-        *l = w * cbce__round_f2s(ca, cbce__mul_f2(L, t), sc, isc);
+        if (tiny) {
+            double c1 = pos ? 1.0 : p;
+            cbce__f2 hD = cbce__add_f2(
+                cbce__two_prod(c1, a * 0x1p-100),
+                cbce__mul_d_f2(t.hi * sc * 0x1p-100, cbce__two_sum(1.0, p)));
+            cbce__f2 inf_sum;
+            hD = cbce__mul_d_f2(0.5 * (eps * 0x1p100), hD);
+            hD.hi = a > DBL_MAX ? (c1 == 0 ? 0.0 : HUGE_VAL) : hD.hi;
+            hD = cbce__sel_f2(a == a, hD, zero);
+            /* ca + hD (both >= 0); an infinite part gives the plain sum (two_sum: NaN) */
+            inf_sum.hi = ca.hi + hD.hi;
+            inf_sum.lo = 0.0;
+            ca = cbce__sel_f2(isinf(inf_sum.hi), inf_sum, cbce__add_f2(ca, hD));
+        }
+        *l = w * cbce__round_f2s(ca, cbce__mul_f2(Ll, t), sc, isc);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, e.hi * sc);      /* 1 + e, true scale */
@@ -155,6 +181,23 @@ CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double
             *h = m * cbce__round_f2s(zero, cbce__mul_f2(L, cbce__div_f2(s, d, inv)), sc, isc);
     }
 }
+
+/* The "x" element for eps = 0 or >= 2^-500, and for 0 < eps < 2^-500 (the step chooses once
+ * per call; the tiny-eps terms cost ~30% and are compiled out of the first). */
+CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
+                                  double eps, double half, double *l, double *g, double *h)
+{
+    cbce__logits_x_impl(want, 0, x, tr, p, w, m, eps, half, l, g, h);
+}
+
+CBCE__INLINE void cbce__logits_x_tiny(int want, double x, double tr, double p, double w,
+                                       double m, double eps, double half, double *l, double *g,
+                                       double *h)
+{
+    cbce__logits_x_impl(want, 1, x, tr, p, w, m, eps, half, l, g, h);
+}
+
+#define CBCE__TINY_EPS(eps) ((eps) > 0 && (eps) < 0x1p-500)
 
 CBCE__INLINE double cbce__sigmoid_x(double x)
 {

@@ -17,18 +17,14 @@ CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
 CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
 
 /*
- * gamma = 0 without alpha: the loss is bce_with_logits, so elem.h's element computes it
- * (pos_weight 1) and the results are bitwise those of cbce_bce_logits_*, whatever
- * arithmetic elem.h uses.  (With alpha, a_t times elem.h's rounded result would round
+ * gamma = 0 without alpha: the loss is bce_with_logits, so its step (bce_logits.c, same
+ * SIMD level; the driver fills pos_weight with 1) computes it and the results are bitwise
+ * those of cbce_bce_logits_*.  (With alpha, a_t times that rounded result would round
  * twice, so gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
  */
-#define CBCE__FOCAL_BCE_CALL(LOGITS, W, i)                                                \
-    LOGITS(W, x[i], t[i], 1.0, w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
-#define CBCE__FOCAL_BCE_D(W, i) CBCE__FOCAL_BCE_CALL(cbce__logits_d, W, i)
-#define CBCE__FOCAL_BCE_X(W, i) CBCE__FOCAL_BCE_CALL(cbce__logits_x, W, i)
-
-CBCE__FAMILY_STEP(focal_bce_step_d, CBCE__FOCAL_BCE_D)
-CBCE__FAMILY_STEP(focal_bce_step_x, CBCE__FOCAL_BCE_X)
+extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
+#define focal_bce_step_d (*CBCE__ISA_NAME(cbce__logits_steps).d)
+#define focal_bce_step_x (*CBCE__ISA_NAME(cbce__logits_steps).x)
 
 /* The step: gamma and alpha are per-call constants, tested once per chunk. */
 #define CBCE__FOCAL_STEP(NAME, BCE, GAMMA)                                                \

@@ -28,6 +28,7 @@ enum { CBCE__LOSS = 1, CBCE__GRAD = 2, CBCE__HESS = 4 };
 
 /* Per-call constants of a compute step. */
 typedef struct cbce__consts {
+    double eps;    /* label_smoothing */
     double keep;   /* 1 - label_smoothing */
     double half;   /* label_smoothing / 2 */
     double alpha;  /* focal class balance (has_alpha != 0) */
