@@ -139,9 +139,26 @@ cdef enum:
 REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
               "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
 
-_TARGET_CODES = {np.dtype(np.bool_): CBCE_BOOL, np.dtype(np.uint8): CBCE_U8,
-                 np.dtype(np.int8): CBCE_I8, np.dtype(np.float32): CBCE_F32,
-                 np.dtype(np.float64): CBCE_F64}
+cdef object _F32 = np.dtype(np.float32), _F64 = np.dtype(np.float64)
+cdef double _NAN = float("nan")
+
+
+cdef int _target_code(cnp.ndarray t):
+    """The core's dtype code of a native-order target array, or -1 (to be converted)."""
+    if not cnp.PyArray_ISNOTSWAPPED(t):
+        return -1
+    cdef int tn = cnp.PyArray_TYPE(t)
+    if tn == cnp.NPY_BOOL:
+        return CBCE_BOOL
+    if tn == cnp.NPY_UINT8:
+        return CBCE_U8
+    if tn == cnp.NPY_INT8:
+        return CBCE_I8
+    if tn == cnp.NPY_FLOAT32:
+        return CBCE_F32
+    if tn == cnp.NPY_FLOAT64:
+        return CBCE_F64
+    return -1
 
 
 cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t s1,
@@ -294,8 +311,9 @@ cdef object _line(cnp.ndarray a):
 
 cdef object _readable(cnp.ndarray a):
     """A 1-D array the core can read: a view of `a` when possible, else a C-order copy."""
-    cdef object v = _line(a) if (a.dtype.isnative and cnp.PyArray_ISALIGNED(a)) else None
-    if v is None or (<cnp.ndarray>v).strides[0] % a.itemsize:
+    cdef object v = _line(a) if (cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a)) \
+        else None
+    if v is None or cnp.PyArray_STRIDES(<cnp.ndarray>v)[0] % cnp.PyArray_ITEMSIZE(a):
         v = np.ascontiguousarray(a).reshape(-1)
         if not v.dtype.isnative:
             v = v.astype(v.dtype.newbyteorder("="))
@@ -303,10 +321,11 @@ cdef object _readable(cnp.ndarray a):
 
 
 cdef void _set_line(cbce_operand_t *op, cnp.ndarray v, int code):
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(v)[0]
     op.data = cnp.PyArray_DATA(v)
     op.dtype = code
-    op.stride = v.strides[0] // v.itemsize if v.shape[0] > 1 else 0
-    op.period = v.shape[0] if v.shape[0] > 0 else 1
+    op.stride = cnp.PyArray_STRIDES(v)[0] // cnp.PyArray_ITEMSIZE(v) if n > 1 else 0
+    op.period = n if n > 0 else 1
     op.repeat = 1
 
 
@@ -380,35 +399,38 @@ cdef class _Call:
     cdef object x_in, t_in             # input and target as given (for error messages)
     cdef size_t bad                    # first out-of-domain element (PROBS)
 
-    def __init__(self, int family, input, target, weight, pos_weight, reduction,
-                 label_smoothing, num_threads, bint reduced_ok=True):
-        cdef object x, t
+    cdef init(self, int family, input, target, weight, pos_weight, reduction,
+              label_smoothing, num_threads):
+        cdef cnp.ndarray x, t
+        cdef int tn, code
         self.family = family
         self.a.reduction = CBCE_REDUCTION_NONE
-        self.a.alpha = float("nan")
+        self.a.alpha = _NAN
         self.a.simd = _simd
         self.a.gamma = 0.0
-        x = np.asarray(input)
-        dt = x.dtype
-        if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
-            raise TypeError(f"input must be float16, float32 or float64, got dtype {dt}")
-        self.result_dtype = dt.newbyteorder("=")
-        self.compute_dtype = np.dtype(np.float64 if dt.itemsize == 8 else np.float32)
-        self.f64 = dt.itemsize == 8
-        if dt.itemsize == 2:
+        x = input if type(input) is np.ndarray else np.asarray(input)
+        tn = cnp.PyArray_TYPE(x)
+        if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
+            raise TypeError(f"input must be float16, float32 or float64, got dtype "
+                            f"{x.dtype}")
+        self.f64 = tn == cnp.NPY_FLOAT64
+        self.compute_dtype = _F64 if self.f64 else _F32
+        self.result_dtype = x.dtype if cnp.PyArray_ISNOTSWAPPED(x) else \
+            x.dtype.newbyteorder("=")
+        if tn == cnp.NPY_FLOAT16:
             x = x.astype(np.float32)
-        self.shape = x.shape
+        self.shape = (<object>x).shape
 
-        t = np.asarray(target)
+        t = target if type(target) is np.ndarray else np.asarray(target)
         self.x_in = x
         self.t_in = t
-        if t.shape != x.shape:
-            raise ValueError(f"target shape {t.shape} must be the same as input shape "
-                             f"{x.shape}")
+        if cnp.PyArray_NDIM(t) != cnp.PyArray_NDIM(x) or (<object>t).shape != self.shape:
+            raise ValueError(f"target shape {(<object>t).shape} must be the same as input "
+                             f"shape {self.shape}")
         if t.dtype.kind not in "biuf":
             raise TypeError(f"target must have a real or bool dtype, got {t.dtype}")
-        code = _TARGET_CODES.get(t.dtype.newbyteorder("="))
-        if code is None:
+        code = _target_code(t)
+        if code < 0:
             t = t.astype(self.compute_dtype)
             code = CBCE_F64 if self.f64 else CBCE_F32
 
@@ -431,7 +453,7 @@ cdef class _Call:
             raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
                              f"'weighted_mean', got {reduction!r}")
         self.a.reduction = REDUCTIONS[reduction]
-        eps = float(label_smoothing)
+        eps = label_smoothing if type(label_smoothing) is float else float(label_smoothing)
         if not (0.0 <= eps <= 1.0):
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.a.label_smoothing = eps
@@ -481,11 +503,13 @@ cdef class _Call:
     cdef tuple _target(self, out, str name, list taken):
         """(array to return, 1-D array the core writes, temp-or-None)."""
         cdef object v = None
+        cdef cnp.ndarray arr
         if out is None:
             arr = np.empty(self.shape, dtype=self.result_dtype)
         else:
             arr = _check_out(out, self.shape, self.result_dtype, name)
-        if arr.dtype == self.compute_dtype and arr.dtype.isnative and arr.flags.aligned:
+        if (cnp.PyArray_TYPE(arr) == (cnp.NPY_FLOAT64 if self.f64 else cnp.NPY_FLOAT32)
+                and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_ISALIGNED(arr)):
             v = _line(arr)
         if v is not None and out is not None:
             for r in self.reads + taken:
@@ -495,7 +519,7 @@ cdef class _Call:
                         and (v.strides == r.strides or v.shape[0] <= 1)):
                     v = None
                     break
-        if v is None or v.strides[0] % v.itemsize:
+        if v is None or cnp.PyArray_STRIDES(<cnp.ndarray>v)[0] % cnp.PyArray_ITEMSIZE(arr):
             tmp = np.empty(self.shape, dtype=self.compute_dtype)
             return arr, tmp.reshape(-1), tmp
         return arr, v, None
@@ -521,11 +545,11 @@ cdef class _Call:
         if op != OP_BWD and not reduced:
             arr1, v1, tmp1 = self._target(out1, name1, [])
             p1 = cnp.PyArray_DATA(v1)
-            s1 = v1.strides[0] // v1.itemsize
+            s1 = cnp.PyArray_STRIDES(v1)[0] // cnp.PyArray_ITEMSIZE(v1)
         if op != OP_FWD:
             arr2, v2, tmp2 = self._target(out2, name2, [v1] if v1 is not None else [])
             p2 = cnp.PyArray_DATA(v2)
-            s2 = v2.strides[0] // v2.itemsize
+            s2 = cnp.PyArray_STRIDES(v2)[0] // cnp.PyArray_ITEMSIZE(v2)
         if reduced:
             res = <void *>&res64 if self.f64 else <void *>&res32
         with nogil:
@@ -534,11 +558,12 @@ cdef class _Call:
             raise self.domain_error()
         if st != CBCE_OK:
             raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
-        with np.errstate(over="ignore"):  # float16: rounding past 65504 gives inf, rightly
-            if tmp1 is not None:
-                arr1[...] = tmp1
-            if tmp2 is not None:
-                arr2[...] = tmp2
+        if tmp1 is not None or tmp2 is not None:
+            with np.errstate(over="ignore"):  # float16: rounding past 65504 gives inf, rightly
+                if tmp1 is not None:
+                    arr1[...] = tmp1
+                if tmp2 is not None:
+                    arr2[...] = tmp2
         if reduced:
             arr1 = self._scalar(res64 if self.f64 else res32)
         return arr1, arr2
@@ -546,8 +571,9 @@ cdef class _Call:
 
 cdef _Call _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
                         num_threads):
-    return _Call(LOGITS, input, target, weight, pos_weight, reduction, label_smoothing,
-                 num_threads)
+    cdef _Call c = _Call.__new__(_Call)
+    c.init(LOGITS, input, target, weight, pos_weight, reduction, label_smoothing, num_threads)
+    return c
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
@@ -655,7 +681,9 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, po
 # ---- BCE on probabilities ---------------------------------------------------------------
 
 cdef _Call _probs_call(input, target, weight, reduction, label_smoothing, num_threads):
-    return _Call(PROBS, input, target, weight, None, reduction, label_smoothing, num_threads)
+    cdef _Call c = _Call.__new__(_Call)
+    c.init(PROBS, input, target, weight, None, reduction, label_smoothing, num_threads)
+    return c
 
 
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_smoothing=0.0,
@@ -751,7 +779,8 @@ def binary_cross_entropy_forward_backward(input, target, weight=None, *, reducti
 # ---- sigmoid focal loss -----------------------------------------------------------------
 
 cdef _Call _focal_call(input, target, weight, alpha, gamma, reduction, num_threads):
-    cdef _Call c = _Call(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
+    cdef _Call c = _Call.__new__(_Call)
+    c.init(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
     c.set_focal(alpha, gamma)
     return c
 
