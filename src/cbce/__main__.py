@@ -11,6 +11,7 @@ from cbce import _bench
 def main(argv):
     if argv[:1] == ["bench"]:
         _bench.report()
+        _bench.report_targets()
         return 0
     if argv:
         print(__doc__)
