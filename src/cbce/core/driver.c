@@ -304,20 +304,21 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int mconst = !(a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) ||
                  is_const(&a->grad_output);
-    size_t j;
+    size_t j, nfill;
     size_t b0, nb = 0, first = s * J->seg_blocks * CBCE_BLOCK;
     size_t last = first + J->seg_blocks * CBCE_BLOCK;
     if (last > J->n || last < first)
         last = J->n;
     /* Operands that are the same for every element (absent, or broadcast from one value)
      * are loaded once per segment, not once per chunk. */
+    nfill = last - first < CBCE__CHUNK ? last - first : CBCE__CHUNK;
     if (pconst)
-        load(&a->pos_weight, 0, CBCE__CHUNK, pb, 1.0);
+        load(&a->pos_weight, 0, nfill, pb, 1.0);
     if (wconst) {
-        load(&a->weight, 0, CBCE__CHUNK, wb, 1.0);
+        load(&a->weight, 0, nfill, wb, 1.0);
         if (mconst && (want & (CBCE__GRAD | CBCE__HESS)))
-            multipliers(J, 0, CBCE__CHUNK, wb, mb);
-        for (j = 0; j < CBCE__CHUNK; j++)
+            multipliers(J, 0, nfill, wb, mb);
+        for (j = 0; j < nfill; j++)
             wb[j] *= J->lscale;
     }
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
