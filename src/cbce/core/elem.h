@@ -1,8 +1,8 @@
 /*
  * elem.h -- per-element arithmetic of the losses, in two precisions:
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
- *       Each result is within a few 2^-53 of the truth, so the single rounding to float
- *       gives <= 0.5 ulp + 2^-27.
+ *       Each result is within 2^-34.3 (relative) of the truth, so the single rounding to
+ *       float gives <= 0.5 + 2^-10.3 ulp (see "The "d" path" below).
  *   "x" (cbce__logits_x, cbce__sigmoid_x, ...): double-double arithmetic in portable C99
  *       (no long double, no FMA needed), used for float64 data.  Each result is formed as a
  *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
@@ -22,6 +22,18 @@
  *          s = e/(1+e) = sigmoid(-|x|): no 1 - sigmoid(x) is ever formed, so hard labels
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
+ *
+ * The "d" path in double, built for speed (issue 4): e = exp(-a) by cbce__exp_neg_f32
+ * (relative 2^-34.5), r = 1/(1+e) and U = 2e/(2+e) by one division each (only those the
+ * loop's `want` needs are compiled; two independent divisions measured faster than one
+ * shared 1/((1+e)(2+e)) at every SIMD level), t = log1p(e) = cbce__log1p_f32_u(U)
+ * (2^-37.5 given U), s = e*r, hess = L*s*r.  Error, relative: e's error carries into t,
+ * s, r and the hessian with factors <= 1 (t: e/((1+e) t) <= 1; s: 1/(1+e); hess:
+ * (1-e)/(1+e)); t adds 2^-37.5, the other operations a few 2^-53 each; the loss is a sum
+ * of two terms >= 0 and the hard-label gradients do not cancel (below), so every result is
+ * within ~2^-34.3 of its scale: <= 0.5 + 2^-10.3 = 0.5008 ulp after the rounding to float
+ * (soft-label gradients: ulps of max(L*sigmoid(x), p*y)).  Measured on 2*10^6 random
+ * elements against long double and on the reference rows: see the float32 figures below.
  *
  * The "x" path in double-double: e = exp(-a) comes as hi + lo times a power-of-two scale
  * sc (sc < 1 only when e < 2^-900, to keep products of e out of the subnormal range; see
@@ -70,42 +82,42 @@ CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double
     double q = (1.0 - tr) * keep + half;  /* 1 - y without cancellation */
     double py = p * y;
     double L = q + py;
-    double a = x < 0 ? -x : x;
-    double e = cbce__exp_neg_d(a);
+    double a = fabs(x);
+    double e = cbce__exp_neg_f32(a);
     if (want & CBCE__LOSS) {
         double c = x >= 0 ? q : py;
         double ca = c == 0 ? 0.0 : c * a;
-        *l = w * (ca + L * cbce__log1p_d(e));
+        *l = w * (ca + L * cbce__log1p_f32_u((e + e) / (2.0 + e)));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        double d = 1.0 + e;
-        double s = e / d;
+        double r = 1.0 / (1.0 + e);
+        double s = e * r;
         if (want & CBCE__GRAD)
             *g = m * (x >= 0 ? q - L * s : L * s - py);
         if (want & CBCE__HESS)
-            *h = m * (L * s / d);
+            *h = m * (L * s * r);
     }
 }
 
 /* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 */
 CBCE__INLINE double cbce__sigmoid_d(double x)
 {
-    double e = cbce__exp_neg_d(x < 0 ? -x : x);
+    double e = cbce__exp_neg_f32(fabs(x));
     return (x >= 0 ? 1.0 : e) / (1.0 + e);
 }
 
 /* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): two terms of the same sign */
 CBCE__INLINE double cbce__log_sigmoid_d(double x)
 {
-    double t = cbce__log1p_d(cbce__exp_neg_d(x < 0 ? -x : x));
-    return (x < 0 ? x : 0.0) - t;
+    double e = cbce__exp_neg_f32(fabs(x));
+    return (x < 0 ? x : 0.0) - cbce__log1p_f32_u((e + e) / (2.0 + e));
 }
 
 /* softplus(x) = log1p(exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
 CBCE__INLINE double cbce__softplus_d(double x)
 {
-    double t = cbce__log1p_d(cbce__exp_neg_d(x < 0 ? -x : x));
-    return (x > 0 ? x : 0.0) + t;
+    double e = cbce__exp_neg_f32(fabs(x));
+    return (x > 0 ? x : 0.0) + cbce__log1p_f32_u((e + e) / (2.0 + e));
 }
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */
