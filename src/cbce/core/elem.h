@@ -1,8 +1,8 @@
 /*
  * elem.h -- per-element arithmetic of the losses, in two precisions:
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
- *       Each result is within 2^-34.3 (relative) of the truth, so the single rounding to
- *       float gives <= 0.5 + 2^-10.3 ulp (see "The "d" path" below).
+ *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
+ *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
  *   "x" (cbce__logits_x, cbce__sigmoid_x, ...): double-double arithmetic in portable C99
  *       (no long double, no FMA needed), used for float64 data.  Each result is formed as a
  *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
@@ -23,17 +23,17 @@
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
  *
- * The "d" path in double, built for speed (issue 4): e = exp(-a) by cbce__exp_neg_f32
- * (relative 2^-34.5), r = 1/(1+e) and U = 2e/(2+e) by one division each (only those the
- * loop's `want` needs are compiled; two independent divisions measured faster than one
- * shared 1/((1+e)(2+e)) at every SIMD level), t = log1p(e) = cbce__log1p_f32_u(U)
- * (2^-37.5 given U), s = e*r, hess = L*s*r.  Error, relative: e's error carries into t,
- * s, r and the hessian with factors <= 1 (t: e/((1+e) t) <= 1; s: 1/(1+e); hess:
- * (1-e)/(1+e)); t adds 2^-37.5, the other operations a few 2^-53 each; the loss is a sum
- * of two terms >= 0 and the hard-label gradients do not cancel (below), so every result is
- * within ~2^-34.3 of its scale: <= 0.5 + 2^-10.3 = 0.5008 ulp after the rounding to float
- * (soft-label gradients: ulps of max(L*sigmoid(x), p*y)).  Measured on 2*10^6 random
- * elements against long double and on the reference rows: see the float32 figures below.
+ * The "d" path in double, built for speed (issue 4): e = exp(-a) = N/D by
+ * cbce__exp_neg_f32_nd (relative 2^-38.3; a rational exp whose division is shared), then
+ * one division per quantity group: U = 2e/(2+e) = 2N/(2D+N) for t = log1p(e) =
+ * cbce__log1p_f32_u(U) (2^-37.5 given U), and 1/(1+e) = D/(D+N) as inv = 1/(D+N),
+ * r = D*inv, s = N*inv, hess = L*s*r (only what the loop's `want` needs is compiled; two
+ * independent divisions measured faster than one shared one).  Error, relative: e's error
+ * carries into t, s, r and the hessian with factors <= 1 (t: e/((1+e) t) <= 1; s:
+ * 1/(1+e); hess: (1-e)/(1+e)); t adds 2^-37.5, the other operations a few 2^-53 each;
+ * the loss is a sum of two terms >= 0 and the hard-label gradients do not cancel (below),
+ * so every result is within ~2^-37 of its scale: <= 0.5 + 2^-13 ulp after the rounding to
+ * float (soft-label gradients: ulps of max(L*sigmoid(x), p*y)).
  *
  * The "x" path in double-double: e = exp(-a) comes as hi + lo times a power-of-two scale
  * sc (sc < 1 only when e < 2^-900, to keep products of e out of the subnormal range; see
@@ -51,7 +51,8 @@
  * <= ~2^-56 of max(L*sigmoid, p*y), the scale API.md measures them in.  The hessian is
  * one product of quotients: <= 0.5 + 0.02 ulp.  Measured (tests/c/test_reference.c, every
  * row of the reference CSVs): float64 <= 0.5 ulp for loss and gradient, 0.5125 for the
- * hessian; float32 <= 0.5 everywhere.
+ * hessian; float32 <= 0.5 everywhere (and <= 0.50005 on 4*10^6 random elements against
+ * long double).
  * Limits (documented, not in the reference): pos_weight and |x| * pos_weight below 2^995
  * (Dekker's split); weights w, m multiply the rounded result (a second rounding unless 1);
  * with label smoothing, y and q are rounded doubles (relative 2^-53 each).
@@ -60,6 +61,7 @@
  *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
  *   by tests/c/test_reference.c on the reference columns), and in fastmath.h
  *   cbce__exp_neg_dd / _d (exp(-a), a >= 0; for focal loss exp(gamma * log(1 - p_t))),
+ *   cbce__exp_neg_f32_nd and cbce__log1p_f32_u (only for float32 results: 2^-38),
  *   cbce__log1p_dd (log1p on [-0.646, 1]: log1p(-p) for p <= 0.5), cbce__log_dd / _d (log
  *   of a double >= 0: log(p), and log1p(-p) = log(1 - p) for p > 0.5, 1 - p exact there),
  *   cbce__log1p_d (on [-0.29, 1]), the double-double helpers and cbce__round_f2s.
@@ -82,16 +84,16 @@ CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double
     double q = (1.0 - tr) * keep + half;  /* 1 - y without cancellation */
     double py = p * y;
     double L = q + py;
-    double a = fabs(x);
-    double e = cbce__exp_neg_f32(a);
+    double a = fabs(x), D;
+    double N = cbce__exp_neg_f32_nd(a, &D); /* e = exp(-a) = N/D */
     if (want & CBCE__LOSS) {
         double c = x >= 0 ? q : py;
         double ca = c == 0 ? 0.0 : c * a;
-        *l = w * (ca + L * cbce__log1p_f32_u((e + e) / (2.0 + e)));
+        *l = w * (ca + L * cbce__log1p_f32_u((N + N) / ((D + D) + N)));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        double r = 1.0 / (1.0 + e);
-        double s = e * r;
+        double inv = 1.0 / (D + N);
+        double r = D * inv, s = N * inv; /* 1/(1+e), e/(1+e) */
         if (want & CBCE__GRAD)
             *g = m * (x >= 0 ? q - L * s : L * s - py);
         if (want & CBCE__HESS)
@@ -99,25 +101,25 @@ CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double
     }
 }
 
-/* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 */
+/* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 (e = N/D) */
 CBCE__INLINE double cbce__sigmoid_d(double x)
 {
-    double e = cbce__exp_neg_f32(fabs(x));
-    return (x >= 0 ? 1.0 : e) / (1.0 + e);
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
+    return (x >= 0 ? D : N) / (D + N);
 }
 
 /* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): two terms of the same sign */
 CBCE__INLINE double cbce__log_sigmoid_d(double x)
 {
-    double e = cbce__exp_neg_f32(fabs(x));
-    return (x < 0 ? x : 0.0) - cbce__log1p_f32_u((e + e) / (2.0 + e));
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
+    return (x < 0 ? x : 0.0) - cbce__log1p_f32_u((N + N) / ((D + D) + N));
 }
 
 /* softplus(x) = log1p(exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
 CBCE__INLINE double cbce__softplus_d(double x)
 {
-    double e = cbce__exp_neg_f32(fabs(x));
-    return (x > 0 ? x : 0.0) + cbce__log1p_f32_u((e + e) / (2.0 + e));
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
+    return (x > 0 ? x : 0.0) + cbce__log1p_f32_u((N + N) / ((D + D) + N));
 }
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */

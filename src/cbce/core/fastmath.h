@@ -31,9 +31,9 @@
  * so a float64 result built from them and rounded once is within 0.5 + ~0.1 ulp, a float32
  * result within 0.5 + 2^-27 ulp.  Measured by tests/c/test_reference.c.
  * For float32 results only (the BCE-with-logits "d" element and the elementwise helpers):
- *   cbce__exp_neg_f32: 2^-34.5   cbce__log1p_f32_u: 2^-37.5
- * enough for 0.5 + 2^-10.3 ulp after the rounding to float, at about half the cost (see
- * the section at the end).
+ *   cbce__exp_neg_f32_nd: 2^-38.3   cbce__log1p_f32_u: 2^-37.5
+ * enough for 0.5 + 2^-13 ulp after the rounding to float, at about half the cost (see the
+ * section at the end).
  */
 #ifndef CBCE_FASTMATH_H
 #define CBCE_FASTMATH_H
@@ -451,29 +451,56 @@ CBCE__INLINE double cbce__log_d(double x)
 /*
  * A float32 result is rounded once from a double; if that double has a relative error eps,
  * the result is within 0.5 + eps * 2^24 ulp (a float32 ulp is >= 2^-24 of the value).  The
- * functions below stop at eps ~2^-34.5 (0.5 + 2^-10.5 ulp) instead of the ~2^-51 of
+ * functions below stop at eps ~2^-37.5 (0.5 + 2^-13 ulp) instead of the ~2^-51 of
  * cbce__exp_neg_d / cbce__log1p_d above (which the probability and focal families keep):
- * lower polynomial degrees, no Cody-Waite reduction, no clamping arithmetic, and the
- * log1p takes its argument's division from the caller, who shares or schedules it.  On
- * AVX-512 they made the float32 BCE-with-logits step about 1.5x faster (issue 4).
- *
- * Fits: weighted minimax (Remez exchange in mpmath at 60 digits on a 3000-point Chebyshev
- * grid, the intervals widened by 2^-20), coefficients rounded to double; the errors quoted
- * are the fits' maxima, relative to the function value (rounding the coefficients and the
- * Estrin evaluation add a few 2^-53).
- *   E2: p(f) ~ 2^f on [-1/2, 1/2], degree 7, weight 2^-f: relative error 2^-34.53.
- *       (Degree 8 reaches 2^-40.2 but costs ~5% of the step's time.)
- *   LF: P(v) ~ (2 atanh(sqrt(v)/2)/sqrt(v) - 1)/v on [0, 4/9], degree 5, weight
- *       v/(1 + v P(v)), so that U + U v P(v) ~ 2 atanh(U/2) (v = U^2) to relative 2^-37.57.
+ * a rational exp whose division is left to the caller (who needs one anyway for
+ * e/(1+e) or 2e/(2+e)), no Cody-Waite reduction, a log1p fit on all of [0, 1] without the
+ * reduction selects.  Fewer operations matter more than shorter dependency chains here
+ * (measured on AVX-512, AVX2 and SSE2: the element loops are throughput-bound).
  */
-#define CBCE__E2_0 0x1.ffffffffabbcbp-1
-#define CBCE__E2_1 0x1.62e42ff11629ap-1
-#define CBCE__E2_2 0x1.ebfbe0a4beb45p-3
-#define CBCE__E2_3 0x1.c6b08aaf2cf4bp-5
-#define CBCE__E2_4 0x1.3b29dc40a6efap-7
-#define CBCE__E2_5 0x1.5d8a7089f46d5p-10
-#define CBCE__E2_6 0x1.446a200363268p-13
-#define CBCE__E2_7 0x1.fe17826e3355fp-17
+
+/*
+ * exp(-a) for a >= 0 (or NaN) as a quotient N/D of doubles, relative error <= 2^-38.3, for
+ * float32 results: returns N, stores D in [0.84, 1.19] (D = 1 and N = 0 for a > 708).
+ * Method: exp(-a) = 2^-t, t = a/ln2 rounded (t = a * INV_LN2: relative error <= 2^-52.4,
+ * i.e. <= 2^-42.4 absolute for t <= 1022, which moves the result by <= 2^-43 relative);
+ * n = round(t) by the shift trick (k = t + SHIFT holds n in its low bits, k - SHIFT = n
+ * exactly); f = n - t in [-1/2, 1/2] is exact (both are multiples of ulp(t), and f is
+ * small); 2^f = exp(x), x = f ln2 in [-0.347, 0.347], by the [4/4] Pade approximant of exp
+ * at 0, (E + xO)/(E - xO) with E = 1 + 3x^2/28 + x^4/1680, O = 1/2 + x^2/84 (the EP
+ * coefficients are these with the powers of ln2 folded in, rounded to double): relative
+ * error 2^-38.35 at |f| = 1/2 (checked in mpmath with the rounded coefficients), E and xO
+ * carry a few roundings (2^-51); N = (E + xO) * 2^-n, 2^-n from the bits (1023 - n) << 52,
+ * formed as (1023 - bits(k)) << 52 (the high bits of k shift out).
+ * Range: for a > 708, N = 0, D = 1 (exp(-708) = 2^-1021.4: in a float32 result e is
+ * multiplied by less than 2^850, so the terms it enters round to nothing; the selects also
+ * discard the garbage of a huge or infinite a).  a = +inf gives 0 exactly, the limits; NaN
+ * fails the comparisons and propagates.  For a <= 708, 2^-n is normal (n <= 1021).
+ */
+#define CBCE__EP1 0x1.62e42fefa39efp-2  /* ln2 / 2 */
+#define CBCE__EP2 0x1.a5b352426f27ap-5  /* 3 ln2^2 / 28 */
+#define CBCE__EP3 0x1.03d299f705bdbp-8  /* ln2^3 / 84 */
+#define CBCE__EP4 0x1.20270db2dfe99p-13 /* ln2^4 / 1680 */
+
+CBCE__INLINE double cbce__exp_neg_f32_nd(double a, double *den)
+{
+    double t = a * CBCE__INV_LN2;
+    double k = t + CBCE__SHIFT;
+    double f = (k - CBCE__SHIFT) - t;
+    double f2 = f * f;
+    double E = (1.0 + CBCE__EP2 * f2) + CBCE__EP4 * (f2 * f2);
+    double xO = f * (CBCE__EP1 + CBCE__EP3 * f2);
+    double sc = cbce__from_bits(((uint64_t)1023 - cbce__to_bits(k)) << 52);
+    *den = a > 708.0 ? 1.0 : E - xO;
+    return a > 708.0 ? 0.0 : (E + xO) * sc;
+}
+
+/*
+ * LF: P(v) ~ (2 atanh(sqrt(v)/2)/sqrt(v) - 1)/v on [0, 4/9], degree 5, weighted minimax
+ * (Remez exchange in mpmath at 60 digits on a 3000-point Chebyshev grid, the interval
+ * widened by 2^-20, weight v/(1 + v P(v)), so that U + U v P(v) ~ 2 atanh(U/2), v = U^2,
+ * to relative 2^-37.57), coefficients rounded to double.
+ */
 #define CBCE__LF0 0x1.55555543439aep-4
 #define CBCE__LF1 0x1.9999b863e07f2p-7
 #define CBCE__LF2 0x1.248aae1a08d28p-9
@@ -482,34 +509,8 @@ CBCE__INLINE double cbce__log_d(double x)
 #define CBCE__LF5 0x1.c000506e3e9c5p-16
 
 /*
- * exp(-a) for a >= 0 (or NaN) in double, relative error <= 2^-34.5, for float32 results.
- * Method: exp(-a) = 2^-t, t = a/ln2 rounded (t = a * INV_LN2: relative error <= 2^-52.4,
- * i.e. <= 2^-42.4 absolute for t <= 1022, which moves the result by <= 2^-43 relative);
- * n = round(t) by the shift trick (k = t + SHIFT holds n in its low bits, k - SHIFT = n
- * exactly); f = n - t in [-1/2, 1/2] is exact (both are multiples of ulp(t), and f is
- * small); 2^-t = 2^-n * p(f), p the fit E2 (Estrin), 2^-n from the bits (1023 - n) << 52,
- * formed as (1023 - bits(k)) << 52 (the high bits of k shift out).
- * Range: for a > 708 the result is 0 (exp(-708) = 2^-1021.4: in a float32 result, e is
- * multiplied by less than 2^850, so the terms it enters round to nothing; the select also
- * discards the garbage n of a huge or infinite a).  a = +inf gives 0 exactly, the limits;
- * NaN fails the comparison and propagates through p(f).  For a <= 708, 2^-n is normal
- * (n <= 1021) and the result is a normal double.
- */
-CBCE__INLINE double cbce__exp_neg_f32(double a)
-{
-    double t = a * CBCE__INV_LN2;
-    double k = t + CBCE__SHIFT;
-    double f = (k - CBCE__SHIFT) - t;
-    double f2 = f * f, f4 = f2 * f2;
-    double E = ((CBCE__E2_0 + CBCE__E2_1 * f) + (CBCE__E2_2 + CBCE__E2_3 * f) * f2) +
-               ((CBCE__E2_4 + CBCE__E2_5 * f) + (CBCE__E2_6 + CBCE__E2_7 * f) * f2) * f4;
-    double sc = cbce__from_bits(((uint64_t)1023 - cbce__to_bits(k)) << 52);
-    return a > 708.0 ? 0.0 : E * sc;
-}
-
-/*
  * log1p(e) for e in [0, 1] (or NaN), given U = 2e/(2 + e) in [0, 2/3] formed by the
- * caller (2e exact, so U has <= 2 roundings): log1p(e) = 2 atanh(e/(2 + e)) = 2 atanh(U/2)
+ * caller (from e = N/D: U = 2N/(2D + N), two roundings): log1p(e) = 2 atanh(U/2)
  * = U + U v P(v), v = U^2, P the fit LF (Estrin).  Relative error <= 2^-37.5: the fit's
  * 2^-37.6, U's 2^-52, and the tail U v P(v) (<= 4% of the result) with its roundings.
  * No division here, and none of the reduction selects of cbce__log1p_d (the fit covers
