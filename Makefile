@@ -2,7 +2,7 @@
 # (no Python, no CMake).  GNU make.
 #
 #   make                      static and shared library in $(BUILDDIR)
-#   make test                 the C tests (status codes, layouts, C++ header test)
+#   make test                 the C tests (status codes, layouts, thread pool, C++ header)
 #   make check                test + symbol and header checks
 #   make install              PREFIX=/usr/local  DESTDIR=  LIBDIR=  INCLUDEDIR=  PKGCONFIGDIR=
 #   make uninstall / clean
@@ -86,7 +86,7 @@ STATIC := $(BUILDDIR)/libcbce.a
 SHARED := $(BUILDDIR)/$(SHARED_FULL)
 
 TEST_CFLAGS := -std=c99 -pedantic -Wall -Wextra
-TEST_BINS := $(BUILDDIR)/test_api $(BUILDDIR)/test_api_shared
+TEST_BINS := $(BUILDDIR)/test_api $(BUILDDIR)/test_api_shared $(BUILDDIR)/test_pool
 
 .PHONY: all lib static shared test check check-symbols check-header install uninstall \
         clean version config pc FORCE
@@ -139,12 +139,17 @@ $(BUILDDIR)/test_api_shared: tests/c/test_api.c include/cbce.h $(SHARED)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Iinclude $< -o $@ -L$(BUILDDIR) -lcbce \
 	    $(RPATH_FLAG)$(abspath $(BUILDDIR)) $(LDFLAGS) $(LIBS)
 
+# the internal thread pool (src/cbce/core/pool.h), linked from the static library
+$(BUILDDIR)/test_pool: tests/c/test_pool.c src/cbce/core/pool.h $(STATIC)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Isrc/cbce/core $< $(STATIC) -o $@ $(LDFLAGS) $(LIBS)
+
 $(BUILDDIR)/test_cxx: tests/c/test_cxx.cpp include/cbce.h $(STATIC)
 	$(CXX) $(CXXFLAGS) -pedantic -Iinclude $< $(STATIC) -o $@ $(LDFLAGS) $(LIBS)
 
 test: $(TEST_BINS) $(BUILDDIR)/test_cxx
 	$(BUILDDIR)/test_api
 	$(BUILDDIR)/test_api_shared
+	$(BUILDDIR)/test_pool
 	$(BUILDDIR)/test_cxx
 
 check-symbols: $(STATIC) $(SHARED)

@@ -6,7 +6,8 @@
 #      both libraries and at every SIMD level; the header compiled as C++98..C++20; the
 #      exported-symbol and header checks; install into temporary prefixes.
 #   2. tests/c/test_api.c under AddressSanitizer + UndefinedBehaviorSanitizer (GCC and Clang),
-#      ThreadSanitizer (Clang) and valgrind, each with no error allowed.
+#      ThreadSanitizer (Clang) and valgrind, each with no error allowed; the thread-pool test
+#      tests/c/test_pool.c (concurrent callers, fork) under the same ASan+UBSan and TSan.
 #   3. The accuracy harness tests/c/run_reference.sh (every SIMD level) with GCC and Clang.
 #   4. examples/c through pkg-config (shared and static) and through CMake (find_package,
 #      shared and static, and add_subdirectory); examples/cython against the installed
@@ -135,14 +136,18 @@ SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-r
 for cc in gcc clang; do
     step "ASan + UBSan, $cc"
     make -s -j"$JOBS" BUILDDIR="$WORK/asan-$cc" CC=$cc CFLAGS="$SAN -Wall -Wextra" \
-        LDFLAGS="-fsanitize=address,undefined" "$WORK/asan-$cc/test_api"
+        LDFLAGS="-fsanitize=address,undefined" "$WORK/asan-$cc/test_api" "$WORK/asan-$cc/test_pool"
     quiet env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CBCE_TEST_ROWS=900 "$WORK/asan-$cc/test_api"
+    quiet env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$WORK/asan-$cc/test_pool"
 done
 step "TSan, clang (threaded reductions)"
 make -s -j"$JOBS" BUILDDIR="$WORK/tsan" CC=clang CFLAGS="-O1 -g -fsanitize=thread -Wall -Wextra" \
-    LDFLAGS="-fsanitize=thread" "$WORK/tsan/test_api"
+    LDFLAGS="-fsanitize=thread" "$WORK/tsan/test_api" "$WORK/tsan/test_pool"
 quiet env TSAN_OPTIONS=halt_on_error=1 CBCE_TEST_ROWS=900 "$WORK/tsan/test_api"
+# die_after_fork=0: test_pool's forked children start threads (the pool's new workers)
+quiet env TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 "$WORK/tsan/test_pool"
 step "valgrind (memcheck; fewer rows, still several reduction blocks)"
 make -s -j"$JOBS" BUILDDIR="$WORK/vg" CC=gcc CFLAGS="-O2 -g -Wall -Wextra" "$WORK/vg/test_api"
 quiet env CBCE_TEST_ROWS=600 valgrind -q --error-exitcode=1 --leak-check=full \
