@@ -3,8 +3,9 @@
  *
  * This header is the manual of the C core.  It compiles as C99 and as C++, includes
  * nothing but <stddef.h>, defines no macro outside the CBCE_ prefix, and the library
- * behind it has no global mutable state, never allocates in a kernel, never prints and
- * never aborts: every entry point returns a status code (cbce_status_t).
+ * behind it has no global mutable state but its thread pool (workers started on first use
+ * of num_threads > 1, reset in a fork() child), never allocates in a kernel, never prints
+ * and never aborts: every entry point returns a status code (cbce_status_t).
  *
  * Data model
  * ----------

@@ -6,8 +6,8 @@
 Headers and declarations come from cbce.get_include().  The code is the C core's static
 library: cbce.get_library_dir() when the package ships it (<package>/lib/libcbce.a), or the
 lib/ folder of a C install (`make install` / `cmake --install`) named by CBCE_LIB_DIR.  The
-core has no global state, so a private static copy in this extension is safe next to the
-one inside cbce itself.
+core's only global state is its thread pool, private to each copy, so a private static copy
+in this extension is safe next to the one inside cbce itself.
 """
 import os
 import sys

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pool.h"
 
 /* ---- double-double arithmetic (Dekker 1971, Knuth TAOCP 4.2.2) ---------------------- */
 
@@ -394,97 +395,31 @@ static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
     NULL, cbce__run_segment_baseline, cbce__run_segment_baseline, NULL, NULL};
 #endif
 
-typedef struct cbce__worker {
-    cbce__job *job;
-    size_t s0, s1;
-} cbce__worker;
-
-static void run_segments(cbce__worker *w)
+/* One pool task: segment s of the job. */
+static void segment_task(void *ctx, size_t s)
 {
-    size_t s;
-    for (s = w->s0; s < w->s1; s++)
-        w->job->segment(w->job, s);
+    cbce__job *J = (cbce__job *)ctx;
+    J->segment(J, s);
 }
-
-#if defined(_WIN32)
-#include <windows.h>
-static DWORD WINAPI worker_main(LPVOID p)
-{
-    run_segments((cbce__worker *)p);
-    return 0;
-}
-#define CBCE__THREADS 1
-typedef HANDLE cbce__thread;
-static int thread_start(cbce__thread *t, cbce__worker *w)
-{
-    *t = CreateThread(NULL, 0, worker_main, w, 0, NULL);
-    return *t != NULL;
-}
-static void thread_join(cbce__thread t)
-{
-    WaitForSingleObject(t, INFINITE);
-    CloseHandle(t);
-}
-#elif defined(__unix__) || defined(__APPLE__)
-#include <pthread.h>
-static void *worker_main(void *p)
-{
-    run_segments((cbce__worker *)p);
-    return NULL;
-}
-#define CBCE__THREADS 1
-typedef pthread_t cbce__thread;
-static int thread_start(cbce__thread *t, cbce__worker *w)
-{
-    return pthread_create(t, NULL, worker_main, w) == 0;
-}
-static void thread_join(cbce__thread t) { pthread_join(t, NULL); }
-#else
-#define CBCE__THREADS 0
-#endif
-
-#define CBCE__MAX_THREADS 64
 
 /*
- * Threads are started for the call and joined before it returns: nothing persists
- * between calls, so the library keeps no global state and is safe across fork().
- * A thread that cannot start leaves its segments to the calling thread.
+ * The segments run on the persistent pool (pool.c: workers started on first use, asleep
+ * between calls, reset after fork(); a busy pool or a failed thread start leaves the work
+ * to the calling thread).  Threads are used only where each gets CBCE__MIN_PER_THREAD
+ * elements or more; which thread runs a segment does not change any bit of the result.
  */
 static void run_all(cbce__job *J, int nthreads)
 {
-    cbce__worker w[CBCE__MAX_THREADS];
-    size_t t, nt = (size_t)(nthreads > 1 ? nthreads : 1);
-    if (nt > CBCE__MAX_THREADS)
-        nt = CBCE__MAX_THREADS;
+    size_t nt = (size_t)(nthreads > 1 ? nthreads : 1);
+    if (nt > CBCE__POOL_MAX_THREADS)
+        nt = CBCE__POOL_MAX_THREADS;
     if (nt > J->nseg)
         nt = J->nseg;
     if (nt > J->n / CBCE__MIN_PER_THREAD)
         nt = J->n / CBCE__MIN_PER_THREAD;
     if (nt < 1)
         nt = 1;
-    for (t = 0; t < nt; t++) {
-        w[t].job = J;
-        w[t].s0 = J->nseg * t / nt;
-        w[t].s1 = J->nseg * (t + 1) / nt;
-    }
-#if CBCE__THREADS
-    if (nt > 1) {
-        cbce__thread th[CBCE__MAX_THREADS];
-        int started[CBCE__MAX_THREADS];
-        for (t = 1; t < nt; t++)
-            started[t] = thread_start(&th[t], &w[t]);
-        run_segments(&w[0]);
-        for (t = 1; t < nt; t++) {
-            if (started[t])
-                thread_join(th[t]);
-            else
-                run_segments(&w[t]);
-        }
-        return;
-    }
-#endif
-    for (t = 0; t < nt; t++)
-        run_segments(&w[t]);
+    cbce__pool_run(segment_task, J, J->nseg, (int)nt);
 }
 
 /* The reduced sum of the segments, by the tree described above. */
