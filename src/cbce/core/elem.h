@@ -23,14 +23,15 @@
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
  *
- * The "d" path in double, built for speed (issue 4): e = exp(-a) = N/D by
- * cbce__exp_neg_f32_nd (relative 2^-38.3; a rational exp whose division is shared), then
- * one division per quantity group: U = 2e/(2+e) = 2N/(2D+N) for t = log1p(e) =
- * cbce__log1p_f32_u(U) (2^-37.5 given U), and 1/(1+e) = D/(D+N) as inv = 1/(D+N),
- * r = D*inv, s = N*inv, hess = L*s*r (only what the loop's `want` needs is compiled; two
- * independent divisions measured faster than one shared one).  Error, relative: e's error
- * carries into t, s, r and the hessian with factors <= 1 (t: e/((1+e) t) <= 1; s:
- * 1/(1+e); hess: (1-e)/(1+e)); t adds 2^-37.5, the other operations a few 2^-53 each;
+ * The "d" path in double, built for speed (issue 4): e = exp(-a) = 2^hn N/D by
+ * cbce__exp_neg_f32_nd (relative 2^-38.3; a rational exp whose division is shared; hn = 1
+ * when the loss is wanted), then one division per quantity group: u = e/(2+e) = N/(D+N)
+ * for t = log1p(e) = cbce__log1p_f32_u(u) (2^-38.4 given u), and with M = 2^hn N,
+ * inv = 1/(D+M), r = D*inv = 1/(1+e), s = M*inv = e/(1+e), hess = L*s*r (only what the
+ * loop's `want` needs is compiled; two independent divisions measured faster than one
+ * shared one).  Error, relative: e's error carries into t, s, r and the hessian with
+ * factors <= 1 (t: e/((1+e) t) <= 1; s: 1/(1+e); hess: (1-e)/(1+e)); t adds 2^-38.4,
+ * the other operations a few 2^-53 each;
  * the loss is a sum of two terms >= 0 and the hard-label gradients do not cancel (below),
  * so every result is within ~2^-37 of its scale: <= 0.5 + 2^-13 ulp after the rounding to
  * float (soft-label gradients: ulps of max(L*sigmoid(x), p*y)).
@@ -85,15 +86,17 @@ CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double
     double py = p * y;
     double L = q + py;
     double a = fabs(x), D;
-    double N = cbce__exp_neg_f32_nd(a, &D); /* e = exp(-a) = N/D */
+    int hn = (want & CBCE__LOSS) ? 1 : 0;
+    double N = cbce__exp_neg_f32_nd(a, hn, &D); /* e = exp(-a) = 2^hn N/D */
     if (want & CBCE__LOSS) {
         double c = x >= 0 ? q : py;
         double ca = c == 0 ? 0.0 : c * a;
-        *l = w * (ca + L * cbce__log1p_f32_u((N + N) / ((D + D) + N)));
+        *l = w * (ca + L * cbce__log1p_f32_u(N / (D + N)));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        double inv = 1.0 / (D + N);
-        double r = D * inv, s = N * inv; /* 1/(1+e), e/(1+e) */
+        double M = hn ? N + N : N;
+        double inv = 1.0 / (D + M);
+        double r = D * inv, s = M * inv; /* 1/(1+e), e/(1+e) */
         if (want & CBCE__GRAD)
             *g = m * (x >= 0 ? q - L * s : L * s - py);
         if (want & CBCE__HESS)
@@ -101,25 +104,25 @@ CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double
     }
 }
 
-/* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 (e = N/D) */
+/* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 (e = N/D: D/(D+N), N/(D+N)) */
 CBCE__INLINE double cbce__sigmoid_d(double x)
 {
-    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), 0, &D);
     return (x >= 0 ? D : N) / (D + N);
 }
 
 /* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): two terms of the same sign */
 CBCE__INLINE double cbce__log_sigmoid_d(double x)
 {
-    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
-    return (x < 0 ? x : 0.0) - cbce__log1p_f32_u((N + N) / ((D + D) + N));
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), 1, &D);
+    return (x < 0 ? x : 0.0) - cbce__log1p_f32_u(N / (D + N));
 }
 
 /* softplus(x) = log1p(exp(x)) = max(x, 0) + log1p(exp(-|x|)) */
 CBCE__INLINE double cbce__softplus_d(double x)
 {
-    double D, N = cbce__exp_neg_f32_nd(fabs(x), &D);
-    return (x > 0 ? x : 0.0) + cbce__log1p_f32_u((N + N) / ((D + D) + N));
+    double D, N = cbce__exp_neg_f32_nd(fabs(x), 1, &D);
+    return (x > 0 ? x : 0.0) + cbce__log1p_f32_u(N / (D + N));
 }
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */

@@ -31,7 +31,7 @@
  * so a float64 result built from them and rounded once is within 0.5 + ~0.1 ulp, a float32
  * result within 0.5 + 2^-27 ulp.  Measured by tests/c/test_reference.c.
  * For float32 results only (the BCE-with-logits "d" element and the elementwise helpers):
- *   cbce__exp_neg_f32_nd: 2^-38.3   cbce__log1p_f32_u: 2^-37.5
+ *   cbce__exp_neg_f32_nd: 2^-38.3   cbce__log1p_f32_u: 2^-38.4
  * enough for 0.5 + 2^-13 ulp after the rounding to float, at about half the cost (see the
  * section at the end).
  */
@@ -451,7 +451,7 @@ CBCE__INLINE double cbce__log_d(double x)
 /*
  * A float32 result is rounded once from a double; if that double has a relative error eps,
  * the result is within 0.5 + eps * 2^24 ulp (a float32 ulp is >= 2^-24 of the value).  The
- * functions below stop at eps ~2^-37.5 (0.5 + 2^-13 ulp) instead of the ~2^-51 of
+ * functions below stop at eps ~2^-38 (0.5 + 2^-13 ulp) instead of the ~2^-51 of
  * cbce__exp_neg_d / cbce__log1p_d above (which the probability and focal families keep):
  * a rational exp whose division is left to the caller (who needs one anyway for
  * e/(1+e) or 2e/(2+e)), no Cody-Waite reduction, a log1p fit on all of [0, 1] without the
@@ -460,8 +460,10 @@ CBCE__INLINE double cbce__log_d(double x)
  */
 
 /*
- * exp(-a) for a >= 0 (or NaN) as a quotient N/D of doubles, relative error <= 2^-38.3, for
- * float32 results: returns N, stores D in [0.84, 1.19] (D = 1 and N = 0 for a > 708).
+ * exp(-a) for a >= 0 (or NaN) as a quotient 2^h N/D of doubles, relative error <= 2^-38.3,
+ * for float32 results: returns N, stores D in [0.84, 1.19] (D = 1 and N = 0 for a > 708).
+ * h is 0 or 1, a constant where it is inlined: with h = 1, e/(2 + e) = N/(D + N) and
+ * e/(1 + e) = 2N/(D + 2N), so the caller of log1p pays no doubling.
  * Method: exp(-a) = 2^-t, t = a/ln2 rounded (t = a * INV_LN2: relative error <= 2^-52.4,
  * i.e. <= 2^-42.4 absolute for t <= 1022, which moves the result by <= 2^-43 relative);
  * n = round(t) by the shift trick (k = t + SHIFT holds n in its low bits, k - SHIFT = n
@@ -470,19 +472,20 @@ CBCE__INLINE double cbce__log_d(double x)
  * at 0, (E + xO)/(E - xO) with E = 1 + 3x^2/28 + x^4/1680, O = 1/2 + x^2/84 (the EP
  * coefficients are these with the powers of ln2 folded in, rounded to double): relative
  * error 2^-38.35 at |f| = 1/2 (checked in mpmath with the rounded coefficients), E and xO
- * carry a few roundings (2^-51); N = (E + xO) * 2^-n, 2^-n from the bits (1023 - n) << 52,
- * formed as (1023 - bits(k)) << 52 (the high bits of k shift out).
+ * carry a few roundings (2^-51); N = (E + xO) * 2^-(n+h), 2^-(n+h) from the bits
+ * (1023 - h - n) << 52, formed as (1023 - h - bits(k)) << 52 (the high bits of k shift
+ * out).
  * Range: for a > 708, N = 0, D = 1 (exp(-708) = 2^-1021.4: in a float32 result e is
  * multiplied by less than 2^850, so the terms it enters round to nothing; the selects also
  * discard the garbage of a huge or infinite a).  a = +inf gives 0 exactly, the limits; NaN
- * fails the comparisons and propagates.  For a <= 708, 2^-n is normal (n <= 1021).
+ * fails the comparisons and propagates.  For a <= 708, 2^-(n+h) is normal (n <= 1021).
  */
 #define CBCE__EP1 0x1.62e42fefa39efp-2  /* ln2 / 2 */
 #define CBCE__EP2 0x1.a5b352426f27ap-5  /* 3 ln2^2 / 28 */
 #define CBCE__EP3 0x1.03d299f705bdbp-8  /* ln2^3 / 84 */
 #define CBCE__EP4 0x1.20270db2dfe99p-13 /* ln2^4 / 1680 */
 
-CBCE__INLINE double cbce__exp_neg_f32_nd(double a, double *den)
+CBCE__INLINE double cbce__exp_neg_f32_nd(double a, int h, double *den)
 {
     double t = a * CBCE__INV_LN2;
     double k = t + CBCE__SHIFT;
@@ -490,38 +493,39 @@ CBCE__INLINE double cbce__exp_neg_f32_nd(double a, double *den)
     double f2 = f * f;
     double E = (1.0 + CBCE__EP2 * f2) + CBCE__EP4 * (f2 * f2);
     double xO = f * (CBCE__EP1 + CBCE__EP3 * f2);
-    double sc = cbce__from_bits(((uint64_t)1023 - cbce__to_bits(k)) << 52);
+    double sc = cbce__from_bits(((uint64_t)(1023 - h) - cbce__to_bits(k)) << 52);
     *den = a > 708.0 ? 1.0 : E - xO;
     return a > 708.0 ? 0.0 : (E + xO) * sc;
 }
 
 /*
- * LF: P(v) ~ (2 atanh(sqrt(v)/2)/sqrt(v) - 1)/v on [0, 4/9], degree 5, weighted minimax
- * (Remez exchange in mpmath at 60 digits on a 3000-point Chebyshev grid, the interval
- * widened by 2^-20, weight v/(1 + v P(v)), so that U + U v P(v) ~ 2 atanh(U/2), v = U^2,
- * to relative 2^-37.57), coefficients rounded to double.
+ * LQ: Q(w) ~ 2 atanh(sqrt(w))/sqrt(w) on [0, 1/9], degree 6, weighted minimax (Remez
+ * exchange in mpmath at 60 digits on a 3000-point Chebyshev grid, the interval widened by
+ * 2^-20, weight 1/Q: relative error 2^-38.53), coefficients rounded to double.  (Degree 5
+ * reaches only 2^-33.2.)
  */
-#define CBCE__LF0 0x1.55555543439aep-4
-#define CBCE__LF1 0x1.9999b863e07f2p-7
-#define CBCE__LF2 0x1.248aae1a08d28p-9
-#define CBCE__LF3 0x1.c8bbbf8b78132p-12
-#define CBCE__LF4 0x1.5ee36038d3ee7p-14
-#define CBCE__LF5 0x1.c000506e3e9c5p-16
+#define CBCE__LQ0 0x1.0000000002c3bp+1
+#define CBCE__LQ1 0x1.5555552f97ceap-1
+#define CBCE__LQ2 0x1.9999c3920ed2dp-2
+#define CBCE__LQ3 0x1.2489911deea8bp-2
+#define CBCE__LQ4 0x1.c8d30bcfb2e3fp-3
+#define CBCE__LQ5 0x1.5e8bcf4931021p-3
+#define CBCE__LQ6 0x1.c0134fb00c0b5p-3
 
 /*
- * log1p(e) for e in [0, 1] (or NaN), given U = 2e/(2 + e) in [0, 2/3] formed by the
- * caller (from e = N/D: U = 2N/(2D + N), two roundings): log1p(e) = 2 atanh(U/2)
- * = U + U v P(v), v = U^2, P the fit LF (Estrin).  Relative error <= 2^-37.5: the fit's
- * 2^-37.6, U's 2^-52, and the tail U v P(v) (<= 4% of the result) with its roundings.
- * No division here, and none of the reduction selects of cbce__log1p_d (the fit covers
- * all of [0, 1]).  A tiny U keeps its relative precision (v underflows harmlessly).
+ * log1p(e) for e in [0, 1] (or NaN), given u = e/(2 + e) in [0, 1/3] formed by the caller
+ * (from e = 2N/D: u = N/(D + N), two roundings): log1p(e) = 2 atanh(u) = u Q(u^2), Q the
+ * fit LQ (Estrin).  Relative error <= 2^-38.4: the fit's 2^-38.5, u's and the product's
+ * roundings (2^-52).  No division here, and none of the reduction selects of
+ * cbce__log1p_d (the fit covers all of [0, 1]).  A tiny u keeps its relative precision
+ * (w underflows harmlessly).
  */
-CBCE__INLINE double cbce__log1p_f32_u(double U)
+CBCE__INLINE double cbce__log1p_f32_u(double u)
 {
-    double v = U * U, v2 = v * v, v4 = v2 * v2;
-    double P = ((CBCE__LF0 + CBCE__LF1 * v) + (CBCE__LF2 + CBCE__LF3 * v) * v2) +
-               (CBCE__LF4 + CBCE__LF5 * v) * v4;
-    return U + (U * v) * P;
+    double w = u * u, w2 = w * w, w4 = w2 * w2;
+    double Q = ((CBCE__LQ0 + CBCE__LQ1 * w) + (CBCE__LQ2 + CBCE__LQ3 * w) * w2) +
+               ((CBCE__LQ4 + CBCE__LQ5 * w) + CBCE__LQ6 * w2) * w4;
+    return u * Q;
 }
 
 #endif
