@@ -15,11 +15,17 @@ line) are computed into a temporary and copied into `out`.
 """
 import os
 
+cimport cython
+
 import numpy as np
 cimport numpy as cnp
 from libc.stddef cimport ptrdiff_t
 
 cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    # in NumPy's C API, not declared by numpy's .pxd (commented out there)
+    object _array_scalar "PyArray_Scalar"(void *data, cnp.dtype descr, object base)
 
 # The C API, declared once: the same cbce.pxd that is shipped for other extensions.
 from cbce.cbce cimport *
@@ -51,6 +57,9 @@ REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
 
 cdef object _F32 = np.dtype(np.float32), _F64 = np.dtype(np.float64)
 cdef double _NAN = float("nan")
+# Calls on fewer elements keep the GIL (about 2 us of work at most; releasing and taking
+# it back costs ~0.1 us, and another Python thread could not do much meanwhile).
+cdef size_t _NOGIL_MIN = 4096
 
 
 cdef int _target_code(cnp.ndarray t):
@@ -297,6 +306,7 @@ cdef object _check_out(out, tuple shape, result_dtype, str name):
 
 # ---- the call ---------------------------------------------------------------------------
 
+@cython.no_gc
 cdef class _Call:
     """One validated call: the caller's buffers described as core operands."""
     cdef cbce_args_t a
@@ -305,7 +315,6 @@ cdef class _Call:
     cdef tuple shape
     cdef object result_dtype, compute_dtype
     cdef object x, t, w, pw, go        # arrays kept alive while the core reads them
-    cdef list reads                    # every array the core reads (for overlap checks)
     cdef object x_in, t_in             # input and target as given (for error messages)
     cdef size_t bad                    # first out-of-domain element (PROBS)
 
@@ -337,9 +346,9 @@ cdef class _Call:
         if cnp.PyArray_NDIM(t) != cnp.PyArray_NDIM(x) or (<object>t).shape != self.shape:
             raise ValueError(f"target shape {(<object>t).shape} must be the same as input "
                              f"shape {self.shape}")
-        if t.dtype.kind not in "biuf":
-            raise TypeError(f"target must have a real or bool dtype, got {t.dtype}")
         code = _target_code(t)
+        if code < 0 and t.dtype.kind not in "biuf":
+            raise TypeError(f"target must have a real or bool dtype, got {t.dtype}")
         if code < 0:
             t = t.astype(self.compute_dtype)
             code = CBCE_F64 if self.f64 else CBCE_F32
@@ -348,16 +357,13 @@ cdef class _Call:
         _set_line(&self.a.input, self.x, CBCE_F64 if self.f64 else CBCE_F32)
         self.t = _readable(t)
         _set_line(&self.a.target, self.t, code)
-        self.a.n = x.size
-        self.reads = [self.x, self.t]
+        self.a.n = cnp.PyArray_SIZE(x)
         if weight is not None:
             self.w = _broadcast_operand(&self.a.weight, weight, self.shape,
                                         self.compute_dtype, "weight")
-            self.reads.append(self.w)
         if pos_weight is not None:
             self.pw = _broadcast_operand(&self.a.pos_weight, pos_weight, self.shape,
                                          self.compute_dtype, "pos_weight")
-            self.reads.append(self.pw)
 
         if not isinstance(reduction, str) or reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
@@ -401,7 +407,6 @@ cdef class _Call:
             if not (isinstance(grad_output, (int, float)) and grad_output == 1.0):
                 self.go = _broadcast_operand(&self.a.grad_output, grad_output, self.shape,
                                              self.compute_dtype, "grad_output")
-                self.reads.append(self.go)
             return
         go = np.asarray(grad_output, dtype=self.compute_dtype)
         if go.size != 1:
@@ -422,7 +427,7 @@ cdef class _Call:
                 and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_ISALIGNED(arr)):
             v = _line(arr)
         if v is not None and out is not None:
-            for r in self.reads + taken:
+            for r in [a for a in (self.x, self.t, self.w, self.pw, self.go) if a is not None] + taken:
                 if np.may_share_memory(v, r) and not (
                         r is self.x and cnp.PyArray_DATA(<cnp.ndarray>v)
                         == cnp.PyArray_DATA(<cnp.ndarray>r)
@@ -434,8 +439,10 @@ cdef class _Call:
             return arr, tmp.reshape(-1), tmp
         return arr, v, None
 
-    cdef object _scalar(self, double value):
-        return self.result_dtype.type(value)
+    cdef object _scalar(self, void *value):
+        """The reduced loss (a float or double at `value`) as a NumPy scalar."""
+        cdef object r = _array_scalar(value, <cnp.dtype>self.compute_dtype, None)
+        return r if self.result_dtype is self.compute_dtype else self.result_dtype.type(r)
 
     cdef run(self, int op, out1, out2, str name1, str name2):
         """Run `op`; return (loss-or-array1, array2)."""
@@ -462,8 +469,12 @@ cdef class _Call:
             s2 = cnp.PyArray_STRIDES(v2)[0] // cnp.PyArray_ITEMSIZE(v2)
         if reduced:
             res = <void *>&res64 if self.f64 else <void *>&res32
-        with nogil:
+        if self.a.n < _NOGIL_MIN:   # a short call: releasing the GIL would cost more
             st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2, &self.bad)
+        else:
+            with nogil:
+                st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2,
+                           &self.bad)
         if st == CBCE_ERR_DOMAIN:
             raise self.domain_error()
         if st != CBCE_OK:
@@ -475,7 +486,7 @@ cdef class _Call:
                 if tmp2 is not None:
                     arr2[...] = tmp2
         if reduced:
-            arr1 = self._scalar(res64 if self.f64 else res32)
+            arr1 = self._scalar(res)
         return arr1, arr2
 
 
