@@ -2,7 +2,7 @@
 """NumPy bindings of the cbce C core.
 
 This layer only validates, describes the caller's buffers to the core without copying
-them, allocates outputs, releases the GIL and calls the core.  It does no arithmetic on
+them, allocates outputs, releases the GIL (but for short calls) and calls the core.  It does no arithmetic on
 the data.  A copy is made only where the core cannot read a buffer as it is:
   * float16 input (computed in float32, the result rounded back to float16);
   * targets of a dtype other than bool/uint8/int8/float32/float64 (converted to the input's);
