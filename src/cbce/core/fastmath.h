@@ -491,7 +491,7 @@ CBCE__INLINE double cbce__exp_neg_f32_nd(double a, int h, double *den)
     double k = t + CBCE__SHIFT;
     double f = (k - CBCE__SHIFT) - t;
     double f2 = f * f;
-    double E = (1.0 + CBCE__EP2 * f2) + CBCE__EP4 * (f2 * f2);
+    double E = 1.0 + f2 * (CBCE__EP2 + CBCE__EP4 * f2);
     double xO = f * (CBCE__EP1 + CBCE__EP3 * f2);
     double sc = cbce__from_bits(((uint64_t)(1023 - h) - cbce__to_bits(k)) << 52);
     *den = a > 708.0 ? 1.0 : E - xO;
@@ -515,16 +515,17 @@ CBCE__INLINE double cbce__exp_neg_f32_nd(double a, int h, double *den)
 /*
  * log1p(e) for e in [0, 1] (or NaN), given u = e/(2 + e) in [0, 1/3] formed by the caller
  * (from e = 2N/D: u = N/(D + N), two roundings): log1p(e) = 2 atanh(u) = u Q(u^2), Q the
- * fit LQ (Estrin).  Relative error <= 2^-38.4: the fit's 2^-38.5, u's and the product's
+ * fit LQ (Horner in w^2 on pairs in w: fewer operations than Estrin, which measured slower
+ * on AVX-512).  Relative error <= 2^-38.4: the fit's 2^-38.5, u's and the product's
  * roundings (2^-52).  No division here, and none of the reduction selects of
  * cbce__log1p_d (the fit covers all of [0, 1]).  A tiny u keeps its relative precision
  * (w underflows harmlessly).
  */
 CBCE__INLINE double cbce__log1p_f32_u(double u)
 {
-    double w = u * u, w2 = w * w, w4 = w2 * w2;
-    double Q = ((CBCE__LQ0 + CBCE__LQ1 * w) + (CBCE__LQ2 + CBCE__LQ3 * w) * w2) +
-               ((CBCE__LQ4 + CBCE__LQ5 * w) + CBCE__LQ6 * w2) * w4;
+    double w = u * u, w2 = w * w;
+    double Q = (CBCE__LQ4 + CBCE__LQ5 * w) + CBCE__LQ6 * w2;
+    Q = (CBCE__LQ0 + CBCE__LQ1 * w) + w2 * ((CBCE__LQ2 + CBCE__LQ3 * w) + w2 * Q);
     return u * Q;
 }
 
