@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for issue 7 (hardening): the bounded libFuzzer run of the C API, the Python test suite
-# against an AddressSanitizer + UBSan build, and the slow test with more than 2^31
-# elements.  Run by .ci/run after the package is installed; about 10 minutes on 2 cores.
+# against an AddressSanitizer + UBSan build, the memory-growth tests at 10^5 calls per
+# function, and the slow test with more than 2^31 elements.  Run by .ci/run after the
+# package is installed; about 12 minutes on 2 cores.
 #
 #   HARDENING_FUZZ_TIME   seconds of libFuzzer (default 60)
 #   HARDENING_SKIP_SLOW=1 skip the >2^31-element test (it needs ~11 GB of memory)
@@ -28,6 +29,12 @@ step "pytest under AddressSanitizer + UndefinedBehaviorSanitizer"
 t0=$(date +%s)
 bash tools/asan_pytest.sh || status=1
 echo "hardening: sanitizer run took $(( $(date +%s) - t0 ))s"
+
+step "memory: no growth over 10^5 calls of every function, error paths included"
+t0=$(date +%s)
+CBCE_MEMORY_CALLS=100000 python3 -m pytest -q -p no:cacheprovider \
+    tests/test_hardening_memory.py || status=1
+echo "hardening: memory test took $(( $(date +%s) - t0 ))s"
 
 step "slow: more than 2^31 elements"
 t0=$(date +%s)
