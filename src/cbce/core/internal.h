@@ -21,7 +21,7 @@
 #include "cbce.h"
 
 #define CBCE__CHUNK 256
-#define CBCE__LANES 8
+#define CBCE__LANES 32
 
 /* What a compute step is asked for. */
 enum { CBCE__LOSS = 1, CBCE__GRAD = 2, CBCE__HESS = 4 };
