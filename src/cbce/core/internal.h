@@ -12,7 +12,8 @@
  *      used for float32 data: rounding a double result once gives <= 1 ulp) and "X"
  *      (extended arithmetic, used for float64 data).  See elem.h.
  *  (c) Reductions: lanes and blocks fixed by the flat index (CBCE_BLOCK elements a block,
- *      CBCE__LANES lanes a block, a pairwise tree over blocks), all in double-double, so
+ *      CBCE__LANES lanes a block, a pairwise tree over blocks): lanes in double (float32
+ *      data) or double-double (float64), block sums and the tree in double-double, so
  *      the result does not depend on how blocks are shared among threads.
  */
 #ifndef CBCE_INTERNAL_H
