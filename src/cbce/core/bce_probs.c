@@ -91,8 +91,8 @@ static int readable(const cbce_operand_t *op, int dtype)
  * period, a wrong dtype) are left to the driver, which reports them with their own code;
  * so are calls with nothing to scan (n == 0).
  */
-static int probs_run(const cbce_args_t *a, int dtype, int want, const cbce__outputs *o,
-                     size_t *bad_index)
+static int probs_run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+                     const cbce__outputs *o, size_t *bad_index)
 {
     if (a != NULL && a->n > 0 && readable(&a->input, dtype) && readable(&a->target, -1)) {
         size_t bad = first_bad(&a->input, a->n);
@@ -103,57 +103,13 @@ static int probs_run(const cbce_args_t *a, int dtype, int want, const cbce__outp
             return CBCE_ERR_DOMAIN;
         }
     }
-    return cbce__run(&cbce__bce_probs, a, dtype, want, o);
+    return cbce__run(f, a, dtype, want, o);
 }
 
-/* The public entry points: float and double from one definition each. */
-#define CBCE__PROBS_API(SFX, T, DT)                                                      \
-    int cbce_bce_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride, T *result, \
-                           size_t *bad_index)                                            \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.loss = out;                                                                    \
-        o.loss_stride = out_stride;                                                      \
-        o.result = result;                                                               \
-        return probs_run(a, DT, CBCE__LOSS, &o, bad_index);                              \
-    }                                                                                    \
-    int cbce_bce_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,         \
-                           size_t *bad_index)                                            \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        return probs_run(a, DT, CBCE__GRAD, &o, bad_index);                              \
-    }                                                                                    \
-    int cbce_bce_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,       \
-                               T *result, T *grad, ptrdiff_t grad_stride,                \
-                               size_t *bad_index)                                        \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        o.loss = out;                                                                    \
-        o.loss_stride = out_stride;                                                      \
-        o.result = result;                                                               \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        return probs_run(a, DT, CBCE__LOSS | CBCE__GRAD, &o, bad_index);                 \
-    }                                                                                    \
-    int cbce_bce_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,   \
-                                 T *hess, ptrdiff_t hess_stride, size_t *bad_index)      \
-    {                                                                                    \
-        cbce__outputs o = {0};                                                           \
-        cbce_args_t b;                                                                   \
-        if (a == NULL)                                                                   \
-            return CBCE_ERR_NULL;                                                        \
-        b = *a;                                                                          \
-        b.reduction = CBCE_REDUCTION_NONE;                                               \
-        o.grad = grad;                                                                   \
-        o.grad_stride = grad_stride;                                                     \
-        o.hess = hess;                                                                   \
-        o.hess_stride = hess_stride;                                                     \
-        return probs_run(&b, DT, CBCE__GRAD | CBCE__HESS, &o, bad_index);                \
-    }
-
-CBCE__PROBS_API(f32, float, CBCE_F32)
-CBCE__PROBS_API(f64, double, CBCE_F64)
+/* The public entry points: those of internal.h with the domain check and bad_index. */
+CBCE__LOSS_API_X(cbce_bce, cbce__bce_probs, f32, float, CBCE_F32, probs_run,
+                 CBCE__COMMA size_t *bad_index, CBCE__COMMA bad_index)
+CBCE__LOSS_API_X(cbce_bce, cbce__bce_probs, f64, double, CBCE_F64, probs_run,
+                 CBCE__COMMA size_t *bad_index, CBCE__COMMA bad_index)
 
 #endif /* CBCE__ISA_VARIANT */

@@ -113,28 +113,36 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
 /*
- * The four public entry points of a loss on logits (NAME_fwd, _bwd, _fwd_bwd, _grad_hess),
- * for one data type, from one definition; FAMILY is its cbce__family.
+ * The four public entry points of a loss (NAME_fwd, _bwd, _fwd_bwd, _grad_hess) for one
+ * data type, from one definition; FAMILY is its cbce__family.  Each fills a cbce__outputs
+ * and returns RUN(&FAMILY, args, DT, want, &outputs XA).  Losses on logits use
+ * CBCE__LOSS_API (RUN = cbce__run, nothing extra); BCE on probabilities adds a last
+ * parameter XP = ", size_t *bad_index" passed on as XA = ", bad_index" (written with
+ * CBCE__COMMA, as a macro argument cannot hold a bare comma).
  */
-#define CBCE__LOSS_API(NAME, FAMILY, SFX, T, DT)                                           \
+#define CBCE__COMMA ,
+#define CBCE__LOSS_API(NAME, FAMILY, SFX, T, DT) \
+    CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, cbce__run, , )
+
+#define CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, RUN, XP, XA)                            \
     int NAME##_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,               \
-                             T *result)                                                    \
+                         T *result XP)                                                     \
     {                                                                                      \
         cbce__outputs o = {0};                                                             \
         o.loss = out;                                                                      \
         o.loss_stride = out_stride;                                                        \
         o.result = result;                                                                 \
-        return cbce__run(&FAMILY, a, DT, CBCE__LOSS, &o);                                  \
+        return RUN(&FAMILY, a, DT, CBCE__LOSS, &o XA);                                     \
     }                                                                                      \
-    int NAME##_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride)             \
+    int NAME##_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride XP)          \
     {                                                                                      \
         cbce__outputs o = {0};                                                             \
         o.grad = grad;                                                                     \
         o.grad_stride = grad_stride;                                                       \
-        return cbce__run(&FAMILY, a, DT, CBCE__GRAD, &o);                                  \
+        return RUN(&FAMILY, a, DT, CBCE__GRAD, &o XA);                                     \
     }                                                                                      \
     int NAME##_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,           \
-                                 T *result, T *grad, ptrdiff_t grad_stride)                \
+                             T *result, T *grad, ptrdiff_t grad_stride XP)                 \
     {                                                                                      \
         cbce__outputs o = {0};                                                             \
         o.loss = out;                                                                      \
@@ -142,10 +150,10 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         o.result = result;                                                                 \
         o.grad = grad;                                                                     \
         o.grad_stride = grad_stride;                                                       \
-        return cbce__run(&FAMILY, a, DT, CBCE__LOSS | CBCE__GRAD, &o);                     \
+        return RUN(&FAMILY, a, DT, CBCE__LOSS | CBCE__GRAD, &o XA);                        \
     }                                                                                      \
     int NAME##_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,       \
-                                   T *hess, ptrdiff_t hess_stride)                         \
+                               T *hess, ptrdiff_t hess_stride XP)                          \
     {                                                                                      \
         cbce__outputs o = {0};                                                             \
         cbce_args_t b;                                                                     \
@@ -157,7 +165,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         o.grad_stride = grad_stride;                                                       \
         o.hess = hess;                                                                     \
         o.hess_stride = hess_stride;                                                       \
-        return cbce__run(&FAMILY, &b, DT, CBCE__GRAD | CBCE__HESS, &o);                    \
+        return RUN(&FAMILY, &b, DT, CBCE__GRAD | CBCE__HESS, &o XA);                       \
     }
 
 
