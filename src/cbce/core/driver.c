@@ -347,7 +347,6 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
         size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0, lev;
         double lhi[CBCE__LANES], llo[CBCE__LANES];
-        cbce__dd lane[CBCE__LANES];
         memset(lhi, 0, sizeof lhi);
         memset(llo, 0, sizeof llo);
         for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
@@ -378,16 +377,26 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
         }
         if (J->reduced) {
-            /* Block sum: the lanes combined pairwise.  A lane that overflowed to inf has a
-             * NaN low part (inf - inf), which must not turn the sum into NaN. */
-            for (j = 0; j < CBCE__LANES; j++) {
-                lane[j].hi = lhi[j];
-                lane[j].lo = isinf(lhi[j]) ? 0.0 : llo[j];
-            }
-            for (lev = 1; lev < CBCE__LANES; lev *= 2)
-                for (j = 0; j + lev < CBCE__LANES; j += 2 * lev)
-                    lane[j] = dd_add(lane[j], lane[j + lev]);
-            tree_push(stack, &top, lane[0], nb++);
+            /* Block sum: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add on the
+             * hi/lo arrays, so each level is one vectorised loop).  A lane that overflowed
+             * to inf has a NaN low part (inf - inf), which must not turn the sum into NaN. */
+            cbce__dd sum;
+            for (j = 0; j < CBCE__LANES; j++)
+                llo[j] = isinf(lhi[j]) ? 0.0 : llo[j];
+            for (lev = CBCE__LANES / 2; lev >= 1; lev /= 2)
+                for (j = 0; j < lev; j++) {
+                    double a = lhi[j], b = lhi[j + lev], h = a + b, bb = h - a;
+                    double lo = (a - (h - bb)) + (b - bb), h2, lo2;
+                    lo = (isinf(h) ? 0.0 : lo) + (llo[j] + llo[j + lev]);
+                    h2 = h + lo;
+                    bb = h2 - h;
+                    lo2 = (h - (h2 - bb)) + (lo - bb);
+                    lhi[j] = h2;
+                    llo[j] = isinf(h2) ? 0.0 : lo2;
+                }
+            sum.hi = lhi[0];
+            sum.lo = llo[0];
+            tree_push(stack, &top, sum, nb++);
         }
     }
     if (!J->reduced)
