@@ -327,23 +327,23 @@ cdef class _Call:
         self.a.alpha = _NAN
         self.a.simd = _simd
         self.a.gamma = 0.0
-        x = input if type(input) is np.ndarray else np.asarray(input)
+        x = input if type(input) is cnp.ndarray else np.asarray(input)
         tn = cnp.PyArray_TYPE(x)
         if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
             raise TypeError(f"input must be float16, float32 or float64, got dtype "
                             f"{x.dtype}")
         self.f64 = tn == cnp.NPY_FLOAT64
         self.compute_dtype = _F64 if self.f64 else _F32
-        self.result_dtype = x.dtype if cnp.PyArray_ISNOTSWAPPED(x) else \
+        self.result_dtype = <object>cnp.PyArray_DESCR(x) if cnp.PyArray_ISNOTSWAPPED(x) else \
             x.dtype.newbyteorder("=")
         if tn == cnp.NPY_FLOAT16:
             x = x.astype(np.float32)
         self.shape = (<object>x).shape
 
-        t = target if type(target) is np.ndarray else np.asarray(target)
+        t = target if type(target) is cnp.ndarray else np.asarray(target)
         self.x_in = x
         self.t_in = t
-        if cnp.PyArray_NDIM(t) != cnp.PyArray_NDIM(x) or (<object>t).shape != self.shape:
+        if not cnp.PyArray_SAMESHAPE(t, x):
             raise ValueError(f"target shape {(<object>t).shape} must be the same as input "
                              f"shape {self.shape}")
         code = _target_code(t)
