@@ -233,7 +233,9 @@ cdef object _readable(cnp.ndarray a):
     cdef object v = _line(a) if (cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a)) \
         else None
     if v is None or cnp.PyArray_STRIDES(<cnp.ndarray>v)[0] % cnp.PyArray_ITEMSIZE(a):
-        v = np.ascontiguousarray(a).reshape(-1)
+        # a fresh C-order copy, so aligned too (np.ascontiguousarray would hand an
+        # unaligned contiguous array back as it is)
+        v = np.array(a, order="C").reshape(-1)
         if not v.dtype.isnative:
             v = v.astype(v.dtype.newbyteorder("="))
     return v
