@@ -59,24 +59,6 @@ def _inf_sum_bug():
 INF_SUM_BUG = _inf_sum_bug()
 
 
-def _subnormal_smoothing_bug():
-    """Bug 7: with a subnormal label_smoothing eps, the pos_weight * eps/2 * |x| term of
-    the logits loss is formed through a subnormal intermediate (~100 ulp).  While present,
-    the fuzz widens the float64 tolerance of such calls; test_subnormal_label_smoothing
-    reports it."""
-    x, p, eps = -float.fromhex("0x1.4120ec7f11aafp+846"), 0.10875328917070215, \
-        2.225073858507203e-309
-    from fractions import Fraction
-    want = float(Fraction(p) * Fraction(eps) / 2 * Fraction(-x))
-    got = cbce.binary_cross_entropy_with_logits(np.array([x]), np.array([0.0]),
-                                                pos_weight=np.array([p]), reduction="none",
-                                                label_smoothing=eps)[0]
-    return abs(got - want) > 2 * np.spacing(want)
-
-
-SUBNORMAL_SMOOTHING_BUG = _subnormal_smoothing_bug()
-
-
 def _big_mean_bug():
     """Bug 2 (core reduction): the mean of float64 losses above ~2^996 is NaN (dd_div's
     Dekker split, 134217729 * q, overflows to inf and inf - inf is NaN).  While present,
@@ -479,8 +461,6 @@ def run_case(c):
             ref = ref_focal(X, Y, W, M, alpha, c["gamma"])
     loss, lscale, grad, gscale, hess, hscale = ref
     extra = 4.0 if fam == "focal" else 1.0
-    if SUBNORMAL_SMOOTHING_BUG and 0 < c.get("eps", 0.0) < 2.0**-1000:
-        extra *= 1e4  # known bug 7, see _subnormal_smoothing_bug
     what = c["name"]
 
     def check_loss(v):
@@ -677,15 +657,13 @@ def test_mean_of_huge_float64_losses_is_finite(reduction, value):
     assert r2 == value, f"mean of two losses {value!r} gave {r2!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="open, found by test_fuzz_losses under ASan: the "
-                   "float64 logits loss forms pos_weight * loss before the weight, which "
-                   "overflows to inf (times a zero weight: NaN) where weight * pos_weight * "
-                   "loss is finite")
 @pytest.mark.parametrize("w", [np.int64(0), 0.0, 1e-300, 0.25], ids=repr)
 @pytest.mark.parametrize("p", [3.1206676686536636, 2.0])
 @pytest.mark.parametrize("reduction", ["none", "sum"])
 def test_small_weight_times_overflowing_pos_weight_loss(w, p, reduction):
-    """x = -DBL_MAX, y = 1: the loss is pos_weight * softplus(DBL_MAX) = pos_weight * DBL_MAX
+    """Bug found by test_fuzz_losses under ASan (fixed: such losses are formed again at
+    2^-128 with the weight applied, bce_logits.c).
+    x = -DBL_MAX, y = 1: the loss is pos_weight * softplus(DBL_MAX) = pos_weight * DBL_MAX
     (+ e^-DBL_MAX), above DBL_MAX; times the weight it is finite (0 for a weight of 0, which
     "masks an element out", API.md).  Reference: exact products (Fraction)."""
     from fractions import Fraction
@@ -816,3 +794,30 @@ def test_tiny_label_smoothing_loss(eps, t, p):
         assert abs(gi - want) <= np.spacing(want), \
             f"x={xi!r} t={t} p={p} eps={eps!r}: got {gi!r}, want {want!r} " \
             f"({abs(gi - want) / np.spacing(want):.2f} ulp)"
+
+
+def _logits_grad_mp(x, t, p, eps):
+    """The exact BCE-with-logits gradient (mpmath, 400 digits) with smoothing eps."""
+    import mpmath
+    with mpmath.workdps(400):
+        x, t, p, eps = (mpmath.mpf(v) for v in (x, t, p, eps))
+        y = t * (1 - eps) + eps / 2
+        q = (1 - t) * (1 - eps) + eps / 2
+        return float((q + p * y) / (1 + mpmath.exp(-x)) - p * y)
+
+
+@pytest.mark.parametrize("eps", [5e-324, 1e-310, 2.225073858507203e-309, 3e-200, 2.0**-501])
+@pytest.mark.parametrize("t", [0.0, 1.0, 0.25])
+@pytest.mark.parametrize("p", [1.0, 0.10875328917070215, 8.0])
+def test_tiny_label_smoothing_gradient(eps, t, p):
+    """The gradient side of bug 7 (found by the hardening fuzz: eps = 5e-324, x = -7.86e183,
+    y = 0 gave 0 for -2e-323): tiny label_smoothing, against mpmath, bar 1 ulp."""
+    xs = np.array([s * m for s in (1.0, -1.0) for m in
+                   (0.5, 3.0, 40.0, 800.0, 2.0**60, 7.86e183, 2.0**1000)])
+    got = cbce.binary_cross_entropy_with_logits_backward(
+        xs, np.full(xs.shape, t), pos_weight=np.full(xs.shape, p), reduction="none",
+        label_smoothing=eps)
+    for xi, gi in zip(xs, got):
+        want = _logits_grad_mp(xi, t, p, eps)
+        assert abs(gi - want) <= np.spacing(abs(want)), \
+            f"x={xi!r} t={t} p={p} eps={eps!r}: got {gi!r}, want {want!r}"

@@ -47,13 +47,24 @@ CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d, keep)
 CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
 CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
 
-/* float64: a label_smoothing below 2^-500 takes the element with its extra terms (elem.h) */
+/*
+ * float64: a label_smoothing below 2^-500 takes the element with its extra terms (elem.h).
+ * Then the rare losses that came out inf or NaN from finite input are formed again at
+ * 2^-128: pos_weight * |x| can pass DBL_MAX where weight * pos_weight * |x| does not
+ * (a weight of 0 would give 0 * inf = NaN).  Losses that are truly infinite stay so.
+ */
 static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
                           const cbce__consts *k, double *l, double *g, double *h)
 {
-    (CBCE__TINY_EPS(k->eps) ? logits_step_x_tiny : logits_step_x_plain)(want, c, x, t, p, w,
-                                                                       m, k, l, g, h);
+    int tiny = CBCE__TINY_EPS(k->eps);
+    size_t i;
+    (tiny ? logits_step_x_tiny : logits_step_x_plain)(want, c, x, t, p, w, m, k, l, g, h);
+    if (want & CBCE__LOSS)
+        for (i = 0; i < c; i++)
+            if (!isfinite(l[i]) && isfinite(x[i]))
+                l[i] = cbce__logits_x_loss_scaled(tiny, x[i], t[i], p[i], w[i], k->eps,
+                                                  k->half);
 }
 
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x};

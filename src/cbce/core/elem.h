@@ -127,9 +127,9 @@ CBCE__INLINE double cbce__softplus_d(double x)
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */
 
-CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, double p,
-                                       double w, double m, double eps, double half, double *l,
-                                       double *g, double *h)
+CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, int scaled, double x, double tr,
+                                       double p, double w, double m, double eps, double half,
+                                       double *l, double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0};
     /* label smoothing in double-double: K = 1 - eps exactly, y = tr*K + eps/2 and
@@ -141,9 +141,8 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
      * is linear in (q, p*y), so loss = loss(y0, q0) + eps/2 * D with y0 = tr*K,
      * q0 = (1 - tr)*K and D = (x >= 0 ? 1 : p)*|x| + (1 + p)*log1p(e) >= 0; eps*D is formed
      * from eps scaled up by 2^100 (exact) and D scaled down by 2^100, so neither is rounded
-     * on the subnormal grid (exact for eps*D >= 2^-969).  (Gradient and hessian use y and q with
-     * eps/2: their scale is that of max(L*sigmoid, p*y), where such an eps is 0 or
-     * negligible.) */
+     * on the subnormal grid (exact for eps*D >= 2^-969).  The gradient likewise (below);
+     * the hessian uses y and q with eps/2, where such an eps is negligible or 0. */
     cbce__f2 K = cbce__two_sum(1.0, -eps);
     cbce__f2 y0 = cbce__mul_d_f2(tr, K), q0 = cbce__mul_f2(cbce__two_sum(1.0, -tr), K);
     cbce__f2 y = cbce__add_d_f2(half, y0);
@@ -161,11 +160,14 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
         cbce__f2 c = cbce__sel_f2(pos, tiny ? q0 : qd, pyl);
         int huge = a > 0x1p995; /* beyond Dekker's split: scale down and back (exact) */
         double f = huge ? 0x1p100 : 1.0;
-        cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, c);
+        cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a,
+                                     scaled ? cbce__mul_pow2_f2(c, 0x1p-128) : c);
         cbce__f2 t = cbce__log1p_dd(e, sc);
         ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
         ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
         ca = cbce__sel_f2(c.hi == 0, zero, ca);
+        if (scaled) /* c*a above DBL_MAX: the loss at 2^-128 (c above), then w, then 2^128 */
+            Ll = cbce__mul_pow2_f2(Ll, 0x1p-128);
         if (tiny) {
             double c1 = pos ? 1.0 : p;
             cbce__f2 hD = cbce__add_f2(
@@ -173,6 +175,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
                 cbce__mul_d_f2(t.hi * sc * 0x1p-100, cbce__two_sum(1.0, p)));
             cbce__f2 inf_sum;
             hD = cbce__mul_d_f2(0.5 * (eps * 0x1p100), hD);
+            hD = scaled ? cbce__mul_pow2_f2(hD, 0x1p-128) : hD;
             hD.hi = a > DBL_MAX ? (c1 == 0 ? 0.0 : HUGE_VAL) : hD.hi;
             hD = cbce__sel_f2(a == a, hD, zero);
             /* ca + hD (both >= 0); an infinite part gives the plain sum (two_sum: NaN) */
@@ -181,6 +184,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
             ca = cbce__sel_f2(isinf(inf_sum.hi), inf_sum, cbce__add_f2(ca, hD));
         }
         *l = w * cbce__round_f2s(ca, cbce__mul_f2(Ll, t), sc, isc);
+        *l = scaled ? *l * 0x1p128 : *l;
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, e.hi * sc);      /* 1 + e, true scale */
@@ -190,9 +194,18 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
         inv = 1.0 / d.hi;
         s = cbce__div_f2(e, d, inv);                      /* e/(1+e), scaled like e */
         if (want & CBCE__GRAD) {
-            Ls = cbce__mul_f2(L, s);
-            *g = m * cbce__round_f2s(cbce__sel_f2(pos, qd, cbce__neg_f2(py)),
-                                     cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls), sc, isc);
+            /* tiny eps: the gradient is linear in (q, p*y) too: y0, q0 plus eps/2 * Dg,
+             * Dg = x >= 0 ? 1 - (1+p)s : (1+p)s - p, formed as for the loss */
+            cbce__f2 pyg = tiny ? cbce__mul_d_f2(p, y0) : py;
+            cbce__f2 Lg = tiny ? cbce__add_f2(q0, pyg) : L;
+            cbce__f2 big = cbce__sel_f2(pos, tiny ? q0 : qd, cbce__neg_f2(pyg));
+            Ls = cbce__mul_f2(Lg, s);
+            if (tiny) {
+                double st = s.hi * sc, Dg = pos ? 1.0 - (1.0 + p) * st : (1.0 + p) * st - p;
+                cbce__f2 hG = cbce__two_prod(0.5 * (eps * 0x1p100), Dg);
+                big = cbce__add_f2(big, cbce__mul_pow2_f2(hG, 0x1p-100));
+            }
+            *g = m * cbce__round_f2s(big, cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls), sc, isc);
         }
         if (want & CBCE__HESS)
             *h = m * cbce__round_f2s(zero, cbce__mul_f2(L, cbce__div_f2(s, d, inv)), sc, isc);
@@ -204,14 +217,23 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int tiny, double x, double tr, d
 CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
                                   double eps, double half, double *l, double *g, double *h)
 {
-    cbce__logits_x_impl(want, 0, x, tr, p, w, m, eps, half, l, g, h);
+    cbce__logits_x_impl(want, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
 }
 
 CBCE__INLINE void cbce__logits_x_tiny(int want, double x, double tr, double p, double w,
                                        double m, double eps, double half, double *l, double *g,
                                        double *h)
 {
-    cbce__logits_x_impl(want, 1, x, tr, p, w, m, eps, half, l, g, h);
+    cbce__logits_x_impl(want, 1, 0, x, tr, p, w, m, eps, half, l, g, h);
+}
+
+/* The loss of one element whose p*|x| term overflowed (see cbce__logits_x_fixup). */
+CBCE__INLINE double cbce__logits_x_loss_scaled(int tiny, double x, double tr, double p,
+                                               double w, double eps, double half)
+{
+    double l;
+    cbce__logits_x_impl(CBCE__LOSS, tiny, 1, x, tr, p, w, 1.0, eps, half, &l, 0, 0);
+    return l;
 }
 
 #define CBCE__TINY_EPS(eps) ((eps) > 0 && (eps) < 0x1p-500)

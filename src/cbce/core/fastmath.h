@@ -151,6 +151,14 @@ CBCE__INLINE cbce__f2 cbce__add_d_f2(double a, cbce__f2 b)
     return cbce__fast_two_sum(s.hi, s.lo + b.lo);
 }
 
+/* a * s for a power of two s (exact unless a part leaves the normal range) */
+CBCE__INLINE cbce__f2 cbce__mul_pow2_f2(cbce__f2 a, double s)
+{
+    a.hi *= s;
+    a.lo *= s;
+    return a;
+}
+
 CBCE__INLINE cbce__f2 cbce__neg_f2(cbce__f2 a)
 {
     a.hi = -a.hi;
