@@ -472,8 +472,9 @@ CBCE__INLINE double cbce__log_d(double x)
  * for float32 results: returns N, stores D in [0.84, 1.19] (D = 1 and N = 0 for a > 708).
  * h is 0 or 1, a constant where it is inlined: with h = 1, e/(2 + e) = N/(D + N) and
  * e/(1 + e) = 2N/(D + 2N), so the caller of log1p pays no doubling.
- * Method: exp(-a) = 2^-t, t = a/ln2 rounded (t = a * INV_LN2: relative error <= 2^-52.4,
- * i.e. <= 2^-42.4 absolute for t <= 1022, which moves the result by <= 2^-43 relative);
+ * Method: exp(-a) = 2^-t, t = a/ln2 rounded (t = a * INV_LN2: the product's rounding is
+ * <= 2^-44 for t < 1024, INV_LN2's relative error 2^-55.98 adds <= 2^-46: <= 2^-43.6
+ * absolute, which moves the result by <= 2^-44 relative);
  * n = round(t) by the shift trick (k = t + SHIFT holds n in its low bits, k - SHIFT = n
  * exactly); f = n - t in [-1/2, 1/2] is exact (both are multiples of ulp(t), and f is
  * small); 2^f = exp(x), x = f ln2 in [-0.347, 0.347], by the [4/4] Pade approximant of exp
