@@ -4,7 +4,7 @@
  *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
  *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
  *   "x" (cbce__logits_x, cbce__sigmoid_x, ...): double-double arithmetic in portable C99
- *       (no long double, no FMA needed), used for float64 data.  Each result is formed as a
+ *       (no long double; FMA used only for exact products), used for float64 data.  Each result is formed as a
  *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
  * Both are branch-free (selects only) and built on fastmath.h, so the loops that inline
  * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.

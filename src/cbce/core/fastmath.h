@@ -12,8 +12,9 @@
  * every SIMD level gives the same bits:
  *  - no branches: every choice is a select `c ? a : b` of two computed values (needs
  *    -fno-trapping-math for GCC to if-convert them);
- *  - no FMA needed: exact products use Dekker's split (results identical with or without
- *    FMA hardware; we compile with -ffp-contract=off so the compiler does not fuse either);
+ *  - FMA only where it is exact: the low part of an exact product (two_prod) is fma(a, b,
+ *    -a*b) where the target has FMA, Dekker's split elsewhere, the same value either way;
+ *    every other product and sum is rounded on its own (-ffp-contract=off);
  *  - no tables (they would need gathers), no integer<->double conversions (SSE2/AVX2 have no
  *    int64<->double): integers live in doubles and meet the bits only through the
  *    "add 0x1.8p52" trick and 64-bit shifts;
@@ -109,10 +110,20 @@ CBCE__INLINE cbce__f2 cbce__fast_two_sum(double a, double b)
     return s;
 }
 
-/* a * b = p.hi + p.lo exactly (Dekker's split, no FMA), for |a|, |b| < 2^995 and a product
- * whose low part does not underflow (|a*b| > 2^-969). */
+/* a * b = p.hi + p.lo exactly, for |a|, |b| < 2^995 and a product whose low part does not
+ * underflow (|a*b| > 2^-969): the conditions of Dekker's split, used where the target has
+ * no fused multiply-add.  Where it has one (FP_FAST_FMA: the AVX2 and AVX-512 variants,
+ * arm64), p.lo = fma(a, b, -p.hi), the same exact value in two operations instead of 17;
+ * within those conditions both give the same bits, so every SIMD level still agrees.
+ * Outside them the callers discard p.lo (selects) or scale first. */
 CBCE__INLINE cbce__f2 cbce__two_prod(double a, double b)
 {
+#if defined(FP_FAST_FMA)
+    cbce__f2 p;
+    p.hi = a * b;
+    p.lo = fma(a, b, -p.hi);
+    return p;
+#else
     const double split = 134217729.0; /* 2^27 + 1 */
     double ca = split * a, cb = split * b;
     double ah = ca - (ca - a), al = a - ah;
@@ -121,6 +132,7 @@ CBCE__INLINE cbce__f2 cbce__two_prod(double a, double b)
     p.hi = a * b;
     p.lo = ((ah * bh - p.hi) + ah * bl + al * bh) + al * bl;
     return p;
+#endif
 }
 
 /* (a.hi + a.lo) * (b.hi + b.lo), relative error <= ~4 u^2 (the lo*lo term is dropped). */
