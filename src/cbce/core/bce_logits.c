@@ -44,11 +44,13 @@
     }
 
 CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d, keep)
+CBCE__LOGITS_STEP(logits_step_x_nosmooth, cbce__logits_x_nosmooth, eps)
 CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
 CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
 
 /*
- * float64: a label_smoothing below 2^-500 takes the element with its extra terms (elem.h).
+ * float64: no label_smoothing, one below 2^-500 (with extra terms) and the others each take
+ * their element (elem.h).
  * Then the rare losses that came out inf or NaN from finite input are formed again at
  * 2^-128: pos_weight * |x| can pass DBL_MAX where weight * pos_weight * |x| does not
  * (a weight of 0 would give 0 * inf = NaN).  Losses that are truly infinite stay so.
@@ -59,7 +61,8 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
 {
     int tiny = CBCE__TINY_EPS(k->eps);
     size_t i;
-    (tiny ? logits_step_x_tiny : logits_step_x_plain)(want, c, x, t, p, w, m, k, l, g, h);
+    (tiny ? logits_step_x_tiny : k->eps == 0 ? logits_step_x_nosmooth : logits_step_x_plain)(
+        want, c, x, t, p, w, m, k, l, g, h);
     if (want & CBCE__LOSS)
         for (i = 0; i < c; i++)
             if (!isfinite(l[i]) && isfinite(x[i]))
