@@ -14,6 +14,18 @@ sys.path.insert(0, os.path.dirname(__file__))  # `import reference` from any roo
 import reference  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run only when asked for (``-m slow``, or ``CBCE_SLOW=1``, as
+    .ci/hardening.sh does); otherwise they are deselected, and pytest reports them so."""
+    mark = config.getoption("-m") or ""
+    if ("slow" in mark and "not slow" not in mark) or os.environ.get("CBCE_SLOW") == "1":
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test's name: reproducible, different per test."""

@@ -175,12 +175,16 @@ def _child_work(i):
     return [_bits(f(*a, **kw)) for _, f, a, kw in CALLS[i::3]]
 
 
+needs_fork = pytest.mark.skipif(
+    sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
+    reason="no fork on this platform")
+
+
 def _fork_ctx():
-    if sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork on this platform")
     return multiprocessing.get_context("fork")
 
 
+@needs_fork
 def test_fork_after_threads():
     ctx = _fork_ctx()
     # the core's threads run (and are joined) before the fork
@@ -192,6 +196,7 @@ def test_fork_after_threads():
     assert got == want
 
 
+@needs_fork
 def test_fork_while_another_thread_computes():
     """fork() while a Python thread is inside a multi-threaded cbce call: the child gets
     only the forking thread, must not hang and must compute correctly."""
@@ -221,10 +226,9 @@ def test_fork_while_another_thread_computes():
     assert not any(t.is_alive() for t in threads)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 def test_os_fork_child_uses_threads():
     """A bare os.fork() child runs a call that starts the core's threads, then exits."""
-    if not hasattr(os, "fork"):
-        pytest.skip("no fork")
     big = np.random.default_rng(4).normal(size=300_000)
     want = _bits(cbce.binary_cross_entropy_with_logits(big, big > 0, num_threads=2))
     r, w = os.pipe()

@@ -344,14 +344,13 @@ def test_no_growth_tracemalloc(name, table):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+@pytest.mark.skipif(_under_asan(), reason="under ASan the RSS follows ASan's allocator "
+                    "(quarantine), not the program; this test runs unsanitized in CI")
 @pytest.mark.parametrize("table", ["good", "error"])
 def test_no_growth_rss(table):
     """RSS and the C heap over all functions (C allocations included), with arrays large
     enough (64 K elements, which also start the core's threads) that a leaked buffer per
     call shows in the RSS; the C heap, where glibc counts it, shows any leaked block."""
-    if _under_asan():
-        pytest.skip("under ASan the RSS follows ASan's allocator (quarantine), not the "
-                    "program; this test runs unsanitized in .ci/hardening.sh")
     rng = np.random.default_rng(2)
     n = 1 << 16
     x = rng.normal(size=n)
@@ -401,11 +400,6 @@ def test_no_growth_rss(table):
 
 # ---- more than 2^31 elements --------------------------------------------------------------
 
-def _slow_selected(config):
-    mark = config.getoption("-m") or ""
-    return "slow" in mark and "not slow" not in mark
-
-
 def _available_bytes():
     try:
         with open("/proc/meminfo") as f:
@@ -444,13 +438,10 @@ def _ref_grad(x, y):
     return np.where(x >= 0, (1 - y) - e / (1 + e), e / (1 + e) - y)
 
 
-@pytest.mark.slow
-def test_more_than_2_31_elements(request):
-    if not (_slow_selected(request.config) or os.environ.get("CBCE_SLOW") == "1"):
-        pytest.skip("slow: run with -m slow or CBCE_SLOW=1")
-    avail = _available_bytes()
-    if avail is not None and avail < 14 << 30:
-        pytest.skip(f"needs 14 GB of memory, {avail >> 30} GB available")
+@pytest.mark.slow  # deselected unless asked for (conftest.py)
+@pytest.mark.skipif((_available_bytes() or 1 << 40) < 14 << 30,
+                    reason="needs 14 GB of available memory")
+def test_more_than_2_31_elements():
     px, py = _pattern()
     x = np.empty(N, np.float32)
     y = np.empty(N, np.uint8)
