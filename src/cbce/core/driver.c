@@ -7,20 +7,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fastmath.h"
 #include "internal.h"
 #include "pool.h"
 
-/* ---- double-double arithmetic (Dekker 1971, Knuth TAOCP 4.2.2) ---------------------- */
+/* ---- double-double arithmetic: fastmath.h's, with guards for infinite values ---------- */
 
-typedef struct { double hi, lo; } cbce__dd;
+typedef cbce__f2 cbce__dd;
 
 static inline cbce__dd dd_two_sum(double a, double b)
 {
-    cbce__dd r;
-    double bb;
-    r.hi = a + b;
-    bb = r.hi - a;
-    r.lo = (a - (r.hi - bb)) + (b - bb);
+    cbce__dd r = cbce__two_sum(a, b);
     if (isinf(r.hi)) /* an overflowed or infinite sum: inf - inf would make lo NaN */
         r.lo = 0.0;
     return r;
@@ -34,16 +31,10 @@ static inline cbce__dd dd_add(cbce__dd a, cbce__dd b)
 }
 
 #ifndef CBCE__ISA_VARIANT /* the scalar arithmetic of the final combination */
-/* Exact product a*b = hi + lo by Dekker's split (no FMA needed, same bits everywhere). */
+/* Exact product a*b = hi + lo (fastmath.h; this compile is the baseline: Dekker's split). */
 static inline cbce__dd dd_two_prod(double a, double b)
 {
-    const double split = 134217729.0; /* 2^27 + 1 */
-    double ca = split * a, cb = split * b;
-    double ah = ca - (ca - a), al = a - ah;
-    double bh = cb - (cb - b), bl = b - bh;
-    cbce__dd r;
-    r.hi = a * b;
-    r.lo = ((ah * bh - r.hi) + ah * bl + al * bh) + al * bl;
+    cbce__dd r = cbce__two_prod(a, b);
     if (!isfinite(r.lo)) /* the split overflows above 2^996: keep the rounded product */
         r.lo = 0.0;
     return r;
