@@ -3,7 +3,8 @@
  * and the elementwise helpers, each from one body in two precisions (as elem.h does for
  * BCE with logits):
  *   "D" path: R = double (float32 data), rounded once to float: <= 0.5 ulp + 2^-29;
- *   "X" path: R = long double (float64 data, 64-bit significand on x86-64).
+ *   "X" path: float64 data; BCE on probabilities and the focal loss in double-double on
+ *   fastmath.h's primitives (long double only in the fallbacks without elem.h's helpers).
  * Every NAME_d / NAME_x pair below is one macro body instantiated twice.
  *
  * Notation shared with elem.h: a = |x|, e = exp(-a) in (0, 1], t = log1p(e) in [0, ln 2],
@@ -262,7 +263,151 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1
 #else
 CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
 #endif
-CBCE__ELEM_FOCAL(cbce__focal_x, long double, expl, logl, log1pl)
+
+/*
+ * The float64 focal element in double-double (the formulas above; elem.h's "x" path is the
+ * model: exp(-a) = E*sc with sc = 1 unless e < 2^-900, t = T*sc, each output rounded once
+ * by cbce__round_f2s).  Each output is at*F*(X + Y*sc): X the terms without e (true scale),
+ * Y those proportional to e (scaled like E; they are all small where sc < 1):
+ *   loss      X = A*a    Y = L*T
+ *   gradient  X = q or -y (g0's constant)     Y = gu1*C -+ L*s
+ *   hessian   X = 0      Y = gu1*(2 g0 + gu1 C) + gu2*C + L*s/d      (brackets: see below)
+ * with C = gamma u' ce / gu1 and gu1 = gamma u', gu2 = gamma u'' in the scale sr = sc for
+ * A > 0 (rho = e/(A + B e) is then proportional to e: rho/sc = (E/sc)/S, S = A/sc + B E),
+ * sr = 1 for A == 0 (rho = 1/B, u'' proportional to e): C = A*a + L*T*sc for A > 0, L*T for
+ * A == 0; likewise the bracket of gu1 is 2 g0 + gu1 C with sr folded in.
+ * u = log(S) + log(sc) - t, or for A == 0 u = log(B) - a - t (exact for any a); the log of a
+ * double-double v is log_dd(v.hi) + v.lo/v.hi (the dropped (lo/hi)^2/2 < 2^-106).
+ * F = exp(g), g = gamma*u = h + l (double-double, h <= 0): exp(h) by cbce__exp_neg_dd(-h)
+ * (scaled by scF when F < 2^-900), times 1 + l (|l| <= 2^-53 |h|: l^2/2 is below 2^-106
+ * wherever F is not 0).  F = 0 where -h > 1100 (exp_neg_dd's clamp: true F < e^-1100, so a
+ * result is lost only if below e^-1100 * |X + Y sc|); F = 1 where gamma = 0.  Beyond
+ * a = 1100 the Y terms (<= e^-1100 * a * O(gamma^2)) are taken as 0: this also gives the
+ * limits at infinite x (gamma * u' * ce = 0 there, not 0 * inf).
+ * Final: w or m times the rounding of at*F*(X + Y*sc) (cbce__focal_round).
+ * Error budget (relative, before the final rounding): exp, log1p, log 2^-57 each; the log's
+ * error is absolute in u (<= 2^-58.5 + 2^-104 |u|) and so gamma times that relative in F,
+ * plus exp's own 2^-57: <= 2^-56 for gamma <= 1, ~2^-55.5 at gamma = 3.7 (growing with
+ * gamma); ce, u', u'', at and the products/quotients a few 2^-104 each.  So the loss and
+ * the hard-label gradient (its two terms have the same sign) are within 0.5 + ~0.1 ulp for
+ * moderate gamma, soft-label gradients and hessians within ~0.1 ulp of their largest term
+ * plus the rounding.  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
+ * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weights multiply
+ * the rounded result (a second rounding unless 1), as in elem.h.
+ */
+CBCE__INLINE cbce__f2 cbce__focal_log_f2(cbce__f2 v)
+{
+    cbce__f2 r = cbce__log_dd(v.hi);
+    return cbce__fast_two_sum(r.hi, r.lo + v.lo / v.hi);
+}
+
+/* The rounding of P*(X + Y*sce)*scF, P = at*F: by cbce__round_f2s with sce (scF = 1) or,
+ * where F is scaled (then sce = 1 or Y*sce is negligible) or P*X < 2^-900 (P is then
+ * scaled by 2^200, so that no product falls below 2^-969, where two_prod's low part would
+ * differ between FMA and Dekker), as P*(X + Y*sce) in the scale scF (2^-200 scF).  The
+ * plain value where that is not finite (an infinite part gives NaN in two_prod). */
+CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double sce,
+                                      double isce, double scF, double iscF)
+{
+    const cbce__f2 zero = {0.0, 0.0};
+    int up = fabs(P.hi * X.hi) < 0x1p-900;
+    double s1 = up ? scF * 0x1p-200 : scF, is1 = up ? iscF * 0x1p200 : iscF;
+    int one = s1 == 1.0; /* (int flags combined by && or || stop GCC's vectoriser) */
+    cbce__f2 Pu = up ? cbce__mul_pow2_f2(P, 0x1p200) : P;
+    cbce__f2 PX = cbce__mul_f2(Pu, X), PY = cbce__mul_f2(Pu, Y);
+    cbce__f2 small = cbce__sel_f2(one, PY, cbce__add_f2(PX, cbce__mul_pow2_f2(PY, sce)));
+    double r = cbce__round_f2s(cbce__sel_f2(one, PX, zero), small, one ? sce : s1,
+                               one ? isce : is1);
+    return r == r ? r : (P.hi * X.hi + P.hi * Y.hi * sce) * scF;
+}
+
+CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double keep,
+                                double half, double alpha, int has_alpha, double gamma,
+                                double *l, double *g, double *h)
+{
+    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
+    cbce__f2 y = cbce__add_d_f2(half, cbce__two_prod(tr, keep));
+    cbce__f2 q = cbce__add_d_f2(half, cbce__mul_d_f2(keep, cbce__two_sum(1.0, -tr)));
+    cbce__f2 L = cbce__add_f2(q, y);
+    cbce__f2 P = has_alpha ? cbce__add_f2(cbce__mul_d_f2(alpha, y),
+                                          cbce__mul_f2(cbce__two_sum(1.0, -alpha), q))
+                           : one; /* a_t, then a_t * F */
+    double a = x < 0 ? -x : x, sce, isce, scF, iscF, mm, sr;
+    int pos = x >= 0, huge = a > 0x1p995, far = a > 1100.0;
+    cbce__f2 E = cbce__exp_neg_dd(a, &sce, &isce), T = cbce__log1p_dd(E, sce);
+    cbce__f2 A = cbce__sel_f2(pos, q, y), B = cbce__sel_f2(pos, y, q);
+    cbce__f2 BE = cbce__mul_f2(B, E), As = cbce__mul_pow2_f2(A, isce);
+    cbce__f2 S = cbce__add_f2(As, BE); /* (A + B e)/sc */
+    cbce__f2 ma = {-a, 0.0}, tt = {T.hi * sce, T.lo * sce}, lsc, u, gu, F, Aa, LT, C;
+    int A0 = A.hi == 0;
+    /* u = log(S) - m ln2 - t (sc = 2^-m, m from the bits of 1/sc), or log(B) - a - t */
+    mm = cbce__from_bits((cbce__to_bits(isce) >> 52) | 0x4330000000000000u) - (0x1p52 + 1023.0);
+    lsc = cbce__two_sum(-mm * CBCE__LN2_C1, -mm * CBCE__LN2_C2); /* both exact */
+    lsc = cbce__sel_f2(A0, ma, cbce__fast_two_sum(lsc.hi, lsc.lo - mm * CBCE__LN2_C3));
+    u = cbce__add_f2(cbce__add_f2(cbce__focal_log_f2(cbce__sel_f2(A0, B, S)), lsc),
+                     cbce__neg_f2(tt));
+    /* F = exp(gamma u) = exp(h) (1 + l); A == 0 at infinite x: u = -inf (the sums gave NaN) */
+    gu = cbce__mul_d_f2(gamma, u);
+    F = cbce__exp_neg_dd(-gu.hi, &scF, &iscF);
+    F = cbce__fast_two_sum(F.hi, F.lo + F.hi * gu.lo);
+    F = cbce__sel_f2(gamma * u.hi < -1100.0, zero, F);
+    F = cbce__sel_f2((A0 ? a : 0.0) > DBL_MAX, zero, F);
+    F = cbce__sel_f2(gamma == 0, one, F);
+    scF = gamma == 0 ? 1.0 : scF;
+    iscF = gamma == 0 ? 1.0 : iscF;
+    P = cbce__mul_f2(P, F);
+    /* A*a exactly (2^-100 A*a for |x| > 2^995, beyond Dekker's split: the loss is then
+     * (2^100 at F) (2^-100 A a), and the Y terms using it are 0); 0 where A == 0 */
+    Aa = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, A);
+    Aa.hi = a > DBL_MAX ? A.hi * a : Aa.hi;
+    Aa.lo = a > DBL_MAX ? 0.0 : Aa.lo;
+    Aa = cbce__sel_f2(A0, zero, Aa);
+    LT = cbce__mul_f2(L, T);
+    if (want & CBCE__LOSS) {
+        /* |x| > 2^995: rounded as (2^100 P)(2^-100 A a) if that is below 2^900 (no overflow
+         * in two_prod), else at 2^-100 and scaled back (exact) */
+        int down = (huge ? P.hi * Aa.hi : 0.0) > 0x1p900;
+        double r = cbce__focal_round(huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P, Aa, LT,
+                                     sce, isce, scF, iscF);
+        *l = w * (down ? r * 0x1p100 : r);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        cbce__f2 d = cbce__two_sum(1.0, E.hi * sce); /* 1 + e, true scale */
+        double inv, iS = 1.0 / S.hi;
+        cbce__f2 s, Ls, rho, gu1, g0X, G, D;
+        d = cbce__fast_two_sum(d.hi, d.lo + E.lo * sce);
+        inv = 1.0 / d.hi;
+        s = cbce__div_f2(E, d, inv); /* e/(1+e), scaled like E */
+        Ls = cbce__mul_f2(L, s);
+        sr = A0 ? 1.0 : isce; /* rho / sr */
+        rho = cbce__div_f2(cbce__mul_pow2_f2(E, sr), S, iS);
+        D = cbce__mul_d_f2(keep, cbce__two_sum(1.0, -2.0 * tr)); /* q - y */
+        gu1 = cbce__mul_d_f2(gamma, cbce__div_f2(cbce__mul_f2(D, rho), d, inv));
+        C = cbce__sel_f2(A0, LT, cbce__add_f2(Aa, cbce__mul_pow2_f2(LT, sce)));
+        g0X = cbce__sel_f2(pos, q, cbce__neg_f2(y));
+        G = cbce__add_f2(cbce__mul_f2(gu1, C), cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls));
+        G = cbce__sel_f2(far, zero, G);
+        if (want & CBCE__GRAD) {
+            *g = m * cbce__focal_round(P, g0X, G, sce, isce, scF, iscF);
+        }
+        if (want & CBCE__HESS) {
+            /* gu2 = -sg gamma D rho kappa / d^2, kappa = (A/sc - B E e)/S; gu1's bracket
+             * 2 g0 + gu1 C = 2 g0X + (G + g0Y)*sr (g0X = 0 where A == 0) */
+            cbce__f2 et = {E.hi * sce, E.lo * sce}, gu2, Y;
+            cbce__f2 kap = cbce__div_f2(cbce__add_f2(As, cbce__neg_f2(cbce__mul_f2(BE, et))),
+                                        S, iS);
+            cbce__f2 G2 = cbce__add_f2(G, cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls));
+            gu2 = cbce__mul_f2(cbce__mul_d_f2(pos ? -gamma : gamma, D), cbce__mul_f2(rho, kap));
+            gu2 = cbce__div_f2(cbce__div_f2(gu2, d, inv), d, inv);
+            G2 = cbce__sel_f2(A0, G2, cbce__add_f2(cbce__mul_pow2_f2(g0X, 2.0),
+                                                   cbce__mul_pow2_f2(G2, sce)));
+            Y = cbce__add_f2(cbce__add_f2(cbce__mul_f2(gu1, G2), cbce__mul_f2(gu2, C)),
+                             cbce__div_f2(Ls, d, inv));
+            *h = m * cbce__focal_round(P, zero, cbce__sel_f2(far, zero, Y), sce, isce, scF,
+                                       iscF);
+        }
+    }
+}
 
 /*
  * The elementwise helpers cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}
