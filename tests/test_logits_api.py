@@ -783,6 +783,13 @@ for dt in ("float32", "float64"):
     xr, yr = d["xr_" + dt], d["yr_" + dt]
     out["sums_" + dt] = np.array([cbce.binary_cross_entropy_with_logits(xr, yr, reduction=r)
                                   for r in ("sum", "mean", "weighted_mean")])
+    # the focal loss's elements (float64: double-double, with its own scalings) on the same
+    # inputs, y soft and hard
+    for j, (alpha, gamma) in enumerate(((0.25, 0.0), (0.25, 0.5), (None, 2.0), (0.25, 3.7))):
+        kw = dict(alpha=alpha, gamma=gamma)
+        out["focal%d_%s" % (j, dt)] = np.stack(
+            [cbce.sigmoid_focal_loss(x, y, **kw, reduction="none")]
+            + list(cbce.sigmoid_focal_loss_grad_hess(x, y, **kw)))
 np.savez(sys.argv[2], **out)
 cbce.show_config()
 """
@@ -791,7 +798,7 @@ cbce.show_config()
 def test_same_bits_on_every_simd_level(tmp_path):
     """CBCE_SIMD (NUMERICS.md: run-time dispatch with an override) must not change any bit:
     every level against the default one, on the reference inputs (whole range, inf,
-    subnormals) and on reductions of 100k elements."""
+    subnormals; BCE with logits and the focal loss) and on reductions of 100k elements."""
     from reference import load_logits_reference
     rng = np.random.default_rng(11)
     inputs = {}

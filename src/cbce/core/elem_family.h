@@ -1,11 +1,12 @@
 /*
  * elem_family.h -- per-element arithmetic of BCE on probabilities, the sigmoid focal loss
- * and the elementwise helpers, each from one body in two precisions (as elem.h does for
- * BCE with logits):
+ * and the elementwise helpers, in two precisions (as elem.h does for BCE with logits):
  *   "D" path: R = double (float32 data), rounded once to float: <= 0.5 ulp + 2^-29;
  *   "X" path: float64 data; BCE on probabilities and the focal loss in double-double on
  *   fastmath.h's primitives (long double only in the fallbacks without elem.h's helpers).
- * Every NAME_d / NAME_x pair below is one macro body instantiated twice.
+ * The "D" paths are macro bodies (instantiated with libm in the fallbacks); the "X" paths
+ * of BCE on probabilities and of the focal loss are their own functions (double-double
+ * arithmetic cannot share a body with double), with the same formulas.
  *
  * Notation shared with elem.h: a = |x|, e = exp(-a) in (0, 1], t = log1p(e) in [0, ln 2],
  * d = 1 + e, s = e/d = sigmoid(-|x|), y the smoothed target, q = 1 - y computed from the raw
@@ -271,11 +272,11 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
  * Y those proportional to e (scaled like E; they are all small where sc < 1):
  *   loss      X = A*a    Y = L*T
  *   gradient  X = q or -y (g0's constant)     Y = gu1*C -+ L*s
- *   hessian   X = 0      Y = gu1*(2 g0 + gu1 C) + gu2*C + L*s/d      (brackets: see below)
- * with C = gamma u' ce / gu1 and gu1 = gamma u', gu2 = gamma u'' in the scale sr = sc for
- * A > 0 (rho = e/(A + B e) is then proportional to e: rho/sc = (E/sc)/S, S = A/sc + B E),
- * sr = 1 for A == 0 (rho = 1/B, u'' proportional to e): C = A*a + L*T*sc for A > 0, L*T for
- * A == 0; likewise the bracket of gu1 is 2 g0 + gu1 C with sr folded in.
+ *   hessian   X = 0      Y = gu1*(2 g0 + gu1 C) + gu2*C + L*s/d   (sr folded in, see below)
+ * with gu1 = gamma u'/sr, gu2 = gamma u''/sr: sr = sc for A > 0 (there rho = e/(A + B e)
+ * is proportional to e: rho/sc = (E/sc)/S, S = A/sc + B E), sr = 1 for A == 0 (rho = 1/B,
+ * u'' proportional to e); C is ce in the matching scale: A*a + L*T*sc for A > 0, L*T for
+ * A == 0 (where A*a = 0).
  * u = log(S) + log(sc) - t, or for A == 0 u = log(B) - a - t (exact for any a); the log of a
  * double-double v is log_dd(v.hi) + v.lo/v.hi (the dropped (lo/hi)^2/2 < 2^-106).
  * F = exp(g), g = gamma*u = h + l (double-double, h <= 0): exp(h) by cbce__exp_neg_dd(-h)
@@ -285,13 +286,13 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
  * a = 1100 the Y terms (<= e^-1100 * a * O(gamma^2)) are taken as 0: this also gives the
  * limits at infinite x (gamma * u' * ce = 0 there, not 0 * inf).
  * Final: w or m times the rounding of at*F*(X + Y*sc) (cbce__focal_round).
- * Error budget (relative, before the final rounding): exp, log1p, log 2^-57 each; the log's
- * error is absolute in u (<= 2^-58.5 + 2^-104 |u|) and so gamma times that relative in F,
- * plus exp's own 2^-57: <= 2^-56 for gamma <= 1, ~2^-55.5 at gamma = 3.7 (growing with
- * gamma); ce, u', u'', at and the products/quotients a few 2^-104 each.  So the loss and
- * the hard-label gradient (its two terms have the same sign) are within 0.5 + ~0.1 ulp for
- * moderate gamma, soft-label gradients and hessians within ~0.1 ulp of their largest term
- * plus the rounding.  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
+ * Error budget (relative, before the final rounding): exp, log1p, log 2^-57 each.  u's
+ * error is absolute: log's 2^-58.5 (+ 2^-104 |u|) and t's 2^-57.5, so ~2^-57; F = exp(g)
+ * has gamma times that, relative, plus exp's own 2^-57: ~2^-56 at gamma = 1, ~2^-54.7 at
+ * gamma = 3.7 (it grows with gamma); ce, u', u'', at and the products and quotients a few
+ * 2^-104 each.  So the loss and the hard-label gradient (its two terms have the same sign)
+ * are within 0.5 + ~0.3 ulp for gamma <= 4, soft-label gradients and hessians within
+ * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
  * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weights multiply
  * the rounded result (a second rounding unless 1), as in elem.h.
  */

@@ -1,7 +1,8 @@
 /*
  * focal.c -- the sigmoid focal loss (Lin et al. 2017, torchvision's formula) on logits:
- * the compute step (one body, two precisions; the log-space formulas are in
- * elem_family.h) and the public entry points.  alpha = NaN in cbce_args_t drops the class
+ * the compute steps (float32 data: the CBCE__ELEM_FOCAL body in double; float64 data:
+ * cbce__focal_x in double-double; the log-space formulas are in elem_family.h) and the
+ * public entry points.  alpha = NaN in cbce_args_t drops the class
  * balance a_t (Python's alpha=None); gamma >= 0 is checked by the driver.
  */
 #include "elem_family.h"
