@@ -302,16 +302,17 @@ CBCE__INLINE cbce__f2 cbce__focal_log_f2(cbce__f2 v)
     return cbce__fast_two_sum(r.hi, r.lo + v.lo / v.hi);
 }
 
-/* The rounding of P*(X + Y*sce)*scF, P = at*F: by cbce__round_f2s with sce (scF = 1) or,
- * where F is scaled (then sce = 1 or Y*sce is negligible) or P*X < 2^-900 (P is then
- * scaled by 2^200, so that no product falls below 2^-969, where two_prod's low part would
- * differ between FMA and Dekker), as P*(X + Y*sce) in the scale scF (2^-200 scF).  The
- * plain value where that is not finite (an infinite part gives NaN in two_prod). */
+/* The rounding of P*(X + Y*sce)*scF, P = at*F (scF < 1: F < 2^-900 or a_t < 2^-800 were
+ * scaled up): by cbce__round_f2s with sce where scF = 1; else, or where P*X < 2^-900 (P is
+ * then scaled by 2^200 more, so that no product falls below 2^-969, where two_prod's low
+ * part would differ between FMA and Dekker), as P*(X + Y*sce) in the scale scF (2^-200 scF):
+ * the rounding of Y*sce is then below 2^-1275 of the true scale.  fb (the plain value) where
+ * that is not finite (an infinite part gives NaN in two_prod). */
 CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double sce,
-                                      double isce, double scF, double iscF)
+                                      double isce, double scF, double iscF, double fb)
 {
     const cbce__f2 zero = {0.0, 0.0};
-    int up = fabs(P.hi * X.hi) < 0x1p-900;
+    int up = fabs(P.hi * X.hi) < (scF >= 0x1p-800 ? 0x1p-900 : 0.0);
     double s1 = up ? scF * 0x1p-200 : scF, is1 = up ? iscF * 0x1p200 : iscF;
     int one = s1 == 1.0; /* (int flags combined by && or || stop GCC's vectoriser) */
     cbce__f2 Pu = up ? cbce__mul_pow2_f2(P, 0x1p200) : P;
@@ -319,7 +320,7 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     cbce__f2 small = cbce__sel_f2(one, PY, cbce__add_f2(PX, cbce__mul_pow2_f2(PY, sce)));
     double r = cbce__round_f2s(cbce__sel_f2(one, PX, zero), small, one ? sce : s1,
                                one ? isce : is1);
-    return r == r ? r : (P.hi * X.hi + P.hi * Y.hi * sce) * scF;
+    return r == r ? r : fb;
 }
 
 CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double keep,
@@ -333,7 +334,7 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
     cbce__f2 P = has_alpha ? cbce__add_f2(cbce__mul_d_f2(alpha, y),
                                           cbce__mul_f2(cbce__two_sum(1.0, -alpha), q))
                            : one; /* a_t, then a_t * F */
-    double a = x < 0 ? -x : x, sce, isce, scF, iscF, mm, sr;
+    double a = x < 0 ? -x : x, sce, isce, scF, iscF, mm, sr, ath, Fd;
     int pos = x >= 0, huge = a > 0x1p995, far = a > 1100.0;
     cbce__f2 E = cbce__exp_neg_dd(a, &sce, &isce), T = cbce__log1p_dd(E, sce);
     cbce__f2 A = cbce__sel_f2(pos, q, y), B = cbce__sel_f2(pos, y, q);
@@ -356,7 +357,14 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
     F = cbce__sel_f2(gamma == 0, one, F);
     scF = gamma == 0 ? 1.0 : scF;
     iscF = gamma == 0 ? 1.0 : iscF;
-    P = cbce__mul_f2(P, F);
+    /* P = a_t F; a_t < 2^-800 (a tiny label) is scaled by 2^200 first, like F.  For the
+     * fallbacks (infinite parts), plain a_t and F, a flushed F as 1 (its sign) */
+    ath = P.hi;
+    Fd = F.hi * scF;
+    Fd = Fd == 0 ? 1.0 : Fd;
+    scF = fabs(P.hi) < 0x1p-800 ? scF * 0x1p-200 : scF;
+    iscF = fabs(P.hi) < 0x1p-800 ? iscF * 0x1p200 : iscF;
+    P = cbce__mul_f2(fabs(P.hi) < 0x1p-800 ? cbce__mul_pow2_f2(P, 0x1p200) : P, F);
     /* A*a exactly (2^-100 A*a for |x| > 2^995, beyond Dekker's split: the loss is then
      * (2^100 at F) (2^-100 A a), and the Y terms using it are 0); 0 where A == 0 */
     Aa = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, A);
@@ -367,10 +375,11 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
     if (want & CBCE__LOSS) {
         /* |x| > 2^995: rounded as (2^100 P)(2^-100 A a) if that is below 2^900 (no overflow
          * in two_prod), else at 2^-100 and scaled back (exact) */
-        int down = (huge ? P.hi * Aa.hi : 0.0) > 0x1p900;
+        int down = (huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900;
+        double fb = ath * (Fd * ((A0 ? 0.0 : A.hi * a) + LT.hi * sce));
         double r = cbce__focal_round(huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P, Aa, LT,
-                                     sce, isce, scF, iscF);
-        *l = w * (down ? r * 0x1p100 : r);
+                                     sce, isce, scF, iscF, down ? fb * 0x1p-100 : fb);
+        *l = down ? (w * r) * 0x1p100 : w * r; /* (w * r: no overflow in between) */
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, E.hi * sce); /* 1 + e, true scale */
@@ -389,7 +398,8 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         G = cbce__add_f2(cbce__mul_f2(gu1, C), cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls));
         G = cbce__sel_f2(far, zero, G);
         if (want & CBCE__GRAD) {
-            *g = m * cbce__focal_round(P, g0X, G, sce, isce, scF, iscF);
+            *g = m * cbce__focal_round(P, g0X, G, sce, isce, scF, iscF,
+                                       ath * (Fd * (g0X.hi + G.hi * sce)));
         }
         if (want & CBCE__HESS) {
             /* gu2 = -sg gamma D rho kappa / d^2, kappa = (A/sc - B E e)/S; gu1's bracket
@@ -404,8 +414,9 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
                                                    cbce__mul_pow2_f2(G2, sce)));
             Y = cbce__add_f2(cbce__add_f2(cbce__mul_f2(gu1, G2), cbce__mul_f2(gu2, C)),
                              cbce__div_f2(Ls, d, inv));
-            *h = m * cbce__focal_round(P, zero, cbce__sel_f2(far, zero, Y), sce, isce, scF,
-                                       iscF);
+            Y = cbce__sel_f2(far, zero, Y);
+            *h = m * cbce__focal_round(P, zero, Y, sce, isce, scF, iscF,
+                                       ath * (Fd * (Y.hi * sce)));
         }
     }
 }
