@@ -152,6 +152,37 @@ def test_vs_mpmath(mp_cases, quantity):
     assert not failures, f"{dt.name} focal {quantity}:\n" + "\n".join(failures)
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 3.7])
+@pytest.mark.parametrize("alpha", ALPHAS, ids=["alpha=None", "alpha=0.25"])
+def test_float64_extreme_inputs_vs_mpmath(gamma, alpha):
+    """float64 beyond _points' range, where the double-double element scales its parts:
+    e = exp(-|x|) subnormal or 0, |x| beyond Dekker's split (2^995) up to DBL_MAX, subnormal
+    x, labels 1e-300 (a tiny A, F and a_t) and 1 - 2^-53; the same bounds as above."""
+    big = np.finfo(np.float64).max
+    xs = np.array([0.0, 5e-324, 1e-310, 1e-300, 1e-20, 36.0, 709.5, 745.1, 800.0, 1100.5,
+                   1e10, 2.0 ** 996, 1e300, big])
+    xs = np.concatenate([xs, -xs])
+    failures = []
+    for kind, labels in (("hard", [0.0, 1.0]), ("soft", [1e-300, 0.3, 1 - 2.0 ** -53])):
+        x = np.repeat(xs, len(labels))
+        y = np.tile(np.array(labels), len(xs))
+        loss = FL(x, y, alpha=alpha, gamma=gamma, reduction="none")
+        grad, hess = FGH(x, y, alpha=alpha, gamma=gamma)
+        refs = [mp_focal(a, b, alpha, gamma) for a, b in zip(x, y)]
+        checks = (("loss", loss, 0, None, 1.0 if kind == "hard" else 2.0),
+                  ("grad", grad, 1, None if kind == "hard" else 3, 1.0 if kind == "hard" else 2.0),
+                  ("hess", hess, 2, 4, 4.0))
+        for name, got, col, sc, bound in checks:
+            exact = exact_value([r[col] for r in refs])
+            scale = None if sc is None else exact_value([r[sc] for r in refs])
+            err = ulp_error(got, exact, np.float64, scale=scale)
+            report_ulp(f"float64 focal {name} {kind} (extreme x)", float(np.max(err)), bound)
+            for i in np.nonzero(~(err <= bound))[0]:
+                failures.append(f"{name} x={x[i]!r} y={y[i]!r}: got {got[i]!r}, exact "
+                                f"{mpmath.nstr(refs[i][col], 17)}, {err[i]:.3g} ulp")
+    assert not failures, f"gamma={gamma} alpha={alpha}:\n" + "\n".join(failures)
+
+
 def test_mpmath_reference_derivatives_agree_with_numerical_diff():
     """The closed-form derivatives used as the reference match mpmath.diff of the loss."""
     for x in (-7.5, -0.3, 0.0, 1.7, 12.0):
