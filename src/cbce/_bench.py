@@ -149,8 +149,19 @@ def threads(n=10**7, dtype=np.float32, min_time=0.5):
     x = (rng.standard_normal(n) * 4).astype(dtype)
     y = (rng.random(n) < 0.5).astype(dtype)
     grad = np.empty_like(x)
-    return tuple(_best(lambda: _core.binary_cross_entropy_with_logits_forward_backward(
-        x, y, num_threads=k, out=(None, grad)), min_time) for k in (1, 2))
+    best = {1: float("inf"), 2: float("inf")}
+    end = time.perf_counter() + 2 * min_time
+    rounds = 0
+    # one call each way, alternately, best of each: load from other jobs on the machine
+    # then hits both counts alike instead of whichever ran during it
+    while rounds < 5 or time.perf_counter() < end:
+        for k in (1, 2):
+            t0 = time.perf_counter()
+            _core.binary_cross_entropy_with_logits_forward_backward(
+                x, y, num_threads=k, out=(None, grad))
+            best[k] = min(best[k], time.perf_counter() - t0)
+        rounds += 1
+    return best[1], best[2]
 
 
 def peak_memory(n=10**7, dtype=np.float32):

@@ -1,0 +1,90 @@
+"""`python -m cbce` and `python -m cbce bench` (src/cbce/_bench.py) run, print what the README
+says they print, and compare like with like: each peer computes the same loss and gradient as
+cbce on the benchmark's data (checked against cbce, which the accuracy tests check against the
+reference).  No timing is asserted here: speed lives in the benchmark itself and in asv."""
+import io
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cbce
+from cbce import _bench
+
+
+def test_python_m_cbce_prints_config_and_a_table():
+    r = subprocess.run([sys.executable, "-m", "cbce"], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"^simd: \S+", r.stdout, re.M), r.stdout
+    assert re.search(r"^float32 +1000000 cbce +[0-9.]+ +[0-9.]+ +1\.00 +1\.00$", r.stdout,
+                     re.M), r.stdout
+
+
+def test_bench_table_rows_and_ratios():
+    """One row per library and case; a peer's ratio is its time over cbce's (the columns
+    before it), cbce's own is 1."""
+    buf = io.StringIO()
+    _bench.report(sizes=(1000, 5000), dtypes=("float32", "float64"), min_time=0.01, file=buf)
+    rows = [line.split() for line in buf.getvalue().splitlines()
+            if re.match(r"^float(32|64) ", line)]
+    cases = {}
+    for dt, n, lib, f, b, rf, rb in rows:
+        cases.setdefault((dt, n), {})[lib] = tuple(map(float, (f, b, rf, rb)))
+    assert sorted(cases) == [(dt, n) for dt in ("float32", "float64") for n in ("1000", "5000")]
+    for case, libs in cases.items():
+        assert "cbce" in libs and "numpy" in libs, f"{case}: rows {sorted(libs)}"
+        cf, cb, _, _ = libs["cbce"]
+        assert libs["cbce"][2:] == (1.0, 1.0), f"{case}: cbce's ratio {libs['cbce'][2:]}"
+        for lib, (f, b, rf, rb) in libs.items():
+            assert f > 0 and b > 0, f"{case} {lib}: times {f}, {b}"
+            # printed with 2 decimals: the ratio agrees with the printed times to rounding
+            assert abs(rf - f / cf) <= 0.01 + 0.01 * rf / cf + 0.005 * rf * (1 / f + 1 / cf), \
+                f"{case} {lib}: forward ratio {rf}, times {f} / {cf}"
+            assert abs(rb - b / cb) <= 0.01 + 0.01 * rb / cb + 0.005 * rb * (1 / b + 1 / cb), \
+                f"{case} {lib}: fused ratio {rb}, times {b} / {cb}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_peers_compute_the_same_loss_and_gradient(dtype):
+    """The benchmark's peers are timed on the same quantity as cbce: the mean BCE with
+    logits and its gradient (NumPy's plain formula loses accuracy at large |x|, not at the
+    benchmark's x ~ N(0, 16))."""
+    rng = np.random.default_rng(0)
+    n = 4096
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    y = (rng.random(n) < 0.5).astype(dtype)
+    want_loss, want_grad = cbce.binary_cross_entropy_with_logits_forward_backward(x, y)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    def arr(v):  # NumPy, or a torch/JAX array (torch's may require grad)
+        return np.asarray(v.detach() if hasattr(v, "detach") else v)
+
+    found = []
+    for name, make in _bench.PEERS.items():
+        fns = make(x, y)
+        if fns is None:
+            continue
+        found.append(name)
+        loss = float(arr(fns[0]()))
+        assert abs(loss - float(want_loss)) <= tol * abs(float(want_loss)), \
+            f"{name} forward: {loss} vs cbce {float(want_loss)}"
+        out = fns[1]()
+        if name == "sklearn":  # per-element (loss, gradient): the mean and grad / n
+            loss_b, grad = float(np.mean(out[0])), arr(out[1]) / n
+        else:
+            loss_b, grad = float(arr(out[0])), arr(out[1])
+        assert abs(loss_b - float(want_loss)) <= tol * abs(float(want_loss)), \
+            f"{name} fused forward: {loss_b} vs cbce {float(want_loss)}"
+        err = np.max(np.abs(grad - want_grad) / (np.abs(want_grad) + 1e-30 + 1 / n))
+        assert err <= 1e3 * tol, f"{name} gradient: max relative difference {err:.3g}"
+    assert "numpy" in found
+
+
+def test_threads_and_memory_lines():
+    one, two = _bench.threads(n=200_000, min_time=0.01)
+    assert one > 0 and two > 0
+    peak, need = _bench.peak_memory(n=200_000)
+    assert need == 200_000 * 4 and peak >= need, (peak, need)
