@@ -45,12 +45,14 @@
 
 CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d, keep)
 CBCE__LOGITS_STEP(logits_step_x_nosmooth, cbce__logits_x_nosmooth, eps)
+CBCE__LOGITS_STEP(logits_step_x_unitp, cbce__logits_x_unitp, eps)
 CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
 CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
 
 /*
- * float64: no label_smoothing, one below 2^-500 (with extra terms) and the others each take
- * their element (elem.h).
+ * float64: no label_smoothing (with every pos_weight 1, as when it is absent: a step without
+ * the products by L = 1, ~30 operations fewer), one below 2^-500 (with extra terms) and the
+ * others each take their element (elem.h).
  * Then the rare losses that came out inf or NaN from finite input are formed again at
  * 2^-128: pos_weight * |x| can pass DBL_MAX where weight * pos_weight * |x| does not
  * (a weight of 0 would give 0 * inf = NaN).  Losses that are truly infinite stay so.
@@ -59,9 +61,13 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
                           const cbce__consts *k, double *l, double *g, double *h)
 {
-    int tiny = CBCE__TINY_EPS(k->eps);
+    int tiny = CBCE__TINY_EPS(k->eps), unitp = k->eps == 0;
     size_t i;
-    (tiny ? logits_step_x_tiny : k->eps == 0 ? logits_step_x_nosmooth : logits_step_x_plain)(
+    for (i = 0; i < c; i++) /* pos_weight absent (filled with 1) or all 1: L = 1 */
+        unitp &= p[i] == 1.0;
+    (tiny ? logits_step_x_tiny
+          : k->eps != 0 ? logits_step_x_plain
+                        : unitp ? logits_step_x_unitp : logits_step_x_nosmooth)(
         want, c, x, t, p, w, m, k, l, g, h);
     if (want & CBCE__LOSS)
         for (i = 0; i < c; i++)

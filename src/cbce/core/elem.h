@@ -127,9 +127,9 @@ CBCE__INLINE double cbce__softplus_d(double x)
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */
 
-CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled, double x,
-                                       double tr, double p, double w, double m, double eps,
-                                       double half, double *l, double *g, double *h)
+CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled, int unitp,
+                                       double x, double tr, double p, double w, double m,
+                                       double eps, double half, double *l, double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0};
     /* label smoothing in double-double: K = 1 - eps exactly, y = tr*K + eps/2 and
@@ -144,8 +144,16 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
      * on the subnormal grid (exact for eps*D >= 2^-969).  The gradient likewise (below);
      * the hessian uses y and q with eps/2, where such an eps is negligible or 0.
      * `smooth` (a per-call constant) is 0 when eps == 0: then y = tr, q = 1 - tr, the
-     * values the general formulas give, without their ~40 operations. */
+     * values the general formulas give, without their ~40 operations.
+     * `unitp` (a per-call constant, only with smooth == 0: every p is 1, checked by the
+     * step): p*y = tr and L = (1 - tr) + tr are exact, L = 1 + 0 (q0 is exact, so add_f2
+     * returns exactly {1, 0} for every finite tr), and products by {1, 0} return their
+     * other factor unchanged (mul_f2: two_prod(1, v.hi) = {v.hi, 0}, then
+     * fast_two_sum(v.hi, v.lo) = v for a normalised v).  So they are skipped, with the same
+     * bits.  A NaN or infinite target made L NaN; nan0 = 0*tr (0, or NaN for such a
+     * target) is added to the high part of each e-term instead (+0 changes nothing). */
     cbce__f2 y0 = {tr, 0.0}, q0 = cbce__two_sum(1.0, -tr), y = y0, qd = q0, py, L;
+    double nan0 = 0.0 * tr;
     if (smooth) {
         cbce__f2 K = cbce__two_sum(1.0, -eps);
         y0 = cbce__mul_d_f2(tr, K);
@@ -153,8 +161,8 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
         y = cbce__add_d_f2(half, y0);
         qd = cbce__add_d_f2(half, q0);
     }
-    py = cbce__mul_d_f2(p, y);
-    L = cbce__add_f2(qd, py);
+    py = unitp ? y : cbce__mul_d_f2(p, y);
+    L = unitp ? y : cbce__add_f2(qd, py); /* unitp: L is not used */
     double a = x < 0 ? -x : x, sc, isc;
     cbce__f2 e = cbce__exp_neg_dd(a, &sc, &isc);
     int pos = x >= 0;
@@ -189,7 +197,9 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
             inf_sum.lo = 0.0;
             ca = cbce__sel_f2(isinf(inf_sum.hi), inf_sum, cbce__add_f2(ca, hD));
         }
-        *l = w * cbce__round_f2s(ca, cbce__mul_f2(Ll, t), sc, isc);
+        if (unitp)
+            t.hi += nan0;
+        *l = w * cbce__round_f2s(ca, unitp ? t : cbce__mul_f2(Ll, t), sc, isc);
         *l = scaled ? *l * 0x1p128 : *l;
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
@@ -205,7 +215,9 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
             cbce__f2 pyg = tiny ? cbce__mul_d_f2(p, y0) : py;
             cbce__f2 Lg = tiny ? cbce__add_f2(q0, pyg) : L;
             cbce__f2 big = cbce__sel_f2(pos, tiny ? q0 : qd, cbce__neg_f2(pyg));
-            Ls = cbce__mul_f2(Lg, s);
+            Ls = s;
+            Ls.hi += nan0;
+            Ls = unitp ? Ls : cbce__mul_f2(Lg, s);
             if (tiny) {
                 double st = s.hi * sc, Dg = pos ? 1.0 - (1.0 + p) * st : (1.0 + p) * st - p;
                 cbce__f2 hG = cbce__two_prod(0.5 * (eps * 0x1p100), Dg);
@@ -213,8 +225,12 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
             }
             *g = m * cbce__round_f2s(big, cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls), sc, isc);
         }
-        if (want & CBCE__HESS)
-            *h = m * cbce__round_f2s(zero, cbce__mul_f2(L, cbce__div_f2(s, d, inv)), sc, isc);
+        if (want & CBCE__HESS) {
+            cbce__f2 hs = cbce__div_f2(s, d, inv); /* e/(1+e)^2, scaled like e */
+            if (unitp)
+                hs.hi += nan0;
+            *h = m * cbce__round_f2s(zero, unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
+        }
     }
 }
 
@@ -224,20 +240,28 @@ CBCE__INLINE void cbce__logits_x_nosmooth(int want, double x, double tr, double 
                                            double m, double eps, double half, double *l,
                                            double *g, double *h)
 {
-    cbce__logits_x_impl(want, 0, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
+    cbce__logits_x_impl(want, 0, 0, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
+}
+
+/* eps = 0 and every pos_weight 1 (absent): L = 1, see unitp above */
+CBCE__INLINE void cbce__logits_x_unitp(int want, double x, double tr, double p, double w,
+                                        double m, double eps, double half, double *l,
+                                        double *g, double *h)
+{
+    cbce__logits_x_impl(want, 0, 0, 0, 1, x, tr, p, w, m, eps, half, l, g, h);
 }
 
 CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
                                   double eps, double half, double *l, double *g, double *h)
 {
-    cbce__logits_x_impl(want, 1, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
+    cbce__logits_x_impl(want, 1, 0, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
 }
 
 CBCE__INLINE void cbce__logits_x_tiny(int want, double x, double tr, double p, double w,
                                        double m, double eps, double half, double *l, double *g,
                                        double *h)
 {
-    cbce__logits_x_impl(want, 1, 1, 0, x, tr, p, w, m, eps, half, l, g, h);
+    cbce__logits_x_impl(want, 1, 1, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
 }
 
 /* The loss of one element whose p*|x| term overflowed (see cbce__logits_x_fixup). */
@@ -245,7 +269,7 @@ CBCE__INLINE double cbce__logits_x_loss_scaled(int tiny, double x, double tr, do
                                                double w, double eps, double half)
 {
     double l;
-    cbce__logits_x_impl(CBCE__LOSS, 1, tiny, 1, x, tr, p, w, 1.0, eps, half, &l, 0, 0);
+    cbce__logits_x_impl(CBCE__LOSS, 1, tiny, 1, 0, x, tr, p, w, 1.0, eps, half, &l, 0, 0);
     return l;
 }
 
