@@ -164,7 +164,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
     py = unitp ? y : cbce__mul_d_f2(p, y);
     L = unitp ? y : cbce__add_f2(qd, py); /* unitp: L is not used */
     double a = x < 0 ? -x : x, sc, isc;
-    cbce__f2 e = cbce__exp_neg_dd(a, &sc, &isc);
+    cbce__f2 e = cbce__exp_neg_sdd(a, &sc, &isc);
     int pos = x >= 0;
     if (want & CBCE__LOSS) {
         /* tiny eps: y0, q0 here, eps/2 * D below (tiny is a constant: no cost otherwise) */
@@ -176,7 +176,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
         double f = huge ? 0x1p100 : 1.0;
         cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a,
                                      scaled ? cbce__mul_pow2_f2(c, 0x1p-128) : c);
-        cbce__f2 t = cbce__log1p_dd(e, sc);
+        cbce__f2 t = cbce__log1p_pos_dd(e, sc);
         ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
         ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
         ca = cbce__sel_f2(c.hi == 0, zero, ca);
@@ -229,7 +229,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
             cbce__f2 hs = cbce__div_f2(s, d, inv); /* e/(1+e)^2, scaled like e */
             if (unitp)
                 hs.hi += nan0;
-            *h = m * cbce__round_f2s(zero, unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
+            *h = m * cbce__round_s(unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
         }
     }
 }
@@ -279,7 +279,7 @@ CBCE__INLINE double cbce__sigmoid_x(double x)
 {
     const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
     double sc, isc;
-    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
     cbce__f2 d = cbce__two_sum(1.0, e.hi * sc), s;
     d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
     s = cbce__div_f2(e, d, 1.0 / d.hi);
@@ -292,8 +292,8 @@ CBCE__INLINE double cbce__log_sigmoid_x(double x)
     const cbce__f2 zero = {0.0, 0.0};
     cbce__f2 xd = {x, 0.0};
     double sc, isc;
-    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_dd(e, sc);
+    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 t = cbce__log1p_pos_dd(e, sc);
     return cbce__round_f2s(cbce__sel_f2(x < 0, xd, zero), cbce__neg_f2(t), sc, isc);
 }
 
@@ -302,8 +302,8 @@ CBCE__INLINE double cbce__softplus_x(double x)
     const cbce__f2 zero = {0.0, 0.0};
     cbce__f2 xd = {x, 0.0};
     double sc, isc;
-    cbce__f2 e = cbce__exp_neg_dd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_dd(e, sc);
+    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
+    cbce__f2 t = cbce__log1p_pos_dd(e, sc);
     return cbce__round_f2s(cbce__sel_f2(x > 0, xd, zero), t, sc, isc);
 }
 

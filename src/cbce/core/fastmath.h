@@ -222,6 +222,18 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
     return r == r ? r : big.hi + sh;
 }
 
+/* cbce__round_f2s(zero, small, sc, isc) for small >= 0 (or NaN), with the operations on
+ * big = 0 left out: the same bits. */
+CBCE__INLINE double cbce__round_s(cbce__f2 small, double sc, double isc)
+{
+    double sh = small.hi * sc;
+    double se = small.hi - sh * isc; /* exact */
+    double r = sh + (se + small.lo) * sc;
+    double rv = (small.hi + small.lo) * sc;
+    r = fabs(rv) >= 0x1p-1022 ? rv : r;
+    return r == r ? r : sh;
+}
+
 /* ---- exp(-a) ---------------------------------------------------------------------------- */
 
 /* ln 2 = C1 + C2 + C3 with C1, C2 of 42 bits: n*C1 and n*C2 are exact for n < 2^11. */
@@ -296,28 +308,38 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
  * exp(z) >= 0.707: <= 2^-57 in all.  2^-(n - m) and sc = 2^-m (m = max(n - 900, 0)) are
  * built from bits; multiplying by them is exact.
  */
-CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
+CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, int shallow)
 {
     double ac = a > 1100.0 ? 1100.0 : a;
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
     double r1 = ac - n * CBCE__LN2_C1; /* exact */
     cbce__f2 z = cbce__two_sum(-r1, n * CBCE__LN2_C2); /* z = -r = n*ln2 - a */
-    double zh, zl, R, m, s1, z2, z4;
+    double zh, zl, R, m, s1, z2, z4, zp;
     cbce__f2 one_z, zz, e;
     z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
     zh = z.hi;
     zl = z.lo;
-    /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4) */
-    z2 = zh * zh;
+    /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4).  `shallow` (a
+     * constant where inlined): R at zp = n*C2 - r1, ready before zh (zp is z.hi before the n*C3
+     * correction: |zp - zh| <= 2^-54; R' <= 1/24, so R changes by <= 2^-56 of itself, its
+     * term zh^3 R by <= 2^-63 absolute), and the
+     * R-term added last to the low parts (now the larger of them, so the sum is rounded
+     * no worse than before): the same error bound, a shorter dependency chain. */
+    zp = shallow ? n * CBCE__LN2_C2 - r1 : zh;
+    z2 = zp * zp;
     z4 = z2 * z2;
-    R = ((CBCE__EX0 + CBCE__EX1 * zh) + (CBCE__EX2 + CBCE__EX3 * zh) * z2) +
-        ((CBCE__EX4 + CBCE__EX5 * zh) + (CBCE__EX6 + CBCE__EX7 * zh) * z2) * z4 +
-        (CBCE__EX8 + CBCE__EX9 * zh) * (z4 * z4);
+    R = ((CBCE__EX0 + CBCE__EX1 * zp) + (CBCE__EX2 + CBCE__EX3 * zp) * z2) +
+        ((CBCE__EX4 + CBCE__EX5 * zp) + (CBCE__EX6 + CBCE__EX7 * zp) * z2) * z4 +
+        (CBCE__EX8 + CBCE__EX9 * zp) * (z4 * z4);
     one_z = cbce__two_sum(1.0, zh);
     zz = cbce__two_prod(zh, zh);
     e = cbce__two_sum(one_z.hi, 0.5 * zz.hi);
-    e = cbce__fast_two_sum(
-        e.hi, e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh + (zh * zz.hi) * R))));
+    if (shallow)
+        e = cbce__fast_two_sum(e.hi, (e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh)))) +
+                                         (zh * zz.hi) * R);
+    else
+        e = cbce__fast_two_sum(
+            e.hi, e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh + (zh * zz.hi) * R))));
     m = n > 900.0 ? n - 900.0 : 0.0;
     s1 = cbce__pow2_biased(1023.0 - (n - m));
     *sc = cbce__pow2_biased(1023.0 - m);
@@ -325,6 +347,18 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
     e.hi *= s1;
     e.lo *= s1;
     return e;
+}
+
+CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
+{
+    return cbce__exp_neg_dd_impl(a, sc, isc, 0);
+}
+
+/* The same with a shorter dependency chain (see `shallow` above), for the logits elements
+ * (their loops are partly latency-bound on AVX-512); not bitwise equal to cbce__exp_neg_dd. */
+CBCE__INLINE cbce__f2 cbce__exp_neg_sdd(double a, double *sc, double *isc)
+{
+    return cbce__exp_neg_dd_impl(a, sc, isc, 1);
 }
 
 /*
@@ -402,6 +436,36 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
     t = cbce__fast_two_sum(t.hi, t.lo + (k * CBCE__LN2_LO + (2.0 * u.lo + 2.0 * u.hi * (w * P))));
     /* |e| < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
     return cbce__sel_f2(e.hi > -0x1p-500 && e.hi < 0x1p-500, e, t);
+}
+
+/*
+ * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_dd as in the
+ * logits elements: the same operations without the k = -1 case (mul = 1) and with the
+ * k*ln2 products as selects, so the same bits and error bound (<= 2^-57).
+ */
+CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc)
+{
+    int kp = e.hi > CBCE__SQRT2_M1;
+    cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
+    cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
+    cbce__f2 u, t;
+    double w, P, uh, w2, w4;
+    num.lo += e.lo;
+    den = cbce__fast_two_sum(den.hi, den.lo + e.lo * sc);
+    u = cbce__div_f2(num, den, 1.0 / den.hi);
+    uh = u.hi * sc;
+    w = uh * uh;
+    w2 = w * w;
+    w4 = w2 * w2;
+    /* P(w) by the degree-7 fit LX (Estrin: Horner's scheme has fewer operations but a
+     * longer dependency chain, and measured 7% slower with the exp's on AVX-512) */
+    P = ((CBCE__LX0 + CBCE__LX1 * w) + (CBCE__LX2 + CBCE__LX3 * w) * w2) +
+        ((CBCE__LX4 + CBCE__LX5 * w) + (CBCE__LX6 + CBCE__LX7 * w) * w2) * w4;
+    t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * u.hi);
+    t = cbce__fast_two_sum(t.hi, t.lo + ((kp ? CBCE__LN2_LO : 0.0) +
+                                         (2.0 * u.lo + 2.0 * u.hi * (w * P))));
+    /* e < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
+    return cbce__sel_f2(e.hi < 0x1p-500, e, t);
 }
 
 /*
