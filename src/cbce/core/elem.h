@@ -204,10 +204,9 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, e.hi * sc);      /* 1 + e, true scale */
-        double inv;
+        double inv = 1.0 / d.hi; /* before the normalisation: ready earlier (div_f2) */
         cbce__f2 s, Ls;
         d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
-        inv = 1.0 / d.hi;
         s = cbce__div_f2(e, d, inv);                      /* e/(1+e), scaled like e */
         if (want & CBCE__GRAD) {
             /* tiny eps: the gradient is linear in (q, p*y) too: y0, q0 plus eps/2 * Dg,

@@ -190,7 +190,9 @@ CBCE__INLINE cbce__f2 cbce__sel_f2(int c, cbce__f2 a, cbce__f2 b)
  * n / d for double-doubles with d.hi > 0 given its reciprocal inv = 1/d.hi (so that one
  * division serves several quotients): q1 = n.hi*inv, then one correction from the exact
  * remainder n - q1*d.  Relative error <= ~3 u^2 (the remainder is exact up to the d.lo
- * term; the correction has relative error 2u and is itself <= 2u of the quotient).
+ * term; the correction has relative error 2u and is itself <= 2u of the quotient).  inv may
+ * also be the reciprocal of a value within ~2u of d.hi (the high part of d before its last
+ * normalisation, ready earlier): q1 and the correction then carry ~4u each, <= ~16 u^2.
  */
 CBCE__INLINE cbce__f2 cbce__div_f2(cbce__f2 n, cbce__f2 d, double inv)
 {
@@ -440,8 +442,10 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
 
 /*
  * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_dd as in the
- * logits elements: the same operations without the k = -1 case (mul = 1) and with the
- * k*ln2 products as selects, so the same bits and error bound (<= 2^-57).
+ * logits elements: the same method without the k = -1 case (mul = 1), the k*ln2 products
+ * as selects, and a shorter dependency chain (not the same bits): the reciprocal of den.hi
+ * before its last normalisation (cbce__div_f2 allows it: <= ~16 u^2), P at w from the
+ * uncorrected quotient (below).  The same error bound (<= 2^-57).
  */
 CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc)
 {
@@ -449,18 +453,22 @@ CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc)
     cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
     cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
     cbce__f2 u, t;
-    double w, P, uh, w2, w4;
+    double w, P, uh, w2, w4, inv = 1.0 / den.hi, wp;
     num.lo += e.lo;
     den = cbce__fast_two_sum(den.hi, den.lo + e.lo * sc);
-    u = cbce__div_f2(num, den, 1.0 / den.hi);
+    u = cbce__div_f2(num, den, inv);
     uh = u.hi * sc;
     w = uh * uh;
-    w2 = w * w;
-    w4 = w2 * w2;
     /* P(w) by the degree-7 fit LX (Estrin: Horner's scheme has fewer operations but a
-     * longer dependency chain, and measured 7% slower with the exp's on AVX-512) */
-    P = ((CBCE__LX0 + CBCE__LX1 * w) + (CBCE__LX2 + CBCE__LX3 * w) * w2) +
-        ((CBCE__LX4 + CBCE__LX5 * w) + (CBCE__LX6 + CBCE__LX7 * w) * w2) * w4;
+     * longer dependency chain, and measured 7% slower with the exp's on AVX-512), at
+     * wp = (q1 sc)^2 from the uncorrected quotient q1 = num.hi*inv (relative <= 4u), ready
+     * before u: |P'| <= 0.21 and w <= 0.0295, so P changes by <= 0.15u of itself */
+    wp = (num.hi * inv) * sc;
+    wp = wp * wp;
+    w2 = wp * wp;
+    w4 = w2 * w2;
+    P = ((CBCE__LX0 + CBCE__LX1 * wp) + (CBCE__LX2 + CBCE__LX3 * wp) * w2) +
+        ((CBCE__LX4 + CBCE__LX5 * wp) + (CBCE__LX6 + CBCE__LX7 * wp) * w2) * w4;
     t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * u.hi);
     t = cbce__fast_two_sum(t.hi, t.lo + ((kp ? CBCE__LN2_LO : 0.0) +
                                          (2.0 * u.lo + 2.0 * u.hi * (w * P))));
