@@ -316,23 +316,27 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, i
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
     double r1 = ac - n * CBCE__LN2_C1; /* exact */
     cbce__f2 z = cbce__two_sum(-r1, n * CBCE__LN2_C2); /* z = -r = n*ln2 - a */
-    double zh, zl, R, m, s1, z2, z4, zp;
+    double zh, zl, R, m, s1, z2, z4;
     cbce__f2 one_z, zz, e;
-    z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
-    zh = z.hi;
-    zl = z.lo;
-    /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4).  `shallow` (a
-     * constant where inlined): R at zp = n*C2 - r1, ready before zh (zp is z.hi before the n*C3
-     * correction: |zp - zh| <= 2^-54; R' <= 1/24, so R changes by <= 2^-56 of itself, its
-     * term zh^3 R by <= 2^-63 absolute), and the
-     * R-term added last to the low parts (now the larger of them, so the sum is rounded
-     * no worse than before): the same error bound, a shorter dependency chain. */
-    zp = shallow ? n * CBCE__LN2_C2 - r1 : zh;
-    z2 = zp * zp;
+    /* `shallow` (a constant where inlined): a shorter dependency chain with the same error
+     * bound.  zh = z.hi from the two_sum, zl = z.lo + n*C3 not renormalised (zh + zl is
+     * still z; |zl| <= 2^-55 + 2^-76, so zl's dropped second-order terms stay <= 2^-59), and
+     * below the R-term is added last to the low parts (now the larger of them, so the sum
+     * is rounded no worse than before). */
+    if (shallow) {
+        zh = z.hi;
+        zl = z.lo + n * CBCE__LN2_C3;
+    } else {
+        z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
+        zh = z.hi;
+        zl = z.lo;
+    }
+    /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4) */
+    z2 = zh * zh;
     z4 = z2 * z2;
-    R = ((CBCE__EX0 + CBCE__EX1 * zp) + (CBCE__EX2 + CBCE__EX3 * zp) * z2) +
-        ((CBCE__EX4 + CBCE__EX5 * zp) + (CBCE__EX6 + CBCE__EX7 * zp) * z2) * z4 +
-        (CBCE__EX8 + CBCE__EX9 * zp) * (z4 * z4);
+    R = ((CBCE__EX0 + CBCE__EX1 * zh) + (CBCE__EX2 + CBCE__EX3 * zh) * z2) +
+        ((CBCE__EX4 + CBCE__EX5 * zh) + (CBCE__EX6 + CBCE__EX7 * zh) * z2) * z4 +
+        (CBCE__EX8 + CBCE__EX9 * zh) * (z4 * z4);
     one_z = cbce__two_sum(1.0, zh);
     zz = cbce__two_prod(zh, zh);
     e = cbce__two_sum(one_z.hi, 0.5 * zz.hi);
