@@ -447,35 +447,40 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
 /*
  * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_dd as in the
  * logits elements: the same method without the k = -1 case (mul = 1), the k*ln2 products
- * as selects, and a shorter dependency chain (not the same bits): the reciprocal of den.hi
- * before its last normalisation (cbce__div_f2 allows it: <= ~16 u^2), P at w from the
- * uncorrected quotient (below).  The same error bound (<= 2^-57).
+ * as selects, and a shorter dependency chain after the division (not the same bits):
+ *  - the reciprocal of den.hi before its last normalisation (cbce__div_f2 allows it);
+ *  - u = q1 + c as cbce__div_f2 forms it (q1 = num.hi*inv within ~4u, c the one
+ *    correction, |c| <= ~4u |q1|, the pair within ~16 u^2 of u), but not renormalised;
+ *  - the tail 2u w P(w) = T(u) taken at q1, T1 = 2 q1 wq P(wq) (wq = q1^2, in true
+ *    scale), plus c T'(q1) ~ c * 6 wq P(wq) (T' = 6wP + 4w^2 P': the dropped part is
+ *    <= 0.013 of c T', and c^2 terms are ~u^2 of T): with 2c, the correction enters last
+ *    as c * (2 + 6 wq P), whose roundings are ~u |c| <= ~4u^2 of 2u.
+ * T1 carries the ~5u relative error of the old tail, so the bound is unchanged (<= 2^-57).
  */
 CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc)
 {
     int kp = e.hi > CBCE__SQRT2_M1;
     cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
     cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
-    cbce__f2 u, t;
-    double w, P, uh, w2, w4, inv = 1.0 / den.hi, wp;
+    cbce__f2 p, t;
+    double inv = 1.0 / den.hi, q1, c, wq, wP, P, w2, w4;
     num.lo += e.lo;
     den = cbce__fast_two_sum(den.hi, den.lo + e.lo * sc);
-    u = cbce__div_f2(num, den, inv);
-    uh = u.hi * sc;
-    w = uh * uh;
-    /* P(w) by the degree-7 fit LX (Estrin: Horner's scheme has fewer operations but a
-     * longer dependency chain, and measured 7% slower with the exp's on AVX-512), at
-     * wp = (q1 sc)^2 from the uncorrected quotient q1 = num.hi*inv (relative <= 4u), ready
-     * before u: |P'| <= 0.21 and w <= 0.0295, so P changes by <= 0.15u of itself */
-    wp = (num.hi * inv) * sc;
-    wp = wp * wp;
-    w2 = wp * wp;
+    q1 = num.hi * inv;
+    p = cbce__two_prod(q1, den.hi);
+    c = (((num.hi - p.hi) - p.lo) + (num.lo - q1 * den.lo)) * inv;
+    wq = q1 * sc;
+    wq = wq * wq;
+    w2 = wq * wq;
     w4 = w2 * w2;
-    P = ((CBCE__LX0 + CBCE__LX1 * wp) + (CBCE__LX2 + CBCE__LX3 * wp) * w2) +
-        ((CBCE__LX4 + CBCE__LX5 * wp) + (CBCE__LX6 + CBCE__LX7 * wp) * w2) * w4;
-    t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * u.hi);
-    t = cbce__fast_two_sum(t.hi, t.lo + ((kp ? CBCE__LN2_LO : 0.0) +
-                                         (2.0 * u.lo + 2.0 * u.hi * (w * P))));
+    /* P(wq) by the degree-7 fit LX (Estrin: Horner's scheme has fewer operations but a
+     * longer dependency chain, and measured 7% slower with the exp's on AVX-512) */
+    P = ((CBCE__LX0 + CBCE__LX1 * wq) + (CBCE__LX2 + CBCE__LX3 * wq) * w2) +
+        ((CBCE__LX4 + CBCE__LX5 * wq) + (CBCE__LX6 + CBCE__LX7 * wq) * w2) * w4;
+    wP = wq * P;
+    t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * q1);
+    t = cbce__fast_two_sum(t.hi, (t.lo + ((kp ? CBCE__LN2_LO : 0.0) + 2.0 * q1 * wP)) +
+                                     c * (2.0 + 6.0 * wP));
     /* e < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
     return cbce__sel_f2(e.hi < 0x1p-500, e, t);
 }
