@@ -176,7 +176,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
         double f = huge ? 0x1p100 : 1.0;
         cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a,
                                      scaled ? cbce__mul_pow2_f2(c, 0x1p-128) : c);
-        cbce__f2 t = cbce__log1p_pos_dd(e, sc);
+        cbce__f2 t = cbce__log1p_pos_dd(e, sc, a);
         ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
         ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
         ca = cbce__sel_f2(c.hi == 0, zero, ca);
@@ -292,7 +292,7 @@ CBCE__INLINE double cbce__log_sigmoid_x(double x)
     cbce__f2 xd = {x, 0.0};
     double sc, isc;
     cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_pos_dd(e, sc);
+    cbce__f2 t = cbce__log1p_pos_dd(e, sc, x < 0 ? -x : x);
     return cbce__round_f2s(cbce__sel_f2(x < 0, xd, zero), cbce__neg_f2(t), sc, isc);
 }
 
@@ -302,7 +302,7 @@ CBCE__INLINE double cbce__softplus_x(double x)
     cbce__f2 xd = {x, 0.0};
     double sc, isc;
     cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_pos_dd(e, sc);
+    cbce__f2 t = cbce__log1p_pos_dd(e, sc, x < 0 ? -x : x);
     return cbce__round_f2s(cbce__sel_f2(x > 0, xd, zero), t, sc, isc);
 }
 

@@ -446,8 +446,9 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
 
 /*
  * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_dd as in the
- * logits elements: the same method without the k = -1 case (mul = 1), the k*ln2 products
- * as selects, and a shorter dependency chain after the division (not the same bits):
+ * logits elements, given also a = -log(e*sc): the same method without the k = -1 case
+ * (mul = 1), the k*ln2 products as selects, k chosen from a, and a shorter dependency chain
+ * after the division (not the same bits):
  *  - the reciprocal of den.hi before its last normalisation (cbce__div_f2 allows it);
  *  - u = q1 + c as cbce__div_f2 forms it (q1 = num.hi*inv within ~4u, c the one
  *    correction, |c| <= ~4u |q1|, the pair within ~16 u^2 of u), but not renormalised;
@@ -457,9 +458,12 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
  *    as c * (2 + 6 wq P), whose roundings are ~u |c| <= ~4u^2 of 2u.
  * T1 carries the ~5u relative error of the old tail, so the bound is unchanged (<= 2^-57).
  */
-CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc)
+CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc, double a)
 {
-    int kp = e.hi > CBCE__SQRT2_M1;
+    /* k = 1 for e > sqrt2 - 1, decided from a = -log(e*sc) (ready before e): a < asinh(1)
+     * = -log(sqrt2 - 1).  Near the boundary either k works (|u| <= 0.1716 + 2^-50, inside
+     * the fit's margin); NaN a gives k = 0 as a NaN e did. */
+    int kp = a < 0x1.c34366179d427p-1;
     cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
     cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
     cbce__f2 p, t;
