@@ -207,7 +207,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
         double inv = 1.0 / d.hi; /* before the normalisation: ready earlier (div_f2) */
         cbce__f2 s, Ls;
         d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
-        s = cbce__div_f2(e, d, inv);                      /* e/(1+e), scaled like e */
+        s = cbce__div_f2_nr(e, d, inv); /* e/(1+e), scaled like e, not renormalised */
         if (want & CBCE__GRAD) {
             /* tiny eps: the gradient is linear in (q, p*y) too: y0, q0 plus eps/2 * Dg,
              * Dg = x >= 0 ? 1 - (1+p)s : (1+p)s - p, formed as for the loss */

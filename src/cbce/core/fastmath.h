@@ -202,6 +202,19 @@ CBCE__INLINE cbce__f2 cbce__div_f2(cbce__f2 n, cbce__f2 d, double inv)
     return cbce__fast_two_sum(q1, r * inv);
 }
 
+/* cbce__div_f2 without the final fast_two_sum: q1 + c with |c| <= ~4u |q1|, not
+ * renormalised (the same value), for callers that only add the pair into sums, multiply or
+ * divide it (cbce__round_f2s, cbce__mul_f2, cbce__div_f2 accept such a pair) */
+CBCE__INLINE cbce__f2 cbce__div_f2_nr(cbce__f2 n, cbce__f2 d, double inv)
+{
+    cbce__f2 q;
+    cbce__f2 p;
+    q.hi = n.hi * inv;
+    p = cbce__two_prod(q.hi, d.hi);
+    q.lo = (((n.hi - p.hi) - p.lo) + (n.lo - q.hi * d.lo)) * inv;
+    return q;
+}
+
 /*
  * The one final rounding of big + small * sc, for double-doubles big and small and a power
  * of two sc: sc is 1, or < 2^-80 when small carries a factor exp(-a) that would be
