@@ -27,7 +27,9 @@
  *
  * Error bounds (relative, |.| <= ; u = 2^-53) -- see each function:
  *   cbce__exp_neg_dd:  2^-57.5   cbce__log1p_dd: 2^-57   (both: a few u^2 from the
- *   double-double parts plus the double-evaluated tails, dominated by the tails)
+ *   double-double parts plus the double-evaluated tails, dominated by the tails; the same
+ *   for the variants with shorter dependency chains used by the BCE-with-logits elements,
+ *   cbce__exp_neg_sdd and cbce__log1p_pos_dd)
  *   cbce__exp_neg_d:   ~4u       cbce__log1p_d:  ~5u
  * so a float64 result built from them and rounded once is within 0.5 + ~0.1 ulp, a float32
  * result within 0.5 + 2^-27 ulp.  Measured by tests/c/test_reference.c.
@@ -458,7 +460,7 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
 }
 
 /*
- * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_dd as in the
+ * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_(s)dd as in the
  * logits elements, given also a = -log(e*sc): the same method without the k = -1 case
  * (mul = 1), the k*ln2 products as selects, k chosen from a, and a shorter dependency chain
  * after the division (not the same bits):
