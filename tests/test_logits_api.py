@@ -982,3 +982,18 @@ def test_out_aliasing_target_or_partial_overlap(rng):
     except ValueError:
         return
     _assert_same(r, want, "backward with out overlapping the input shifted by one element")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_smallest_label_smoothing_keeps_infinite_losses(dtype):
+    """label_smoothing = 5e-324 (whose half rounds to 0 in double) still moves a hard label
+    off 0 and 1, so an infinite logit on the wrong side of the smoothed label costs inf
+    (eps/2 * |x|), as for any other positive label_smoothing; found by the fuzz test."""
+    x = np.array([np.inf, -np.inf, np.inf, -np.inf], dtype)
+    y = np.array([1, 0, 0, 1], dtype)
+    for eps in (5e-324, 1e-323, 1e-300, 0.1):
+        got = F(x, y, reduction="none", label_smoothing=eps)
+        assert np.all(got == np.inf), f"{np.dtype(dtype).name} label_smoothing={eps}: {got}"
+    got = F(x, y, reduction="none", label_smoothing=0.0)
+    want = np.array([0, 0, np.inf, np.inf])
+    assert np.array_equal(got, want), f"{np.dtype(dtype).name} no smoothing: {got}"

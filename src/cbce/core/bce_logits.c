@@ -43,11 +43,38 @@
         }                                                                               \
     }
 
-CBCE__LOGITS_STEP(logits_step_d, cbce__logits_d, keep)
+CBCE__LOGITS_STEP(logits_step_d_general, cbce__logits_d, keep)
+CBCE__LOGITS_STEP(logits_step_d_unit, cbce__logits_d_unit, keep)
 CBCE__LOGITS_STEP(logits_step_x_nosmooth, cbce__logits_x_nosmooth, eps)
 CBCE__LOGITS_STEP(logits_step_x_unitp, cbce__logits_x_unitp, eps)
 CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
 CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
+
+/* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
+ * takes the element without the smoothing and pos_weight arithmetic (elem.h `unit`). */
+static int unit_pos_weight(size_t c, const double *p)
+{
+    int unit = 1;
+    size_t i;
+    for (i = 0; i < c; i++)
+        unit &= p[i] == 1.0;
+    return unit;
+}
+
+static void logits_step_d(int want, size_t c, const double *x, const double *t,
+                          const double *p, const double *w, const double *m,
+                          const cbce__consts *k, double *l, double *g, double *h)
+{
+    cbce__consts kd = *k;
+    /* The smallest subnormal label_smoothing halves to 0 (a tie, to even), which would make
+     * q = 0 for a hard label and the loss at an infinite logit 0 instead of inf.  Any
+     * positive half this small gives the same float32 results otherwise (it moves y and q
+     * by < 2^-1073), so take eps itself. */
+    if (kd.eps > 0 && kd.half == 0)
+        kd.half = kd.eps;
+    (kd.eps == 0 && unit_pos_weight(c, p) ? logits_step_d_unit : logits_step_d_general)(
+        want, c, x, t, p, w, m, &kd, l, g, h);
+}
 
 /*
  * float64: no label_smoothing (with every pos_weight 1, as when it is absent: a step without
@@ -61,10 +88,8 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
                           const cbce__consts *k, double *l, double *g, double *h)
 {
-    int tiny = CBCE__TINY_EPS(k->eps), unitp = k->eps == 0;
+    int tiny = CBCE__TINY_EPS(k->eps), unitp = k->eps == 0 && unit_pos_weight(c, p);
     size_t i;
-    for (i = 0; i < c; i++) /* pos_weight absent (filled with 1) or all 1: L = 1 */
-        unitp &= p[i] == 1.0;
     (tiny ? logits_step_x_tiny
           : k->eps != 0 ? logits_step_x_plain
                         : unitp ? logits_step_x_unitp : logits_step_x_nosmooth)(

@@ -78,30 +78,50 @@
 
 /* ---- float32 data: double arithmetic ----------------------------------------------------- */
 
-CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double w, double m,
-                                  double keep, double half, double *l, double *g, double *h)
+/* `unit` (a per-chunk constant): no label smoothing and pos_weight 1, so that y = tr,
+ * q = 1 - tr (exact: a float32 tr has 24 bits) and L = 1 (exactly: the truth, which the
+ * general q + p*y rounds only for |tr| > 2^53); the products by L are then additions of
+ * z = 0*tr, which is +-0 for a finite target and NaN for an infinite or NaN one, as L is. */
+CBCE__INLINE void cbce__logits_d_impl(int want, int unit, double x, double tr, double p,
+                                       double w, double m, double keep, double half,
+                                       double *l, double *g, double *h)
 {
-    double y = tr * keep + half;          /* smoothed target */
-    double q = (1.0 - tr) * keep + half;  /* 1 - y without cancellation */
-    double py = p * y;
-    double L = q + py;
+    double y = unit ? tr : tr * keep + half;                 /* smoothed target */
+    double q = unit ? 1.0 - tr : (1.0 - tr) * keep + half;   /* 1 - y, no cancellation */
+    double py = unit ? y : p * y;
+    double L = q + py, z = 0.0 * tr;
     double a = fabs(x), D;
     int hn = (want & CBCE__LOSS) ? 1 : 0;
     double N = cbce__exp_neg_f32_nd(a, hn, &D); /* e = exp(-a) = 2^hn N/D */
     if (want & CBCE__LOSS) {
         double c = x >= 0 ? q : py;
         double ca = c == 0 ? 0.0 : c * a;
-        *l = w * (ca + L * cbce__log1p_f32_u(N / (D + N)));
+        double t = cbce__log1p_f32_u(N / (D + N));
+        *l = w * (ca + (unit ? t + z : L * t));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         double M = hn ? N + N : N;
         double inv = 1.0 / (D + M);
         double r = D * inv, s = M * inv; /* 1/(1+e), e/(1+e) */
+        double Ls = unit ? s + z : L * s;
         if (want & CBCE__GRAD)
-            *g = m * (x >= 0 ? q - L * s : L * s - py);
+            *g = m * (x >= 0 ? q - Ls : Ls - py);
         if (want & CBCE__HESS)
-            *h = m * (L * s * r);
+            *h = m * (Ls * r);
     }
+}
+
+CBCE__INLINE void cbce__logits_d(int want, double x, double tr, double p, double w, double m,
+                                  double keep, double half, double *l, double *g, double *h)
+{
+    cbce__logits_d_impl(want, 0, x, tr, p, w, m, keep, half, l, g, h);
+}
+
+CBCE__INLINE void cbce__logits_d_unit(int want, double x, double tr, double p, double w,
+                                       double m, double keep, double half, double *l,
+                                       double *g, double *h)
+{
+    cbce__logits_d_impl(want, 1, x, tr, p, w, m, keep, half, l, g, h);
 }
 
 /* sigmoid(x): 1/(1+e) for x >= 0, e/(1+e) for x < 0 (e = N/D: D/(D+N), N/(D+N)) */
