@@ -140,12 +140,19 @@ CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
     return r == r ? r : w * (s.hi + s.lo);
 }
 
+/* ls: label_smoothing.  A subnormal one (`sub`) halves inexactly on the subnormal grid (to 0
+ * for the smallest), and the terms it brings are subnormal too (or, in the hessian, divided
+ * by den^2 up to 10^24): the loss, gradient and hessian are linear in ls/2 there (up to
+ * (ls/2)^2 terms), so ls/2 is kept out of y and q (keep = 1 exactly) and its terms are added
+ * from hs = ls/2 * 2^600 (exact) and scaled back last.  A normal ls takes the plain path. */
 CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
-                                double half, double *l, double *g, double *h)
+                                double half, double ls, double *l, double *g, double *h)
 {
     const double eps = (double)1e-12f; /* PyTorch's EPSILON, see CBCE__ELEM_PROBS */
-    double y = tr * keep + half;
-    double q = (1.0 - tr) * keep + half;
+    int sub = ls > 0 && ls < 0x1p-1022;
+    double hs = sub ? ls * 0x1p599 : 0.0;
+    double y = tr * keep + (sub ? 0.0 : half);
+    double q = (1.0 - tr) * keep + (sub ? 0.0 : half);
     if (want & CBCE__LOSS) {
         cbce__f2 mx = {-x, 0.0}, lo = {-100.0, 0.0};
         cbce__f2 omx = cbce__two_sum(1.0, -x);
@@ -156,7 +163,8 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         l1 = cbce__sel_f2(x <= 0.25, cbce__log1p_dd(mx, 1.0), lb);
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
         cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
-        *l = cbce__probs_scale(-w, s);
+        /* sub: + ls/2 * (log x + log(1 - x)) * -w, one more rounding (<= 1 ulp in all) */
+        *l = cbce__probs_scale(-w, s) + (sub ? (-w * (hs * (lx.hi + l1.hi))) * 0x1p-600 : 0.0);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 r = cbce__two_sum(x, -y);
@@ -165,18 +173,23 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         den = cbce__sel_f2(den.hi < eps, ce, den);
         if (want & CBCE__GRAD) {
             /* For x - y below 2^-900 the division's exact-product correction would fall
-             * into the subnormals and lose its low bits: divide 2^600 (x - y) instead and
-             * scale the quotient back (both exact, powers of two). */
+             * into the subnormals and lose its low bits: divide 2^600 (x - y) instead,
+             * multiply by m and round at that scale, and scale back last (exact unless the
+             * result is subnormal, then one rounding onto its grid; scaling the quotient
+             * back before the product lost its low part: 3 subnormal ulps, found by the
+             * fuzz test). */
             double up = fabs(r.hi) < 0x1p-900 ? 0x1p600 : 1.0;
-            cbce__f2 rs = {r.hi * up, r.lo * up}, qd = cbce__div_f2(rs, den, 1.0 / den.hi);
-            qd.hi /= up;
-            qd.lo /= up;
-            *g = cbce__probs_scale(m, qd);
+            cbce__f2 rs = cbce__two_sum(r.hi * up, -(hs * (up * 0x1p-600))), qd; /* - ls/2 */
+            rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
+            qd = cbce__div_f2(rs, den, 1.0 / den.hi);
+            *g = cbce__probs_scale(m, qd) / up;
         }
         if (want & CBCE__HESS) {
             cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
             cbce__f2 d2 = cbce__mul_f2(den, den);
-            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi));
+            /* sub: y q gains ls/2 (y + q = 1), (x - y)^2 only (ls/2)^2 terms */
+            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) +
+                 (sub ? (m * (hs / d2.hi)) * 0x1p-600 : 0.0);
         }
     }
 }
