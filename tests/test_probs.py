@@ -378,3 +378,33 @@ def test_float64_gradient_with_subnormal_results():
                         bad.append(f"x={xs[j]!r} y={ys[j]!r} {kw} m={n_or_w}: got {got[j]!r}, "
                                    f"exact {mpmath.nstr(ex, 17)}, {float(err):.3g} ulp")
     assert not bad, f"{len(bad)} gradients off:\n" + "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize("ls", [5e-324, 1.5e-323, 2.5e-310])
+def test_float64_subnormal_label_smoothing(ls):
+    """A subnormal label_smoothing: y = t (1 - ls) + ls/2 where ls/2 is inexact (0 for the
+    smallest); loss and gradient within 1 ulp (of the subnormal spacing where the
+    result is subnormal) of mpmath's, for hard labels at the clamp points and inside."""
+    x = np.array([1.0, 0.0, 1.0, 0.0, 0.5, 0.25, 1e-300])
+    t = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    loss = F(x, t, reduction="none", label_smoothing=ls)
+    grad = B(x, t, reduction="none", label_smoothing=ls)
+    eps = mpmath.mpf(float(np.float32(1e-12)))
+    bad = []
+    with mpmath.workprec(2200):  # 1 - ls exactly
+        e = mpmath.mpf(ls)
+        for i in range(len(x)):
+            xm = mpmath.mpf(float(x[i]))
+            y = mpmath.mpf(float(t[i])) * (1 - e) + e / 2
+            q = (1 - mpmath.mpf(float(t[i]))) * (1 - e) + e / 2
+            lx = max(mpmath.log(xm), -100) if xm > 0 else mpmath.mpf(-100)
+            l1 = max(mpmath.log(1 - xm), -100) if xm < 1 else mpmath.mpf(-100)
+            den = max(xm * (1 - xm), eps)
+            exact = {"loss": -(y * lx + q * l1), "grad": (xm - y) / den}
+            for name, got in (("loss", loss[i]), ("grad", grad[i])):
+                ulp = np.spacing(abs(float(exact[name])))
+                err = abs(mpmath.mpf(float(got)) - exact[name]) / ulp
+                if err > 1:
+                    bad.append(f"{name} x={x[i]} t={t[i]}: got {got!r}, exact "
+                               f"{mpmath.nstr(exact[name], 17)} ({float(err):.3g} ulp)")
+    assert not bad, f"label_smoothing={ls}:\n" + "\n".join(bad)

@@ -140,17 +140,19 @@ CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
     return r == r ? r : w * (s.hi + s.lo);
 }
 
-/* ls: label_smoothing.  A subnormal one (`sub`) halves inexactly on the subnormal grid (to 0
- * for the smallest), and the terms it brings are subnormal too (or, in the hessian, divided
- * by den^2 up to 10^24): the loss, gradient and hessian are linear in ls/2 there (up to
- * (ls/2)^2 terms), so ls/2 is kept out of y and q (keep = 1 exactly) and its terms are added
- * from hs = ls/2 * 2^600 (exact) and scaled back last.  A normal ls takes the plain path. */
+/* ls: label_smoothing.  A subnormal one (`sub`) is lost in keep = 1 - ls (1 in double) and
+ * halves inexactly on the subnormal grid (to 0 for the smallest), and the terms it brings
+ * are subnormal too (or, in the hessian, divided by den^2 up to 10^24).  There y = tr + dy,
+ * q = (1 - tr) - dy with dy = ls (1/2 - tr), and the loss, gradient and hessian are linear
+ * in dy (up to dy^2 terms): y and q are taken as tr and 1 - tr, and the dy terms are added
+ * from ds = dy * 2^600 (ls * 2^600 exact, one rounding) and scaled back last.  A normal ls
+ * takes the plain path. */
 CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
                                 double half, double ls, double *l, double *g, double *h)
 {
     const double eps = (double)1e-12f; /* PyTorch's EPSILON, see CBCE__ELEM_PROBS */
     int sub = ls > 0 && ls < 0x1p-1022;
-    double hs = sub ? ls * 0x1p599 : 0.0;
+    double ds = sub ? (ls * 0x1p600) * (0.5 - tr) : 0.0;
     double y = tr * keep + (sub ? 0.0 : half);
     double q = (1.0 - tr) * keep + (sub ? 0.0 : half);
     if (want & CBCE__LOSS) {
@@ -163,8 +165,8 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         l1 = cbce__sel_f2(x <= 0.25, cbce__log1p_dd(mx, 1.0), lb);
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
         cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
-        /* sub: + ls/2 * (log x + log(1 - x)) * -w, one more rounding (<= 1 ulp in all) */
-        *l = cbce__probs_scale(-w, s) + (sub ? (-w * (hs * (lx.hi + l1.hi))) * 0x1p-600 : 0.0);
+        /* sub: -w dy (log x - log(1 - x)), one more rounding (<= 1 ulp in all) */
+        *l = cbce__probs_scale(-w, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 r = cbce__two_sum(x, -y);
@@ -179,7 +181,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
              * back before the product lost its low part: 3 subnormal ulps, found by the
              * fuzz test). */
             double up = fabs(r.hi) < 0x1p-900 ? 0x1p600 : 1.0;
-            cbce__f2 rs = cbce__two_sum(r.hi * up, -(hs * (up * 0x1p-600))), qd; /* - ls/2 */
+            cbce__f2 rs = cbce__two_sum(r.hi * up, -(ds * (up * 0x1p-600))), qd; /* - dy */
             rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
             qd = cbce__div_f2(rs, den, 1.0 / den.hi);
             *g = cbce__probs_scale(m, qd) / up;
@@ -187,9 +189,10 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         if (want & CBCE__HESS) {
             cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
             cbce__f2 d2 = cbce__mul_f2(den, den);
-            /* sub: y q gains ls/2 (y + q = 1), (x - y)^2 only (ls/2)^2 terms */
+            /* sub: y q gains dy (1 - 2 tr), (x - y)^2 gains -2 (x - tr) dy */
             *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) +
-                 (sub ? (m * (hs / d2.hi)) * 0x1p-600 : 0.0);
+                 (sub ? (m * ((ds * ((1.0 - 2.0 * tr) - 2.0 * r.hi)) / d2.hi)) * 0x1p-600
+                      : 0.0);
         }
     }
 }
