@@ -248,7 +248,7 @@ CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled
             cbce__f2 hs = cbce__div_f2(s, d, inv); /* e/(1+e)^2, scaled like e */
             if (unitp)
                 hs.hi += nan0;
-            *h = m * cbce__round_s(unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
+            *h = m * cbce__round_f2s(zero, unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
         }
     }
 }

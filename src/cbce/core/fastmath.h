@@ -239,18 +239,6 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
     return r == r ? r : big.hi + sh;
 }
 
-/* cbce__round_f2s(zero, small, sc, isc) for small >= 0 (or NaN), with the operations on
- * big = 0 left out: the same bits. */
-CBCE__INLINE double cbce__round_s(cbce__f2 small, double sc, double isc)
-{
-    double sh = small.hi * sc;
-    double se = small.hi - sh * isc; /* exact */
-    double r = sh + (se + small.lo) * sc;
-    double rv = (small.hi + small.lo) * sc;
-    r = fabs(rv) >= 0x1p-1022 ? rv : r;
-    return r == r ? r : sh;
-}
-
 /* ---- exp(-a) ---------------------------------------------------------------------------- */
 
 /* ln 2 = C1 + C2 + C3 with C1, C2 of 42 bits: n*C1 and n*C2 are exact for n < 2^11. */
@@ -410,6 +398,16 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
 #define CBCE__SQRT2_M1 0x1.a827999fcef32p-2     /* sqrt(2) - 1 */
 #define CBCE__SQRTH_M1 (-0x1.2bec333018867p-2)  /* sqrt(1/2) - 1 */
 
+/* P(w) ~ (2 atanh(sqrt w)/sqrt w - 2)/(2w) by the degree-7 fit LX, Estrin's scheme (Horner
+ * has fewer operations but a longer dependency chain: 7% slower in the logits loops on
+ * AVX-512). */
+CBCE__INLINE double cbce__lx_poly(double w)
+{
+    double w2 = w * w, w4 = w2 * w2;
+    return ((CBCE__LX0 + CBCE__LX1 * w) + (CBCE__LX2 + CBCE__LX3 * w) * w2) +
+           ((CBCE__LX4 + CBCE__LX5 * w) + (CBCE__LX6 + CBCE__LX7 * w) * w2) * w4;
+}
+
 /*
  * log1p(e * sc) / sc for e = e.hi + e.lo with e*sc in [sqrt(1/8) - 1, 1] = [-0.6464, 1] (or
  * NaN; below that the one-step reduction is not enough: for log1p(-p) with p > 0.5 use
@@ -442,17 +440,13 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
     cbce__f2 num = cbce__two_sum(mul * e.hi, c1);
     cbce__f2 den = cbce__two_sum(mul * e.hi * sc, c2);
     cbce__f2 u, t;
-    double w, P, uh, w2, w4;
+    double w, P, uh;
     num.lo += mul * e.lo;
     den = cbce__fast_two_sum(den.hi, den.lo + mul * e.lo * sc);
     u = cbce__div_f2(num, den, 1.0 / den.hi);
     uh = u.hi * sc;
     w = uh * uh;
-    w2 = w * w;
-    w4 = w2 * w2;
-    /* P(w) by the degree-7 fit LX (Estrin) */
-    P = ((CBCE__LX0 + CBCE__LX1 * w) + (CBCE__LX2 + CBCE__LX3 * w) * w2) +
-        ((CBCE__LX4 + CBCE__LX5 * w) + (CBCE__LX6 + CBCE__LX7 * w) * w2) * w4;
+    P = cbce__lx_poly(w);
     t = cbce__two_sum(k * CBCE__LN2_HI, 2.0 * u.hi);
     t = cbce__fast_two_sum(t.hi, t.lo + (k * CBCE__LN2_LO + (2.0 * u.lo + 2.0 * u.hi * (w * P))));
     /* |e| < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
@@ -481,22 +475,16 @@ CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc, double a)
     int kp = a < 0x1.c34366179d427p-1;
     cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
     cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
-    cbce__f2 p, t;
-    double inv = 1.0 / den.hi, q1, c, wq, wP, P, w2, w4;
+    cbce__f2 u, t;
+    double inv = 1.0 / den.hi, q1, c, wq, wP;
     num.lo += e.lo;
     den = cbce__fast_two_sum(den.hi, den.lo + e.lo * sc);
-    q1 = num.hi * inv;
-    p = cbce__two_prod(q1, den.hi);
-    c = (((num.hi - p.hi) - p.lo) + (num.lo - q1 * den.lo)) * inv;
+    u = cbce__div_f2_nr(num, den, inv); /* q1 + c, not renormalised */
+    q1 = u.hi;
+    c = u.lo;
     wq = q1 * sc;
     wq = wq * wq;
-    w2 = wq * wq;
-    w4 = w2 * w2;
-    /* P(wq) by the degree-7 fit LX (Estrin: Horner's scheme has fewer operations but a
-     * longer dependency chain, and measured 7% slower with the exp's on AVX-512) */
-    P = ((CBCE__LX0 + CBCE__LX1 * wq) + (CBCE__LX2 + CBCE__LX3 * wq) * w2) +
-        ((CBCE__LX4 + CBCE__LX5 * wq) + (CBCE__LX6 + CBCE__LX7 * wq) * w2) * w4;
-    wP = wq * P;
+    wP = wq * cbce__lx_poly(wq);
     t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * q1);
     t = cbce__fast_two_sum(t.hi, (t.lo + ((kp ? CBCE__LN2_LO : 0.0) + 2.0 * q1 * wP)) +
                                      c * (2.0 + 6.0 * wP));
