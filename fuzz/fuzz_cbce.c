@@ -156,7 +156,9 @@ static void put(void *base, int dtype, ptrdiff_t k, double v)
     case CBCE_F64: ((double *)base)[k] = v; break;
     case CBCE_U8: ((uint8_t *)base)[k] = (uint8_t)(isnan(v) ? 0 : v < 0 ? 2 : v > 1 ? 2 : v >= 0.5); break;
     case CBCE_I8: ((int8_t *)base)[k] = (int8_t)(isnan(v) ? 0 : v < 0 ? -1 : v > 1 ? 3 : v >= 0.5); break;
-    case CBCE_BOOL: ((uint8_t *)base)[k] = (uint8_t)(v >= 0.5 && v <= 1); break;
+    case CBCE_BOOL: /* true as 1 or as another nonzero byte (a uint8 viewed as bool) */
+        ((uint8_t *)base)[k] = (uint8_t)(v >= 0.5 && v <= 1 ? (k % 3 ? 1 : 2 + k % 250) : 0);
+        break;
     default: break;
     }
 }
@@ -166,8 +168,8 @@ static double get(const void *base, int dtype, ptrdiff_t k)
     switch (dtype) {
     case CBCE_F32: return ((const float *)base)[k];
     case CBCE_F64: return ((const double *)base)[k];
-    case CBCE_U8:
-    case CBCE_BOOL: return ((const uint8_t *)base)[k];
+    case CBCE_U8: return ((const uint8_t *)base)[k];
+    case CBCE_BOOL: return ((const uint8_t *)base)[k] != 0;
     case CBCE_I8: return ((const int8_t *)base)[k];
     default: return 0;
     }
@@ -279,7 +281,11 @@ static int output_only_elements_written(const output *o, size_t n)
 
 /* ---- calling the API ------------------------------------------------------------------ */
 
+/* Every family of the API, each called with every operation: the list is this enum and
+ * its names (no family is left out by the build). */
 enum { FAM_LOGITS, FAM_PROBS, FAM_FOCAL, FAM_SIGMOID, FAM_LOG_SIGMOID, FAM_SOFTPLUS, NFAM };
+static const char *const family_names[NFAM] = {"logits", "probs", "focal", "sigmoid",
+                                               "log_sigmoid", "softplus"};
 enum { OP_FWD, OP_BWD, OP_FWD_BWD, OP_GRAD_HESS };
 
 typedef struct {
@@ -314,17 +320,12 @@ static int call(int fam, int op, int f64, const cbce_args_t *a, outcome *r, int 
     case FAM_LOGITS:
         if (f64) { CALL4(cbce_bce_logits, f64, double) }
         else { CALL4(cbce_bce_logits, f32, float) }
-#ifdef FUZZ_HAVE_PROBS
     case FAM_PROBS:
         if (f64) { CALL4B(f64, double) }
         else { CALL4B(f32, float) }
-#endif
-#ifdef FUZZ_HAVE_FOCAL
     case FAM_FOCAL:
         if (f64) { CALL4(cbce_focal, f64, double) }
         else { CALL4(cbce_focal, f32, float) }
-#endif
-#ifdef FUZZ_HAVE_HELPERS
     case FAM_SIGMOID:
     case FAM_LOG_SIGMOID:
     case FAM_SOFTPLUS: {
@@ -342,7 +343,6 @@ static int call(int fam, int op, int f64, const cbce_args_t *a, outcome *r, int 
             return f(a->n, (const float *)x, xs, (float *)o1, s1);
         }
     }
-#endif
     default:
         return -1;
     }
@@ -494,10 +494,13 @@ static unsigned long stat_runs, stat_ok, stat_err, stat_domain, stat_reduced, st
 
 static void print_stats(void)
 {
+    int f;
     fprintf(stderr, "fuzz_cbce stats: %lu inputs, %lu valid calls, %lu refused, %lu domain "
-            "errors, %lu reduced checks; per family: logits %lu probs %lu focal %lu "
-            "helpers %lu\n", stat_runs, stat_ok, stat_err, stat_domain, stat_reduced,
-            stat_fam[0], stat_fam[1], stat_fam[2], stat_fam[3] + stat_fam[4] + stat_fam[5]);
+            "errors, %lu reduced checks; per family:", stat_runs, stat_ok, stat_err,
+            stat_domain, stat_reduced);
+    for (f = 0; f < NFAM; f++)
+        fprintf(stderr, " %s %lu", family_names[f], stat_fam[f]);
+    fprintf(stderr, "\n");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -519,15 +522,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&P, 0, sizeof P);
     b = u8(&rd);
     fam = b % NFAM;
-#ifndef FUZZ_HAVE_PROBS
-    if (fam == FAM_PROBS) fam = FAM_LOGITS;
-#endif
-#ifndef FUZZ_HAVE_FOCAL
-    if (fam == FAM_FOCAL) fam = FAM_LOGITS;
-#endif
-#ifndef FUZZ_HAVE_HELPERS
-    if (fam >= FAM_SIGMOID) fam = FAM_LOGITS;
-#endif
     helper = fam >= FAM_SIGMOID;
     stat_fam[fam]++;
     op = helper ? OP_FWD : (b / NFAM) % 4;

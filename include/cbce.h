@@ -81,7 +81,7 @@ typedef enum cbce_dtype {
     CBCE_F64 = 1,
     CBCE_U8 = 2,
     CBCE_I8 = 3,
-    CBCE_BOOL = 4               /* one byte, 0 or 1 */
+    CBCE_BOOL = 4               /* one byte: 0 is false, any other value true */
 } cbce_dtype_t;
 
 /* Instruction-set level of the kernels.  Every level gives bitwise the same results

@@ -13,6 +13,7 @@ the data.  A copy is made only where the core cannot read a buffer as it is:
 Outputs that cannot be written in place (float16, overlapping an input, not one strided
 line) are computed into a temporary and copied into `out`.
 """
+import numbers
 import os
 
 cimport cython
@@ -208,10 +209,40 @@ def set_num_threads(n):
     _num_threads = _check_threads(n)
 
 
+cdef object _INT_MAX = 2**31 - 1
+
+
 cdef int _check_threads(n) except -1:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"num_threads must be an integer >= 1 or None, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= _INT_MAX:
+        raise ValueError(f"num_threads must be an integer in [1, {_INT_MAX}] or None, "
+                         f"got {n!r}")
     return int(n)
+
+
+cdef double _real(value, str name) except? -1.0:
+    """A float parameter: a real number (Python or NumPy, or a 0-d real array), not a bool
+    or a string."""
+    if isinstance(value, np.ndarray) and (<cnp.ndarray>value).ndim == 0 \
+            and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
+cdef object _asarray(value, str name):
+    """`value` as a base-class ndarray (no copy for arrays and their subclasses: np.matrix,
+    np.memmap and user subclasses are read as the plain arrays they are views of; objects
+    with the array interface or the buffer protocol are wrapped).  Masked arrays are
+    refused: the core would read the masked elements' data as values."""
+    if type(value) is cnp.ndarray:
+        return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a numpy.ma.MaskedArray: masks are not applied; pass "
+                        f"np.ma.getdata({name}), and to leave the masked elements out, "
+                        f"weight=~np.ma.getmaskarray({name}) with reduction='weighted_mean'")
+    return np.asarray(value)
 
 
 # ---- buffer helpers ---------------------------------------------------------------------
@@ -250,17 +281,11 @@ cdef void _set_line(cbce_operand_t *op, cnp.ndarray v, int code):
     op.repeat = 1
 
 
-cdef object _broadcast_operand(cbce_operand_t *op, value, tuple shape, dtype, str name):
-    """Describe `value`, broadcast to `shape`, as one operand; return the array to keep alive.
-
-    A weight whose non-1 dimensions are consecutive (the common (C,), (N, 1), (1, C, 1)...)
-    is read through period/repeat with no broadcast copy.
-    """
-    cdef object w = np.asarray(value)
+cdef object _broadcastable(value, tuple shape, str name):
+    """`value` as an array of a real dtype that broadcasts to `shape` (checks only)."""
+    cdef object w = _asarray(value, name)
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name} must have a real dtype, got {w.dtype}")
-    w = w.astype(dtype, copy=False)
-    cdef Py_ssize_t nd = len(shape), k, first = -1, last = -1, period = 1, repeat = 1
     try:
         ok = np.broadcast_shapes(w.shape, shape) == shape
     except ValueError:
@@ -268,6 +293,18 @@ cdef object _broadcast_operand(cbce_operand_t *op, value, tuple shape, dtype, st
     if not ok:
         raise ValueError(f"{name} of shape {w.shape} cannot be broadcast to the input "
                          f"shape {shape}")
+    return w
+
+
+cdef object _broadcast_operand(cbce_operand_t *op, w, tuple shape, dtype):
+    """Describe `w` (checked by _broadcastable), broadcast to `shape`, as one operand;
+    return the array to keep alive.
+
+    A weight whose non-1 dimensions are consecutive (the common (C,), (N, 1), (1, C, 1)...)
+    is read through period/repeat with no broadcast copy.
+    """
+    w = w.astype(dtype, copy=False)
+    cdef Py_ssize_t nd = len(shape), k, first = -1, last = -1, period = 1, repeat = 1
     padded = (1,) * (nd - w.ndim) + w.shape
     for k in range(nd):
         if padded[k] != 1:
@@ -294,23 +331,59 @@ cdef object _broadcast_operand(cbce_operand_t *op, value, tuple shape, dtype, st
     return v
 
 
-cdef object _check_out(out, tuple shape, result_dtype, str name):
+cdef bint _self_overlapping(a) except -1:
+    """Whether two elements of `a` share memory (a zero stride, or strides that make
+    elements overlap): such an `out` cannot hold one result per element."""
+    cdef Py_ssize_t span = a.itemsize
+    if a.size <= 1:
+        return False
+    dims = sorted((abs(st), n) for st, n in zip(a.strides, a.shape) if n > 1)
+    for st, n in dims:
+        if st < span:
+            break
+        span = st * (n - 1) + span
+    else:
+        return False    # each dimension steps over everything the smaller ones span
+    if a.size > 2**24:
+        return True     # an interleaved layout too large to check element by element
+    offsets = np.zeros(1, np.int64)
+    for st, n in dims:
+        offsets = (offsets[:, None] + np.arange(n, dtype=np.int64) * st).reshape(-1)
+    offsets.sort()
+    return bool((np.diff(offsets) < a.itemsize).any())
+
+
+cdef cnp.ndarray _check_out(out, tuple shape, result_dtype, str name):
+    """`out` checked, as a base-class view (an np.matrix or other subclass is written
+    through the plain array it is: its own reshape or indexing rules are not used)."""
+    if isinstance(out, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a numpy.ma.MaskedArray: masks are not applied; pass "
+                        f"a plain array")
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"{name} has shape {out.shape}, expected {shape}")
-    if out.dtype != result_dtype:
-        raise TypeError(f"{name} has dtype {out.dtype}, expected {result_dtype}")
-    if not out.flags.writeable:
+    v = out if type(out) is cnp.ndarray else out.view(np.ndarray)
+    if v.shape != shape:
+        raise ValueError(f"{name} has shape {v.shape}, expected {shape}")
+    if v.dtype != result_dtype:
+        raise TypeError(f"{name} has dtype {v.dtype}, expected {result_dtype}")
+    if not v.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    return out
+    if _self_overlapping(v):
+        raise ValueError(f"{name} has elements that share memory (strides {v.strides} for "
+                         f"shape {v.shape}): each result needs its own element")
+    return v
 
 
 # ---- the call ---------------------------------------------------------------------------
 
 @cython.no_gc
 cdef class _Call:
-    """One validated call: the caller's buffers described as core operands."""
+    """One validated call: the caller's buffers described as core operands.
+
+    Every check that needs no data (the scalar parameters, dtypes, shapes, out=) is made
+    by init/set_focal/set_grad_output and at the start of run, before prepare() converts or
+    copies any operand, and before the core scans the data (BCE on probabilities).
+    """
     cdef cbce_args_t a
     cdef int family
     cdef int f64
@@ -318,18 +391,29 @@ cdef class _Call:
     cdef object result_dtype, compute_dtype
     cdef object x, t, w, pw, go        # arrays kept alive while the core reads them
     cdef object x_in, t_in             # input and target as given (for error messages)
+    cdef object w_in, pw_in, go_in     # checked, not yet converted
     cdef size_t bad                    # first out-of-domain element (PROBS)
 
     cdef init(self, int family, input, target, weight, pos_weight, reduction,
               label_smoothing, num_threads):
         cdef cnp.ndarray x, t
-        cdef int tn, code
+        cdef int tn
         self.family = family
-        self.a.reduction = CBCE_REDUCTION_NONE
-        self.a.alpha = _NAN
         self.a.simd = _simd
-        self.a.gamma = 0.0
-        x = input if type(input) is cnp.ndarray else np.asarray(input)
+        if family != FOCAL:
+            self.a.alpha = _NAN
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
+                             f"'weighted_mean', got {reduction!r}")
+        self.a.reduction = REDUCTIONS[reduction]
+        eps = label_smoothing if type(label_smoothing) is float else \
+            _real(label_smoothing, "label_smoothing")
+        if not (0.0 <= eps <= 1.0):
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.a.label_smoothing = eps
+        self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
+
+        x = _asarray(input, "input")
         tn = cnp.PyArray_TYPE(x)
         if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
             raise TypeError(f"input must be float16, float32 or float64, got dtype "
@@ -338,57 +422,83 @@ cdef class _Call:
         self.compute_dtype = _F64 if self.f64 else _F32
         self.result_dtype = <object>cnp.PyArray_DESCR(x) if cnp.PyArray_ISNOTSWAPPED(x) else \
             x.dtype.newbyteorder("=")
-        if tn == cnp.NPY_FLOAT16:
-            x = x.astype(np.float32)
         self.shape = (<object>x).shape
-
-        t = target if type(target) is cnp.ndarray else np.asarray(target)
-        self.x_in = x
-        self.t_in = t
+        t = _asarray(target, "target")
         if not cnp.PyArray_SAMESHAPE(t, x):
             raise ValueError(f"target shape {(<object>t).shape} must be the same as input "
                              f"shape {self.shape}")
-        code = _target_code(t)
-        if code < 0 and t.dtype.kind not in "biuf":
+        if _target_code(t) < 0 and t.dtype.kind not in "biuf":
             raise TypeError(f"target must have a real or bool dtype, got {t.dtype}")
-        if code < 0:
-            t = t.astype(self.compute_dtype)
-            code = CBCE_F64 if self.f64 else CBCE_F32
-
-        self.x = _readable(x)
-        _set_line(&self.a.input, self.x, CBCE_F64 if self.f64 else CBCE_F32)
-        self.t = _readable(t)
-        _set_line(&self.a.target, self.t, code)
+        self.x_in = x
+        self.t_in = t
         self.a.n = cnp.PyArray_SIZE(x)
         if weight is not None:
-            self.w = _broadcast_operand(&self.a.weight, weight, self.shape,
-                                        self.compute_dtype, "weight")
+            self.w_in = _broadcastable(weight, self.shape, "weight")
         if pos_weight is not None:
-            self.pw = _broadcast_operand(&self.a.pos_weight, pos_weight, self.shape,
-                                         self.compute_dtype, "pos_weight")
-
-        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
-                             f"'weighted_mean', got {reduction!r}")
-        self.a.reduction = REDUCTIONS[reduction]
-        eps = label_smoothing if type(label_smoothing) is float else float(label_smoothing)
-        if not (0.0 <= eps <= 1.0):
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.a.label_smoothing = eps
-        self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
+            self.pw_in = _broadcastable(pos_weight, self.shape, "pos_weight")
 
     cdef set_focal(self, alpha, gamma):
-        g = float(gamma)
+        g = _real(gamma, "gamma")
         if not (g >= 0.0) or g == float("inf"):
             raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
         self.a.gamma = g
         if alpha is None:
-            self.a.alpha = float("nan")
+            self.a.alpha = _NAN
         else:
-            al = float(alpha)
+            al = _real(alpha, "alpha")
             if al != al or al in (float("inf"), float("-inf")):
                 raise ValueError(f"alpha must be a finite number or None, got {alpha!r}")
             self.a.alpha = al
+
+    cdef set_grad_output(self, grad_output):
+        if self.a.reduction == CBCE_REDUCTION_NONE:
+            if not (type(grad_output) in (int, float) and grad_output == 1.0):
+                self.go_in = _broadcastable(grad_output, self.shape, "grad_output")
+            return
+        go = _asarray(grad_output, "grad_output")
+        if go.dtype.kind not in "biuf":
+            raise TypeError(f"grad_output must be a real number or array, got "
+                            f"{grad_output!r}")
+        if go.size != 1:
+            raise ValueError(f"grad_output must be a scalar for a reduced loss, got shape "
+                             f"{go.shape}")
+        self.go_in = go
+
+    cdef prepare(self):
+        """Describe the checked operands to the core, converting or copying only those it
+        cannot read as they are (see the module docstring)."""
+        cdef cnp.ndarray x = self.x_in, t = self.t_in
+        cdef int code = _target_code(t)
+        if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT16:
+            x = x.astype(np.float32)
+        if code < 0:
+            # to the same dtype in native order (a swapped float64 target stays float64),
+            # else to the input's dtype where that is exact, else to float64
+            if t.dtype.newbyteorder("=") in (_F32, _F64):
+                t = t.astype(t.dtype.newbyteorder("="))
+            elif np.can_cast(t.dtype, self.compute_dtype):
+                t = t.astype(self.compute_dtype)
+            else:
+                t = t.astype(_F64)
+            code = _target_code(t)
+        self.x = _readable(x)
+        _set_line(&self.a.input, self.x, CBCE_F64 if self.f64 else CBCE_F32)
+        self.t = _readable(t)
+        _set_line(&self.a.target, self.t, code)
+        if self.w_in is not None:
+            self.w = _broadcast_operand(&self.a.weight, self.w_in, self.shape,
+                                        self.compute_dtype)
+        if self.pw_in is not None:
+            self.pw = _broadcast_operand(&self.a.pos_weight, self.pw_in, self.shape,
+                                         self.compute_dtype)
+        if self.go_in is None:
+            return
+        if self.a.reduction == CBCE_REDUCTION_NONE:
+            self.go = _broadcast_operand(&self.a.grad_output, self.go_in, self.shape,
+                                         self.compute_dtype)
+        else:
+            self.go = self.go_in.astype(self.compute_dtype).reshape(1)
+            _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
 
     cdef domain_error(self):
         """The ValueError for the first element outside [0, 1] (flat index self.bad)."""
@@ -404,31 +514,13 @@ cdef class _Call:
                           f"outside [0, 1] (all elements of input and target must be "
                           f"between 0 and 1)")
 
-    cdef set_grad_output(self, grad_output):
-        if self.a.reduction == CBCE_REDUCTION_NONE:
-            if not (isinstance(grad_output, (int, float)) and grad_output == 1.0):
-                self.go = _broadcast_operand(&self.a.grad_output, grad_output, self.shape,
-                                             self.compute_dtype, "grad_output")
-            return
-        go = np.asarray(grad_output, dtype=self.compute_dtype)
-        if go.size != 1:
-            raise ValueError(f"grad_output must be a scalar for a reduced loss, got shape "
-                             f"{go.shape}")
-        self.go = go.reshape(1)
-        _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
-
-    cdef tuple _target(self, out, str name, list taken):
-        """(array to return, 1-D array the core writes, temp-or-None)."""
+    cdef tuple _target(self, cnp.ndarray arr, bint given, list taken):
+        """(1-D array the core writes, temp-or-None) for the result array `arr`."""
         cdef object v = None
-        cdef cnp.ndarray arr
-        if out is None:
-            arr = np.empty(self.shape, dtype=self.result_dtype)
-        else:
-            arr = _check_out(out, self.shape, self.result_dtype, name)
         if (cnp.PyArray_TYPE(arr) == (cnp.NPY_FLOAT64 if self.f64 else cnp.NPY_FLOAT32)
                 and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_ISALIGNED(arr)):
             v = _line(arr)
-        if v is not None and out is not None:
+        if v is not None and given:
             for r in [a for a in (self.x, self.t, self.w, self.pw, self.go) if a is not None] + taken:
                 if np.may_share_memory(v, r) and not (
                         r is self.x and cnp.PyArray_DATA(<cnp.ndarray>v)
@@ -438,8 +530,8 @@ cdef class _Call:
                     break
         if v is None or cnp.PyArray_STRIDES(<cnp.ndarray>v)[0] % cnp.PyArray_ITEMSIZE(arr):
             tmp = np.empty(self.shape, dtype=self.compute_dtype)
-            return arr, tmp.reshape(-1), tmp
-        return arr, v, None
+            return tmp.reshape(-1), tmp
+        return v, None
 
     cdef object _scalar(self, void *value):
         """The reduced loss (a float or double at `value`) as a NumPy scalar."""
@@ -447,8 +539,9 @@ cdef class _Call:
         return r if self.result_dtype is self.compute_dtype else self.result_dtype.type(r)
 
     cdef run(self, int op, out1, out2, str name1, str name2):
-        """Run `op`; return (loss-or-array1, array2)."""
-        cdef cnp.ndarray v1 = None, v2 = None
+        """Run `op`; return (loss-or-array1, array2): the caller's `out` objects when given
+        (an np.matrix stays one), else new arrays."""
+        cdef cnp.ndarray v1 = None, v2 = None, arr1 = None, arr2 = None
         cdef void *p1 = NULL
         cdef void *p2 = NULL
         cdef ptrdiff_t s1 = 0, s2 = 0
@@ -456,17 +549,24 @@ cdef class _Call:
         cdef float res32 = 0.0
         cdef void *res = NULL
         cdef int st
-        arr1 = arr2 = tmp1 = tmp2 = None
+        tmp1 = tmp2 = None
         reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (OP_FWD, OP_FWD_BWD)
         if reduced and out1 is not None:
             raise ValueError(f"{name1} is for reduction='none' only: a reduced loss is "
                              f"returned as a scalar")
         if op != OP_BWD and not reduced:
-            arr1, v1, tmp1 = self._target(out1, name1, [])
+            arr1 = np.empty(self.shape, dtype=self.result_dtype) if out1 is None else \
+                _check_out(out1, self.shape, self.result_dtype, name1)
+        if op != OP_FWD:
+            arr2 = np.empty(self.shape, dtype=self.result_dtype) if out2 is None else \
+                _check_out(out2, self.shape, self.result_dtype, name2)
+        self.prepare()
+        if arr1 is not None:
+            v1, tmp1 = self._target(arr1, out1 is not None, [])
             p1 = cnp.PyArray_DATA(v1)
             s1 = cnp.PyArray_STRIDES(v1)[0] // cnp.PyArray_ITEMSIZE(v1)
-        if op != OP_FWD:
-            arr2, v2, tmp2 = self._target(out2, name2, [v1] if v1 is not None else [])
+        if arr2 is not None:
+            v2, tmp2 = self._target(arr2, out2 is not None, [v1] if v1 is not None else [])
             p2 = cnp.PyArray_DATA(v2)
             s2 = cnp.PyArray_STRIDES(v2)[0] // cnp.PyArray_ITEMSIZE(v2)
         if reduced:
@@ -487,9 +587,8 @@ cdef class _Call:
                     arr1[...] = tmp1
                 if tmp2 is not None:
                     arr2[...] = tmp2
-        if reduced:
-            arr1 = self._scalar(res)
-        return arr1, arr2
+        r1 = self._scalar(res) if reduced else (arr1 if out1 is None else out1)
+        return r1, (arr2 if out2 is None else out2)
 
 
 cdef _Call _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
@@ -703,8 +802,8 @@ def binary_cross_entropy_forward_backward(input, target, weight=None, *, reducti
 
 cdef _Call _focal_call(input, target, weight, alpha, gamma, reduction, num_threads):
     cdef _Call c = _Call.__new__(_Call)
-    c.init(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
     c.set_focal(alpha, gamma)
+    c.init(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
     return c
 
 
@@ -816,18 +915,18 @@ cdef object _elementwise(int which, x, out):
     cdef ptrdiff_t xs, ws
     cdef const void *px
     cdef void *pw
-    a = np.asarray(x)
+    a = _asarray(x, "x")
     dt = a.dtype
     if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
         raise TypeError(f"x must be float16, float32 or float64, got dtype {dt}")
     result_dtype = dt.newbyteorder("=")
     compute_dtype = np.dtype(np.float64 if dt.itemsize == 8 else np.float32)
     f64 = dt.itemsize == 8
-    v = _readable(a.astype(np.float32) if dt.itemsize == 2 else a)
     if out is None:
         arr = np.empty(a.shape, dtype=result_dtype)
     else:
         arr = _check_out(out, a.shape, result_dtype, "out")
+    v = _readable(a.astype(np.float32) if dt.itemsize == 2 else a)
     wv = None
     if arr.dtype == compute_dtype and arr.dtype.isnative and arr.flags.aligned:
         wv = _line(arr)
@@ -852,9 +951,9 @@ cdef object _elementwise(int which, x, out):
     if tmp is not None:
         with np.errstate(over="ignore"):
             arr[...] = tmp
-    if out is None and arr.ndim == 0:
-        return arr[()]
-    return arr
+    if out is not None:
+        return out
+    return arr[()] if arr.ndim == 0 else arr
 
 
 def sigmoid(x, *, out=None):

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <time.h>
 
 #include "cbce.h"
 
@@ -1285,6 +1286,62 @@ static void test_family_links(const data *d)
     }
 }
 
+/* (d) Edges: the checks that need no data come before any scan of it (a bad call on 10^9
+ * elements is refused at once); a bool byte other than 0 or 1 is true; the fused in-place
+ * call whose float64 sum overflows does not re-read the input it overwrote. */
+static void test_edges(void)
+{
+    static const double two = 2.0, half = 0.5;
+    const size_t huge = 1000000000;
+    double r = 0, x[2] = {1e308, 1e308}, t[2] = {0, 0}, l1 = 0, l2 = 0, ref[2], g[2];
+    unsigned char tb[3] = {2, 0, 255}, tc[3] = {1, 0, 1};
+    double xs[3] = {5.0, 1.0, -2.0}, lb[3], lc[3];
+    size_t bi = NO_INDEX;
+    int k;
+    for (k = 0; k < 3; k++) {
+        cbce_args_t a = zero_args();
+        clock_t c0 = clock();
+        int st, want;
+        a.n = huge;
+        a.input = cbce_vector(&two, CBCE_F64, huge, 0); /* outside [0, 1] */
+        a.target = cbce_vector(&half, CBCE_F64, huge, 0);
+        a.reduction = k == 0 ? 99 : CBCE_REDUCTION_NONE;
+        a.label_smoothing = k == 2 ? 2.0 : 0.0;
+        want = k == 0 ? CBCE_ERR_REDUCTION : k == 1 ? CBCE_ERR_NULL : CBCE_ERR_SMOOTHING;
+        st = cbce_bce_fwd_f64(&a, NULL, 1, &r, &bi);
+        check(st == want, "bce_fwd_f64, 10^9 elements out of [0, 1], case %d: status %d, "
+              "expected %d", k, st, want);
+        check((double)(clock() - c0) / CLOCKS_PER_SEC < 0.1,
+              "bce_fwd_f64, case %d: the refusal read the data (%.3f s)", k,
+              (double)(clock() - c0) / CLOCKS_PER_SEC);
+        check(bi == NO_INDEX, "bce_fwd_f64, case %d: bad_index written", k);
+    }
+    {
+        cbce_args_t a = zero_args();
+        a.n = 3;
+        a.input = cbce_vector(xs, CBCE_F64, 3, 1);
+        a.target = cbce_vector(tb, CBCE_BOOL, 3, 1);
+        check(cbce_bce_logits_fwd_f64(&a, lb, 1, NULL) == CBCE_OK, "bool bytes: status");
+        a.target = cbce_vector(tc, CBCE_BOOL, 3, 1);
+        check(cbce_bce_logits_fwd_f64(&a, lc, 1, NULL) == CBCE_OK, "bool bytes: status");
+        check(memcmp(lb, lc, sizeof lb) == 0, "bool bytes 2 and 255 are not read as true");
+    }
+    for (k = CBCE_REDUCTION_SUM; k <= CBCE_REDUCTION_WEIGHTED_MEAN; k++) {
+        cbce_args_t a = zero_args();
+        a.n = 2;
+        a.input = cbce_vector(x, CBCE_F64, 2, 1);
+        a.target = cbce_vector(t, CBCE_F64, 2, 1);
+        a.reduction = k;
+        check(cbce_bce_logits_fwd_bwd_f64(&a, NULL, 1, &l1, ref, 1) == CBCE_OK, "fused");
+        memcpy(g, x, sizeof g);
+        a.input = cbce_vector(g, CBCE_F64, 2, 1);
+        check(cbce_bce_logits_fwd_bwd_f64(&a, NULL, 1, &l2, g, 1) == CBCE_OK, "in place");
+        check(l2 == (k == CBCE_REDUCTION_SUM ? INFINITY : 1e308) && l1 == l2 &&
+              memcmp(g, ref, sizeof g) == 0, "fused in-place overflowing sum, reduction %d: "
+              "%.17g (not in place %.17g)", k, l2, l1);
+    }
+}
+
 int main(void)
 {
     size_t fi;
@@ -1308,6 +1365,7 @@ int main(void)
            cbce_simd_name(cbce_simd_level(requested_simd)), cbce_simd_name(requested_simd),
            cbce_cpu_count(), (unsigned long)N);
     test_helpers();
+    test_edges();
     for (fi = 0; fi < N_FAMILIES; fi++) {
         const family *f = &families[fi];
         test_status_codes(f);

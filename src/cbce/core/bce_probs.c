@@ -70,8 +70,8 @@ static size_t first_bad(const cbce_operand_t *op, size_t n)
     switch (op->dtype) {
     case CBCE_F32: CBCE__SCAN(float, CBCE__BAD_FLOAT)
     case CBCE_F64: CBCE__SCAN(double, CBCE__BAD_FLOAT)
-    case CBCE_U8:
-    case CBCE_BOOL: CBCE__SCAN(uint8_t, CBCE__BAD_U8)
+    case CBCE_U8: CBCE__SCAN(uint8_t, CBCE__BAD_U8)
+    case CBCE_BOOL: return n; /* every byte is a bool: 0 false, else true */
     case CBCE_I8: CBCE__SCAN(int8_t, CBCE__BAD_I8)
     default: return n;
     }
@@ -81,21 +81,17 @@ static size_t first_bad(const cbce_operand_t *op, size_t n)
 #undef CBCE__BAD_I8
 }
 
-static int readable(const cbce_operand_t *op, int dtype)
-{
-    return op->data != NULL && op->period >= 1 && op->repeat >= 1 &&
-           (dtype < 0 ? (op->dtype >= CBCE_F32 && op->dtype <= CBCE_BOOL) : op->dtype == dtype);
-}
-
 /*
- * The domain check, then the driver.  Operands the scan cannot read safely (NULL, a bad
- * period, a wrong dtype) are left to the driver, which reports them with their own code;
- * so are calls with nothing to scan (n == 0).
+ * The checks that need no data, then the domain check (a scan of the data), then the
+ * driver: a call with a bad argument is refused before any element is read.
  */
 static int probs_run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
                      const cbce__outputs *o, size_t *bad_index)
 {
-    if (a != NULL && a->n > 0 && readable(&a->input, dtype) && readable(&a->target, -1)) {
+    int st = cbce__check(f, a, dtype, want, o);
+    if (st != CBCE_OK)
+        return st;
+    if (a->n > 0) {
         size_t bad = first_bad(&a->input, a->n);
         bad = first_bad(&a->target, bad);
         if (bad < a->n) {

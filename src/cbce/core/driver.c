@@ -65,21 +65,24 @@ static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, dou
             dst[k] = dflt;
         return;
     }
-#define CBCE__LOAD(CT)                                                                   \
+/* A bool byte is true when it is not 0 (as NumPy and C read it), whatever its bits. */
+#define CBCE__NUM(v) ((double)(v))
+#define CBCE__TRUTH(v) ((double)((v) != 0))
+#define CBCE__LOAD(CT, CV)                                                               \
     {                                                                                    \
         const CT *base = (const CT *)op->data;                                           \
         if (op->repeat == 1 && op->period >= i0 + c) {                                   \
             const CT *src = base + (ptrdiff_t)i0 * op->stride;                           \
             if (op->stride == 1)                                                         \
                 for (k = 0; k < c; k++)                                                  \
-                    dst[k] = (double)src[k];                                             \
+                    dst[k] = CV(src[k]);                                                 \
             else                                                                         \
                 for (k = 0; k < c; k++)                                                  \
-                    dst[k] = (double)src[(ptrdiff_t)k * op->stride];                     \
+                    dst[k] = CV(src[(ptrdiff_t)k * op->stride]);                         \
         } else {                                                                         \
             size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;              \
             for (k = 0; k < c; k++) {                                                    \
-                dst[k] = (double)base[(ptrdiff_t)j * op->stride];                        \
+                dst[k] = CV(base[(ptrdiff_t)j * op->stride]);                            \
                 if (++r == op->repeat) {                                                 \
                     r = 0;                                                               \
                     if (++j == op->period)                                               \
@@ -90,14 +93,16 @@ static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, dou
     }                                                                                    \
     break;
     switch (op->dtype) {
-    case CBCE_F32: CBCE__LOAD(float)
-    case CBCE_F64: CBCE__LOAD(double)
-    case CBCE_U8:
-    case CBCE_BOOL: CBCE__LOAD(uint8_t)
-    case CBCE_I8: CBCE__LOAD(int8_t)
+    case CBCE_F32: CBCE__LOAD(float, CBCE__NUM)
+    case CBCE_F64: CBCE__LOAD(double, CBCE__NUM)
+    case CBCE_U8: CBCE__LOAD(uint8_t, CBCE__NUM)
+    case CBCE_BOOL: CBCE__LOAD(uint8_t, CBCE__TRUTH)
+    case CBCE_I8: CBCE__LOAD(int8_t, CBCE__NUM)
     default: break;
     }
 #undef CBCE__LOAD
+#undef CBCE__NUM
+#undef CBCE__TRUTH
 }
 
 static void store(void *dst, int dtype, ptrdiff_t stride, size_t i0, size_t c,
@@ -186,6 +191,7 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
  * result is bitwise identical for every thread count (and equal to a serial run).
  */
 #define CBCE__MAX_SEGMENTS 256
+#define CBCE__DOWN 0x1p-600 /* the scale of a sum that overflows (see cbce__run) */
 #define CBCE__MIN_PER_THREAD 32768 /* below this many elements a thread does not pay */
 
 struct cbce__job;
@@ -200,10 +206,12 @@ typedef struct cbce__job {
     int dtype, want, reduced;
     double gscale;  /* gradient multiplier: grad_output / denominator */
     double wpre;    /* weights are multiplied by wpre before gscale (see cbce__run) */
-    double lscale;  /* loss multiplier, 1 or CBCE__DOWN (see cbce__run) */
+    double lscale;  /* loss multiplier, a power of two (see cbce__run) */
+    int dual;       /* also sum the losses times CBCE__DOWN (see cbce__run) */
     size_t n, seg_blocks, nseg;
     cbce__dd seg_sum[CBCE__MAX_SEGMENTS]; /* sum of each full segment */
     cbce__dd tail[66];                    /* the last segment's partial subtrees */
+    cbce__dd seg_sum2[CBCE__MAX_SEGMENTS], tail2[66]; /* the same times CBCE__DOWN (dual) */
     int ntail;
 } cbce__job;
 
@@ -306,6 +314,31 @@ static void lane_sums(double *lhi, double *llo, const double *lb, size_t c, int 
 }
 #undef CBCE__TWO_SUM_INTO
 
+/* The sum of a block's lanes: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add
+ * on the hi/lo arrays, so each level is one vectorised loop).  A lane that overflowed to
+ * inf has a NaN low part (inf - inf), which must not turn the sum into NaN. */
+static cbce__dd block_sum(double *lhi, double *llo)
+{
+    cbce__dd sum;
+    size_t j, lev;
+    for (j = 0; j < CBCE__LANES; j++)
+        llo[j] = isinf(lhi[j]) ? 0.0 : llo[j];
+    for (lev = CBCE__LANES / 2; lev >= 1; lev /= 2)
+        for (j = 0; j < lev; j++) {
+            double a = lhi[j], b = lhi[j + lev], h = a + b, bb = h - a;
+            double lo = (a - (h - bb)) + (b - bb), h2, lo2;
+            lo = (isinf(h) ? 0.0 : lo) + (llo[j] + llo[j + lev]);
+            h2 = h + lo;
+            bb = h2 - h;
+            lo2 = (h - (h2 - bb)) + (lo - bb);
+            lhi[j] = h2;
+            llo[j] = isinf(h2) ? 0.0 : lo2;
+        }
+    sum.hi = lhi[0];
+    sum.lo = llo[0];
+    return sum;
+}
+
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
 {
@@ -313,8 +346,8 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
     const cbce__outputs *o = J->o;
     double xb[CBCE__CHUNK], tb[CBCE__CHUNK], pb[CBCE__CHUNK], wb[CBCE__CHUNK];
     double mb[CBCE__CHUNK], lb[CBCE__CHUNK], gb[CBCE__CHUNK], hb[CBCE__CHUNK];
-    cbce__dd stack[66];
-    int top = 0, want = J->want;
+    cbce__dd stack[66], stack2[66];
+    int top = 0, top2 = 0, want = J->want;
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int mconst = !(a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) ||
                  is_const(&a->grad_output);
@@ -336,10 +369,12 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             wb[j] *= J->lscale;
     }
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
-        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0, lev;
-        double lhi[CBCE__LANES], llo[CBCE__LANES];
+        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
+        double lhi[CBCE__LANES], llo[CBCE__LANES], dhi[CBCE__LANES], dlo[CBCE__LANES];
         memset(lhi, 0, sizeof lhi);
         memset(llo, 0, sizeof llo);
+        memset(dhi, 0, sizeof dhi);
+        memset(dlo, 0, sizeof dlo);
         for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
             size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
             load(&a->input, c0, c, xb, 0.0);
@@ -359,6 +394,11 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
             if (J->reduced) {
                 lane_sums(lhi, llo, lb, c, J->dtype == CBCE_F32);
+                if (J->dual) {
+                    for (j = 0; j < c; j++)
+                        lb[j] *= CBCE__DOWN;
+                    lane_sums(dhi, dlo, lb, c, J->dtype == CBCE_F32);
+                }
             } else if (want & CBCE__LOSS) {
                 store(o->loss, J->dtype, o->loss_stride, c0, c, lb);
             }
@@ -368,34 +408,20 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
         }
         if (J->reduced) {
-            /* Block sum: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add on the
-             * hi/lo arrays, so each level is one vectorised loop).  A lane that overflowed
-             * to inf has a NaN low part (inf - inf), which must not turn the sum into NaN. */
-            cbce__dd sum;
-            for (j = 0; j < CBCE__LANES; j++)
-                llo[j] = isinf(lhi[j]) ? 0.0 : llo[j];
-            for (lev = CBCE__LANES / 2; lev >= 1; lev /= 2)
-                for (j = 0; j < lev; j++) {
-                    double a = lhi[j], b = lhi[j + lev], h = a + b, bb = h - a;
-                    double lo = (a - (h - bb)) + (b - bb), h2, lo2;
-                    lo = (isinf(h) ? 0.0 : lo) + (llo[j] + llo[j + lev]);
-                    h2 = h + lo;
-                    bb = h2 - h;
-                    lo2 = (h - (h2 - bb)) + (lo - bb);
-                    lhi[j] = h2;
-                    llo[j] = isinf(h2) ? 0.0 : lo2;
-                }
-            sum.hi = lhi[0];
-            sum.lo = llo[0];
-            tree_push(stack, &top, sum, nb++);
+            if (J->dual)
+                tree_push(stack2, &top2, block_sum(dhi, dlo), nb);
+            tree_push(stack, &top, block_sum(lhi, llo), nb++);
         }
     }
     if (!J->reduced)
         return;
     if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
         J->seg_sum[s] = stack[0];
+        if (J->dual)
+            J->seg_sum2[s] = stack2[0];
     } else {
         memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
+        memcpy(J->tail2, stack2, (size_t)top2 * sizeof stack2[0]);
         J->ntail = top;
     }
 }
@@ -444,39 +470,76 @@ static void run_all(cbce__job *J, int nthreads)
     cbce__pool_run(segment_task, J, J->nseg, (int)nt);
 }
 
-/* The reduced sum of the segments, by the tree described above. */
-static cbce__dd combine(const cbce__job *J)
+/* The reduced sum of the segments (seg_sum and tail: J's sums or their dual), by the
+ * tree described above. */
+static cbce__dd combine(const cbce__job *J, const cbce__dd *seg_sum, const cbce__dd *tail)
 {
     cbce__dd stack[66 + 66], total = {0.0, 0.0};
     int top = 0, i;
     size_t s, nfull = J->ntail > 0 ? J->nseg - 1 : J->nseg;
     for (s = 0; s < nfull; s++)
-        tree_push(stack, &top, J->seg_sum[s], s);
+        tree_push(stack, &top, seg_sum[s], s);
     for (i = 0; i < J->ntail; i++)
-        stack[top++] = J->tail[i];
+        stack[top++] = tail[i];
     while (top > 0)
         total = dd_add(stack[--top], total);
     return total;
+}
+
+/* The bytes an operand of n elements spans: [*lo, *hi). */
+static void span(const void *data, size_t size, ptrdiff_t stride, size_t count, uintptr_t *lo,
+                 uintptr_t *hi)
+{
+    uintptr_t p = (uintptr_t)data, ext = count > 1 ? (count - 1) * size : 0;
+    ext *= (uintptr_t)(stride < 0 ? -stride : stride);
+    *lo = stride < 0 ? p - ext : p;
+    *hi = (stride < 0 ? p : p + ext) + size;
+}
+
+/* Whether the n-element output at `out` (dtype size `size`) may share a byte with an
+ * operand the loss reads. */
+static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdiff_t stride,
+                                    size_t size)
+{
+    const cbce_operand_t *ops[5];
+    uintptr_t olo, ohi, lo, hi;
+    int i;
+    ops[0] = &a->input, ops[1] = &a->target, ops[2] = &a->weight, ops[3] = &a->pos_weight;
+    ops[4] = &a->grad_output;
+    span(out, size, stride, a->n, &olo, &ohi);
+    for (i = 0; i < 5; i++) {
+        const cbce_operand_t *op = ops[i];
+        size_t count = op->period < a->n ? op->period : a->n;
+        if (op->data == NULL)
+            continue;
+        span(op->data, op->dtype == CBCE_F64 ? 8 : op->dtype == CBCE_F32 ? 4 : 1, op->stride,
+             count, &lo, &hi);
+        if (lo < ohi && olo < hi)
+            return 1;
+    }
+    return 0;
 }
 
 /*
  * Overflow.  A mean of finite losses is finite even where their sum (or the sum of the
  * weights) overflows, and a sum with weights of both signs can be finite even where some
  * lanes overflow to +inf and others to -inf (NaN): whenever the total is not finite, the
- * sums are formed once more with every weight scaled by CBCE__DOWN = 2^-600 (exact, a
- * power of two) and the result scaled back.  Only such calls (and those with NaN data,
- * which stay NaN) pay the second pass.
+ * sums are formed once more with every loss scaled by CBCE__DOWN = 2^-600 (exact, a power
+ * of two) and the result scaled back.  Only such calls (and those with NaN data, which
+ * stay NaN) pay the second pass.  A call whose gradient output overlaps an operand cannot
+ * read its data twice (the gradient has overwritten it): it forms both sums in its one
+ * pass (`dual`).
+ *
+ * weighted_mean: the weights are scaled by a power of two S that brings their sum into
+ * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever that neither under- nor
+ * overflows), so that neither 1 / sum for the gradient nor weight * loss is lost to the
+ * ends of the exponent range (a subnormal weight sum gave infinite gradients).
  */
-#define CBCE__DOWN 0x1p-600
-
-int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
-              const cbce__outputs *o)
+int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+                const cbce__outputs *o)
 {
-    cbce__job J;
-    int st;
-    size_t n, nblocks;
-    cbce__dd wsum = {0.0, 0.0};
-
+    int st, reduced;
+    size_t n;
     if (a == NULL || o == NULL)
         return CBCE_ERR_NULL;
     n = a->n;
@@ -498,13 +561,29 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         return st;
     if (a->pos_weight.data != NULL && !f->takes_pos_weight)
         return CBCE_ERR_NULL;
-    J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
-    if ((want & CBCE__LOSS) && (J.reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
+    reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
+    if ((want & CBCE__LOSS) && (reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
         return CBCE_ERR_NULL;
     if (((want & CBCE__GRAD) && o->grad == NULL && n > 0) ||
         ((want & CBCE__HESS) && o->hess == NULL && n > 0))
         return CBCE_ERR_NULL;
+    return CBCE_OK;
+}
 
+int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+              const cbce__outputs *o)
+{
+    cbce__job J;
+    int st, down = 0; /* whether the losses are already scaled by CBCE__DOWN */
+    size_t n, nblocks;
+    cbce__dd wsum = {0.0, 0.0};
+
+    if ((st = cbce__check(f, a, dtype, want, o)) != CBCE_OK)
+        return st;
+    n = a->n;
+    J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
+    J.dual = J.reduced && (want & CBCE__GRAD) && n > 0 &&
+             output_overlaps_operands(a, o->grad, o->grad_stride, dtype == CBCE_F64 ? 8 : 4);
     J.a = a;
     J.o = o;
     J.n = n;
@@ -530,7 +609,15 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         wsum = weight_sum(&a->weight, n, 1.0);
         if (isinf(wsum.hi)) {
             J.wpre = J.lscale = CBCE__DOWN;
+            down = 1;
             wsum = weight_sum(&a->weight, n, CBCE__DOWN);
+        }
+        if (isfinite(wsum.hi) && wsum.hi != 0.0) { /* S = 2^-e, wsum*S in [1, 2) */
+            int e = ilogb(wsum.hi);
+            double s = ldexp(1.0, e < -1000 ? 1000 : -e);
+            J.wpre = J.lscale = J.lscale * s;
+            wsum.hi *= s;
+            wsum.lo *= s;
         }
     }
     if ((want & (CBCE__GRAD | CBCE__HESS)) && a->reduction != CBCE_REDUCTION_NONE) {
@@ -554,18 +641,22 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     run_all(&J, a->num_threads);
 
     if (J.reduced) {
-        cbce__dd total = combine(&J), den = {1.0, 0.0};
+        cbce__dd total = combine(&J, J.seg_sum, J.tail), den = {1.0, 0.0};
         double r;
         int mean = a->reduction == CBCE_REDUCTION_MEAN;
         int wmean = a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN;
-        if (!isfinite(total.hi) && J.lscale == 1.0) {
-            J.lscale = CBCE__DOWN;
-            J.want = CBCE__LOSS;
-            J.ntail = 0;
-            if (wmean)
-                wsum = weight_sum(&a->weight, n, CBCE__DOWN);
-            run_all(&J, a->num_threads);
-            total = combine(&J);
+        if (!isfinite(total.hi) && !down) {
+            J.lscale *= CBCE__DOWN;
+            if (J.dual) {
+                total = combine(&J, J.seg_sum2, J.tail2);
+            } else {
+                J.want = CBCE__LOSS;
+                J.ntail = 0;
+                run_all(&J, a->num_threads);
+                total = combine(&J, J.seg_sum, J.tail);
+            }
+            wsum.hi *= CBCE__DOWN;
+            wsum.lo *= CBCE__DOWN;
         }
         if (mean) {
             den.hi = (double)n;

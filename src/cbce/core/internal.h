@@ -108,7 +108,12 @@ typedef struct cbce__outputs {
     void *hess;  ptrdiff_t hess_stride;
 } cbce__outputs;
 
-/* The one driver: validates, then runs load -> step -> store over all elements. */
+/* The checks of the arguments that need no data (status code, CBCE_OK if they pass). */
+int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+                const cbce__outputs *o);
+
+/* The one driver: validates (cbce__check), then runs load -> step -> store over all
+ * elements. */
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
