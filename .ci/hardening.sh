@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# CI for issue 7 (hardening): the bounded libFuzzer run of the C API, the Python test suite
-# against an AddressSanitizer + UBSan build, the memory-growth tests at 10^5 calls per
-# function, and the slow test with more than 2^31 elements.  Run by .ci/run after the
-# package is installed; about 12 minutes on 2 cores.
+# CI hardening: a bounded fuzz campaign (hypothesis over the Python API against the
+# long-double reference, next to libFuzzer on the C API, every family), the Python test
+# suite against an AddressSanitizer + UBSan build, the memory-growth tests at 10^5 calls
+# per function, and the slow test with more than 2^31 elements.  Run by .ci/run after the
+# package is installed; about 15 minutes on 2 cores.
 #
-#   HARDENING_FUZZ_TIME   seconds of libFuzzer (default 60)
+#   HARDENING_FUZZ_TIME   seconds of the fuzz campaign (default 180)
 #   HARDENING_SKIP_SLOW=1 skip the >2^31-element test (it needs ~11 GB of memory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,10 @@ fi
 clang --version | head -n 1
 gcc --version | head -n 1
 
-step "libFuzzer, C API, ${HARDENING_FUZZ_TIME:-60}s"
+step "fuzz campaign: hypothesis (Python API) and libFuzzer (C API), ${HARDENING_FUZZ_TIME:-180}s"
 t0=$(date +%s)
-FUZZ_TIME=${HARDENING_FUZZ_TIME:-60} bash fuzz/run.sh || status=1
-echo "hardening: fuzz took $(( $(date +%s) - t0 ))s"
+PYTHON=python3 bash tools/fuzz_campaign.sh "${HARDENING_FUZZ_TIME:-180}" 1 || status=1
+echo "hardening: fuzz campaign took $(( $(date +%s) - t0 ))s"
 
 step "pytest under AddressSanitizer + UndefinedBehaviorSanitizer"
 t0=$(date +%s)

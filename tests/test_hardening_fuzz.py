@@ -17,6 +17,7 @@ What is checked, for every call:
 The number of examples is bounded (CBCE_FUZZ_EXAMPLES, default 150 per test) so the file
 runs in well under a minute; set it to e.g. 5000 for a longer run.
 """
+import json
 import os
 import warnings
 
@@ -642,6 +643,44 @@ def run_elementwise_case(name, dtype, shape, seed, special, layout, out, olayout
     with np.errstate(all="ignore"):
         r = ref_elem(name, x.astype(LD))
     check_close(got, r, np.abs(r), dtype.newbyteorder("="), name)
+
+
+def run_saved(family, c):
+    """Replay a call saved as JSON by tools/fuzz_campaign.py (family 'elementwise' for the
+    helpers)."""
+    if family == "elementwise":
+        run_elementwise_case(c["name"], np.dtype(c["dtype"]), tuple(c["shape"]), c["seed"],
+                             c["special"], c["layout"], c["out"], c["olayout"])
+        return
+    c = dict(c, shape=tuple(c["shape"]), dtype=np.dtype(c["dtype"]),
+             tdtype=np.dtype(c["tdtype"]))
+    for k in ("weight", "pos_weight"):
+        if k in c:
+            c[k] = tuple(c[k])
+    if "wdtype" in c:
+        c["wdtype"] = np.dtype(c["wdtype"])
+    if isinstance(c.get("go"), list):
+        c["go"] = tuple(c["go"])
+    run_case(c)
+
+
+FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_findings.jsonl")
+
+
+def _findings():
+    if not os.path.exists(FINDINGS):
+        return []
+    with open(FINDINGS) as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [pytest.param(r, id=f"{r['family']}-{r['genome']}") for r in rows]
+
+
+@pytest.mark.parametrize("finding", _findings())
+def test_saved_findings(finding):
+    """Every failing call the campaign found (tests/fuzz_findings.jsonl), replayed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_saved(finding["family"], finding["case"])
 
 
 def test_zz_report_cases(capsys):

@@ -97,24 +97,6 @@ def decode(genome):
     return fam, c
 
 
-def run(fam, c):
-    """Run one decoded call (the dtypes as NumPy dtypes, as run_case takes them)."""
-    if fam == "elementwise":
-        F.run_elementwise_case(c["name"], np.dtype(c["dtype"]), tuple(c["shape"]), c["seed"],
-                               c["special"], c["layout"], c["out"], c["olayout"])
-        return
-    c = dict(c, shape=tuple(c["shape"]), dtype=np.dtype(c["dtype"]),
-             tdtype=np.dtype(c["tdtype"]))
-    for k in ("weight", "pos_weight"):
-        if k in c:
-            c[k] = tuple(c[k])
-    if "wdtype" in c:
-        c["wdtype"] = np.dtype(c["wdtype"])
-    if isinstance(c.get("go"), list):
-        c["go"] = tuple(c["go"])
-    F.run_case(c)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("seconds", type=float)
@@ -136,7 +118,7 @@ def main():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                run(fam, c)
+                F.run_saved(fam, c)
         except Exception as e:
             f = {"genome": genome, "family": fam, "case": c,
                  "error": f"{type(e).__name__}: {e}"[:600]}
