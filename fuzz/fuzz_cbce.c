@@ -502,14 +502,15 @@ static size_t fuzz_max_n(void)
 }
 
 /* Counts of what the fuzzer reached (printed at exit with FUZZ_STATS=1). */
-static unsigned long stat_runs, stat_ok, stat_err, stat_domain, stat_reduced, stat_fam[NFAM];
+static unsigned long stat_runs, stat_ok, stat_err, stat_domain, stat_reduced, stat_inplace,
+    stat_fam[NFAM];
 
 static void print_stats(void)
 {
     int f;
     fprintf(stderr, "fuzz_cbce stats: %lu inputs, %lu valid calls, %lu refused, %lu domain "
-            "errors, %lu reduced checks; per family:", stat_runs, stat_ok, stat_err,
-            stat_domain, stat_reduced);
+            "errors, %lu reduced checks, %lu in place; per family:", stat_runs, stat_ok,
+            stat_err, stat_domain, stat_reduced, stat_inplace);
     for (f = 0; f < NFAM; f++)
         fprintf(stderr, " %s %lu", family_names[f], stat_fam[f]);
     fprintf(stderr, "\n");
@@ -714,6 +715,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fail("fused reduced loss differs from forward", "result");
             free_outcome(&r1);
             free_outcome(&r2);
+        }
+        /* the gradient written over the input (in place) gives the same bits, the reduced
+         * loss included (whose rescaled sum must not be formed from the overwritten input) */
+        if ((op == OP_BWD || op == OP_FWD_BWD) && n > 0 && a->input.data != NULL &&
+            a->input.dtype == dtype) {
+            size_t es = P.f64 ? 8 : 4;
+            unsigned char *buf = (unsigned char *)malloc(n * es);
+            plan Q = P;
+            if (buf == NULL)
+                abort();
+            for (i = 0; i < n; i++)
+                put(buf, dtype, (ptrdiff_t)i, operand_at(&a->input, i, 0));
+            Q.a.input = cbce_vector(buf, dtype, n, 1);
+            memset(&r1, 0, sizeof r1);
+            memset(r1.res_bytes, FILL, sizeof r1.res_bytes);
+            r1.bad_index = (size_t)-1;
+            make_output(&r1.o1, n, P.s1, es);
+            r1.o2.p = buf;
+            r1.o2.stride = 1;
+            r1.status = call(Q.fam, Q.op, Q.f64, &Q.a, &r1, reduced);
+            if (r1.status != CBCE_OK)
+                fail("the in-place call failed", cbce_status_string(r1.status));
+            for (i = 0; i < n; i++) {
+                if (!same_value_bits(out_at(&r1.o2, i, P.f64), out_at(&r0.o2, i, P.f64), P.f64))
+                    fail("in-place gradient differs", "element");
+                if (has1 && !same_value_bits(out_at(&r1.o1, i, P.f64), out_at(&r0.o1, i, P.f64),
+                                             P.f64))
+                    fail("loss of the in-place call differs", "element");
+            }
+            if (reduced && !same_value_bits(result_of(&r1, P.f64), result_of(&r0, P.f64), P.f64))
+                fail("in-place reduced loss differs", "result");
+            block_free(&r1.o1.b);
+            free(buf);
+            stat_inplace++;
         }
         /* 5. sanity: logits losses with hard labels and non-negative weights */
         if (fam == FAM_LOGITS && (op == OP_FWD || op == OP_FWD_BWD) && !reduced &&

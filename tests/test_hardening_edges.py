@@ -253,6 +253,22 @@ def test_in_place_fused_overflow_probs():
     assert _bits_equal(got[0], plain[0]) and _bits_equal(got[1], plain[1])
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+def test_overflowing_element_in_a_finite_mean(in_place):
+    """pos_weight * |x| overflows for one element; the mean is finite (the rescaled sum
+    recomputes that element's loss at the lower scale, in place too)."""
+    x = np.full(100, 50.0)
+    x[0] = -1e308
+    y = np.ones(100)
+    pw = np.array([10.0])
+    exact = (10 * mpmath.mpf(1e308) + 99 * mp_loss(50.0, 1.0)) / 100
+    plain = cbce.binary_cross_entropy_with_logits_forward_backward(x.copy(), y, pos_weight=pw)
+    out = (None, x) if in_place else None
+    got = cbce.binary_cross_entropy_with_logits_forward_backward(x, y, pos_weight=pw, out=out)
+    assert got[0] == float(exact), (got[0], exact)
+    assert _bits_equal(got[0], plain[0]) and _bits_equal(got[1], plain[1])
+
+
 def test_in_place_fused_overflow_float32_and_focal():
     x = np.array([3e38, 3e38, -1.0], np.float32)
     plain = cbce.binary_cross_entropy_with_logits_forward_backward(x.copy(), np.zeros(3,

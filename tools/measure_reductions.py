@@ -3,6 +3,10 @@ many random distributions, against the exact sum of long-double per-element loss
 
     python tools/measure_reductions.py [TRIALS] [N]        (defaults: 60 trials, 10**6)
 
+Distributions: logits normal, uniform, log-uniform in scale, clustered, and arrays of a
+few distinct values (where the per-element roundings add up rather than cancel); hard or
+soft labels; pos_weight and weight of shape (C,) or none.
+
 The reference: each loss in NumPy long double (64-bit significand on x86-64) from the
 cancellation-free form loss = w * (c*|x| + L*log1p(exp(-|x|))) (every term >= 0), split
 into float64 hi + lo and added exactly with math.fsum; its relative error is ~2^-62, a few
@@ -36,8 +40,11 @@ def exact_pair(v):
 
 
 def trial(rng, n):
-    kind = rng.integers(0, 4)
-    if kind == 0:
+    kind = rng.integers(0, 6)
+    if kind >= 4:   # few distinct values: their rounding errors add up instead of cancelling
+        pool = rng.choice([-1, 1], 12) * np.exp(rng.uniform(-8, 4, 12))
+        x = rng.choice(pool[:int(rng.choice([1, 2, 3, 5, 12]))], n)
+    elif kind == 0:
         x = rng.normal(0, 3, n)
     elif kind == 1:
         x = rng.uniform(-40, 40, n)
@@ -47,11 +54,15 @@ def trial(rng, n):
         x = rng.normal(rng.uniform(-30, 30), rng.uniform(0.1, 10), n)
     soft = rng.uniform() < 0.5
     y = rng.uniform(0, 1, n) if soft else rng.integers(0, 2, n).astype(np.float64)
+    if kind == 5:
+        y = rng.choice(y[:3], n)
     c = int(rng.choice([1, 4, 7, 64]))
     n -= n % c
     x, y = x[:n].reshape(-1, c), y[:n].reshape(-1, c)
     pw = rng.uniform(0.2, 4, c) if rng.uniform() < 0.5 else np.ones(c)
     w = rng.uniform(0, 3, c)
+    if kind >= 4:
+        pw, w = np.full(c, pw[0]), np.full(c, w[0])
     X, Y, P = x.astype(LD), y.astype(LD), pw.astype(LD)
     a = np.abs(X)
     q = 1 - Y

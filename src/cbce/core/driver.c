@@ -339,6 +339,28 @@ static cbce__dd block_sum(double *lhi, double *llo)
     return sum;
 }
 
+/* The chunk's losses l scaled by CBCE__DOWN (the sums of an overflowing reduction): l *
+ * DOWN where every l is finite, else the losses recomputed with the weights w * DOWN (an
+ * element whose weighted loss overflows is finite at that scale).  ws and scratch are free
+ * buffers of the chunk's size. */
+static void scaled_losses(const cbce__job *J, size_t c, const double *x, const double *t,
+                          const double *p, const double *w, const double *m, double *l,
+                          double *ws, double *scratch)
+{
+    size_t j;
+    int finite = 1;
+    for (j = 0; j < c; j++)
+        finite &= isfinite(l[j]) != 0;
+    if (finite) {
+        for (j = 0; j < c; j++)
+            l[j] *= CBCE__DOWN;
+        return;
+    }
+    for (j = 0; j < c; j++)
+        ws[j] = w[j] * CBCE__DOWN;
+    J->step(CBCE__LOSS, c, x, t, p, ws, m, &J->k, l, scratch, scratch);
+}
+
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
 {
@@ -394,11 +416,6 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
             if (J->reduced) {
                 lane_sums(lhi, llo, lb, c, J->dtype == CBCE_F32);
-                if (J->dual) {
-                    for (j = 0; j < c; j++)
-                        lb[j] *= CBCE__DOWN;
-                    lane_sums(dhi, dlo, lb, c, J->dtype == CBCE_F32);
-                }
             } else if (want & CBCE__LOSS) {
                 store(o->loss, J->dtype, o->loss_stride, c0, c, lb);
             }
@@ -406,6 +423,10 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
                 store(o->grad, J->dtype, o->grad_stride, c0, c, gb);
             if (want & CBCE__HESS)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
+            if (J->dual) { /* from the chunk's buffers, not the (maybe overwritten) input */
+                scaled_losses(J, c, xb, tb, pb, wb, mb, lb, gb, hb);
+                lane_sums(dhi, dlo, lb, c, J->dtype == CBCE_F32);
+            }
         }
         if (J->reduced) {
             if (J->dual)
@@ -525,10 +546,10 @@ static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdi
  * weights) overflows, and a sum with weights of both signs can be finite even where some
  * lanes overflow to +inf and others to -inf (NaN): whenever the total is not finite, the
  * sums are formed once more with every loss scaled by CBCE__DOWN = 2^-600 (exact, a power
- * of two) and the result scaled back.  Only such calls (and those with NaN data, which
- * stay NaN) pay the second pass.  A call whose gradient output overlaps an operand cannot
- * read its data twice (the gradient has overwritten it): it forms both sums in its one
- * pass (`dual`).
+ * of two; scaled_losses) and the result scaled back.  Only such calls (and those with NaN
+ * data, which stay NaN) pay the second pass.  A call whose gradient output overlaps an
+ * operand cannot read its data twice (the gradient has overwritten it): it forms both sums
+ * in its one pass (`dual`), with the same bits as the second pass.
  *
  * weighted_mean: the weights are scaled by a power of two S that brings their sum into
  * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever that neither under- nor
@@ -646,15 +667,14 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         int mean = a->reduction == CBCE_REDUCTION_MEAN;
         int wmean = a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN;
         if (!isfinite(total.hi) && !down) {
-            J.lscale *= CBCE__DOWN;
-            if (J.dual) {
-                total = combine(&J, J.seg_sum2, J.tail2);
-            } else {
+            if (!J.dual) { /* the second pass */
+                J.dual = 1;
                 J.want = CBCE__LOSS;
                 J.ntail = 0;
                 run_all(&J, a->num_threads);
-                total = combine(&J, J.seg_sum, J.tail);
             }
+            total = combine(&J, J.seg_sum2, J.tail2);
+            J.lscale *= CBCE__DOWN;
             wsum.hi *= CBCE__DOWN;
             wsum.lo *= CBCE__DOWN;
         }
