@@ -154,7 +154,9 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  *       and WEIGHTED_MEAN, divided by n or by the sum of the weights.
  * _fwd_bwd: both from one pass over memory.
  * _grad_hess: elementwise gradient and second derivative (reduction ignored).
- * grad may alias input when both have the same stride (in-place gradient).
+ * grad may alias input when both have the same stride (in-place gradient; a reduced
+ * _fwd_bwd then forms the rescaled sum of an overflowing total in its one pass, with the
+ * same bits).  Any other overlap of an output with an operand is not allowed.
  */
 CBCE_API int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
                                      float *result);
