@@ -398,9 +398,9 @@ def test_errors():
 
 def test_class():
     m = cbce.SigmoidFocalLoss()
-    assert repr(m) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, reduction='mean')"
+    assert repr(m) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, reduction='mean', label_smoothing=0.0)"
     m = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5, reduction="sum")
-    assert repr(m) == "SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='sum')"
+    assert repr(m) == "SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='sum', label_smoothing=0.0)"
     x = np.array([-1.0, 0.5, 3.0])
     y = np.array([0.0, 1.0, 1.0])
     assert m(x, y) == FL(x, y, alpha=None, gamma=0.5, reduction="sum")

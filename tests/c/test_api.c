@@ -283,7 +283,8 @@ static void test_helpers(void)
     }
     check(CBCE_OK == 0 && CBCE_ERR_NULL == 1 && CBCE_ERR_DTYPE == 2 && CBCE_ERR_SHAPE == 3 &&
               CBCE_ERR_REDUCTION == 4 && CBCE_ERR_SMOOTHING == 5 && CBCE_ERR_GAMMA == 6 &&
-              CBCE_ERR_ALPHA == 7 && CBCE_ERR_DOMAIN == 8 && CBCE_ERR_THREADS == 9,
+              CBCE_ERR_ALPHA == 7 && CBCE_ERR_DOMAIN == 8 && CBCE_ERR_THREADS == 9 &&
+              CBCE_ERR_OPERAND == 10,
           "a frozen status code changed its number");
     {
         static const int out_of_range[] = {-1, CBCE_STATUS_COUNT, 1000, INT_MAX, INT_MIN};

@@ -573,8 +573,7 @@ static void measure_public_elementwise(const table_t *t, int f64)
     free(od);
 }
 
-#ifdef CBCE__HAVE_ELEMENTWISE
-/* sigmoid, log_sigmoid, softplus from elem.h's primitives (no public entry points yet) */
+/* sigmoid, log_sigmoid, softplus from elem.h's primitives */
 static void measure_elementwise(const table_t *t, int f64)
 {
     const char *dt = f64 ? "float64" : "float32";
@@ -788,7 +787,6 @@ static void measure_log(void)
                    &st[f64][c], 1.0, &t, 0);
         }
 }
-#endif
 
 int main(int argc, char **argv)
 {
@@ -835,13 +833,9 @@ int main(int argc, char **argv)
                    cbce_simd_name(cbce_simd_level(0)));
         }
         measure_public_elementwise(&t, f64);
-#ifdef CBCE__HAVE_ELEMENTWISE
         measure_elementwise(&t, f64);
-#endif
     }
-#ifdef CBCE__HAVE_ELEMENTWISE
     measure_log();
-#endif
 #if LDBL_MANT_DIG >= 64 && LDBL_MAX_EXP >= 16384
     printf("parse check: max relative difference to strtold %.3g%s\n", parse_max_rel_diff,
            parse_max_rel_diff > ldexp(1.0, -62) ? "  FAIL" : "");

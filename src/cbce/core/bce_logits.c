@@ -1,6 +1,6 @@
 /*
  * bce_logits.c -- binary cross-entropy with logits: the compute step (one body, two
- * precisions, see elem.h) and the public entry points.
+ * precisions, see elem.h) and the float32 span kernel; the entry points are families.c's.
  */
 #include "elem.h"
 #include "simd/vec.h"
@@ -304,11 +304,3 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
 
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
                                                         logits32_span, NULL};
-
-#ifndef CBCE__ISA_VARIANT
-const cbce__family cbce__bce_logits = {CBCE__STEP_TABLES(cbce__logits_steps), 1, 0};
-
-CBCE__LOSS_API(cbce_bce_logits, cbce__bce_logits, f32, float, CBCE_F32)
-CBCE__LOSS_API(cbce_bce_logits, cbce__bce_logits, f64, double, CBCE_F64)
-
-#endif /* CBCE__ISA_VARIANT */

@@ -23,7 +23,7 @@
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
  *
- * The "d" path in double, built for speed (issue 4): e = exp(-a) = 2^hn N/D by
+ * The "d" path in double, built for speed: e = exp(-a) = 2^hn N/D by
  * cbce__exp_neg_f32_nd (relative 2^-38.3; a rational exp whose division is shared; hn = 1
  * when the loss is wanted), then one division per quantity group: u = e/(2+e) = N/(D+N)
  * for t = log1p(e) = cbce__log1p_f32_u(u) (2^-38.4 given u), and with M = 2^hn N,
@@ -58,7 +58,7 @@
  * (Dekker's split); weights w, m multiply the rounded result (a second rounding unless 1);
  * with label smoothing, y and q are rounded doubles (relative 2^-53 each).
  *
- * Also here, for the next loss families (issue 3), scalar primitives of the same accuracy:
+ * Also here, for the other loss families, scalar primitives of the same accuracy:
  *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
  *   by tests/c/test_reference.c on the reference columns), and in fastmath.h
  *   cbce__exp_neg_dd / _d (exp(-a), a >= 0; for focal loss exp(gamma * log(1 - p_t))),
@@ -73,8 +73,6 @@
 
 #include "fastmath.h"
 #include "internal.h"
-
-#define CBCE__HAVE_ELEMENTWISE 1
 
 /* ---- float32 data: double arithmetic ----------------------------------------------------- */
 
@@ -283,7 +281,8 @@ CBCE__INLINE void cbce__logits_x_tiny(int want, double x, double tr, double p, d
     cbce__logits_x_impl(want, 1, 1, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
 }
 
-/* The loss of one element whose p*|x| term overflowed (see cbce__logits_x_fixup). */
+/* The loss of one element whose p*|x| term overflowed (bce_logits.c, logits_step_x, forms
+ * such losses again with this at 2^-128). */
 CBCE__INLINE double cbce__logits_x_loss_scaled(int tiny, double x, double tr, double p,
                                                double w, double eps, double half)
 {

@@ -106,7 +106,6 @@
 
 CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
 
-#ifdef CBCE__HAVE_ELEMENTWISE
 /*
  * The "x" path (float64 data) in double-double on fastmath.h's primitives, branch-free:
  *   log x as cbce__log_dd(x); log(1 - x) as cbce__log1p_dd(-x) for x <= 1/4 (its k = 0
@@ -178,8 +177,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
              * into the subnormals and lose its low bits: divide 2^600 (x - y) instead,
              * multiply by m and round at that scale, and scale back last (exact unless the
              * result is subnormal, then one rounding onto its grid; scaling the quotient
-             * back before the product lost its low part: 3 subnormal ulps, found by the
-             * fuzz test). */
+             * back before the product would lose its low part, up to 3 subnormal ulps). */
             double up = fabs(r.hi) < 0x1p-900 ? 0x1p600 : 1.0;
             cbce__f2 rs = cbce__two_sum(r.hi * up, -(ds * (up * 0x1p-600))), qd; /* - dy */
             rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
@@ -196,9 +194,6 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         }
     }
 }
-#else
-CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
-#endif
 
 /*
  * Sigmoid focal loss (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss):
@@ -267,7 +262,6 @@ CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
         }                                                                                  \
     }
 
-#ifdef CBCE__HAVE_ELEMENTWISE
 /* The "d" path on fastmath.h's branch-free double primitives (relative errors ~4-5u, far
  * below a float32 ulp), so the float32 focal loops vectorise.  Every EXP argument in the
  * focal element is <= 0 (-|x|, gamma * log(1 - p_t)); a rounding above 0 is taken as 0. */
@@ -277,9 +271,6 @@ CBCE__INLINE double cbce__fam_exp_d(double v)
     return cbce__exp_neg_d(a < 0 ? 0.0 : a);
 }
 CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1p_d)
-#else
-CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
-#endif
 
 /*
  * The float64 focal element in double-double (the formulas above; elem.h's "x" path is the
@@ -436,40 +427,5 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         }
     }
 }
-
-/*
- * The elementwise helpers cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}
- * come from elem.h when it provides them (CBCE__HAVE_ELEMENTWISE: branch-free, the "x" ones
- * in double-double, vectorisable); otherwise from this fallback, with the "x" path in long
- * double.  The formulas (NUMERICS.md), with a, e, d, t as above,
- *   sigmoid(x)     = x >= 0 ? 1/d : e/d       (no 1 - sigmoid is ever formed)
- *   log_sigmoid(x) = min(x, 0) - t            (two terms <= 0: no cancellation)
- *   softplus(x)    = max(x, 0) + t            (two terms >= 0)
- * The comparisons are written so that NaN falls into the branch that propagates it, and
- * x = -inf, +inf give the limits (0, 1; -inf, 0; 0, inf).
- */
-#define CBCE__ELEM_HELPERS(SIG, LSIG, SOFTP, R, EXP, LOG1P)                                 \
-    CBCE__INLINE double SIG(R x)                                                          \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        R d = (R)1 + e;                                                                    \
-        return (double)(x >= 0 ? (R)1 / d : e / d);                                        \
-    }                                                                                      \
-    CBCE__INLINE double LSIG(R x)                                                         \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        return (double)((x < 0 ? x : (R)0) - LOG1P(e));                                    \
-    }                                                                                      \
-    CBCE__INLINE double SOFTP(R x)                                                        \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        return (double)((x > 0 ? x : (R)0) + LOG1P(e));                                    \
-    }
-
-#ifndef CBCE__HAVE_ELEMENTWISE
-CBCE__ELEM_HELPERS(cbce__sigmoid_d, cbce__log_sigmoid_d, cbce__softplus_d, double, exp, log1p)
-CBCE__ELEM_HELPERS(cbce__sigmoid_x, cbce__log_sigmoid_x, cbce__softplus_x, long double, expl,
-                   log1pl)
-#endif
 
 #endif

@@ -399,8 +399,8 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
 #define CBCE__SQRTH_M1 (-0x1.2bec333018867p-2)  /* sqrt(1/2) - 1 */
 
 /* P(w) ~ (2 atanh(sqrt w)/sqrt w - 2)/(2w) by the degree-7 fit LX, Estrin's scheme (Horner
- * has fewer operations but a longer dependency chain: 7% slower in the logits loops on
- * AVX-512). */
+ * has fewer operations but a longer dependency chain, which bounds the logits loops'
+ * throughput). */
 CBCE__INLINE double cbce__lx_poly(double w)
 {
     double w2 = w * w, w4 = w2 * w2;

@@ -106,14 +106,13 @@ def _target(target, x):
     return t.rechunk(x.chunks)
 
 
-def _check(reduction, label_smoothing=0.0, gamma=None, allowed=_REDUCTIONS):
+def _check(name, reduction, allowed=_REDUCTIONS, **params):
+    """The reduction, then the loss's parameters, checked by cbce's own function `name` on
+    an empty input (the core's checks and messages), before any block is built."""
     if reduction not in allowed:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, allowed))}; got "
                          f"{reduction!r}")
-    if not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    if gamma is not None and not float(gamma) >= 0.0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    getattr(cbce, name)(np.zeros(0), np.zeros(0), **params)
 
 
 def _operands(x, target, weight, pos_weight):
@@ -300,7 +299,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
                                      num_threads: int | None = None) -> da.Array:
     """:func:`cbce.binary_cross_entropy_with_logits` over dask arrays, lazily (see the
     module's notes for how a reduced loss is summed exactly)."""
-    _check(reduction, label_smoothing)
+    _check("binary_cross_entropy_with_logits", reduction, label_smoothing=label_smoothing)
     kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
     return _loss("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
                  reduction, kw)
@@ -313,7 +312,7 @@ def binary_cross_entropy_with_logits_backward(input: Any, target: Any, weight: A
                                               num_threads: int | None = None) -> da.Array:
     """:func:`cbce.binary_cross_entropy_with_logits_backward` over dask arrays, lazily: a
     dask array of the input's shape and chunks."""
-    _check(reduction, label_smoothing)
+    _check("binary_cross_entropy_with_logits", reduction, label_smoothing=label_smoothing)
     kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
     return _backward("binary_cross_entropy_with_logits_backward", input, target, weight,
                      pos_weight, reduction, grad_output, kw)
@@ -324,7 +323,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
                          num_threads: int | None = None) -> da.Array:
     """:func:`cbce.binary_cross_entropy` (on probabilities) over dask arrays, lazily.  A
     value outside [0, 1] raises ValueError when its block is computed."""
-    _check(reduction, label_smoothing)
+    _check("binary_cross_entropy", reduction, label_smoothing=label_smoothing)
     kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
     return _loss("binary_cross_entropy", input, target, weight, None, reduction, kw)
 
@@ -334,7 +333,7 @@ def binary_cross_entropy_backward(input: Any, target: Any, weight: Any = None, *
                                   grad_output: Any = 1.0,
                                   num_threads: int | None = None) -> da.Array:
     """:func:`cbce.binary_cross_entropy_backward` over dask arrays, lazily."""
-    _check(reduction, label_smoothing)
+    _check("binary_cross_entropy", reduction, label_smoothing=label_smoothing)
     kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
     return _backward("binary_cross_entropy_backward", input, target, weight, None, reduction,
                      grad_output, kw)
@@ -344,7 +343,7 @@ def sigmoid_focal_loss(input: Any, target: Any, weight: Any = None, *,
                        alpha: float | None = 0.25, gamma: float = 2.0, reduction: str = "mean",
                        num_threads: int | None = None) -> da.Array:
     """:func:`cbce.sigmoid_focal_loss` over dask arrays, lazily."""
-    _check(reduction, gamma=gamma)
+    _check("sigmoid_focal_loss", reduction, alpha=alpha, gamma=gamma)
     kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
     return _loss("sigmoid_focal_loss", input, target, weight, None, reduction, kw)
 
@@ -354,7 +353,7 @@ def sigmoid_focal_loss_backward(input: Any, target: Any, weight: Any = None, *,
                                 reduction: str = "mean", grad_output: Any = 1.0,
                                 num_threads: int | None = None) -> da.Array:
     """:func:`cbce.sigmoid_focal_loss_backward` over dask arrays, lazily."""
-    _check(reduction, gamma=gamma)
+    _check("sigmoid_focal_loss", reduction, alpha=alpha, gamma=gamma)
     kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
     return _backward("sigmoid_focal_loss_backward", input, target, weight, None, reduction,
                      grad_output, kw)
