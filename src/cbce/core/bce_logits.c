@@ -114,8 +114,8 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
  *       times the largest weight and pos_weight, 2^256).
  *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 4 (2^-27.8);
  *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512).
- * The formulas are elem.h's.  c*a uses min(a, 1e300): 0 for c = 0 at an infinite logit (the
- * limit), inf after the float rounding for any other c; NaN stays NaN.
+ * The formulas are elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
+ * still comes through t).
  * K = 4 independent vectors are in flight per step (the chain is long and latency-bound
  * otherwise); lane sums: vector v of a span goes to accumulator v % K.
  */
@@ -177,9 +177,11 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
             Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_1));
             Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_0));
         }
-        for (j = 0; j < nk; j++)
-            lo[j] = vd_mla(vd_select(pos[j], q[j], py[j]), vd_min(vd_set1(1e300), a[j]),
-                           vd_mul(L[j], vd_mul(u[j], Q[j])));
+        for (j = 0; j < nk; j++) {
+            vd_t c = vd_select(pos[j], q[j], py[j]);
+            vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
+            lo[j] = vd_mla(L[j], vd_mul(u[j], Q[j]), ca);
+        }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         vd_t r[L32_K], Ls[L32_K];
@@ -282,8 +284,11 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__
 }
 
 static void logits32_span(int want, int reduced, const cbce__span *S,
-                          const cbce__span_consts *k)
+                          const cbce__span_consts *k0)
 {
+    cbce__span_consts kc = *k0, *k = &kc;
+    if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
+        kc.half = kc.eps;
     switch (want) {
     case CBCE__LOSS:
         if (reduced)
