@@ -104,35 +104,40 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
 
 /*
  * float32 data: the span kernel on the vector layer (simd/vec.h).  Double arithmetic to
- * about 2^-27 relative before the one rounding to float, which gives <= 0.5 + 2^-27 * 2^24
- * ~ 0.6 ulp (measured maxima: tests/c/acc_logits32.c); weight, pos_weight and grad_output
+ * about 2^-28 relative before the one rounding to float, which gives <= 0.5 + 2^-28 * 2^24
+ * ~ 0.56 ulp (measured maxima: tests/c/acc_logits32.c); weight, pos_weight and grad_output
  * are multiplied in before that rounding.  No division instruction, no table:
  *   e = exp(-a) = 2^(-a/ln2): n = round(-a/ln2), g = -a/ln2 - n in [-1/2, 1/2],
- *       2^g by a degree-6 polynomial (2^-28.9), scaled by 2^n (vd_scalef).  The rounding
+ *       2^g by a degree-7 polynomial (2^-34.5), scaled by 2^n (vd_scalef).  The rounding
  *       of a/ln2 moves e by <= 2^-53 * a/ln2 * ln2 relative: 2^-43 at a = 1000, where
  *       a is clamped (e = 2^-1443 = 0; results there are far below float's range even
  *       times the largest weight and pos_weight, 2^256).
- *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 4 (2^-27.8);
- *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512).
- * The formulas are elem.h's.  c*a uses min(a, 1e300): 0 for c = 0 at an infinite logit (the
- * limit), inf after the float rounding for any other c; NaN stays NaN.
+ *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 5 (2^-33);
+ *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512, the largest
+ *   term of the budget there; 2^-45 on AVX2, exact on the scalar level).
+ * The formulas are elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
+ * still comes through t).
  * K = 4 independent vectors are in flight per step (the chain is long and latency-bound
  * otherwise); lane sums: vector v of a span goes to accumulator v % K.
  */
 #define L32_K 4
 #define INV_LN2 0x1.71547652b82fep+0
-#define E2_0 0x1.0000000000000p+0
-#define E2_1 0x1.62e430d03518cp-1
-#define E2_2 0x1.ebfbe045f50e2p-3
-#define E2_3 0x1.c6aecc65ba9afp-5
-#define E2_4 0x1.3b2a1b7104e43p-7
-#define E2_5 0x1.5f48c0bfcf4abp-10
-#define E2_6 0x1.44400016ea23dp-13
-#define Q4_0 0x1.000000107f483p+1
-#define Q4_1 0x1.5554e18ece036p-1
-#define Q4_2 0x1.99da13a3ae642p-2
-#define Q4_3 0x1.1e5cf3ec558b3p-2
-#define Q4_4 0x1.20561536e608bp-2
+/* 2^g on [-1/2, 1/2], degree 7 (Chebyshev fit, 2^-34.5 relative) */
+#define E2_0 0x1.ffffffffa712fp-1
+#define E2_1 0x1.62e42fef9cc68p-1
+#define E2_2 0x1.ebfbe0aa04648p-3
+#define E2_3 0x1.c6b08da70cf75p-5
+#define E2_4 0x1.3b29d8ba9c555p-7
+#define E2_5 0x1.5d877597f08c6p-10
+#define E2_6 0x1.446c7a48d8078p-13
+#define E2_7 0x1.00c0e51820450p-16
+/* Q(w) = 2 atanh(sqrt w) / sqrt w on [0, 1/9], degree 5 (2^-33 relative) */
+#define Q5_0 0x1.ffffffff2dfd1p+0
+#define Q5_1 0x1.5555597b13e25p-1
+#define Q5_2 0x1.999638b350993p-2
+#define Q5_3 0x1.251228fdab135p-2
+#define Q5_4 0x1.b63e00431a586p-3
+#define Q5_5 0x1.f396ab57dbd64p-3
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
  * weights), from the input x, the raw target tr and the pos_weight pw. */
@@ -151,7 +156,8 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
         g[j] = vd_sub(g[j], n[j]);
     }
     for (j = 0; j < nk; j++) {
-        vd_t p = vd_mla(vd_set1(E2_6), g[j], vd_set1(E2_5));
+        vd_t p = vd_mla(vd_set1(E2_7), g[j], vd_set1(E2_6));
+        p = vd_mla(p, g[j], vd_set1(E2_5));
         p = vd_mla(p, g[j], vd_set1(E2_4));
         p = vd_mla(p, g[j], vd_set1(E2_3));
         p = vd_mla(p, g[j], vd_set1(E2_2));
@@ -172,14 +178,17 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
             u[j] = vd_mul(e[j], vd_rcp27(vd_add(vd_set1(2.0), e[j])));
         for (j = 0; j < nk; j++) {
             w[j] = vd_mul(u[j], u[j]);
-            Q[j] = vd_mla(vd_set1(Q4_4), w[j], vd_set1(Q4_3));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_2));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_1));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_0));
+            Q[j] = vd_mla(vd_set1(Q5_5), w[j], vd_set1(Q5_4));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_3));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_2));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_1));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_0));
         }
-        for (j = 0; j < nk; j++)
-            lo[j] = vd_mla(vd_select(pos[j], q[j], py[j]), vd_min(vd_set1(1e300), a[j]),
-                           vd_mul(L[j], vd_mul(u[j], Q[j])));
+        for (j = 0; j < nk; j++) {
+            vd_t c = vd_select(pos[j], q[j], py[j]);
+            vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
+            lo[j] = vd_mla(L[j], vd_mul(u[j], Q[j]), ca);
+        }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         vd_t r[L32_K], Ls[L32_K];
@@ -282,8 +291,11 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__
 }
 
 static void logits32_span(int want, int reduced, const cbce__span *S,
-                          const cbce__span_consts *k)
+                          const cbce__span_consts *k0)
 {
+    cbce__span_consts kc = *k0, *k = &kc;
+    if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
+        kc.half = kc.eps;
     switch (want) {
     case CBCE__LOSS:
         if (reduced)
