@@ -35,7 +35,7 @@
 #include <stddef.h>
 
 #define CBCE_VERSION_MAJOR 0
-#define CBCE_VERSION_MINOR 1
+#define CBCE_VERSION_MINOR 2
 #define CBCE_VERSION_PATCH 0
 #define CBCE_VERSION_NUMBER \
     (CBCE_VERSION_MAJOR * 10000 + CBCE_VERSION_MINOR * 100 + CBCE_VERSION_PATCH)
@@ -75,7 +75,9 @@ typedef enum cbce_status {
     CBCE_ERR_THREADS = 9,       /* reserved, never returned: a pool that cannot start
                                    leaves the work to the calling thread */
     CBCE_ERR_OPERAND = 10,      /* an operand this function does not take (pos_weight) */
-    CBCE_STATUS_COUNT = 11
+    CBCE_ERR_ARGS_SIZE = 11,    /* cbce_args_t.size is not that of a layout this library
+                                   knows (see "ABI" at cbce_args_t) */
+    CBCE_STATUS_COUNT = 12
 } cbce_status_t;
 
 typedef enum cbce_dtype {
@@ -114,8 +116,27 @@ typedef struct cbce_operand {
     size_t repeat;      /* >= 1 */
 } cbce_operand_t;
 
-/* Everything a loss call reads.  Zero-initialise, then fill what you use. */
+/*
+ * Everything a loss call reads.  Zero-initialise, set size = sizeof(cbce_args_t), then fill
+ * what you use; a zero field is that option's default.
+ *
+ * ABI.  The struct only ever grows at its end, and every field added later has zero as its
+ * default ("as before").  The library reads the first `size` bytes: the fields a smaller
+ * (older) caller's struct lacks take their zero default; a larger (newer) caller's struct
+ * is accepted when every byte past the fields this library knows is zero, and refused with
+ * CBCE_ERR_ARGS_SIZE otherwise (an option this library cannot honour), as is a size below
+ * this first sized layout (version 0.2).  So a program keeps working with later libraries
+ * of the same soname.
+ *
+ * Versions and sonames.  CBCE_VERSION_MAJOR/MINOR/PATCH are the header's version,
+ * cbce_version_number() the linked library's.  The shared library's soname is
+ * libcbce.so.MAJOR from 1.0 on, where a MAJOR change is the only one that may break the
+ * ABI (remove or change a function or a field); MINOR adds functions, fields or families;
+ * PATCH changes neither.  Before 1.0 it is libcbce.so.0.MINOR: each 0.x minor may break the
+ * ABI (0.2 put `size` first).
+ */
 typedef struct cbce_args {
+    size_t size;                  /* sizeof(cbce_args_t) as the caller was compiled */
     size_t n;                     /* number of elements */
     cbce_operand_t input;         /* logits (or probabilities for cbce_bce_*) */
     cbce_operand_t target;        /* labels: float32, float64, uint8, int8 or bool */

@@ -19,25 +19,22 @@ import numpy as np
 import pytest
 
 import cbce
+from cbce._registry import FAMILIES
 
 # ---- the functions under test -----------------------------------------------------------
 
-# name -> (kind, takes_pos_weight, takes_smoothing, takes_focal, op)
-# op: fwd (one output, reduced or not), bwd (one output, grad_output), fwd_bwd (pair out,
-# reduced loss), grad_hess (pair out, no reduction argument)
+# name -> (kind, takes_pos_weight, takes_smoothing, takes_focal, op), for every family of
+# the registry (cbce._registry, generated from src/cbce/core/registry.h).
+# kind: probs (inputs in [0, 1]), focal (takes gamma), logits; op: fwd (one output, reduced
+# or not), bwd (one output, grad_output), fwd_bwd (pair out, reduced loss), grad_hess (pair
+# out, no reduction argument)
 LOSS_FUNCTIONS = {
-    "binary_cross_entropy_with_logits": ("logits", True, True, False, "fwd"),
-    "binary_cross_entropy_with_logits_backward": ("logits", True, True, False, "bwd"),
-    "binary_cross_entropy_with_logits_forward_backward": ("logits", True, True, False, "fwd_bwd"),
-    "binary_cross_entropy_with_logits_grad_hess": ("logits", True, True, False, "grad_hess"),
-    "binary_cross_entropy": ("probs", False, True, False, "fwd"),
-    "binary_cross_entropy_backward": ("probs", False, True, False, "bwd"),
-    "binary_cross_entropy_forward_backward": ("probs", False, True, False, "fwd_bwd"),
-    "binary_cross_entropy_grad_hess": ("probs", False, True, False, "grad_hess"),
-    "sigmoid_focal_loss": ("focal", False, False, True, "fwd"),
-    "sigmoid_focal_loss_backward": ("focal", False, False, True, "bwd"),
-    "sigmoid_focal_loss_forward_backward": ("focal", False, False, True, "fwd_bwd"),
-    "sigmoid_focal_loss_grad_hess": ("focal", False, False, True, "grad_hess"),
+    f["python"] + sfx: ("probs" if f["probs"] else "focal" if "gamma" in dict(f["params"])
+                        else "logits", f["pos_weight"], "label_smoothing" in dict(f["params"]),
+                        "gamma" in dict(f["params"]), op)
+    for f in FAMILIES
+    for sfx, op in (("", "fwd"), ("_backward", "bwd"), ("_forward_backward", "fwd_bwd"),
+                    ("_grad_hess", "grad_hess"))
 }
 ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
 # Functions API.md lists; binary_cross_entropy_{forward_backward,grad_hess} are not in

@@ -48,7 +48,7 @@ def _num(s):
 
 # ---- C and Cython prototypes -----------------------------------------------------------
 
-def _protos(fam, ctype, indent):
+def _protos(fam):
     """The eight prototypes of a family as (name, [parameter strings])."""
     extra = ["size_t *bad_index"] if fam["operands"] == "probs" else []
     out = []
@@ -80,21 +80,13 @@ def _wrap(head, args, indent, end, width=92):
     return lines
 
 
-def c_block(families):
+def prototype_block(families, comment, head, indent, end):
+    """Every family's prototypes: a comment naming it, then its eight declarations."""
     lines = []
     for f in families:
-        lines.append(f"/* {f['python']} */")
-        for name, args in _protos(f, "c", ""):
-            lines += _wrap(f"CBCE_API int {name}", args, "", ";")
-    return lines
-
-
-def pxd_block(families):
-    lines = []
-    for f in families:
-        lines.append(f"    # {f['python']}")
-        for name, args in _protos(f, "pxd", "    "):
-            lines += _wrap(f"int {name}", args, "    ", "")
+        lines.append(comment.format(f["python"]))
+        for name, args in _protos(f):
+            lines += _wrap(head + name, args, indent, end)
     return lines
 
 
@@ -212,9 +204,10 @@ def outputs():
     params, families = parse()
     return {
         ROOT / "src/cbce/_registry.py": registry_py(params, families),
-        ROOT / "include/cbce.h": splice(ROOT / "include/cbce.h", c_block(families), "/*"),
-        ROOT / "src/cbce/cbce.pxd": splice(ROOT / "src/cbce/cbce.pxd", pxd_block(families),
-                                           "    #"),
+        ROOT / "include/cbce.h": splice(ROOT / "include/cbce.h", prototype_block(
+            families, "/* {} */", "CBCE_API int ", "", ";"), "/*"),
+        ROOT / "src/cbce/cbce.pxd": splice(ROOT / "src/cbce/cbce.pxd", prototype_block(
+            families, "    # {}", "int ", "    ", ""), "    #"),
         ROOT / "src/cbce/__init__.pyi": splice(
             ROOT / "src/cbce/__init__.pyi",
             ["__all__ += ["] + [f"    {n!r}," for n in all_names(families)] + ["]", ""] +

@@ -26,6 +26,8 @@ int main(void)
     int st, i;
 
     memset(&a, 0, sizeof a); /* every option at its default */
+
+    a.size = sizeof a;
     a.n = ROWS * COLS;
     a.input = cbce_vector(logits, CBCE_F32, ROWS * COLS, 1);
     a.target = cbce_vector(labels, CBCE_U8, ROWS * COLS, 1);

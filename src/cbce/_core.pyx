@@ -270,6 +270,7 @@ cdef class _Call:
         cdef cnp.ndarray x, t
         cdef int tn, code
         self.family = family
+        self.a.size = sizeof(cbce_args_t)
         self.a.reduction = CBCE_REDUCTION_NONE
         self.a.simd = _simd
         x = input if type(input) is cnp.ndarray else np.asarray(input)

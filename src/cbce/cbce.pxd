@@ -29,6 +29,7 @@ cdef extern from "cbce.h" nogil:
         CBCE_ERR_DOMAIN
         CBCE_ERR_THREADS
         CBCE_ERR_OPERAND
+        CBCE_ERR_ARGS_SIZE
         CBCE_STATUS_COUNT
 
     ctypedef enum cbce_dtype_t:
@@ -62,6 +63,7 @@ cdef extern from "cbce.h" nogil:
 
     # zero-initialise (e.g. memset), then fill what you use
     ctypedef struct cbce_args_t:
+        size_t size
         size_t n
         cbce_operand_t input
         cbce_operand_t target

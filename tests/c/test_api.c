@@ -248,6 +248,7 @@ static cbce_args_t zero_args(void)
 {
     cbce_args_t a;
     memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.alpha = NAN;
     a.simd = requested_simd;
     return a;
@@ -284,7 +285,7 @@ static void test_helpers(void)
     check(CBCE_OK == 0 && CBCE_ERR_NULL == 1 && CBCE_ERR_DTYPE == 2 && CBCE_ERR_SHAPE == 3 &&
               CBCE_ERR_REDUCTION == 4 && CBCE_ERR_SMOOTHING == 5 && CBCE_ERR_GAMMA == 6 &&
               CBCE_ERR_ALPHA == 7 && CBCE_ERR_DOMAIN == 8 && CBCE_ERR_THREADS == 9 &&
-              CBCE_ERR_OPERAND == 10,
+              CBCE_ERR_OPERAND == 10 && CBCE_ERR_ARGS_SIZE == 11,
           "a frozen status code changed its number");
     {
         static const int out_of_range[] = {-1, CBCE_STATUS_COUNT, 1000, INT_MAX, INT_MIN};
@@ -1286,6 +1287,40 @@ static void test_family_links(const data *d)
     }
 }
 
+/* ---- cbce_args_t's size (cbce.h, "ABI") -------------------------------------------- */
+
+static void test_args_size(void)
+{
+    /* a caller's struct one field larger than this header's, the extra field last */
+    struct { cbce_args_t a; double future; } big;
+    double x[3] = {-1.0, 0.5, 2.0}, y[3] = {0.0, 1.0, 1.0}, out[3], ref[3];
+    cbce_args_t a = zero_args();
+    int st;
+    a.n = 3;
+    a.input = cbce_vector(x, CBCE_F64, 3, 1);
+    a.target = cbce_vector(y, CBCE_F64, 3, 1);
+    check(cbce_bce_logits_fwd_f64(&a, ref, 1, NULL) == CBCE_OK, "a sized call fails");
+    a.size = 0;
+    st = cbce_bce_logits_fwd_f64(&a, out, 1, NULL);
+    check(st == CBCE_ERR_ARGS_SIZE, "size 0 gives status %d, want CBCE_ERR_ARGS_SIZE", st);
+    a.size = sizeof a - sizeof a.simd - 8;
+    st = cbce_focal_fwd_f64(&a, out, 1, NULL);
+    check(st == CBCE_ERR_ARGS_SIZE, "a size below the 0.2 layout gives %d", st);
+    memset(&big, 0, sizeof big);
+    big.a = zero_args();
+    big.a.size = sizeof big;
+    big.a.n = 3;
+    big.a.input = a.input;
+    big.a.target = a.target;
+    st = cbce_bce_logits_fwd_f64(&big.a, out, 1, NULL);
+    check(st == CBCE_OK && memcmp(out, ref, sizeof out) == 0,
+          "a larger struct with a zero tail: status %d or results differ", st);
+    big.future = 1.0;
+    st = cbce_bce_logits_fwd_f64(&big.a, out, 1, NULL);
+    check(st == CBCE_ERR_ARGS_SIZE, "a nonzero field this library does not know gives %d",
+          st);
+}
+
 int main(void)
 {
     size_t fi;
@@ -1309,6 +1344,7 @@ int main(void)
            cbce_simd_name(cbce_simd_level(requested_simd)), cbce_simd_name(requested_simd),
            cbce_cpu_count(), (unsigned long)N);
     test_helpers();
+    test_args_size();
     for (fi = 0; fi < N_FAMILIES; fi++) {
         const family *f = &families[fi];
         test_status_codes(f);

@@ -446,6 +446,7 @@ static int run_api(const table_t *t, int f64, int simd, outs_t *o)
         }
     }
     memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.n = n;
     a.input = cbce_vector(xb, dt, n, 1);
     a.target = cbce_vector(yb, dt, n, 1);

@@ -35,6 +35,7 @@ const char *cbce_status_string(int status)
         "a value is outside [0, 1]",
         "the thread pool could not start",
         "an operand this function does not take",
+        "cbce_args_t.size is not that of a known layout",
     };
     if (status < 0 || status >= CBCE_STATUS_COUNT)
         return "unknown status";

@@ -4,6 +4,7 @@
  * from CBCE__FAMILIES.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -25,15 +26,40 @@ const cbce__family cbce__families[CBCE__NFAMILIES] = {
 #undef CBCE__ENTRY
 };
 
+/* The first sized layout of cbce_args_t (0.2): every field up to simd. */
+#define CBCE__ARGS_SIZE_0_2 (offsetof(cbce_args_t, simd) + sizeof(int))
+
+/* The caller's arguments as this library's cbce_args_t (cbce.h, "ABI"): *a itself, or a
+ * copy in *full with the fields past a->size at their zero default; NULL for a size this
+ * library cannot read. */
+static const cbce_args_t *known_layout(const cbce_args_t *a, cbce_args_t *full)
+{
+    size_t i;
+    if (a->size < CBCE__ARGS_SIZE_0_2)
+        return NULL;
+    if (a->size < sizeof *full) {
+        memset(full, 0, sizeof *full);
+        memcpy(full, a, a->size);
+        full->size = sizeof *full;
+        return full;
+    }
+    for (i = sizeof *full; i < a->size; i++)
+        if (((const unsigned char *)a)[i] != 0)
+            return NULL;
+    return a;
+}
+
 int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1, ptrdiff_t s1,
                void *result, void *o2, ptrdiff_t s2, size_t *bad_index)
 {
     const cbce__family *f;
     cbce__outputs o = {0};
-    cbce_args_t b;
+    cbce_args_t b, full;
     int want, st;
     if (family < 0 || family >= CBCE__NFAMILIES)
         return -1; /* not a family: the bindings pass the numbers of registry.h */
+    if (a != NULL && (a = known_layout(a, &full)) == NULL)
+        return CBCE_ERR_ARGS_SIZE;
     f = &cbce__families[family];
     switch (op) {
     case CBCE__OP_FWD:
