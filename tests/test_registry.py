@@ -117,3 +117,20 @@ def test_focal_label_smoothing_is_the_smoothed_target():
             # y rounded to double moves the loss by ~|x| u: a loose bound
             np.testing.assert_allclose(got, same, rtol=1e-13, atol=0,
                                        err_msg=f"eps={eps} alpha={alpha} gamma={gamma}")
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=[f["name"] for f in FAMILIES])
+def test_functions_made_from_the_registry_match_the_written_ones(fam):
+    """The functions _core makes for a family without written wrappers (a new loss) have the
+    written ones' signatures and results."""
+    from cbce import _core
+    x, y = _inputs(fam)
+    w = np.array([1.0, 0.5, 2.0])
+    for sfx, op in _core._SUFFIX_OPS:
+        written = getattr(cbce, fam["python"] + sfx)
+        made = _core._family_function(fam, sfx, op)
+        assert inspect.signature(made) == inspect.signature(written), fam["python"] + sfx
+        kw = {} if sfx == "_grad_hess" else {"reduction": "sum"}
+        a, b = made(x, y, w, **kw), written(x, y, w, **kw)
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            np.testing.assert_array_equal(u, v, err_msg=fam["python"] + sfx)

@@ -124,12 +124,6 @@ CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
     return cbce__sel_f2(v.hi < -100.0 || (v.hi == -100.0 && v.lo < 0.0), c, v);
 }
 
-CBCE__INLINE cbce__f2 cbce__probs_add(cbce__f2 a, cbce__f2 b)
-{
-    cbce__f2 s = cbce__two_sum(a.hi, b.hi);
-    return cbce__fast_two_sum(s.hi, s.lo + (a.lo + b.lo));
-}
-
 /* w * (s.hi + s.lo) rounded once; where that is not finite (an infinite or huge w makes
  * two_prod's low part inf - inf = NaN) the plain product, which is then the right inf. */
 CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
@@ -163,7 +157,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         lb = cbce__fast_two_sum(lb.hi, lb.lo + omx.lo / (x == 1.0 ? 1.0 : omx.hi));
         l1 = cbce__sel_f2(x <= 0.25, cbce__log1p_dd(mx, 1.0), lb);
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
-        cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
+        cbce__f2 s = cbce__add_f2(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
         /* sub: -w dy (log x - log(1 - x)), one more rounding (<= 1 ulp in all) */
         *l = cbce__probs_scale(-w, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
     }
@@ -185,7 +179,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             *g = cbce__probs_scale(m, qd) / up;
         }
         if (want & CBCE__HESS) {
-            cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
+            cbce__f2 num = cbce__add_f2(cbce__mul_f2(r, r), cbce__two_prod(y, q));
             cbce__f2 d2 = cbce__mul_f2(den, den);
             /* sub: y q gains dy (1 - 2 tr), (x - y)^2 gains -2 (x - tr) dy */
             *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) +

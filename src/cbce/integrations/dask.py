@@ -51,6 +51,7 @@ True
 """
 from __future__ import annotations
 
+import inspect
 import math
 from fractions import Fraction
 from typing import Any
@@ -60,15 +61,8 @@ import dask.array as da
 import numpy as np
 
 import cbce
+from cbce._registry import FAMILIES
 
-__all__ = [
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_backward",
-    "binary_cross_entropy",
-    "binary_cross_entropy_backward",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_backward",
-]
 
 _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
@@ -291,69 +285,40 @@ def _backward(fn, input, target, weight, pos_weight, reduction, grad_output, kw)
     return da.map_blocks(_block_grad, *arrays, fn=fn, present=present, kw=kw, dtype=x.dtype)
 
 
-# ---- the public functions ----------------------------------------------------------------
+# ---- the public functions: for every family of the registry, the loss and its gradient ----
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
-                                     pos_weight: Any = None, reduction: str = "mean",
-                                     label_smoothing: float = 0.0,
-                                     num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_with_logits` over dask arrays, lazily (see the
-    module's notes for how a reduced loss is summed exactly)."""
-    _check("binary_cross_entropy_with_logits", reduction, label_smoothing=label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _loss("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
-                 reduction, kw)
+def _public(fam: dict, backward: bool) -> Any:
+    """``cbce.<name>`` (or its ``_backward``) over dask arrays, with cbce's signature but
+    ``out``: settings checked when the graph is built, by the core (see (d))."""
+    name = fam["python"] + ("_backward" if backward else "")
+    sig = inspect.signature(getattr(cbce, name))
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "out"])
+    settings = [n for n, _ in fam["params"]]
 
+    def f(*args: Any, **kwargs: Any) -> da.Array:
+        a = sig.bind(*args, **kwargs)
+        a.apply_defaults()
+        a = a.arguments
+        given = {n: a[n] for n in settings}
+        _check(fam["python"], a["reduction"], **given)
+        kw = dict(given, num_threads=a["num_threads"])
+        if backward:
+            return _backward(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
+                             a["reduction"], a["grad_output"], kw)
+        return _loss(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
+                     a["reduction"], kw)
 
-def binary_cross_entropy_with_logits_backward(input: Any, target: Any, weight: Any = None, *,
-                                              pos_weight: Any = None, reduction: str = "mean",
-                                              label_smoothing: float = 0.0,
-                                              grad_output: Any = 1.0,
-                                              num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_with_logits_backward` over dask arrays, lazily: a
-    dask array of the input's shape and chunks."""
-    _check("binary_cross_entropy_with_logits", reduction, label_smoothing=label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _backward("binary_cross_entropy_with_logits_backward", input, target, weight,
-                     pos_weight, reduction, grad_output, kw)
-
-
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
-                         reduction: str = "mean", label_smoothing: float = 0.0,
-                         num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy` (on probabilities) over dask arrays, lazily.  A
-    value outside [0, 1] raises ValueError when its block is computed."""
-    _check("binary_cross_entropy", reduction, label_smoothing=label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _loss("binary_cross_entropy", input, target, weight, None, reduction, kw)
+    f.__name__ = f.__qualname__ = name
+    f.__signature__ = sig  # type: ignore[attr-defined]
+    f.__doc__ = (f":func:`cbce.{name}` over dask arrays, lazily"
+                 + (": a dask array of the input's shape and chunks." if backward else
+                    " (see the module's notes for how a reduced loss is summed exactly)."))
+    return f
 
 
-def binary_cross_entropy_backward(input: Any, target: Any, weight: Any = None, *,
-                                  reduction: str = "mean", label_smoothing: float = 0.0,
-                                  grad_output: Any = 1.0,
-                                  num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_backward` over dask arrays, lazily."""
-    _check("binary_cross_entropy", reduction, label_smoothing=label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _backward("binary_cross_entropy_backward", input, target, weight, None, reduction,
-                     grad_output, kw)
-
-
-def sigmoid_focal_loss(input: Any, target: Any, weight: Any = None, *,
-                       alpha: float | None = 0.25, gamma: float = 2.0, reduction: str = "mean",
-                       num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.sigmoid_focal_loss` over dask arrays, lazily."""
-    _check("sigmoid_focal_loss", reduction, alpha=alpha, gamma=gamma)
-    kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
-    return _loss("sigmoid_focal_loss", input, target, weight, None, reduction, kw)
-
-
-def sigmoid_focal_loss_backward(input: Any, target: Any, weight: Any = None, *,
-                                alpha: float | None = 0.25, gamma: float = 2.0,
-                                reduction: str = "mean", grad_output: Any = 1.0,
-                                num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.sigmoid_focal_loss_backward` over dask arrays, lazily."""
-    _check("sigmoid_focal_loss", reduction, alpha=alpha, gamma=gamma)
-    kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
-    return _backward("sigmoid_focal_loss_backward", input, target, weight, None, reduction,
-                     grad_output, kw)
+__all__ = []
+for _fam in FAMILIES:
+    for _backward_op in (False, True):
+        _f = _public(_fam, _backward_op)
+        globals()[_f.__name__] = _f
+        __all__.append(_f.__name__)
