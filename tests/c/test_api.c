@@ -390,7 +390,7 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
     case 15:
         if (!(f->flags & F_POS_WEIGHT)) {
             *what = "pos_weight given (this loss takes none)";
-            a->pos_weight = cbce_scalar(other_float, dt); return ANY_ERROR;
+            a->pos_weight = cbce_scalar(other_float, dt); return CBCE_ERR_OPERAND;
         }
         *what = "pos_weight of the other float dtype";
         a->pos_weight = cbce_scalar(other_float, other); return CBCE_ERR_DTYPE;
