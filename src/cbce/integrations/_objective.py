@@ -73,3 +73,17 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
         return g, h
 
     return grad_hess
+
+
+def framework_objective(name: str, pos_weight: ArrayLike, label_smoothing: float,
+                        gamma: float | None, alpha: float | None, min_hessian: float
+                        ) -> Callable[[ArrayLike, Any], _GradHess]:
+    """``f(preds, data) -> (grad, hess)`` for XGBoost and LightGBM alike: both data sets
+    give ``get_label()`` and ``get_weight()``."""
+    grad_hess = make_grad_hess(pos_weight, label_smoothing, gamma, alpha, min_hessian)
+
+    def objective(preds: ArrayLike, data: Any) -> _GradHess:
+        return grad_hess(preds, data.get_label(), data.get_weight())
+
+    objective.__qualname__ = objective.__name__ = name
+    return objective
