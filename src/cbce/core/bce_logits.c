@@ -141,9 +141,9 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
  * weights), from the input x, the raw target tr and the pos_weight pw. */
-CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd_t *tr,
-                           const vd_t *pw, vd_t keep, vd_t half, vd_t *lo, vd_t *gr,
-                           vd_t *he)
+CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const vd_t *x,
+                           const vd_t *tr, const vd_t *pw, vd_t keep, vd_t half, vd_t *lo,
+                           vd_t *gr, vd_t *he)
 {
     vd_t a[L32_K], g[L32_K], n[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
     vm_t pos[L32_K];
@@ -163,13 +163,13 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
         p = vd_mla(p, g[j], vd_set1(E2_2));
         p = vd_mla(p, g[j], vd_set1(E2_1));
         p = vd_mla(p, g[j], vd_set1(E2_0));
-        e[j] = vd_scalef(p, n[j]);
+        e[j] = vd_ldexp(p, n[j]); /* n in [-1443, 0] */
     }
     for (j = 0; j < nk; j++) {
         pos[j] = vd_ge(x[j], vd_zero());
-        y[j] = vd_mla(tr[j], keep, half);
-        q[j] = vd_mla(vd_sub(one, tr[j]), keep, half);
-        py[j] = vd_mul(pw[j], y[j]);
+        y[j] = plain ? tr[j] : vd_mla(tr[j], keep, half);
+        q[j] = plain ? vd_sub(one, tr[j]) : vd_mla(vd_sub(one, tr[j]), keep, half);
+        py[j] = plain ? y[j] : vd_mul(pw[j], y[j]);
         L[j] = vd_add(q[j], py[j]);
     }
     if (want & CBCE__LOSS) {
@@ -239,7 +239,7 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
  * loads, logits32_vec, the weights, the stores or lane sums into acc[j0 + j]. */
-CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
+CBCE__VI void logits32_step(const int want, const int reduced, const int plain, const int nk,
                             const cbce__span *S, const cbce__span_consts *k, size_t i,
                             size_t m, vd_t *acc, int j0)
 {
@@ -248,23 +248,24 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         X[j] = load_f32((const float *)S->x, ij, m);
-        T[j] = load_any(S->t, S->tdtype, ij, m);
-        P[j] = S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
-        W[j] = S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
+        T[j] = plain ? load_f32((const float *)S->t, ij, m) : load_any(S->t, S->tdtype, ij, m);
+        P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
+        W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }
-    logits32_vec(want, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    logits32_vec(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
-            vd_t l = vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
+            vd_t l = plain ? lo[j] : vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
             if (reduced)
                 acc[j0 + j] = vd_add(acc[j0 + j], m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
             else
                 store_f32(S->l, ij, l, m);
         }
         if (want & (CBCE__GRAD | CBCE__HESS)) {
-            vd_t mu = S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
-                            : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
+            vd_t mu = plain ? vd_set1(k->gscale)
+                      : S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
+                              : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
             if (want & CBCE__GRAD)
                 store_f32(S->g, ij, vd_mul(mu, gr[j]), m);
             if (want & CBCE__HESS)
@@ -273,8 +274,8 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
     }
 }
 
-CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__span *S,
-                                 const cbce__span_consts *k)
+CBCE__VI void logits32_span_body(const int want, const int reduced, const int plain,
+                                 const cbce__span *S, const cbce__span_consts *k)
 {
     vd_t acc[L32_K];
     size_t i = 0, c = S->c;
@@ -282,13 +283,34 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__
     for (j = 0; j < L32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + L32_K * CBCE__VW <= c; i += L32_K * CBCE__VW)
-        logits32_step(want, reduced, L32_K, S, k, i, CBCE__VW, acc, 0);
+        logits32_step(want, reduced, plain, L32_K, S, k, i, CBCE__VW, acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        logits32_step(want, reduced, 1, S, k, i, c - i, acc, j);
+        logits32_step(want, reduced, plain, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < L32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
 }
+
+/* `plain`: the common case (float32 target, no smoothing, no weight or pos_weight other
+ * than 1, unit multipliers) without the arithmetic by those ones; its results are bitwise
+ * those of the general body (every skipped operation is exact: t*1 + 0, 1*y, 1*l). */
+#define L32_BODIES(PLAIN)                                                                \
+    switch (want) {                                                                      \
+    case CBCE__LOSS:                                                                     \
+        if (reduced)                                                                     \
+            logits32_span_body(CBCE__LOSS, 1, PLAIN, S, k);                              \
+        else                                                                             \
+            logits32_span_body(CBCE__LOSS, 0, PLAIN, S, k);                              \
+        break;                                                                           \
+    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, PLAIN, S, k); break;              \
+    case CBCE__LOSS | CBCE__GRAD:                                                        \
+        if (reduced)                                                                     \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, PLAIN, S, k);                 \
+        else                                                                             \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, PLAIN, S, k);                 \
+        break;                                                                           \
+    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, PLAIN, S, k); break;         \
+    }
 
 static void logits32_span(int want, int reduced, const cbce__span *S,
                           const cbce__span_consts *k0)
@@ -296,23 +318,13 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
     cbce__span_consts kc = *k0, *k = &kc;
     if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
         kc.half = kc.eps;
-    switch (want) {
-    case CBCE__LOSS:
-        if (reduced)
-            logits32_span_body(CBCE__LOSS, 1, S, k);
-        else
-            logits32_span_body(CBCE__LOSS, 0, S, k);
-        break;
-    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, S, k); break;
-    case CBCE__LOSS | CBCE__GRAD:
-        if (reduced)
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, S, k);
-        else
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, S, k);
-        break;
-    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, S, k); break;
-    }
+    if (S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && kc.eps == 0 && kc.pk == 1 &&
+        kc.wk == 1 && kc.lscale == 1 && kc.wpre == 1)
+        L32_BODIES(1)
+    else
+        L32_BODIES(0)
 }
+#undef L32_BODIES
 
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
                                                         logits32_span, NULL};
