@@ -51,7 +51,9 @@ cdef extern from "internal.h":
                    size_t *bad_index) noexcept nogil
 
 _FAMILY_NUMBER = {f["name"]: i for i, f in enumerate(FAMILIES)}
-_PARAM_NUMBER = {name: i for i, name in enumerate(PARAMS)}
+# name -> (offset in cbce_args_t, kind, message)
+_PARAM_SLOT = {name: (cbce__param_offsets[i], p[3], p[4]) for i, (name, p) in
+               enumerate(PARAMS.items())}
 _PARAM_OF_STATUS = {p[0]: name for name, p in PARAMS.items()}
 
 cdef enum:
@@ -321,19 +323,23 @@ cdef class _Call:
         """The family's scalar parameters (registry.h) into the arguments; the core checks
         their ranges, and run() names the value given when it refuses one."""
         cdef double v
+        cdef size_t offset
         self.params = values
         for name, value in values.items():
-            p = PARAMS[name]
-            if value is None and p[3] == "or_nan":
+            offset, kind, message = _PARAM_SLOT[name]
+            if value is None and kind == "or_nan":
                 v = _NAN
             else:
-                try:
-                    v = value if type(value) is float else float(value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{p[4]}, got {value!r}") from None
-                if v != v and p[3] == "or_nan":  # NaN is the core's None: give None
-                    raise ValueError(f"{p[4]}, got {value!r}")
-            (<double *>(<char *>&self.a + cbce__param_offsets[_PARAM_NUMBER[name]]))[0] = v
+                if type(value) is float:
+                    v = value
+                else:
+                    try:
+                        v = float(value)
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{message}, got {value!r}") from None
+                if v != v and kind == "or_nan":  # NaN is the core's None: give None
+                    raise ValueError(f"{message}, got {value!r}")
+            (<double *>(<char *>&self.a + offset))[0] = v
 
     cdef domain_error(self):
         """The ValueError for the first element outside [0, 1] (flat index self.bad)."""
@@ -441,8 +447,8 @@ cdef class _Call:
         return arr1, arr2
 
 
-def _loss(str family, int op, input, target, weight, pos_weight, reduction, grad_output,
-          num_threads, out, dict params):
+cdef object _loss(str family, int op, input, target, weight, pos_weight, reduction,
+                  grad_output, num_threads, out, dict params):
     """Run operation `op` of a registry family: every loss function is this call."""
     cdef _Call c = _Call.__new__(_Call)
     c.init(_FAMILY_NUMBER[family], input, target, weight, pos_weight, reduction, num_threads)
