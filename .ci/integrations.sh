@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integrations (issue 8): install the frameworks, then
+# Integrations: install the frameworks, then
 #   1. check that `import cbce` (and cbce.integrations) imports none of them;
 #   2. run the integration tests with CBCE_REQUIRE_INTEGRATIONS=1 (a missing framework is a
 #      failure, not a skip);

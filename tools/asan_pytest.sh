@@ -45,10 +45,6 @@ export LD_PRELOAD="$LIBASAN:$LIBUBSAN"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$OUT/reports/asan:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"   # log_path: ignored, see above
 export PYTHONPATH="$OUT/site${PYTHONPATH:+:$PYTHONPATH}"
-# the tests run from the copy: point them at the reference CSVs next to the real tree
-if [ -z "${CBCE_REFERENCE_DIR:-}" ] && [ -d "$ROOT/../shared/reference" ]; then
-    export CBCE_REFERENCE_DIR="$ROOT/../shared/reference"
-fi
 export CBCE_MEMORY_CALLS=${CBCE_MEMORY_CALLS:-2000}   # ASan makes each call slower
 export CBCE_FUZZ_EXAMPLES=${CBCE_FUZZ_EXAMPLES:-100}
 "$PY" -c "import cbce, sys; f = cbce._core.__file__; print('asan: testing', f); \

@@ -441,7 +441,7 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
  * The elementwise helpers cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}
  * come from elem.h when it provides them (CBCE__HAVE_ELEMENTWISE: branch-free, the "x" ones
  * in double-double, vectorisable); otherwise from this fallback, with the "x" path in long
- * double.  The formulas (NUMERICS.md), with a, e, d, t as above,
+ * double.  The formulas (docs/numerics.md), with a, e, d, t as above,
  *   sigmoid(x)     = x >= 0 ? 1/d : e/d       (no 1 - sigmoid is ever formed)
  *   log_sigmoid(x) = min(x, 0) - t            (two terms <= 0: no cancellation)
  *   softplus(x)    = max(x, 0) + t            (two terms >= 0)
