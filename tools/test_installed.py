@@ -5,8 +5,8 @@
 
 Copies PROJECT_DIR's tests/ (with its reference tables), tools/, the C core sources that
 tests read (src/cbce/core/), README.md and pyproject.toml into a temporary folder, checks that
-`import cbce` there finds the installed package (site-packages, not PROJECT_DIR), and runs
-pytest in that folder.  tools/build_release.sh runs it for the repaired wheel and for the
+`import cbce` there finds the package installed in this Python's environment (sys.prefix:
+not PROJECT_DIR, nor a copy in a parent environment), and runs pytest in that folder.  tools/build_release.sh runs it for the repaired wheel and for the
 sdist; cibuildwheel's test-command (pyproject.toml) is the same call.  Exit status: pytest's.
 """
 import os
@@ -38,8 +38,9 @@ def main():
         init, core, version = where.stdout.split()
         print(f"test_installed: cbce {version} from {os.path.dirname(init)} "
               f"(extension {os.path.getsize(core) / 1e6:.2f} MB)")
-        if init.startswith(project + os.sep) or init.startswith(tmp + os.sep):
-            sys.exit(f"test_installed: cbce was imported from {init}, not an installed copy")
+        if not init.startswith(os.path.join(sys.prefix, "")):
+            sys.exit(f"test_installed: cbce was imported from {init}, not from this "
+                     f"environment ({sys.prefix})")
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *sys.argv[2:]]
         return subprocess.run(cmd, cwd=tmp).returncode
 
