@@ -28,7 +28,10 @@ tar -C "$ROOT" --exclude=./build --exclude=./.git --exclude='*.so' --exclude='__
     --exclude=./.asv --exclude='./asv_bench/results' --exclude='./asv_bench/env' -cf - . |
     tar -C "$OUT/src" -xf -
 
-# 2. the sanitized build (setup.py appends CBCE_CFLAGS to its flags)
+# 2. the sanitized build (setup.py appends CBCE_CFLAGS to its flags), without build isolation:
+#    this Python's setuptools reads pyproject.toml's SPDX license, which needs setuptools >= 77
+"$PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" \
+    || { echo "asan: setuptools >= 77 needed: $PY -m pip install 'setuptools>=77'" >&2; exit 1; }
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 echo "asan: building with $CC $SAN"
 (cd "$OUT/src" && CC="$CC" CBCE_CFLAGS="$SAN" LDFLAGS="-fsanitize=address,undefined" \
