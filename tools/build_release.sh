@@ -86,9 +86,8 @@ echo "sdist $(stat -c %s "$sdist") bytes, wheel $(stat -c %s "$repaired") bytes 
 step "the repaired wheel in a fresh venv: the test suite against it"
 "$PY" -m venv --system-site-packages "$WORK/venv-wheel"
 # --force-reinstall --no-deps: a cbce of the same version in the system's site-packages must
-# not stand in for the wheel; pip check then confirms the dependencies are met
+# not stand in for the wheel (its one dependency, NumPy, comes from there as well)
 "$WORK/venv-wheel/bin/python" -m pip install -q --force-reinstall --no-deps "$repaired"
-"$WORK/venv-wheel/bin/python" -m pip check
 "$WORK/venv-wheel/bin/python" -m pip show -v cbce \
     | grep -E "^(Name|Version|Author|Author-email|License-Expression|License-File|Requires|Location)|MIT"
 "$WORK/venv-wheel/bin/python" tools/test_installed.py "$ROOT" -q
@@ -96,7 +95,6 @@ step "the repaired wheel in a fresh venv: the test suite against it"
 step "the sdist, built from source in another fresh venv: the test suite against it"
 "$PY" -m venv --system-site-packages "$WORK/venv-sdist"
 "$WORK/venv-sdist/bin/python" -m pip install -q --force-reinstall --no-deps "$sdist"
-"$WORK/venv-sdist/bin/python" -m pip check
 mkdir "$WORK/unpacked" && tar -xzf "$sdist" -C "$WORK/unpacked"
 "$WORK/venv-sdist/bin/python" tools/test_installed.py "$(ls -d "$WORK"/unpacked/cbce-*)" -q
 
