@@ -264,9 +264,9 @@ def _target_derivatives(family, x, weight, pos_weight, label_smoothing):
 
 
 def _setup(ctx, inputs, output):
-    input, target, weight, pos_weight, family, reduction, ls, alpha, gamma, _ = inputs
+    input, target, weight, pos_weight, family, reduction, ls, alpha, gamma, want_grad = inputs
     ctx.set_materialize_grads(False)
-    ctx.options = (family, reduction, ls, alpha, gamma)
+    ctx.options = (family, reduction, ls, alpha, gamma, want_grad)
     ctx.save_for_backward(input, target, weight, pos_weight, output[1])
 
 
@@ -274,7 +274,11 @@ def _backward(ctx, d_loss, d_grad):
     """d_loss: upstream gradient of the loss; d_grad: of the `grad` output, which is not
     None only when a backward pass is itself differentiated (second order)."""
     x, t, w, pw, grad = ctx.saved_tensors
-    family, reduction, ls, alpha, gamma = ctx.options
+    family, reduction, ls, alpha, gamma, want_grad = ctx.options
+    if not want_grad and ctx.needs_input_grad[0]:
+        # called without the fused gradient (only a direct call of the op does that)
+        d_grad = None
+        grad = torch.ops.cbce.loss(x, t, w, pw, family, reduction, ls, alpha, gamma, True)[1]
     scale = _scale(x, w, reduction)
     dx = dt = None
     if ctx.needs_input_grad[0]:

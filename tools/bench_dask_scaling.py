@@ -1,0 +1,62 @@
+"""Dask scaling of cbce: one fused forward+backward pass of BCE with logits over a chunked
+float32 array (10^8 elements by default) on a dask.distributed LocalCluster of 1 worker
+process, then of 2 (one thread each, ``num_threads=1`` in the core), and the ratio.
+
+The data are generated on the workers and persisted before timing, so the times are the
+fused pass only (each block: loss sum and gradient written in one pass, a two-number
+summary sent back).  Each cluster size is timed ``--repeat`` times; the best is kept.
+
+    python tools/bench_dask_scaling.py [--n 100000000] [--chunk 4194304] [--repeat 3]
+"""
+import argparse
+import time
+
+import dask.array as da
+import numpy as np
+from distributed import Client, LocalCluster, wait
+
+import cbce
+
+
+def _fused_block(x, y):
+    loss, grad = cbce.binary_cross_entropy_with_logits_forward_backward(
+        x, y, reduction="sum", num_threads=1)
+    return np.array([float(loss), float(grad[-1])])
+
+
+def time_pass(workers, n, chunk, repeat):
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=40) as cluster, \
+            Client(cluster) as client:
+        rng = da.random.default_rng(0)
+        x = rng.standard_normal(n, chunks=chunk, dtype=np.float32)
+        y = (rng.random(n, chunks=chunk) < 0.4).astype(np.uint8)
+        x, y = client.persist([x, y])
+        wait([x, y])
+        summary = da.map_blocks(_fused_block, x, y, chunks=(2,), dtype=np.float64)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            parts = summary.compute()
+            best = min(best, time.perf_counter() - t0)
+        return best, float(np.sum(parts[0::2]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10**8)
+    ap.add_argument("--chunk", type=int, default=1 << 22)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    t1, s1 = time_pass(1, a.n, a.chunk, a.repeat)
+    t2, s2 = time_pass(2, a.n, a.chunk, a.repeat)
+    assert s1 == s2, (s1, s2)
+    print(f"cbce {cbce.__version__}, {a.n} float32 elements in chunks of {a.chunk}, "
+          f"fused forward+backward, best of {a.repeat}")
+    print(f"1 worker process : {t1:.3f} s ({t1 / a.n * 1e9:.2f} ns/element)")
+    print(f"2 worker processes: {t2:.3f} s ({t2 / a.n * 1e9:.2f} ns/element)")
+    print(f"speed-up 2 vs 1: {t1 / t2:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
