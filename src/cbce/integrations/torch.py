@@ -182,8 +182,8 @@ def _loss_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
     kw = _options(family, weight, pos_weight, label_smoothing, alpha, gamma)
     x, t = _np(input), _np(target)
     reduced = reduction != "none"
-    loss = None if reduced else torch.empty(input.shape, dtype=input.dtype)
-    lo = None if reduced else loss.numpy()
+    loss = torch.empty(() if reduced else input.shape, dtype=input.dtype)
+    lo = None if reduced else loss.numpy()   # a reduced loss is returned as a scalar
     if want_grad:
         grad = torch.empty(input.shape, dtype=input.dtype)
         value, _ = _fn(fused_name)(x, t, out=(lo, grad.numpy()), reduction=reduction, **kw)
@@ -191,7 +191,7 @@ def _loss_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
         grad = input.new_empty((0,))
         value = _fn(loss_name)(x, t, out=lo, reduction=reduction, **kw)
     if reduced:
-        loss = torch.from_numpy(np.array(value))
+        loss.fill_(float(value))
     return loss, grad
 
 
