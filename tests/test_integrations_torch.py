@@ -313,11 +313,35 @@ def test_target_gradient_without_cancellation():
     assert gp[0] == 0 and float(rel.max()) <= 4e-16, (gp, want)
 
 
-def test_third_derivative_raises_clearly():
+@pytest.mark.parametrize("reduction", ["none", "mean", "weighted_mean"])
+@pytest.mark.parametrize("case", [c for c in GRADCHECK_CASES if c[0] != "focal"],
+                         ids=lambda c: f"{c[0]}-{c[1]}-w{c[2]}-pw{c[3]}")
+def test_third_order_gradgradcheck(case, reduction):
+    """BCE with logits and on probabilities, to any order: gradgradcheck of the first
+    derivative checks the second and third (input, target and mixed)."""
+    family, opts, wkind, pkind, _ = case
+    shape = (4, 3)
+    x, _ = _data(shape, torch.float64, 46, scale=2.0)
+    if family == "probs":
+        x = torch.sigmoid(x) * 0.9 + 0.05
+    y = torch.rand(shape, generator=torch.Generator().manual_seed(47), dtype=torch.float64)
+    w = _weights(wkind, shape, torch.float64, 48)
+    kw = dict(opts, reduction=reduction)
+    if pkind is not None:
+        kw["pos_weight"] = _weights(pkind, shape, torch.float64, 49)
+
+    def first_derivative(a, b):
+        loss = FUNCS[family](a, b, w, **kw)
+        return torch.autograd.grad(loss.sum(), (a, b), create_graph=True)
+
+    inputs = (x.requires_grad_(True), y.requires_grad_(True))
+    assert torch.autograd.gradgradcheck(first_derivative, inputs), f"{case} {reduction}"
+
+
+def test_focal_third_derivative_raises_clearly():
     x, y = _data((4,), torch.float64, 45)
     x.requires_grad_(True)
-    (g,) = torch.autograd.grad(ct.binary_cross_entropy_with_logits(x, y), x,
-                               create_graph=True)
+    (g,) = torch.autograd.grad(ct.sigmoid_focal_loss(x, y), x, create_graph=True)
     (h,) = torch.autograd.grad(g.sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="third"):
         h.sum().backward()

@@ -20,7 +20,9 @@ Design notes
     derivative of ``grad`` with respect to the input is cbce's own second derivative
     (``cbce::grad_hess``, gradient and hessian from one pass), scaled as the reduction
     scales ``grad``.  ``create_graph=True``, gradient penalties, double backward and
-    Hessian-vector products therefore work; a third derivative raises a RuntimeError.
+    Hessian-vector products therefore work.  The hessian's own derivatives are written in
+    torch operations on the gradient and hessian (BCE with logits and on probabilities),
+    so those two are differentiable to any order; the focal loss to the second.
 (d) Target.  ``binary_cross_entropy_with_logits`` and ``binary_cross_entropy`` are
     differentiable with respect to the target, as PyTorch's are (soft targets from another
     network), with the derivatives written without cancellation:
@@ -299,14 +301,59 @@ def _backward(ctx, d_loss, d_grad):
     return dx, dt, None, None, None, None, None, None, None, None
 
 
-def _third_order(ctx, d_grad, d_hess):
-    raise RuntimeError("cbce: derivatives of third and higher order are not available "
-                       "(cbce gives the loss, its gradient and its second derivative); for "
-                       "those, write the loss in torch operations")
+def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
+    """(d h / d x, d h / d t) of the elementwise hessian h (g: the elementwise gradient),
+    as torch expressions of x, g and h, so that every further order follows from the
+    registered derivatives of g and h."""
+    k = 1.0 - label_smoothing
+    if family == "logits":
+        # h = w c s (1 - s), c = 1 + (p - 1) y, s = sigmoid(x): h' = h (1 - 2 s)
+        d_x = -h * torch.tanh(x / 2)
+        if pos_weight is None:
+            return d_x, torch.zeros_like(x)
+        p = pos_weight.to(x.dtype)
+        d_t = (p - 1) * torch.sigmoid(x) * torch.sigmoid(-x) * k
+    else:
+        # h = w ((x - y)^2 + y (1 - y)) / D^2, g = w (x - y) / D, D = x (1 - x)
+        den = (x * (1 - x)).clamp_min(1e-12)
+        d_x = 2 * (g - h * (1 - 2 * x)) / den
+        d_t = (1 - 2 * x) / den ** 2 * k
+    if weight is not None:
+        d_t = d_t * weight.to(x.dtype)
+    return d_x, d_t
+
+
+def _setup_grad_hess(ctx, inputs, output):
+    input, target, weight, pos_weight, family, ls, alpha, gamma = inputs
+    ctx.set_materialize_grads(False)
+    ctx.options = (family, ls)
+    ctx.save_for_backward(input, target, weight, pos_weight, *output)
+
+
+def _grad_hess_backward(ctx, d_g, d_h):
+    """Third and higher derivatives (BCE with logits and on probabilities)."""
+    x, t, w, pw, g, h = ctx.saved_tensors
+    family, ls = ctx.options
+    if family == "focal":
+        raise RuntimeError("cbce: sigmoid_focal_loss gives derivatives up to the second "
+                           "order; for the third and higher, write the loss in torch "
+                           "operations")
+    need_x, need_t = ctx.needs_input_grad[:2]
+    hx, ht = _hess_derivatives(family, x, w, pw, ls, g, h)
+    gt = _target_derivatives(family, x, w, pw, ls)[1] if need_t else None
+    dx = dt = None
+    for d, dfx, dft in ((d_g, h, gt), (d_h, hx, ht)):
+        if d is None:
+            continue
+        if need_x:
+            dx = d * dfx if dx is None else dx + d * dfx
+        if need_t:
+            dt = d * dft if dt is None else dt + d * dft
+    return dx, None if dt is None else dt.to(t.dtype), None, None, None, None, None, None
 
 
 _loss_op.register_autograd(_backward, setup_context=_setup)
-_grad_hess_op.register_autograd(_third_order, setup_context=lambda ctx, inputs, output: None)
+_grad_hess_op.register_autograd(_grad_hess_backward, setup_context=_setup_grad_hess)
 
 
 def _check_reduction(reduction):
