@@ -194,6 +194,12 @@ def test_custom_ops_pass_opcheck():
         torch.library.opcheck(torch.ops.cbce.loss.default, args)
     torch.library.opcheck(torch.ops.cbce.grad_hess.default,
                           (x.detach(), y, w, None, "focal", 0.0, None, 1.5))
+    # the op itself (what traced code calls; eager calls take an autograd.Function with the
+    # same derivatives), to second order
+    for args in loss_args:
+        a, rest = args[0].detach().requires_grad_(True), args[1:-1]
+        assert torch.autograd.gradgradcheck(
+            lambda v: torch.ops.cbce.loss(v, *rest, True)[0], (a,)), rest
 
 
 # ---- second order against PyTorch's own losses ------------------------------------------

@@ -9,11 +9,15 @@ Design notes
     ``cbce::grad_hess(...) -> (grad, hess)``.  Both hand the tensors to cbce as NumPy views
     (``tensor.detach().numpy()`` shares memory; strided views are read as they are) and
     have cbce write into tensors they allocate.  Nothing is copied on the way in or out for
-    float32/float64 CPU tensors with a bool/uint8/int8/float target.
+    float32/float64 CPU tensors with a bool/uint8/int8/float target.  Eager calls on plain
+    tensors take a ``torch.autograd.Function`` with the same implementation and derivatives
+    (the custom op's Python dispatch costs tens of microseconds a call); traced code (fake
+    or functional tensors) calls the op.
 (b) First order.  When the input requires a gradient, ``cbce::loss`` calls the fused
     ``*_forward_backward``: one pass over memory gives the loss and ``grad`` = d loss /
     d input (for an upstream gradient of 1, reduction and weights applied).  Backward
-    returns ``grad * grad_output``.  Without a graph to record (evaluation,
+    returns ``grad * grad_output`` (``grad`` itself for ``loss.backward()`` of a reduced
+    loss).  Without a graph to record (evaluation,
     ``torch.no_grad()``) the loss alone is computed.
 (c) Higher order.  ``grad`` is itself an output of ``cbce::loss``, so the backward
     ``grad * grad_output`` is an ordinary differentiable expression; the registered
@@ -77,7 +81,7 @@ __all__ = [
 _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
 # family -> (loss, forward_backward, grad_hess) names in the cbce namespace, looked up at
-# call time; the torch name used in messages.
+# call time (_fn); _TORCH_LOSS: the alternative named in error messages.
 _FAMILIES = {
     "logits": ("binary_cross_entropy_with_logits",
                "binary_cross_entropy_with_logits_forward_backward",
@@ -140,8 +144,18 @@ def _loss(input, target, weight, pos_weight, family, reduction, label_smoothing=
     if family == "focal":
         _no_grad_through(target, "target", family)
     want_grad = input.requires_grad and torch.is_grad_enabled()
-    return torch.ops.cbce.loss(input, target, weight, pos_weight, family, reduction,
-                               float(label_smoothing), alpha, float(gamma), want_grad)[0]
+    args = (input, target, weight, pos_weight, family, reduction, label_smoothing, alpha,
+            float(gamma), want_grad)
+    if _eager(input):
+        return _LossFunction.apply(*args)[0]
+    return torch.ops.cbce.loss(*args)[0]
+
+
+def _eager(t):
+    """True for a plain tensor outside torch.compile: the call can skip the custom op's
+    Python dispatch (tens of microseconds); fake and functional tensors (torch.compile,
+    torch.export) are subclasses and take the op."""
+    return type(t) is Tensor and not torch.compiler.is_compiling()
 
 
 # ---- the custom ops (opaque to torch: NumPy views handed to cbce) -------------------------
@@ -173,8 +187,7 @@ def _options(family, weight, pos_weight, label_smoothing, alpha, gamma):
     return kw
 
 
-@torch.library.custom_op("cbce::loss", mutates_args=())
-def _loss_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
+def _loss_impl(input: Tensor, target: Tensor, weight: Optional[Tensor],
              pos_weight: Optional[Tensor], family: str, reduction: str,
              label_smoothing: float, alpha: Optional[float], gamma: float,
              want_grad: bool) -> tuple[Tensor, Tensor]:
@@ -195,6 +208,9 @@ def _loss_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
     if reduced:
         loss.fill_(float(value))
     return loss, grad
+
+
+_loss_op = torch.library.custom_op("cbce::loss", mutates_args=())(_loss_impl)
 
 
 @_loss_op.register_fake
@@ -284,7 +300,10 @@ def _backward(ctx, d_loss, d_grad):
     scale = _scale(x, w, reduction)
     dx = dt = None
     if ctx.needs_input_grad[0]:
-        if d_loss is not None:
+        if d_loss is not None and _eager(d_loss) and d_loss.dim() == 0 and \
+                not torch.is_grad_enabled() and float(d_loss) == 1.0:
+            dx = grad   # loss.backward() of a reduced loss: the fused gradient as it is
+        elif d_loss is not None:
             dx = grad * d_loss
         if d_grad is not None:
             h = torch.ops.cbce.grad_hess(x, t, w, pw, family, ls, alpha, gamma)[1]
@@ -354,6 +373,19 @@ def _grad_hess_backward(ctx, d_g, d_h):
 
 _loss_op.register_autograd(_backward, setup_context=_setup)
 _grad_hess_op.register_autograd(_grad_hess_backward, setup_context=_setup_grad_hess)
+
+
+class _LossFunction(torch.autograd.Function):
+    """cbce::loss for eager calls: the same implementation and derivatives, without the
+    custom op's dispatch."""
+
+    @staticmethod
+    def forward(ctx, *args):   # (a separate setup_context would bind a signature per call)
+        output = _loss_impl(*args)
+        _setup(ctx, args, output)
+        return output
+
+    backward = staticmethod(_backward)
 
 
 def _check_reduction(reduction):
