@@ -27,17 +27,17 @@ Design notes
     Hessian-vector products therefore work.  The hessian's own derivatives are written in
     torch operations on the gradient and hessian (BCE with logits and on probabilities),
     so those two are differentiable to any order; the focal loss to the second.
-(d) Target.  ``binary_cross_entropy_with_logits`` and ``binary_cross_entropy`` are
-    differentiable with respect to the target, as PyTorch's are (soft targets from another
-    network), with the derivatives written without cancellation:
-    d l / d y = w * ((p - 1) * softplus(-x) - x) (exactly ``-w * x`` without pos_weight;
-    PyTorch's ``log_sigmoid(-x) - p * log_sigmoid(x)`` cancels for small ``|x|``) and
-    w * (log(1 - x) - log(x)) with PyTorch's -100 clamps (``-log1p((2x - 1) / (1 - x))`` on
-    [1/4, 3/4], where both logs are close), times ``1 - label_smoothing``; these and their
-    mixed second derivatives are torch expressions, so they differentiate further.
-    ``weight`` and ``pos_weight`` are not differentiable (nor are they in PyTorch); the
-    focal loss is differentiable with respect to its input only.  A tensor that requires
-    grad where no derivative exists raises an error naming ``.detach()``.
+(d) Target.  Every loss is differentiable with respect to the target, as PyTorch's are
+    (soft targets from another network), with the derivatives written without
+    cancellation: d l / d y = w * ((p - 1) * softplus(-x) - x) (exactly ``-w * x`` without
+    pos_weight; PyTorch's ``log_sigmoid(-x) - p * log_sigmoid(x)`` cancels for small
+    ``|x|``); w * (log(1 - x) - log(x)) with PyTorch's -100 clamps (``-log1p((2x - 1) /
+    (1 - x))`` on [1/4, 3/4], where both logs are close); for the focal loss from
+    1 - p_t, the cross-entropy and sigmoid(-x) - sigmoid(x) = -tanh(x/2) each formed
+    without a cancelling difference; times ``1 - label_smoothing``.  These and the mixed
+    second derivatives are torch expressions, so they differentiate further.
+    ``weight`` and ``pos_weight`` are not differentiable (nor are they in PyTorch): one
+    that requires grad raises an error naming ``.detach()``.
 (e) Results follow cbce's dtype rules: float16 is computed in float32 and returned as
     float16; a reduced loss is a 0-d tensor of the input's dtype.  ``reduction`` may also be
     ``"weighted_mean"`` (divide by the sum of the broadcast weights).
@@ -141,8 +141,6 @@ def _loss(input, target, weight, pos_weight, family, reduction, label_smoothing=
                         f"{input.dtype}")
     _no_grad_through(weight, "weight", family)
     _no_grad_through(pos_weight, "pos_weight", family)
-    if family == "focal":
-        _no_grad_through(target, "target", family)
     want_grad = input.requires_grad and torch.is_grad_enabled()
     args = (input, target, weight, pos_weight, family, reduction, label_smoothing, alpha,
             float(gamma), want_grad)
@@ -261,7 +259,34 @@ def _neg_logit(x):
     return torch.where(mid, near, far)
 
 
-def _target_derivatives(family, x, weight, pos_weight, label_smoothing):
+def _focal_target_derivatives(x, y, alpha, gamma):
+    """(d l / d y, d^2 l / d x d y) of the unweighted focal loss l = a_t F ce, with
+    u = 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x), F = u^gamma, ce = bce_with_logits:
+    u, ce and sigmoid(-x) - sigmoid(x) = -tanh(x/2) are formed as sums of terms >= 0 or
+    directly, never as cancelling differences."""
+    s, sn = torch.sigmoid(x), torch.sigmoid(-x)
+    u = y * sn + (1 - y) * s
+    u_x, u_y, u_xy = (1 - 2 * y) * s * sn, -torch.tanh(x / 2), -2 * s * sn
+    sp = torch.nn.functional.softplus
+    ce = torch.where(x >= 0, (1 - y) * x + sp(-x), sp(x) - x * y)
+    ce_x, ce_y = s - y, -x                               # and d^2 ce / dx dy = -1
+    f = u ** gamma
+    f_x = f_y = f_xy = torch.zeros_like(x)
+    if gamma != 0:
+        g1 = gamma * u ** (gamma - 1)
+        f_x, f_y, f_xy = g1 * u_x, g1 * u_y, g1 * u_xy
+        if gamma != 1:
+            f_xy = f_xy + gamma * (gamma - 1) * u ** (gamma - 2) * u_x * u_y
+    e_x = f_x * ce + f * ce_x
+    e_y = f_y * ce + f * ce_y
+    e_xy = f_xy * ce + f_x * ce_y + f_y * ce_x - f
+    if alpha is None:
+        return e_y, e_xy
+    a_t = (1 - alpha) + (2 * alpha - 1) * y
+    return (2 * alpha - 1) * f * ce + a_t * e_y, (2 * alpha - 1) * e_x + a_t * e_xy
+
+
+def _target_derivatives(x, t, weight, pos_weight, family, label_smoothing, alpha, gamma):
     """(d l / d t, d^2 l / d x d t), elementwise, weighted, unreduced, as torch expressions
     (so that they differentiate further)."""
     k = 1.0 - label_smoothing            # d y / d t for y = t (1 - eps) + eps / 2
@@ -272,9 +297,11 @@ def _target_derivatives(family, x, weight, pos_weight, label_smoothing):
             p = pos_weight.to(x.dtype)
             dt = (p - 1) * torch.nn.functional.softplus(-x) - x
             dxt = -(torch.sigmoid(x) + p * torch.sigmoid(-x))
-    else:
+    elif family == "probs":
         dt = _neg_logit(x)
         dxt = -1.0 / (x * (1 - x)).clamp_min(1e-12)
+    else:
+        dt, dxt = _focal_target_derivatives(x, t.to(x.dtype), alpha, gamma)
     if weight is not None:
         w = weight.to(x.dtype)
         dt, dxt = dt * w, dxt * w
@@ -310,7 +337,7 @@ def _backward(ctx, d_loss, d_grad):
             term = d_grad * h * scale
             dx = term if dx is None else dx + term
     if ctx.needs_input_grad[1]:
-        d_t, d_xt = _target_derivatives(family, x, w, pw, ls)
+        d_t, d_xt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)
         if d_loss is not None:
             dt = d_t * (d_loss * scale)
         if d_grad is not None:
@@ -345,21 +372,21 @@ def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
 def _setup_grad_hess(ctx, inputs, output):
     input, target, weight, pos_weight, family, ls, alpha, gamma = inputs
     ctx.set_materialize_grads(False)
-    ctx.options = (family, ls)
+    ctx.options = (family, ls, alpha, gamma)
     ctx.save_for_backward(input, target, weight, pos_weight, *output)
 
 
 def _grad_hess_backward(ctx, d_g, d_h):
     """Third and higher derivatives (BCE with logits and on probabilities)."""
     x, t, w, pw, g, h = ctx.saved_tensors
-    family, ls = ctx.options
+    family, ls, alpha, gamma = ctx.options
     if family == "focal":
         raise RuntimeError("cbce: sigmoid_focal_loss gives derivatives up to the second "
                            "order; for the third and higher, write the loss in torch "
                            "operations")
     need_x, need_t = ctx.needs_input_grad[:2]
     hx, ht = _hess_derivatives(family, x, w, pw, ls, g, h)
-    gt = _target_derivatives(family, x, w, pw, ls)[1] if need_t else None
+    gt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)[1] if need_t else None
     dx = dt = None
     for d, dfx, dft in ((d_g, h, gt), (d_h, hx, ht)):
         if d is None:
