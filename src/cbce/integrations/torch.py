@@ -243,8 +243,10 @@ def _scale(x, weight, reduction):
         return 1.0
     if reduction == "mean" or weight is None:
         return 1.0 / x.numel()
-    # the sum of the weights broadcast to x: each weight repeats x.numel() / weight.numel()
-    total = weight.to(x.dtype).to(torch.float64).sum() * (x.numel() // weight.numel())
+    # the sum of the weights broadcast to x (each repeats x.numel() / weight.numel() times),
+    # read in the dtype cbce computes x in, as the core reads them
+    cdt = torch.float32 if x.dtype == torch.float16 else x.dtype
+    total = weight.to(cdt).to(torch.float64).sum() * (x.numel() // weight.numel())
     return 1.0 / total
 
 
