@@ -152,6 +152,21 @@ FUNCS = {"logits": ct.binary_cross_entropy_with_logits, "probs": ct.binary_cross
          "focal": ct.sigmoid_focal_loss}
 
 
+def _gradcheck_case(case, reduction, shape, seed):
+    """float64 (input, soft target, weight, keyword arguments) for a GRADCHECK_CASES row."""
+    family, opts, wkind, pkind, _ = case
+    x, _ = _data(shape, torch.float64, seed, scale=2.0)
+    if family == "probs":
+        x = torch.sigmoid(x) * 0.9 + 0.05
+    y = torch.rand(shape, generator=torch.Generator().manual_seed(seed + 1),
+                   dtype=torch.float64)
+    w = _weights(wkind, shape, torch.float64, seed + 2)
+    kw = dict(opts, reduction=reduction)
+    if pkind is not None:
+        kw["pos_weight"] = _weights(pkind, shape, torch.float64, seed + 3)
+    return x, y, w, kw
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["weighted_mean"])
 @pytest.mark.parametrize("case", GRADCHECK_CASES,
                          ids=lambda c: f"{c[0]}-{c[1]}-w{c[2]}-pw{c[3]}")
@@ -159,21 +174,11 @@ def test_gradcheck_and_gradgradcheck(case, reduction):
     """First and second derivatives (input, and target where differentiable, mixed terms
     included) against finite differences, float64."""
     family, opts, wkind, pkind, target_grad = case
-    shape = (5, 3)
-    x, _ = _data(shape, torch.float64, 30, scale=2.0)
-    if family == "probs":
-        x = torch.sigmoid(x) * 0.9 + 0.05
-    y = torch.rand(shape, generator=torch.Generator().manual_seed(31), dtype=torch.float64)
-    w = _weights(wkind, shape, torch.float64, 32)
-    pw = _weights(pkind, shape, torch.float64, 33)
-    kw = dict(opts, reduction=reduction)
-    if pw is not None:
-        kw["pos_weight"] = pw
-    fn = FUNCS[family]
+    x, y, w, kw = _gradcheck_case(case, reduction, (5, 3), 30)
     inputs = (x.requires_grad_(True), y.requires_grad_(target_grad))
 
     def f(a, b):
-        return fn(a, b, w, **kw)
+        return FUNCS[family](a, b, w, **kw)
 
     name = f"{family} {opts} weight={wkind} pos_weight={pkind} {reduction}"
     assert torch.autograd.gradcheck(f, inputs), name
@@ -323,16 +328,8 @@ def test_target_gradient_without_cancellation():
 def test_third_order_gradgradcheck(case, reduction):
     """BCE with logits and on probabilities, to any order: gradgradcheck of the first
     derivative checks the second and third (input, target and mixed)."""
-    family, opts, wkind, pkind, _ = case
-    shape = (4, 3)
-    x, _ = _data(shape, torch.float64, 46, scale=2.0)
-    if family == "probs":
-        x = torch.sigmoid(x) * 0.9 + 0.05
-    y = torch.rand(shape, generator=torch.Generator().manual_seed(47), dtype=torch.float64)
-    w = _weights(wkind, shape, torch.float64, 48)
-    kw = dict(opts, reduction=reduction)
-    if pkind is not None:
-        kw["pos_weight"] = _weights(pkind, shape, torch.float64, 49)
+    family = case[0]
+    x, y, w, kw = _gradcheck_case(case, reduction, (4, 3), 46)
 
     def first_derivative(a, b):
         loss = FUNCS[family](a, b, w, **kw)
