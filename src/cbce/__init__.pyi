@@ -1,4 +1,4 @@
-# Type stubs for the public API of cbce (API.md).  The compiled functions live in
+# Type stubs for the public API of cbce (docs/contract.md).  The compiled functions live in
 # cbce._core; this file is what type checkers see for `import cbce`.  .ci/integrations.sh
 # checks it with mypy (the stub itself, a usage file with assert_type, and mypy's stubtest
 # against the installed package).
