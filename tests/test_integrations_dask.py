@@ -2,10 +2,7 @@
 
 The reference is cbce's own NumPy result on the computed arrays (itself tested against the
 80-digit references elsewhere): the point here is that chunking changes nothing.
-* elementwise losses and every gradient: bitwise equal, uneven chunks, broadcast weights,
-  except the float32/float16 gradients of BCE with logits for "mean"/"weighted_mean" (the
-  blocks go through float64, cbce's float32 kernel is faithful to <= 0.6 ulp): within
-  1 ulp of max(|sigmoid(x)|, |y|) times the weight and scale;
+* elementwise losses and every gradient: bitwise equal, uneven chunks, broadcast weights;
 * reduced losses: float16/float32 bitwise equal except BCE with logits (within 1 ulp: the
   float64 block sums against cbce's float32 kernel), float64 within 1 ulp (the measured
   maximum is reported), over several chunkings;
@@ -97,15 +94,6 @@ def test_elementwise_and_gradients_are_bitwise(family, dtype):
         got = bwd_d(X, Y, W, reduction=reduction, grad_output=g_d, **kw_d).compute()
         want = bwd_n(x, y, w, reduction=reduction, grad_output=g_n, **kw_n)
         assert got.dtype == want.dtype
-        if family == "logits" and dtype != np.float64 and "mean" in reduction:
-            # two faithful roundings of one value: <= 1 ulp of the gradient's scale
-            # the scale: the two terms of the gradient (targets 0 and 1, no smoothing)
-            sc = sum(np.abs(bwd_n(x, np.full_like(y, t), w, reduction=reduction,
-                                  grad_output=g_n, **dict(kw_n, label_smoothing=0.0)))
-                     for t in (0, 1))
-            d = np.abs(got.astype(np.float64) - want) / np.spacing(sc.astype(dtype))
-            assert d.max() <= 1.0, f"{family} backward {reduction}: {d.max()} ulp"
-            continue
         np.testing.assert_array_equal(got, want, err_msg=f"{family} backward {reduction}")
 
 

@@ -823,7 +823,7 @@ cbce.show_config()
 
 
 def test_same_bits_across_threads_and_layouts_on_every_simd_level(tmp_path):
-    """At each level CBCE_SIMD (docs/numerics.md: run-time dispatch with an override) selects,
+    """At each level CBCE_SIMD (run-time dispatch with an override, docs/numerics.md) selects,
     every result is bitwise the same for 1 and 2 threads and for contiguous and strided
     operands (the reference inputs: whole range, inf, subnormals; BCE with logits and the
     focal loss; reductions and reduced gradients of 100k elements), and float32 data gives

@@ -56,6 +56,22 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
 
 /* ---- loads and stores ----------------------------------------------------------------- */
 
+/* For k = 0 .. c-1: STMT with `at` the offset (in elements) of element i0 + k of op,
+ * stepping through the period/repeat broadcast (cbce.h) without a division per element. */
+#define CBCE__PERIODIC(op, i0, c, STMT)                                                  \
+    {                                                                                    \
+        size_t j_ = ((i0) / (op)->repeat) % (op)->period, r_ = (i0) % (op)->repeat;      \
+        for (k = 0; k < (c); k++) {                                                      \
+            ptrdiff_t at = (ptrdiff_t)j_ * (op)->stride;                                 \
+            STMT;                                                                        \
+            if (++r_ == (op)->repeat) {                                                  \
+                r_ = 0;                                                                  \
+                if (++j_ == (op)->period)                                                \
+                    j_ = 0;                                                              \
+            }                                                                            \
+        }                                                                                \
+    }
+
 /* dst[k] = element i0 + k of op, as double; fill with dflt where op is absent. */
 static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, double dflt)
 {
@@ -77,15 +93,7 @@ static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, dou
                 for (k = 0; k < c; k++)                                                  \
                     dst[k] = (double)src[(ptrdiff_t)k * op->stride];                     \
         } else {                                                                         \
-            size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;              \
-            for (k = 0; k < c; k++) {                                                    \
-                dst[k] = (double)base[(ptrdiff_t)j * op->stride];                        \
-                if (++r == op->repeat) {                                                 \
-                    r = 0;                                                               \
-                    if (++j == op->period)                                               \
-                        j = 0;                                                           \
-                }                                                                        \
-            }                                                                            \
+            CBCE__PERIODIC(op, i0, c, dst[k] = (double)base[at])                         \
         }                                                                                \
     }                                                                                    \
     break;
@@ -458,15 +466,7 @@ static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, v
     {                                                                                    \
         const CT *base = (const CT *)op->data;                                           \
         CT *dst = (CT *)buf;                                                             \
-        size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;                  \
-        for (k = 0; k < c; k++) {                                                        \
-            dst[k] = base[(ptrdiff_t)j * op->stride];                                    \
-            if (++r == op->repeat) {                                                     \
-                r = 0;                                                                   \
-                if (++j == op->period)                                                   \
-                    j = 0;                                                               \
-            }                                                                            \
-        }                                                                                \
+        CBCE__PERIODIC(op, i0, c, dst[k] = base[at])                                     \
     }
     if (sz == 8)
         CBCE__GATHER(uint64_t)
