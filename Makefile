@@ -126,10 +126,20 @@ $(SHARED): $(OBJS)
 	ln -sf $(SHARED_SO) $(BUILDDIR)/libcbce.$(SHARED_EXT)
 
 # Regenerated every time: it records PREFIX/LIBDIR/INCLUDEDIR, which may change between calls.
+# Relocatable when LIBDIR, INCLUDEDIR and PKGCONFIGDIR lie under PREFIX (the default):
+# prefix=${pcfiledir}/../.., so the installed tree may be moved or copied anywhere.
 $(BUILDDIR)/cbce.pc: cbce.pc.in include/cbce.h FORCE
 	@mkdir -p $(@D)
-	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
-	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	@prefix='$(PREFIX)'; libdir='$(LIBDIR)'; includedir='$(INCLUDEDIR)'; \
+	case "$(PKGCONFIGDIR)|$(LIBDIR)|$(INCLUDEDIR)" in \
+	"$(PREFIX)"/*"|$(PREFIX)"/*"|$(PREFIX)"/*) \
+	    up=$$(echo "$(patsubst $(PREFIX)/%,%,$(PKGCONFIGDIR))" | sed 's|[^/][^/]*|..|g'); \
+	    prefix="\$${pcfiledir}/$$up"; \
+	    libdir="\$${prefix}/$(patsubst $(PREFIX)/%,%,$(LIBDIR))"; \
+	    includedir="\$${prefix}/$(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))";; \
+	esac; \
+	sed -e "s|@prefix@|$$prefix|" -e "s|@libdir@|$$libdir|" \
+	    -e "s|@includedir@|$$includedir|" -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # ---- tests --------------------------------------------------------------------------------
 $(BUILDDIR)/test_api: tests/c/test_api.c include/cbce.h $(STATIC)
@@ -146,7 +156,15 @@ $(BUILDDIR)/test_pool: tests/c/test_pool.c src/cbce/core/pool.h $(STATIC)
 $(BUILDDIR)/test_cxx: tests/c/test_cxx.cpp include/cbce.h $(STATIC)
 	$(CXX) $(CXXFLAGS) -pedantic -Iinclude $< $(STATIC) -o $@ $(LDFLAGS) $(LIBS)
 
-test: $(TEST_BINS) $(BUILDDIR)/test_cxx
+# the vector layer (src/cbce/core/simd/vec.h), once per SIMD level
+VEC_TESTS := $(foreach l,plain $(SIMD_LEVELS),$(BUILDDIR)/test_vec_$(l))
+SIMD_FLAGS_plain :=
+$(BUILDDIR)/test_vec_%: tests/c/test_vec.c $(wildcard src/cbce/core/simd/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(SIMD_FLAGS_$*) -Isrc/cbce/core $< -o $@ $(LIBS)
+
+test: $(TEST_BINS) $(BUILDDIR)/test_cxx $(VEC_TESTS)
+	for t in $(VEC_TESTS); do $$t || exit 1; done
 	$(BUILDDIR)/test_api
 	$(BUILDDIR)/test_api_shared
 	$(BUILDDIR)/test_pool

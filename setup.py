@@ -93,7 +93,10 @@ else:
     # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
     # keeps results bitwise identical across instruction sets.  Never fast-math: it
     # breaks inf/NaN handling and deletes the compensated sums.
-    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden"]
+    # -g0: no debug info in the shipped extension and libcbce.a (Python's own CFLAGS often
+    # carry -g); CBCE_CFLAGS="-g" brings it back.
+    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden",
+              "-g0"]
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
 print("cbce: compiling with", " ".join(cflags))
 
@@ -101,7 +104,8 @@ core_sources = sorted(glob.glob("src/cbce/core/*.c"))
 ext = Extension(
     "cbce._core",
     sources=["src/cbce/_core.pyx"] + core_sources,
-    depends=core_sources + sorted(glob.glob("src/cbce/core/*.h")) + ["include/cbce.h"],
+    depends=core_sources + sorted(glob.glob("src/cbce/core/*.h") + glob.glob("src/cbce/core/simd/*.h"))
+    + ["include/cbce.h"],
     include_dirs=["include", "src/cbce/core", numpy.get_include()],
     define_macros=[("CBCE_STATIC_DEFINE", "1"), ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,

@@ -5,42 +5,26 @@ speed figures, and ``python -m cbce`` for a demonstration.
 """
 import os as _os
 
-from . import _core
+from . import _core, _losses
 from ._core import (
     __version__,
-    binary_cross_entropy_with_logits,
-    binary_cross_entropy_with_logits_backward,
-    binary_cross_entropy_with_logits_forward_backward,
-    binary_cross_entropy_with_logits_grad_hess,
-    binary_cross_entropy,
-    binary_cross_entropy_backward,
-    binary_cross_entropy_forward_backward,
-    sigmoid_focal_loss,
-    sigmoid_focal_loss_backward,
-    sigmoid_focal_loss_forward_backward,
-    sigmoid_focal_loss_grad_hess,
     sigmoid,
     log_sigmoid,
     softplus,
     get_num_threads,
     set_num_threads,
 )
-from ._losses import BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss
+from ._registry import FAMILIES as _FAMILIES
+
+# every registry family's four functions and its class
+_LOSS_NAMES = [f["python"] + s for f in _FAMILIES
+               for s in ("", "_backward", "_forward_backward", "_grad_hess")]
+globals().update({n: getattr(_core, n) for n in _LOSS_NAMES})
+globals().update({f["cls"]: getattr(_losses, f["cls"]) for f in _FAMILIES})
 
 __all__ = [
     "__version__",
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_backward",
-    "binary_cross_entropy_with_logits_forward_backward",
-    "binary_cross_entropy_with_logits_grad_hess",
-    "binary_cross_entropy",
-    "binary_cross_entropy_backward",
-    "binary_cross_entropy_forward_backward",
     "get_library_dir",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_backward",
-    "sigmoid_focal_loss_forward_backward",
-    "sigmoid_focal_loss_grad_hess",
     "sigmoid",
     "log_sigmoid",
     "softplus",
@@ -48,10 +32,7 @@ __all__ = [
     "set_num_threads",
     "get_include",
     "show_config",
-    "BCEWithLogitsLoss",
-    "BCELoss",
-    "SigmoidFocalLoss",
-]
+] + _LOSS_NAMES + [f["cls"] for f in _FAMILIES]
 
 
 def get_include():

@@ -14,6 +14,7 @@ Outputs that cannot be written in place (float16, overlapping an input, not one 
 line) are computed into a temporary and copied into `out`.
 """
 import numbers
+import inspect
 import os
 
 cimport cython
@@ -35,23 +36,32 @@ from cbce.cbce cimport *
 __version__ = cbce_version_string().decode()
 C_VERSION_NUMBER = cbce_version_number()
 
-# ---- families and operations ------------------------------------------------------------
+# ---- the loss families (registry.h, as the generated cbce._registry) -------------------
 
-cdef enum:
-    LOGITS = 0
-    PROBS = 1
-    FOCAL = 2
+from cbce._registry import FAMILIES, PARAMS
+
+cdef extern from "internal.h":
+    enum:
+        CBCE__OP_FWD
+        CBCE__OP_BWD
+        CBCE__OP_FWD_BWD
+        CBCE__OP_GRAD_HESS
+    const size_t cbce__param_offsets[]
+    int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1,
+                   ptrdiff_t s1, void *result, void *o2, ptrdiff_t s2,
+                   size_t *bad_index) noexcept nogil
+    int cbce__check_family(int family, const cbce_args_t *a) noexcept
+
+_FAMILY_NUMBER = {f["name"]: i for i, f in enumerate(FAMILIES)}
+# name -> (offset in cbce_args_t, kind, message)
+_PARAM_SLOT = {name: (cbce__param_offsets[i], p[3], p[4]) for i, (name, p) in
+               enumerate(PARAMS.items())}
+_PARAM_OF_STATUS = {p[0]: name for name, p in PARAMS.items()}
 
 cdef enum:
     SIGMOID = 0
     LOG_SIGMOID = 1
     SOFTPLUS = 2
-
-cdef enum:
-    OP_FWD = 0
-    OP_BWD = 1
-    OP_FWD_BWD = 2
-    OP_GRAD_HESS = 3
 
 REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
               "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
@@ -78,68 +88,6 @@ cdef int _target_code(cnp.ndarray t):
         return CBCE_F32
     if tn == cnp.NPY_FLOAT64:
         return CBCE_F64
-    return -1
-
-
-cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t s1,
-               void *res, void *o2, ptrdiff_t s2, size_t *bad) noexcept nogil:
-    """The one place where the typed C entry points are chosen.
-
-    ``bad`` receives the flat index of the first out-of-domain element (PROBS only).
-    """
-    if family == LOGITS:
-        if op == OP_FWD:
-            if f64:
-                return cbce_bce_logits_fwd_f64(a, <double *>o1, s1, <double *>res)
-            return cbce_bce_logits_fwd_f32(a, <float *>o1, s1, <float *>res)
-        if op == OP_BWD:
-            if f64:
-                return cbce_bce_logits_bwd_f64(a, <double *>o2, s2)
-            return cbce_bce_logits_bwd_f32(a, <float *>o2, s2)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_bce_logits_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                                   <double *>o2, s2)
-            return cbce_bce_logits_fwd_bwd_f32(a, <float *>o1, s1, <float *>res,
-                                               <float *>o2, s2)
-        if f64:
-            return cbce_bce_logits_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
-        return cbce_bce_logits_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
-    if family == PROBS:
-        if op == OP_FWD:
-            if f64:
-                return cbce_bce_fwd_f64(a, <double *>o1, s1, <double *>res, bad)
-            return cbce_bce_fwd_f32(a, <float *>o1, s1, <float *>res, bad)
-        if op == OP_BWD:
-            if f64:
-                return cbce_bce_bwd_f64(a, <double *>o2, s2, bad)
-            return cbce_bce_bwd_f32(a, <float *>o2, s2, bad)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_bce_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                            <double *>o2, s2, bad)
-            return cbce_bce_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2,
-                                        bad)
-        if f64:
-            return cbce_bce_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2, bad)
-        return cbce_bce_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2, bad)
-    if family == FOCAL:
-        if op == OP_FWD:
-            if f64:
-                return cbce_focal_fwd_f64(a, <double *>o1, s1, <double *>res)
-            return cbce_focal_fwd_f32(a, <float *>o1, s1, <float *>res)
-        if op == OP_BWD:
-            if f64:
-                return cbce_focal_bwd_f64(a, <double *>o2, s2)
-            return cbce_focal_bwd_f32(a, <float *>o2, s2)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_focal_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                              <double *>o2, s2)
-            return cbce_focal_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2)
-        if f64:
-            return cbce_focal_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
-        return cbce_focal_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
     return -1
 
 
@@ -231,13 +179,22 @@ cdef double _real(value, str name) except? -1.0:
     return float(value)
 
 
-cdef object _asarray(value, str name):
+cdef object _asarray(value, str name, int family=-1):
     """`value` as a base-class ndarray (no copy for arrays and their subclasses: np.matrix,
     np.memmap and user subclasses are read as the plain arrays they are views of; objects
     with the array interface or the buffer protocol are wrapped).  Masked arrays are
-    refused: the core would read the masked elements' data as values."""
+    refused: the core would read the masked elements' data as values.  A torch tensor that
+    requires grad (which NumPy cannot take) given to a loss `family` raises a TypeError
+    naming the differentiable alternative; torch is never imported here."""
     if type(value) is cnp.ndarray:
         return value
+    if family >= 0 and getattr(value, "requires_grad", False) and \
+            type(value).__module__.partition(".")[0] == "torch":
+        fn = FAMILIES[family]["python"]
+        raise TypeError(f"{name} is a torch.Tensor that requires grad; cbce.{fn} works on "
+                        f"NumPy arrays and records no autograd graph: use "
+                        f"cbce.integrations.torch.{fn} (differentiable, same arguments), or "
+                        f"pass {name}.detach() to get the value only")
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"{name} is a numpy.ma.MaskedArray: masks are not applied; pass "
                         f"np.ma.getdata({name}), and to leave the masked elements out, "
@@ -393,27 +350,16 @@ cdef class _Call:
     cdef object x_in, t_in             # input and target as given (for error messages)
     cdef object w_in, pw_in, go_in     # checked, not yet converted
     cdef size_t bad                    # first out-of-domain element (PROBS)
+    cdef dict params                   # the scalar parameters as given
 
-    cdef init(self, int family, input, target, weight, pos_weight, reduction,
-              label_smoothing, num_threads):
+    cdef init(self, int family, input, target, weight, pos_weight, reduction, num_threads):
         cdef cnp.ndarray x, t
         cdef int tn
         self.family = family
+        self.a.size = sizeof(cbce_args_t)
+        self.a.reduction = CBCE_REDUCTION_NONE
         self.a.simd = _simd
-        if family != FOCAL:
-            self.a.alpha = _NAN
-        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
-                             f"'weighted_mean', got {reduction!r}")
-        self.a.reduction = REDUCTIONS[reduction]
-        eps = label_smoothing if type(label_smoothing) is float else \
-            _real(label_smoothing, "label_smoothing")
-        if not (0.0 <= eps <= 1.0):
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.a.label_smoothing = eps
-        self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
-
-        x = _asarray(input, "input")
+        x = input if type(input) is cnp.ndarray else _asarray(input, "input", family)
         tn = cnp.PyArray_TYPE(x)
         if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
             raise TypeError(f"input must be float16, float32 or float64, got dtype "
@@ -423,7 +369,7 @@ cdef class _Call:
         self.result_dtype = <object>cnp.PyArray_DESCR(x) if cnp.PyArray_ISNOTSWAPPED(x) else \
             x.dtype.newbyteorder("=")
         self.shape = (<object>x).shape
-        t = _asarray(target, "target")
+        t = target if type(target) is cnp.ndarray else _asarray(target, "target", family)
         if not cnp.PyArray_SAMESHAPE(t, x):
             raise ValueError(f"target shape {(<object>t).shape} must be the same as input "
                              f"shape {self.shape}")
@@ -437,18 +383,27 @@ cdef class _Call:
         if pos_weight is not None:
             self.pw_in = _broadcastable(pos_weight, self.shape, "pos_weight")
 
-    cdef set_focal(self, alpha, gamma):
-        g = _real(gamma, "gamma")
-        if not (g >= 0.0) or g == float("inf"):
-            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-        self.a.gamma = g
-        if alpha is None:
-            self.a.alpha = _NAN
-        else:
-            al = _real(alpha, "alpha")
-            if al != al or al in (float("inf"), float("-inf")):
-                raise ValueError(f"alpha must be a finite number or None, got {alpha!r}")
-            self.a.alpha = al
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
+                             f"'weighted_mean', got {reduction!r}")
+        self.a.reduction = REDUCTIONS[reduction]
+        self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
+
+    cdef set_params(self, dict values):
+        """The family's scalar parameters (registry.h) into the arguments; the core checks
+        their ranges, and run() names the value given when it refuses one."""
+        cdef double v
+        cdef size_t offset
+        self.params = values
+        for name, value in values.items():
+            offset, kind, message = _PARAM_SLOT[name]
+            if value is None and kind == "or_nan":
+                v = _NAN
+            else:
+                v = value if type(value) is float else _real(value, name)
+                if v != v and kind == "or_nan":  # NaN is the core's None: give None
+                    raise ValueError(f"{message}, got {value!r}")
+            (<double *>(<char *>&self.a + offset))[0] = v
 
     cdef set_grad_output(self, grad_output):
         if self.a.reduction == CBCE_REDUCTION_NONE:
@@ -497,8 +452,19 @@ cdef class _Call:
             self.go = _broadcast_operand(&self.a.grad_output, self.go_in, self.shape,
                                          self.compute_dtype)
         else:
-            self.go = self.go_in.astype(self.compute_dtype).reshape(1)
-            _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
+            # kept in double for every input dtype: the core's scale grad_output / n is then
+            # rounded once, so a caller can pass a scale of its own (e.g. 1 / n) unrounded
+            self.go = self.go_in.astype(np.float64).reshape(1)
+            _set_line(&self.a.grad_output, self.go, CBCE_F64)
+
+    cdef refuse(self, int st):
+        """Raise the exception for the core's status st."""
+        if st == CBCE_ERR_DOMAIN:
+            raise self.domain_error()
+        if st in _PARAM_OF_STATUS:
+            name = _PARAM_OF_STATUS[st]
+            raise ValueError(f"{PARAMS[name][4]}, got {self.params[name]!r}")
+        raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
 
     cdef domain_error(self):
         """The ValueError for the first element outside [0, 1] (flat index self.bad)."""
@@ -550,16 +516,19 @@ cdef class _Call:
         cdef void *res = NULL
         cdef int st
         tmp1 = tmp2 = None
-        reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (OP_FWD, OP_FWD_BWD)
+        reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (CBCE__OP_FWD, CBCE__OP_FWD_BWD)
         if reduced and out1 is not None:
             raise ValueError(f"{name1} is for reduction='none' only: a reduced loss is "
                              f"returned as a scalar")
-        if op != OP_BWD and not reduced:
+        if op != CBCE__OP_BWD and not reduced:
             arr1 = np.empty(self.shape, dtype=self.result_dtype) if out1 is None else \
                 _check_out(out1, self.shape, self.result_dtype, name1)
-        if op != OP_FWD:
+        if op != CBCE__OP_FWD:
             arr2 = np.empty(self.shape, dtype=self.result_dtype) if out2 is None else \
                 _check_out(out2, self.shape, self.result_dtype, name2)
+        st = cbce__check_family(self.family, &self.a)  # the parameters, before any copy
+        if st != CBCE_OK:
+            self.refuse(st)
         self.prepare()
         if arr1 is not None:
             v1, tmp1 = self._target(arr1, out1 is not None, [])
@@ -571,16 +540,15 @@ cdef class _Call:
             s2 = cnp.PyArray_STRIDES(v2)[0] // cnp.PyArray_ITEMSIZE(v2)
         if reduced:
             res = <void *>&res64 if self.f64 else <void *>&res32
+        cdef int dtype = CBCE_F64 if self.f64 else CBCE_F32
         if self.a.n < _NOGIL_MIN:   # a short call: releasing the GIL would cost more
-            st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2, &self.bad)
+            st = cbce__call(self.family, op, dtype, &self.a, p1, s1, res, p2, s2, &self.bad)
         else:
             with nogil:
-                st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2,
-                           &self.bad)
-        if st == CBCE_ERR_DOMAIN:
-            raise self.domain_error()
+                st = cbce__call(self.family, op, dtype, &self.a, p1, s1, res, p2, s2,
+                                &self.bad)
         if st != CBCE_OK:
-            raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
+            self.refuse(st)
         if tmp1 is not None or tmp2 is not None:
             with np.errstate(over="ignore"):  # float16: rounding past 65504 gives inf, rightly
                 if tmp1 is not None:
@@ -591,11 +559,21 @@ cdef class _Call:
         return r1, (arr2 if out2 is None else out2)
 
 
-cdef _Call _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                        num_threads):
+cdef object _loss(str family, int op, input, target, weight, pos_weight, reduction,
+                  grad_output, num_threads, out, dict params):
+    """Run operation `op` of a registry family: every loss function is this call."""
     cdef _Call c = _Call.__new__(_Call)
-    c.init(LOGITS, input, target, weight, pos_weight, reduction, label_smoothing, num_threads)
-    return c
+    c.init(_FAMILY_NUMBER[family], input, target, weight, pos_weight, reduction, num_threads)
+    c.set_params(params)
+    if op == CBCE__OP_FWD:
+        return c.run(op, out, None, "out", "out")[0]
+    if op == CBCE__OP_BWD:
+        c.set_grad_output(grad_output)
+        return c.run(op, None, out, "out", "out")[1]
+    o1, o2 = _pair(out)
+    if o1 is not None and op == CBCE__OP_FWD_BWD and c.a.reduction != CBCE_REDUCTION_NONE:
+        raise ValueError("out[0] must be None for a reduced loss")
+    return c.run(op, o1, o2, "out[0]", "out[1]")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
@@ -635,14 +613,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=N
     >>> cbce.binary_cross_entropy_with_logits(x, y, reduction="none")
     array([2.06115362e-09, 6.93147181e-01, 4.85873516e-02])
     """
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("bce_logits", CBCE__OP_FWD, input, target, weight, pos_weight, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
-def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos_weight=None,
-                                              reduction="mean", label_smoothing=0.0,
-                                              grad_output=1.0, num_threads=None, out=None):
+def binary_cross_entropy_with_logits_backward(input, target, weight=None, *,
+                                              pos_weight=None, reduction="mean",
+                                              label_smoothing=0.0, grad_output=1.0,
+                                              num_threads=None, out=None):
     """Gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``.
 
     ``grad_output`` is a scalar for ``'mean'``/``'sum'``/``'weighted_mean'``, and a scalar or
@@ -656,10 +634,8 @@ def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos
     >>> cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="sum")
     array([ 0.11920292, -0.5       , -0.11920292])
     """
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("bce_logits", CBCE__OP_BWD, input, target, weight, pos_weight, reduction,
+                 grad_output, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None, *,
@@ -677,16 +653,13 @@ def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None
     >>> float(loss), grad
     (0.6931471805599453, array([ 0.25, -0.25]))
     """
-    lo, go = _pair(out)
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+    return _loss("bce_logits", CBCE__OP_FWD_BWD, input, target, weight, pos_weight, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
-def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, pos_weight=None,
-                                               label_smoothing=0.0, num_threads=None, out=None):
+def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *,
+                                               pos_weight=None, label_smoothing=0.0,
+                                               num_threads=None, out=None):
     """Elementwise ``(grad, hess)`` of the unreduced loss (gradient-boosting objectives).
 
     Examples
@@ -695,21 +668,14 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, po
     >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0]), np.array([1.0]))
     (array([-0.5]), array([0.25]))
     """
-    go, ho = _pair(out)
-    c = _logits_call(input, target, weight, pos_weight, "none", label_smoothing, num_threads)
-    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+    return _loss("bce_logits", CBCE__OP_GRAD_HESS, input, target, weight, pos_weight, "none",
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 # ---- BCE on probabilities ---------------------------------------------------------------
 
-cdef _Call _probs_call(input, target, weight, reduction, label_smoothing, num_threads):
-    cdef _Call c = _Call.__new__(_Call)
-    c.init(PROBS, input, target, weight, None, reduction, label_smoothing, num_threads)
-    return c
-
-
-def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_smoothing=0.0,
-                         num_threads=None, out=None):
+def binary_cross_entropy(input, target, weight=None, *, reduction="mean",
+                         label_smoothing=0.0, num_threads=None, out=None):
     """Binary cross-entropy on probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
     Per element, with ``y`` the (smoothed) target and ``w`` the weight:
@@ -750,8 +716,8 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_
     >>> cbce.binary_cross_entropy(p, y, reduction="none")
     array([  0.10536052,   0.22314355, 100.        ])
     """
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("bce", CBCE__OP_FWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean",
@@ -773,9 +739,25 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     >>> cbce.binary_cross_entropy_backward(p, y, reduction="sum")
     array([-2.  ,  1.25])
     """
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("bce", CBCE__OP_BWD, input, target, weight, None, reduction,
+                 grad_output, num_threads, out, {"label_smoothing": label_smoothing})
+
+
+def binary_cross_entropy_grad_hess(input, target, weight=None, *, label_smoothing=0.0,
+                                   num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced :func:`binary_cross_entropy`: the
+    gradient as :func:`binary_cross_entropy_backward` gives it and its derivative with
+    respect to ``input``, ``w * ((x - y)**2 + y * (1 - y)) / (x * (1 - x))**2`` (with the
+    same ``max(x * (1 - x), 1e-12)`` floor, so it is finite at 0 and 1).  ``out`` is a pair.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.binary_cross_entropy_grad_hess(np.array([0.5, 0.25]), np.array([1.0, 0.0]))
+    (array([-2.        ,  1.33333333]), array([4.        , 1.77777778]))
+    """
+    return _loss("bce", CBCE__OP_GRAD_HESS, input, target, weight, None, "none", 1.0,
+                 num_threads, out, {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",
@@ -791,24 +773,14 @@ def binary_cross_entropy_forward_backward(input, target, weight=None, *, reducti
     >>> float(loss), grad
     (0.6931471805599453, array([ 1., -1.]))
     """
-    lo, go = _pair(out)
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+    return _loss("bce", CBCE__OP_FWD_BWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 # ---- sigmoid focal loss -----------------------------------------------------------------
 
-cdef _Call _focal_call(input, target, weight, alpha, gamma, reduction, num_threads):
-    cdef _Call c = _Call.__new__(_Call)
-    c.set_focal(alpha, gamma)
-    c.init(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
-    return c
-
-
-def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, reduction="mean",
-                       num_threads=None, out=None):
+def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0,
+                       reduction="mean", label_smoothing=0.0, num_threads=None, out=None):
     """Sigmoid focal loss on logits (Lin et al. 2017), torchvision's formula.
 
     With ``p = sigmoid(x)``, ``p_t = p*y + (1-p)*(1-y)`` and
@@ -845,12 +817,14 @@ def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, red
     >>> cbce.sigmoid_focal_loss(x, y, reduction="none")
     array([1.35267213e-03, 4.33216988e-02, 2.73208311e-05])
     """
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("focal", CBCE__OP_FWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
 def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                reduction="mean", grad_output=1.0, num_threads=None, out=None):
+                                reduction="mean", label_smoothing=0.0, grad_output=1.0,
+                                num_threads=None, out=None):
     """Gradient of :func:`sigmoid_focal_loss` with respect to ``input`` (finite for every
     ``gamma >= 0``).  ``grad_output`` and ``out`` as in
     :func:`binary_cross_entropy_with_logits_backward`.
@@ -862,13 +836,14 @@ def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma
     ...                                  alpha=None, gamma=0.5, reduction="sum")
     array([-0.47608566, -0.06045527])
     """
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("focal", CBCE__OP_BWD, input, target, weight, None, reduction,
+                 grad_output, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
-def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                        reduction="mean", num_threads=None, out=None):
+def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25,
+                                        gamma=2.0, reduction="mean", label_smoothing=0.0,
+                                        num_threads=None, out=None):
     """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory; ``out`` is a
     pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
 
@@ -880,15 +855,13 @@ def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.2
     >>> float(loss), grad
     (0.34657359027997264, array([-0.4232868]))
     """
-    lo, go = _pair(out)
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+    return _loss("focal", CBCE__OP_FWD_BWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
 def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                 num_threads=None, out=None):
+                                 label_smoothing=0.0, num_threads=None, out=None):
     """Elementwise ``(grad, hess)`` of the unreduced focal loss.  The hessian is the true
     second derivative: it is negative where the loss is locally concave (boosting objectives
     floor it; see ``cbce.integrations``).
@@ -901,9 +874,57 @@ def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamm
     >>> g, h
     (array([-1.12674988, -0.2982868 ]), array([-0.02008887,  0.3991434 ]))
     """
-    go, ho = _pair(out)
-    c = _focal_call(input, target, weight, alpha, gamma, "none", num_threads)
-    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+    return _loss("focal", CBCE__OP_GRAD_HESS, input, target, weight, None, "none",
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
+
+
+# ---- functions of registry families that have no written ones above ---------------------
+
+_SUFFIX_OPS = (("", CBCE__OP_FWD), ("_backward", CBCE__OP_BWD),
+               ("_forward_backward", CBCE__OP_FWD_BWD), ("_grad_hess", CBCE__OP_GRAD_HESS))
+
+
+def _signature(dict fam, int op):
+    """The Python signature of operation `op` of a registry family (API.md's order: weight,
+    then the family's parameters, pos_weight, reduction, label_smoothing, grad_output)."""
+    P = inspect.Parameter
+    ps = [P("input", P.POSITIONAL_OR_KEYWORD), P("target", P.POSITIONAL_OR_KEYWORD),
+          P("weight", P.POSITIONAL_OR_KEYWORD, default=None)]
+    kw = [(n, d) for n, d in fam["params"] if n != "label_smoothing"]
+    if fam["pos_weight"]:
+        kw.append(("pos_weight", None))
+    if op != CBCE__OP_GRAD_HESS:
+        kw.append(("reduction", "mean"))
+    kw += [(n, d) for n, d in fam["params"] if n == "label_smoothing"]
+    if op == CBCE__OP_BWD:
+        kw.append(("grad_output", 1.0))
+    kw += [("num_threads", None), ("out", None)]
+    return inspect.Signature(ps + [P(n, P.KEYWORD_ONLY, default=d) for n, d in kw])
+
+
+def _family_function(dict fam, str suffix, int op):
+    sig = _signature(fam, op)
+    names = [n for n, _ in fam["params"]]
+
+    def f(*args, **kwargs):
+        b = sig.bind(*args, **kwargs)
+        b.apply_defaults()
+        a = b.arguments
+        return _loss(fam["name"], op, a["input"], a["target"], a["weight"],
+                     a.get("pos_weight"), a.get("reduction", "none"),
+                     a.get("grad_output", 1.0), a["num_threads"], a["out"],
+                     {n: a[n] for n in names})
+    f.__name__ = f.__qualname__ = fam["python"] + suffix
+    f.__signature__ = sig
+    f.__doc__ = f"Operation {suffix or '_forward'} of the {fam['cls']} family (see API.md)."
+    return f
+
+
+for _fam in FAMILIES:
+    for _sfx, _op in _SUFFIX_OPS:
+        if _fam["python"] + _sfx not in globals():
+            globals()[_fam["python"] + _sfx] = _family_function(_fam, _sfx, _op)
 
 
 # ---- elementwise helpers ----------------------------------------------------------------

@@ -56,6 +56,22 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
 
 /* ---- loads and stores ----------------------------------------------------------------- */
 
+/* For k = 0 .. c-1: STMT with `at` the offset (in elements) of element i0 + k of op,
+ * stepping through the period/repeat broadcast (cbce.h) without a division per element. */
+#define CBCE__PERIODIC(op, i0, c, STMT)                                                  \
+    {                                                                                    \
+        size_t j_ = ((i0) / (op)->repeat) % (op)->period, r_ = (i0) % (op)->repeat;      \
+        for (k = 0; k < (c); k++) {                                                      \
+            ptrdiff_t at = (ptrdiff_t)j_ * (op)->stride;                                 \
+            STMT;                                                                        \
+            if (++r_ == (op)->repeat) {                                                  \
+                r_ = 0;                                                                  \
+                if (++j_ == (op)->period)                                                \
+                    j_ = 0;                                                              \
+            }                                                                            \
+        }                                                                                \
+    }
+
 /* dst[k] = element i0 + k of op, as double; fill with dflt where op is absent. */
 static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, double dflt)
 {
@@ -80,15 +96,7 @@ static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, dou
                 for (k = 0; k < c; k++)                                                  \
                     dst[k] = CV(src[(ptrdiff_t)k * op->stride]);                         \
         } else {                                                                         \
-            size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;              \
-            for (k = 0; k < c; k++) {                                                    \
-                dst[k] = CV(base[(ptrdiff_t)j * op->stride]);                            \
-                if (++r == op->repeat) {                                                 \
-                    r = 0;                                                               \
-                    if (++j == op->period)                                               \
-                        j = 0;                                                           \
-                }                                                                        \
-            }                                                                            \
+            CBCE__PERIODIC(op, i0, c, dst[k] = CV(base[at]))                             \
         }                                                                                \
     }                                                                                    \
     break;
@@ -202,6 +210,7 @@ typedef struct cbce__job {
     const cbce_args_t *a;
     const cbce__outputs *o;
     cbce__step_fn step;
+    cbce__span_fn span;     /* the family's span kernel for this dtype and level, or NULL */
     cbce__consts k;
     int dtype, want, reduced;
     double gscale;  /* gradient multiplier: grad_output / denominator */
@@ -226,11 +235,6 @@ static void tree_push(cbce__dd *stack, int *top, cbce__dd v, size_t index)
     }
 }
 
-/*
- * One segment: load -> step -> store (and the lane sums) over its blocks.  This function
- * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
- * conversions, lane sums and stores use the same vector width as the step.
- */
 /* The same value for every element: absent, or broadcast from one value. */
 static int is_const(const cbce_operand_t *op)
 {
@@ -314,9 +318,9 @@ static void lane_sums(double *lhi, double *llo, const double *lb, size_t c, int 
 }
 #undef CBCE__TWO_SUM_INTO
 
-/* The sum of a block's lanes: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add
- * on the hi/lo arrays, so each level is one vectorised loop).  A lane that overflowed to
- * inf has a NaN low part (inf - inf), which must not turn the sum into NaN. */
+/* Block sum: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add on the hi/lo
+ * arrays, so each level is one vectorised loop).  A lane that overflowed to inf has a NaN
+ * low part (inf - inf), which must not turn the sum into NaN. */
 static cbce__dd block_sum(double *lhi, double *llo)
 {
     cbce__dd sum;
@@ -361,8 +365,37 @@ static void scaled_losses(const cbce__job *J, size_t c, const double *x, const d
     J->step(CBCE__LOSS, c, x, t, p, ws, m, &J->k, l, scratch, scratch);
 }
 
-void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
-void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
+/* A segment's reduced blocks (nb of them, on the stack; their dual sums on stack2) into
+ * the job. */
+static void segment_done(cbce__job *J, size_t s, const cbce__dd *stack, int top,
+                         const cbce__dd *stack2, int top2, size_t nb)
+{
+    if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
+        J->seg_sum[s] = stack[0];
+        if (J->dual)
+            J->seg_sum2[s] = stack2[0];
+    } else {
+        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
+        memcpy(J->tail2, stack2, (size_t)top2 * sizeof stack2[0]);
+        J->ntail = top;
+    }
+}
+
+/* First and one-past-last element of segment s. */
+static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *last)
+{
+    *first = s * J->seg_blocks * CBCE_BLOCK;
+    *last = *first + J->seg_blocks * CBCE_BLOCK;
+    if (*last > J->n || *last < *first)
+        *last = J->n;
+}
+
+/*
+ * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks.  This function
+ * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
+ * conversions, lane sums and stores use the same vector width as the step.
+ */
+static void run_segment(cbce__job *J, size_t s)
 {
     const cbce_args_t *a = J->a;
     const cbce__outputs *o = J->o;
@@ -373,11 +406,8 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int mconst = !(a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) ||
                  is_const(&a->grad_output);
-    size_t j, nfill;
-    size_t b0, nb = 0, first = s * J->seg_blocks * CBCE_BLOCK;
-    size_t last = first + J->seg_blocks * CBCE_BLOCK;
-    if (last > J->n || last < first)
-        last = J->n;
+    size_t j, nfill, b0, nb = 0, first, last;
+    segment_range(J, s, &first, &last);
     /* Operands that are the same for every element (absent, or broadcast from one value)
      * are loaded once per segment, not once per chunk. */
     nfill = last - first < CBCE__CHUNK ? last - first : CBCE__CHUNK;
@@ -434,17 +464,15 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             tree_push(stack, &top, block_sum(lhi, llo), nb++);
         }
     }
-    if (!J->reduced)
-        return;
-    if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
-        J->seg_sum[s] = stack[0];
-        if (J->dual)
-            J->seg_sum2[s] = stack2[0];
-    } else {
-        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
-        memcpy(J->tail2, stack2, (size_t)top2 * sizeof stack2[0]);
-        J->ntail = top;
-    }
+    if (J->reduced)
+        segment_done(J, s, stack, top, stack2, top2, nb);
+}
+
+/* run_segment under this level's name (cbce__run_segment_avx2, ...) for segment_table. */
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
+{
+    run_segment(J, s);
 }
 
 #ifndef CBCE__ISA_VARIANT
@@ -463,6 +491,146 @@ static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
 static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
     NULL, cbce__run_segment_baseline, cbce__run_segment_baseline, NULL, NULL};
 #endif
+
+/* ---- the span path (internal.h (e)) ---------------------------------------------------- */
+
+static size_t dtype_size(int dtype)
+{
+    return dtype == CBCE_F64 ? 8 : dtype == CBCE_F32 ? 4 : 1;
+}
+
+/* Elements i0 .. i0+c-1 of op in its own dtype: op's own memory where they are
+ * contiguous there and `copy` is 0, else copied bit for bit into buf. */
+static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, void *buf,
+                                int copy)
+{
+    size_t sz = dtype_size(op->dtype), k;
+    if (!copy && op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period)
+        return (const char *)op->data + (i0 % op->period) * sz;
+#define CBCE__GATHER(CT)                                                                 \
+    {                                                                                    \
+        const CT *base = (const CT *)op->data;                                           \
+        CT *dst = (CT *)buf;                                                             \
+        CBCE__PERIODIC(op, i0, c, dst[k] = base[at])                                     \
+    }
+    if (sz == 8)
+        CBCE__GATHER(uint64_t)
+    else if (sz == 4)
+        CBCE__GATHER(uint32_t)
+    else
+        CBCE__GATHER(uint8_t)
+#undef CBCE__GATHER
+    return buf;
+}
+
+/* Where the kernel writes elements i0.. of an output: the output itself when contiguous. */
+static void *span_out(void *dst, int dtype, ptrdiff_t stride, size_t i0, void *buf)
+{
+    return stride == 1 ? (char *)dst + i0 * dtype_size(dtype) : buf;
+}
+
+/* Copy c elements written into buf out to dst (nothing when the kernel wrote dst). */
+static void span_scatter(void *dst, int dtype, ptrdiff_t stride, size_t i0, size_t c,
+                         const void *buf)
+{
+    size_t k;
+    if (stride == 1)
+        return;
+    if (dtype == CBCE_F32) {
+        float *d = (float *)dst + (ptrdiff_t)i0 * stride;
+        for (k = 0; k < c; k++)
+            d[(ptrdiff_t)k * stride] = ((const float *)buf)[k];
+    } else {
+        double *d = (double *)dst + (ptrdiff_t)i0 * stride;
+        for (k = 0; k < c; k++)
+            d[(ptrdiff_t)k * stride] = ((const double *)buf)[k];
+    }
+}
+
+/* The value of an operand that is one value for every element (is_const). */
+static double const_value(const cbce_operand_t *op, double dflt)
+{
+    double v;
+    load(op, 0, 1, &v, dflt);
+    return v;
+}
+
+/* One segment on the span kernel: spans of CBCE__SPAN within each block. */
+static void run_span_segment(cbce__job *J, size_t s)
+{
+    typedef union { double d[CBCE__SPAN]; uint64_t u; } buf_t; /* aligned for any dtype */
+    buf_t xb, tb, pb, wb, gob, lb, gb, hb;
+    const cbce_args_t *a = J->a;
+    const cbce__outputs *o = J->o;
+    cbce__span_consts k;
+    cbce__dd stack[66], stack2[66];
+    int top = 0, top2 = 0, want = J->want;
+    int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
+    int goarr = a->reduction == CBCE_REDUCTION_NONE && !is_const(&a->grad_output);
+    size_t b0, nb = 0, first, last;
+    segment_range(J, s, &first, &last);
+    k.keep = J->k.keep;
+    k.half = J->k.half;
+    k.eps = J->k.eps;
+    k.pk = const_value(&a->pos_weight, 1.0);
+    k.wk = const_value(&a->weight, 1.0);
+    k.lscale = J->lscale;
+    k.wpre = J->wpre;
+    k.gscale = J->gscale;
+    if (a->reduction == CBCE_REDUCTION_NONE && !goarr)
+        k.gscale = const_value(&a->grad_output, 1.0);
+    for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
+        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
+        double lhi[CBCE__LANES], llo[CBCE__LANES], dhi[CBCE__LANES], dlo[CBCE__LANES];
+        memset(lhi, 0, sizeof lhi);
+        memset(llo, 0, sizeof llo);
+        memset(dhi, 0, sizeof dhi);
+        memset(dlo, 0, sizeof dlo);
+        for (c0 = b0; c0 < bend; c0 += CBCE__SPAN) {
+            cbce__span S;
+            S.c = bend - c0 < CBCE__SPAN ? bend - c0 : CBCE__SPAN;
+            S.x = span_operand(&a->input, c0, S.c, &xb, J->dual);
+            S.t = span_operand(&a->target, c0, S.c, &tb, J->dual);
+            S.tdtype = a->target.dtype;
+            S.p = pconst ? NULL : span_operand(&a->pos_weight, c0, S.c, &pb, J->dual);
+            S.w = wconst ? NULL : span_operand(&a->weight, c0, S.c, &wb, J->dual);
+            S.go = goarr && (want & (CBCE__GRAD | CBCE__HESS))
+                       ? span_operand(&a->grad_output, c0, S.c, &gob, J->dual)
+                       : NULL;
+            S.l = (want & CBCE__LOSS) && !J->reduced
+                      ? span_out(o->loss, J->dtype, o->loss_stride, c0, &lb)
+                      : NULL;
+            S.g = want & CBCE__GRAD ? span_out(o->grad, J->dtype, o->grad_stride, c0, &gb)
+                                    : NULL;
+            S.h = want & CBCE__HESS ? span_out(o->hess, J->dtype, o->hess_stride, c0, &hb)
+                                    : NULL;
+            S.lanes = lhi;
+            S.lanes_lo = llo;
+            J->span(want, J->reduced, &S, &k);
+            if (S.l)
+                span_scatter(o->loss, J->dtype, o->loss_stride, c0, S.c, S.l);
+            if (S.g)
+                span_scatter(o->grad, J->dtype, o->grad_stride, c0, S.c, S.g);
+            if (S.h)
+                span_scatter(o->hess, J->dtype, o->hess_stride, c0, S.c, S.h);
+            if (J->dual) { /* from the copied operands, not the (maybe overwritten) input */
+                cbce__span_consts kd = k;
+                kd.lscale = k.lscale * CBCE__DOWN; /* the weights at the lower scale */
+                S.l = S.g = S.h = NULL;
+                S.lanes = dhi;
+                S.lanes_lo = dlo;
+                J->span(CBCE__LOSS, 1, &S, &kd);
+            }
+        }
+        if (J->reduced) {
+            if (J->dual)
+                tree_push(stack2, &top2, block_sum(dhi, dlo), nb);
+            tree_push(stack, &top, block_sum(lhi, llo), nb++);
+        }
+    }
+    if (J->reduced)
+        segment_done(J, s, stack, top, stack2, top2, nb);
+}
 
 /* One pool task: segment s of the job. */
 static void segment_task(void *ctx, size_t s)
@@ -556,6 +724,27 @@ static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdi
  * overflows), so that neither 1 / sum for the gradient nor weight * loss is lost to the
  * ends of the exponent range (a subnormal weight sum gave infinite gradients).
  */
+
+/* Whether parameter v is in its registry.h range. */
+static int param_ok(double v, double lo, double hi, int kind)
+{
+    if (kind == CBCE__OR_NAN && isnan(v))
+        return 1;
+    return v >= lo && (kind == CBCE__HALF_OPEN ? v < hi : v <= hi);
+}
+
+int cbce__check_params(const cbce__family *f, const cbce_args_t *a)
+{
+    if (a->reduction < CBCE_REDUCTION_NONE || a->reduction > CBCE_REDUCTION_WEIGHTED_MEAN)
+        return CBCE_ERR_REDUCTION;
+#define CBCE__CHECK_PARAM(name, status, lo, hi, kind, message)                           \
+    if ((f->params >> CBCE__PARAM_##name & 1u) && !param_ok(a->name, lo, hi, kind))      \
+        return status;
+    CBCE__PARAMS(CBCE__CHECK_PARAM)
+#undef CBCE__CHECK_PARAM
+    return CBCE_OK;
+}
+
 int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
                 const cbce__outputs *o)
 {
@@ -564,24 +753,20 @@ int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want
     if (a == NULL || o == NULL)
         return CBCE_ERR_NULL;
     n = a->n;
-    if (a->reduction < CBCE_REDUCTION_NONE || a->reduction > CBCE_REDUCTION_WEIGHTED_MEAN)
-        return CBCE_ERR_REDUCTION;
-    if (!(a->label_smoothing >= 0.0 && a->label_smoothing <= 1.0))
-        return CBCE_ERR_SMOOTHING;
-    if (f->takes_focal) {
-        if (!(a->gamma >= 0.0) || isinf(a->gamma))
-            return CBCE_ERR_GAMMA;
-        if (isinf(a->alpha))
-            return CBCE_ERR_ALPHA;
-    }
+    if ((st = cbce__check_params(f, a)) != CBCE_OK)
+        return st;
     if ((st = check_operand(&a->input, dtype, 1, n)) != CBCE_OK ||
         (st = check_operand(&a->target, -1, 1, n)) != CBCE_OK ||
         (st = check_operand(&a->weight, dtype, 0, n)) != CBCE_OK ||
         (st = check_operand(&a->pos_weight, dtype, 0, n)) != CBCE_OK ||
-        (st = check_operand(&a->grad_output, dtype, 0, n)) != CBCE_OK)
+        (st = check_operand(&a->grad_output, -1, 0, n)) != CBCE_OK)
         return st;
-    if (a->pos_weight.data != NULL && !f->takes_pos_weight)
-        return CBCE_ERR_NULL;
+    /* grad_output may be float32 or float64 for either precision (read as a double) */
+    if (a->grad_output.data != NULL && a->grad_output.dtype != CBCE_F32 &&
+        a->grad_output.dtype != CBCE_F64)
+        return CBCE_ERR_DTYPE;
+    if (a->pos_weight.data != NULL && !(f->operands & CBCE__TAKES_POS_WEIGHT))
+        return CBCE_ERR_OPERAND;
     reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
     if ((want & CBCE__LOSS) && (reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
         return CBCE_ERR_NULL;
@@ -621,7 +806,8 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         while (level > CBCE_SIMD_SCALAR && f->steps[level] == NULL)
             level--;
         J.step = dtype == CBCE_F32 ? f->steps[level]->d : f->steps[level]->x;
-        J.segment = segment_table[level];
+        J.span = dtype == CBCE_F32 ? f->steps[level]->d_span : f->steps[level]->x_span;
+        J.segment = J.span ? run_span_segment : segment_table[level];
     }
     J.ntail = 0;
     J.gscale = J.wpre = J.lscale = 1.0;

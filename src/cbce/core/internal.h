@@ -20,6 +20,7 @@
 #define CBCE_INTERNAL_H
 
 #include "cbce.h"
+#include "registry.h"
 
 #define CBCE__CHUNK 256
 #define CBCE__LANES 32
@@ -73,10 +74,52 @@ typedef void (*cbce__step_fn)(int want, size_t c, const double *x, const double 
 #endif
 #define CBCE__NLEVELS 5 /* indexed by cbce_simd_t; entry 0 unused */
 
-/* A family's compute steps at one level: for float32 data (d) and float64 data (x). */
+/*
+ * (e) Span kernels: a family may also supply, per level and data type, a kernel that reads
+ *     its operands in their own dtypes straight from memory (simd/vec.h).  The driver hands
+ *     it contiguous runs of user memory where an operand is contiguous there, and chunk
+ *     buffers of the same dtype (gathered) where it is strided or broadcast, so the kernel
+ *     sees the same values in the same lane positions either way: the results do not
+ *     depend on the layout.  An operand that is one value for every element comes as a
+ *     constant instead.  Spans start at multiples of CBCE__SPAN within a block and all but
+ *     an array's last are whole multiples of it, so a lane of the reduction holds the same
+ *     elements for every layout and thread count.
+ */
+#define CBCE__SPAN 1024
+
+typedef struct cbce__span {
+    size_t c;               /* elements */
+    const void *x;          /* input, the data dtype */
+    const void *t;          /* target, dtype tdtype */
+    int tdtype;
+    const void *p;          /* pos_weight; NULL: every element the constant pk */
+    const void *w;          /* weight; NULL: the constant wk */
+    const void *go;         /* grad_output per element (unreduced gradient); NULL: none */
+    void *l, *g, *h;        /* unreduced loss, gradient, hessian (contiguous) where wanted */
+    double *lanes;          /* reduced loss: CBCE__LANES lane sums, added to */
+    double *lanes_lo;       /* and their low parts (for data that needs them) */
+} cbce__span;
+
+/* Per-call constants of a span kernel: label smoothing y = t*keep + half (eps itself for
+ * kernels that need it), the constant pos_weight / weight, and the multipliers: the loss
+ * is weight * lscale * loss, the gradient and hessian go * weight * d (with go) or
+ * ((weight * wpre) * gscale) * d (without), products in this order. */
+typedef struct cbce__span_consts {
+    double keep, half, eps;
+    double pk, wk;
+    double lscale, wpre, gscale;
+} cbce__span_consts;
+
+typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,
+                              const cbce__span_consts *k);
+
+/* A family's compute steps at one level: for float32 data (d) and float64 data (x), and
+ * the span kernels where the family has them (NULL: the driver's chunk buffers). */
 typedef struct cbce__steps {
     cbce__step_fn d;
     cbce__step_fn x;
+    cbce__span_fn d_span;
+    cbce__span_fn x_span;
 } cbce__steps;
 
 /* The step tables of a family at every level (NULL where not built). */
@@ -93,11 +136,12 @@ typedef struct cbce__steps {
 #define CBCE__DECLARE_STEPS(name) extern const cbce__steps name##_baseline
 #endif
 
-/* A loss family. */
+/* A loss family (registry.h): its steps, operand bits (CBCE__TAKES_POS_WEIGHT,
+ * CBCE__CHECKS_DOMAIN) and the bit set of the parameters it reads. */
 typedef struct cbce__family {
     const cbce__steps *steps[CBCE__NLEVELS];
-    int takes_pos_weight;
-    int takes_focal;
+    unsigned operands;
+    unsigned params;
 } cbce__family;
 
 /* Outputs of one call; NULL where not wanted. */
@@ -108,75 +152,47 @@ typedef struct cbce__outputs {
     void *hess;  ptrdiff_t hess_stride;
 } cbce__outputs;
 
-/* The checks of the arguments that need no data (status code, CBCE_OK if they pass). */
+/* The checks that need no data: pointers, operands, reduction and the family's parameters
+ * (registry.h ranges).  CBCE_OK or the status of the first failure. */
 int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
                 const cbce__outputs *o);
 
-/* The one driver: validates (cbce__check), then runs load -> step -> store over all
+/* The part of cbce__check that reads only a's scalars: reduction and the family's
+ * parameters.  The bindings run it (cbce__check_family) before converting any operand. */
+int cbce__check_params(const cbce__family *f, const cbce_args_t *a);
+
+/* The one driver: checks (cbce__check), then runs load -> step -> store over all
  * elements. */
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
+/* BCE on probabilities (bce_probs.c): CBCE_ERR_DOMAIN with the flat index of the first
+ * input or target outside [0, 1] (NaN included) stored in *bad_index (if not NULL), else
+ * CBCE_OK.  `a` must have passed cbce__check. */
+int cbce__domain(const cbce_args_t *a, size_t *bad_index);
+
+/* Where each parameter of registry.h lives in cbce_args_t (for the bindings). */
+extern const size_t cbce__param_offsets[CBCE__NPARAMS];
+
+/* The families of registry.h, by number. */
+extern const cbce__family cbce__families[CBCE__NFAMILIES];
+
+/* What a call computes: forward, backward, both, or grad+hess. */
+enum { CBCE__OP_FWD, CBCE__OP_BWD, CBCE__OP_FWD_BWD, CBCE__OP_GRAD_HESS };
+
 /*
- * The four public entry points of a loss (NAME_fwd, _bwd, _fwd_bwd, _grad_hess) for one
- * data type, from one definition; FAMILY is its cbce__family.  Each fills a cbce__outputs
- * and returns RUN(&FAMILY, args, DT, want, &outputs XA).  Losses on logits use
- * CBCE__LOSS_API (RUN = cbce__run, nothing extra); BCE on probabilities adds a last
- * parameter XP = ", size_t *bad_index" passed on as XA = ", bad_index" (written with
- * CBCE__COMMA, as a macro argument cannot hold a bare comma).
+ * The dispatch behind every public loss entry point and the bindings: family number,
+ * operation, data dtype, the arguments, and the outputs: FWD writes the loss (o1, s1) or
+ * *result; BWD the gradient (o2, s2); FWD_BWD both; GRAD_HESS the gradient (o1, s1) and
+ * the hessian (o2, s2), elementwise whatever a->reduction says.  bad_index as for
+ * cbce__domain (families with CBCE__PROBS operands).  Returns -1 for a family number
+ * outside the registry.
  */
-#define CBCE__COMMA ,
-#define CBCE__LOSS_API(NAME, FAMILY, SFX, T, DT) \
-    CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, cbce__run, , )
+int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1, ptrdiff_t s1,
+               void *result, void *o2, ptrdiff_t s2, size_t *bad_index);
 
-#define CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, RUN, XP, XA)                            \
-    int NAME##_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,               \
-                         T *result XP)                                                     \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.loss = out;                                                                      \
-        o.loss_stride = out_stride;                                                        \
-        o.result = result;                                                                 \
-        return RUN(&FAMILY, a, DT, CBCE__LOSS, &o XA);                                     \
-    }                                                                                      \
-    int NAME##_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride XP)          \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        return RUN(&FAMILY, a, DT, CBCE__GRAD, &o XA);                                     \
-    }                                                                                      \
-    int NAME##_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,           \
-                             T *result, T *grad, ptrdiff_t grad_stride XP)                 \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.loss = out;                                                                      \
-        o.loss_stride = out_stride;                                                        \
-        o.result = result;                                                                 \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        return RUN(&FAMILY, a, DT, CBCE__LOSS | CBCE__GRAD, &o XA);                        \
-    }                                                                                      \
-    int NAME##_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,       \
-                               T *hess, ptrdiff_t hess_stride XP)                          \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        cbce_args_t b;                                                                     \
-        if (a == NULL)                                                                     \
-            return CBCE_ERR_NULL;                                                          \
-        b = *a;                                                                            \
-        b.reduction = CBCE_REDUCTION_NONE;                                                 \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        o.hess = hess;                                                                     \
-        o.hess_stride = hess_stride;                                                       \
-        return RUN(&FAMILY, &b, DT, CBCE__GRAD | CBCE__HESS, &o XA);                       \
-    }
-
-
-/* Elementwise helpers (sigmoid & co.) go through the same driver with no target. */
-
-extern const cbce__family cbce__bce_logits;
-CBCE__DECLARE_STEPS(cbce__logits_steps);
+/* cbce__check_params for family number `family` (-1 for a number outside the registry);
+ * `a` must be of this build's layout. */
+int cbce__check_family(int family, const cbce_args_t *a);
 
 #endif
