@@ -4,8 +4,21 @@ from . import _core
 
 class BCEWithLogitsLoss:
     """Binary cross-entropy with logits, with fixed weight, pos_weight, reduction and
-    label smoothing.
+    label smoothing (``torch.nn.BCEWithLogitsLoss``).
 
+    Parameters
+    ----------
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the inputs' shape.
+    pos_weight : array_like, optional
+        Multiplies the positive term; broadcastable to the inputs' shape (e.g. ``(C,)``).
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.binary_cross_entropy_with_logits`).
+    label_smoothing : float in [0, 1], default 0.0
+        The target becomes ``y * (1 - eps) + eps / 2``.
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
     >>> loss
@@ -23,15 +36,96 @@ class BCEWithLogitsLoss:
                     label_smoothing=self.label_smoothing)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
+        """The loss: :func:`cbce.binary_cross_entropy_with_logits` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the losses (``reduction='none'`` only); returned.
+
+        Returns
+        -------
+        numpy scalar or ndarray
+            The loss, reduced as the object's ``reduction`` says.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
+        >>> crit(np.array([-1.0, 2.0]), np.array([0.0, 1.0]))
+        np.float64(0.5901896985611954)
+        """
         return _core.binary_cross_entropy_with_logits(input, target, self.weight, **self._kw(),
                                                       num_threads=num_threads, out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        """d loss / d input: :func:`cbce.binary_cross_entropy_with_logits_backward` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        grad_output : float or array_like, default 1.0
+            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
+            broadcastable to the input.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the gradient (may be the input); returned.
+
+        Returns
+        -------
+        ndarray
+            d loss / d input, the input's shape and dtype.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
+        >>> crit.backward(np.array([-1.0, 2.0]), np.array([0.0, 1.0]))
+        array([ 0.21894142, -0.06920292])
+        """
         return _core.binary_cross_entropy_with_logits_backward(
             input, target, self.weight, **self._kw(), grad_output=grad_output,
             num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
+        """``(loss, grad)`` from one pass: :func:`cbce.binary_cross_entropy_with_logits_forward_backward`.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : pair of ndarray or None, optional
+            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
+
+        Returns
+        -------
+        (loss, grad)
+            As the call and :meth:`backward` return them, from one pass.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
+        >>> crit.forward_backward(np.array([-1.0, 2.0]), np.array([0.0, 1.0]))
+        (np.float64(0.5901896985611954), array([ 0.21894142, -0.06920292]))
+        """
         return _core.binary_cross_entropy_with_logits_forward_backward(
             input, target, self.weight, **self._kw(), num_threads=num_threads, out=out)
 
@@ -51,6 +145,17 @@ class BCELoss:
     """Binary cross-entropy on probabilities, with fixed weight, reduction and label
     smoothing (``torch.nn.BCELoss``).
 
+    Parameters
+    ----------
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the inputs' shape.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.binary_cross_entropy`).
+    label_smoothing : float in [0, 1], default 0.0
+        The target becomes ``y * (1 - eps) + eps / 2``.
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.BCELoss(reduction="sum")
     >>> loss
@@ -68,15 +173,94 @@ class BCELoss:
         return dict(reduction=self.reduction, label_smoothing=self.label_smoothing)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
+        """The loss: :func:`cbce.binary_cross_entropy` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Probabilities in [0, 1].
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the losses (``reduction='none'`` only); returned.
+
+        Returns
+        -------
+        numpy scalar or ndarray
+            The loss, reduced as the object's ``reduction`` says.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> cbce.BCELoss(reduction="sum")(np.array([0.5, 0.5]), np.array([0.0, 1.0]))
+        np.float64(1.3862943611198906)
+        """
         return _core.binary_cross_entropy(input, target, self.weight, **self._kw(),
                                           num_threads=num_threads, out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        """d loss / d input: :func:`cbce.binary_cross_entropy_backward` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Probabilities in [0, 1].
+        target : array_like
+            Labels of the input's shape.
+        grad_output : float or array_like, default 1.0
+            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
+            broadcastable to the input.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the gradient (may be the input); returned.
+
+        Returns
+        -------
+        ndarray
+            d loss / d input, the input's shape and dtype.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> cbce.BCELoss(reduction="sum").backward(np.array([0.5, 0.5]), np.array([0.0, 1.0]))
+        array([ 2., -2.])
+        """
         return _core.binary_cross_entropy_backward(
             input, target, self.weight, **self._kw(), grad_output=grad_output,
             num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
+        """``(loss, grad)`` from one pass: :func:`cbce.binary_cross_entropy_forward_backward`.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Probabilities in [0, 1].
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : pair of ndarray or None, optional
+            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
+
+        Returns
+        -------
+        (loss, grad)
+            As the call and :meth:`backward` return them, from one pass.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> cbce.BCELoss(reduction="sum").forward_backward(np.array([0.5, 0.5]),
+        ...                                                np.array([0.0, 1.0]))
+        (np.float64(1.3862943611198906), array([ 2., -2.]))
+        """
         return _core.binary_cross_entropy_forward_backward(
             input, target, self.weight, **self._kw(), num_threads=num_threads, out=out)
 
@@ -87,8 +271,19 @@ class BCELoss:
 
 class SigmoidFocalLoss:
     """Sigmoid focal loss on logits with fixed alpha, gamma and reduction
-    (torchvision's ``sigmoid_focal_loss``; ``alpha=None`` drops the class balance).
+    (torchvision's ``sigmoid_focal_loss``).
 
+    Parameters
+    ----------
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative); None drops it.
+    gamma : float >= 0, default 2.0
+        Focusing exponent.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.sigmoid_focal_loss`).
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
     >>> loss
@@ -104,15 +299,96 @@ class SigmoidFocalLoss:
         return dict(alpha=self.alpha, gamma=self.gamma, reduction=self.reduction)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
+        """The loss: :func:`cbce.sigmoid_focal_loss` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the losses (``reduction='none'`` only); returned.
+
+        Returns
+        -------
+        numpy scalar or ndarray
+            The loss, reduced as the object's ``reduction`` says.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
+        >>> crit(np.array([0.0, 2.0]), np.array([1.0, 1.0]))
+        np.float64(0.266975976362739)
+        """
         return _core.sigmoid_focal_loss(input, target, **self._kw(), num_threads=num_threads,
                                         out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        """d loss / d input: :func:`cbce.sigmoid_focal_loss_backward` with the object's settings.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        grad_output : float or array_like, default 1.0
+            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
+            broadcastable to the input.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : ndarray, optional
+            Where to write the gradient (may be the input); returned.
+
+        Returns
+        -------
+        ndarray
+            d loss / d input, the input's shape and dtype.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
+        >>> crit.backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]))
+        array([-0.23804283, -0.03022763])
+        """
         return _core.sigmoid_focal_loss_backward(input, target, **self._kw(),
                                                  grad_output=grad_output,
                                                  num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
+        """``(loss, grad)`` from one pass: :func:`cbce.sigmoid_focal_loss_forward_backward`.
+
+        Parameters
+        ----------
+        input : array_like of float16, float32 or float64
+            Logits.
+        target : array_like
+            Labels of the input's shape.
+        num_threads : int, optional
+            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
+            on it.
+        out : pair of ndarray or None, optional
+            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
+
+        Returns
+        -------
+        (loss, grad)
+            As the call and :meth:`backward` return them, from one pass.
+
+        Examples
+        --------
+        >>> import numpy as np, cbce
+        >>> crit = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
+        >>> crit.forward_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]))
+        (np.float64(0.266975976362739), array([-0.23804283, -0.03022763]))
+        """
         return _core.sigmoid_focal_loss_forward_backward(input, target, **self._kw(),
                                                          num_threads=num_threads, out=out)
 
