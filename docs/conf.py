@@ -62,7 +62,9 @@ doctest_default_flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"cbce {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"
+html_context = {"default_mode": "light"}
 html_theme_options = {
     "navbar_end": ["navbar-icon-links"],
     "secondary_sidebar_items": ["page-toc"],
@@ -70,5 +72,6 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# pages with no section of siblings get the width instead of an empty navigation column
+html_sidebars = {"**": ["sidebar-nav-bs"], "background/*": [], "changelog": [], "index": []}
 # Formulas are written as code, not math: the site loads nothing from the network.

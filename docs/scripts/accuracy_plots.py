@@ -247,17 +247,19 @@ def main(argv=None):
     plot(res_whole, whole, os.path.join(args.out, "accuracy_whole_range.png"),
          "BCE with logits: error in ulp over the whole float range", True, env)
     with open(os.path.join(args.out, "accuracy_worst.csv"), "w") as f:
-        f.write("library,dtype,quantity,max error (ulp),at x,label y,returned,true value,"
-                "NaN of 8 at x = ±inf\n")
+        f.write('library,dtype,"loss: max error, where, returned / true",'
+                '"gradient: max error, where, returned / true",NaN of 8 at x = ±inf\n')
         for dtype in (np.float32, np.float64):
             for label, fn in plist:
-                nans = nan_at_infinity(fn, dtype)
                 worst = res_near[dtype][label][2] + res_whole[dtype][label][2]
+                cells = []
                 for q in ("loss", "gradient"):
                     e, x, y, _, got, want = max(w for w in worst if w[3] == q)
-                    shown = "NaN or inf" if e >= NAN_ULP else f"{e:.3g}"
-                    f.write(f"{label},{np.dtype(dtype).name},{q},{shown},{x:.9g},{y},"
-                            f"{got:.9g},{mpmath.nstr(want, 9)},{nans}\n")
+                    shown = "NaN or inf" if e >= NAN_ULP else f"{e:.3g} ulp"
+                    cells.append(f'"{shown} at x = {x:.9g}, y = {y}: {got:.9g} / '
+                                 f'{mpmath.nstr(want, 9)}"')
+                f.write(f"{label},{np.dtype(dtype).name},{cells[0]},{cells[1]},"
+                        f"{nan_at_infinity(fn, dtype)}\n")
     with open(os.path.join(args.out, "accuracy_env.txt"), "w") as f:
         f.write(env + "\n")
     print("wrote accuracy_1e4.png, accuracy_whole_range.png, accuracy_worst.csv to", args.out)

@@ -72,8 +72,8 @@ def check_page(browser, base, page, shots):
             failures.append(f"{page}: image {img['src']} did not render")
     stem = page.replace("/", "_").replace(".html", "")
     browser.screenshot(os.path.join(shots, f"{stem}.png"))
-    for k, img in enumerate(i for i in images if "figures" in (i["src"] or "")):
-        browser.evaluate(f"document.querySelectorAll('img[src=\"{img['src']}\"]')[0]"
+    for k in range(browser.evaluate("document.querySelectorAll('article img').length")):
+        browser.evaluate(f"document.querySelectorAll('article img')[{k}]"
                          ".scrollIntoView({block: 'center'})")
         time.sleep(0.3)
         browser.screenshot(os.path.join(shots, f"{stem}_figure{k + 1}.png"))

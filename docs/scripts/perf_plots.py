@@ -44,8 +44,8 @@ def copy_bandwidth(nbytes=2**28, rounds=5):
 
 def footer(env):
     v = ", ".join(f"{NAMES.get(k, k)} {val}" for k, val in env["versions"].items())
-    return (f"{env['cpu']} ({env['machine']}, {env['cores']} cores), cbce SIMD {env['simd']}; "
-            f"{v}; {env['date']}")
+    return (f"{env['cpu']} ({env['machine']}, {env['cores']} cores), cbce SIMD {env['simd']}, "
+            f"{env['date']}\n{v}")
 
 
 def series(rows, dtype, threads, lib, key):
