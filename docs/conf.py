@@ -73,5 +73,6 @@ html_theme_options = {
     "footer_end": [],
 }
 # pages with no section of siblings get the width instead of an empty navigation column
-html_sidebars = {"**": ["sidebar-nav-bs"], "background/*": [], "changelog": [], "index": []}
+html_sidebars = {"guide/*": ["sidebar-nav-bs"], "api/*": ["sidebar-nav-bs"], "index": [],
+                 "changelog": [], "background/*": [], "getting-started/*": [], "dev/*": []}
 # Formulas are written as code, not math: the site loads nothing from the network.

@@ -3,7 +3,8 @@
     python docs/scripts/check_readme.py [README.md]
 
 Each ```python block runs as a script; a line whose comment starts with "->" must be an
-expression whose repr() equals the text after the arrow.  Exit status 1, naming the line, on any difference or exception.
+expression whose repr() equals the text after the arrow.  Exit status 1, naming the line,
+on any difference or exception.
 """
 import re
 import sys

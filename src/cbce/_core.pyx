@@ -580,12 +580,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=N
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     See Also
     --------
@@ -653,12 +650,9 @@ def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -721,12 +715,9 @@ def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -783,12 +774,9 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, po
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -852,14 +840,10 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  An input or target outside [0, 1]
-        (NaN included): the message names the first such value and its index.  Nothing is
-        written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -916,14 +900,10 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  An input or target outside [0, 1]
-        (NaN included): the message names the first such value and its index.  Nothing is
-        written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -973,14 +953,10 @@ def binary_cross_entropy_forward_backward(input, target, weight=None, *, reducti
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  An input or target outside [0, 1]
-        (NaN included): the message names the first such value and its index.  Nothing is
-        written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -1058,12 +1034,9 @@ def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, red
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -1121,12 +1094,9 @@ def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -1181,12 +1151,9 @@ def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.2
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -1242,12 +1209,9 @@ def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamm
 
     Raises
     ------
-    ValueError
-        A shape that does not fit, an unknown reduction, an option out of range, a bad
-        ``out``; the message names the operand and the shapes or values.  Nothing is written.
-    TypeError
-        An input dtype other than float16/32/64, a complex or non-numeric operand, an
-        ``out`` of the wrong dtype, an unexpected keyword.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------

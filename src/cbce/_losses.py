@@ -36,24 +36,12 @@ class BCEWithLogitsLoss:
                     label_smoothing=self.label_smoothing)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
-        """The loss: :func:`cbce.binary_cross_entropy_with_logits` with the object's settings.
+        """The loss, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the losses (``reduction='none'`` only); returned.
-
-        Returns
-        -------
-        numpy scalar or ndarray
-            The loss, reduced as the object's ``reduction`` says.
+        input, target, num_threads, out
+            As for :func:`cbce.binary_cross_entropy_with_logits`.
 
         Examples
         --------
@@ -66,27 +54,12 @@ class BCEWithLogitsLoss:
                                                       num_threads=num_threads, out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
-        """d loss / d input: :func:`cbce.binary_cross_entropy_with_logits_backward` with the object's settings.
+        """The gradient d loss / d input, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        grad_output : float or array_like, default 1.0
-            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
-            broadcastable to the input.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the gradient (may be the input); returned.
-
-        Returns
-        -------
-        ndarray
-            d loss / d input, the input's shape and dtype.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.binary_cross_entropy_with_logits_backward`.
 
         Examples
         --------
@@ -100,24 +73,12 @@ class BCEWithLogitsLoss:
             num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
-        """``(loss, grad)`` from one pass: :func:`cbce.binary_cross_entropy_with_logits_forward_backward`.
+        """``(loss, grad)`` from one pass over memory, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : pair of ndarray or None, optional
-            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
-
-        Returns
-        -------
-        (loss, grad)
-            As the call and :meth:`backward` return them, from one pass.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.binary_cross_entropy_with_logits_forward_backward`.
 
         Examples
         --------
@@ -173,24 +134,12 @@ class BCELoss:
         return dict(reduction=self.reduction, label_smoothing=self.label_smoothing)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
-        """The loss: :func:`cbce.binary_cross_entropy` with the object's settings.
+        """The loss, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Probabilities in [0, 1].
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the losses (``reduction='none'`` only); returned.
-
-        Returns
-        -------
-        numpy scalar or ndarray
-            The loss, reduced as the object's ``reduction`` says.
+        input, target, num_threads, out
+            As for :func:`cbce.binary_cross_entropy`.
 
         Examples
         --------
@@ -202,27 +151,12 @@ class BCELoss:
                                           num_threads=num_threads, out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
-        """d loss / d input: :func:`cbce.binary_cross_entropy_backward` with the object's settings.
+        """The gradient d loss / d input, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Probabilities in [0, 1].
-        target : array_like
-            Labels of the input's shape.
-        grad_output : float or array_like, default 1.0
-            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
-            broadcastable to the input.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the gradient (may be the input); returned.
-
-        Returns
-        -------
-        ndarray
-            d loss / d input, the input's shape and dtype.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.binary_cross_entropy_backward`.
 
         Examples
         --------
@@ -235,24 +169,12 @@ class BCELoss:
             num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
-        """``(loss, grad)`` from one pass: :func:`cbce.binary_cross_entropy_forward_backward`.
+        """``(loss, grad)`` from one pass over memory, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Probabilities in [0, 1].
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : pair of ndarray or None, optional
-            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
-
-        Returns
-        -------
-        (loss, grad)
-            As the call and :meth:`backward` return them, from one pass.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.binary_cross_entropy_forward_backward`.
 
         Examples
         --------
@@ -299,24 +221,12 @@ class SigmoidFocalLoss:
         return dict(alpha=self.alpha, gamma=self.gamma, reduction=self.reduction)
 
     def __call__(self, input, target, *, num_threads=None, out=None):
-        """The loss: :func:`cbce.sigmoid_focal_loss` with the object's settings.
+        """The loss, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the losses (``reduction='none'`` only); returned.
-
-        Returns
-        -------
-        numpy scalar or ndarray
-            The loss, reduced as the object's ``reduction`` says.
+        input, target, num_threads, out
+            As for :func:`cbce.sigmoid_focal_loss`.
 
         Examples
         --------
@@ -329,27 +239,12 @@ class SigmoidFocalLoss:
                                         out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
-        """d loss / d input: :func:`cbce.sigmoid_focal_loss_backward` with the object's settings.
+        """The gradient d loss / d input, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        grad_output : float or array_like, default 1.0
-            Upstream gradient: a scalar for a reduced loss; for ``'none'`` also an array
-            broadcastable to the input.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : ndarray, optional
-            Where to write the gradient (may be the input); returned.
-
-        Returns
-        -------
-        ndarray
-            d loss / d input, the input's shape and dtype.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.sigmoid_focal_loss_backward`.
 
         Examples
         --------
@@ -363,24 +258,12 @@ class SigmoidFocalLoss:
                                                  num_threads=num_threads, out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
-        """``(loss, grad)`` from one pass: :func:`cbce.sigmoid_focal_loss_forward_backward`.
+        """``(loss, grad)`` from one pass over memory, with the object's settings.
 
         Parameters
         ----------
-        input : array_like of float16, float32 or float64
-            Logits.
-        target : array_like
-            Labels of the input's shape.
-        num_threads : int, optional
-            Threads to use; default :func:`cbce.get_num_threads`.  Results do not depend
-            on it.
-        out : pair of ndarray or None, optional
-            ``(loss_out, grad_out)``; ``loss_out`` only for ``reduction='none'``.
-
-        Returns
-        -------
-        (loss, grad)
-            As the call and :meth:`backward` return them, from one pass.
+        input, target, grad_output, num_threads, out
+            As for :func:`cbce.sigmoid_focal_loss_forward_backward`.
 
         Examples
         --------
