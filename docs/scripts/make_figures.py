@@ -28,7 +28,7 @@ def update_readme(table):
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
-    text = pattern.sub(lambda _: BEGIN + "\n" + table + END, text)
+    text = pattern.sub(lambda _: BEGIN + "\n\n" + table + "\n" + END, text)
     with open(README, "w") as f:
         f.write(text)
 

@@ -128,7 +128,8 @@ def speed_table(doc):
                           if (dtype, n, 1, lib) in by else "" for lib in libs]
                 out.append(f"| {dtype}, 10^{len(str(n)) - 1}, {what} | "
                            f"{c[key] / n * 1e9:.2f} | " + " | ".join(ratios) + " |")
-    return "\n".join(out) + "\n"
+    return ("Measured on " + footer(doc["environment"]).replace("\n", "; ") + ".\n\n"
+            + "\n".join(out) + "\n")
 
 
 def roofline_summary(doc, bandwidth):
