@@ -64,6 +64,7 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"cbce {release}"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
+html_css_files = ["custom.css"]
 html_context = {"default_mode": "light"}
 html_theme_options = {
     "navbar_end": ["navbar-icon-links"],
