@@ -1,47 +1,45 @@
-"""Run the README's Python blocks and check the values they show.
+"""Run the README's Python blocks and check the outputs they show.
 
     python docs/scripts/check_readme.py [README.md]
 
-Each ```python block runs as a script; a line whose comment starts with "->" must be an
-expression whose repr() equals the text after the arrow.  Exit status 1, naming the line,
-on any difference or exception.
+A ```python block with ``>>>`` lines is a doctest (each shown output compared, with
+NORMALIZE_WHITESPACE and ELLIPSIS); any other block runs as a script.  The blocks run in
+order in one namespace.  Exit status 1, with the differences, if any example fails.
 """
+import doctest
 import re
 import sys
 
 FENCE = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
-SHOWN = re.compile(r"^(?P<code>.*?)\s*#\s*->\s*(?P<want>.+?)\s*$")
 
 
-def check(text):
-    """The failures (one message each) of the README's ```python blocks."""
-    failures = []
-    for block_no, block in enumerate(FENCE.findall(text), 1):
-        def shown(line_no, code, got, want):
-            if repr(got) != want:
-                failures.append(f"block {block_no} line {line_no}: {code} gives {got!r}, "
-                                f"the README shows {want}")
-        lines = []
-        for line_no, line in enumerate(block.splitlines(), 1):
-            m = SHOWN.match(line)
-            lines.append(line if not m else
-                         f"__shown({line_no}, {m['code'].strip()!r}, {m['code'].strip()}, "
-                         f"{m['want']!r})")
-        try:
-            exec("\n".join(lines), {"__shown": shown})
-        except Exception as e:  # noqa: BLE001 - reported with the block
-            failures.append(f"block {block_no} raised {type(e).__name__}: {e}")
-    return failures
+def check(path):
+    """(failures, examples tried) over the README's ```python blocks."""
+    with open(path) as f:
+        text = f.read()
+    ns = {"__name__": "readme"}
+    failures = tries = 0
+    for m in FENCE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 2
+        code = m.group(1)
+        if ">>>" not in code:
+            exec(compile(code, f"{path}:{line}", "exec"), ns)
+            continue
+        test = doctest.DocTestParser().get_doctest(code, ns, f"{path}:{line}", path, line - 1)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE
+                                       | doctest.ELLIPSIS)
+        runner.run(test, clear_globs=False)
+        ns.update(test.globs)
+        failures += runner.failures
+        tries += runner.tries
+    return failures, tries
 
 
 def main(argv):
     path = argv[1] if len(argv) > 1 else "README.md"
-    with open(path) as f:
-        failures = check(f.read())
-    for msg in failures:
-        print(msg)
-    print(f"{path}: {'OK' if not failures else f'{len(failures)} wrong'}")
-    return 1 if failures else 0
+    failures, tries = check(path)
+    print(f"{path}: {tries} examples, {failures} failed")
+    return 1 if failures or not tries else 0
 
 
 if __name__ == "__main__":
