@@ -168,7 +168,7 @@ def main(argv=None):
             doc = json.load(f)
     else:
         r = subprocess.run([sys.executable, "-m", "cbce", "bench", "--json"], check=True,
-                           capture_output=True, text=True)
+                           stdout=subprocess.PIPE, text=True)   # progress on stderr
         doc = json.loads(r.stdout)
     if "copy_bandwidth" not in doc:
         doc["copy_bandwidth"] = copy_bandwidth()

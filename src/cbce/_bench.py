@@ -243,6 +243,7 @@ def report_json(sizes=(10**3, 3 * 10**3, 10**4, 3 * 10**4, 10**5, 3 * 10**5, 10*
     for k in threads:
         for dt in dtypes:
             for n in sizes:
+                print(f"bench: {dt} n={n} threads={k}", file=sys.stderr, flush=True)
                 for name, (f, b) in measure(np.dtype(dt).type, n, num_threads=k,
                                             min_time=min_time).items():
                     results.append({"dtype": dt, "n": n, "threads": k, "library": name,
