@@ -15,7 +15,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
-python3 -m pip install -q -r docs/requirements.txt
+# the integrations' doctests run against the real frameworks (already there after .ci/run)
+python3 -m pip install -q -r docs/requirements.txt -r requirements-test.txt
 if [ "${CBCE_DOCS_INSTALL:-1}" != 0 ]; then
     python3 -m pip install -q .
 fi
