@@ -29,6 +29,8 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "scripts", "figures/*.md", "README.md"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
+# quotes in tables are Python strings ("avg", b"mean"): keep them straight
+smartquotes = False
 
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False
