@@ -5,7 +5,7 @@ every peer that imports (PyTorch, NumPy, scikit-learn, JAX/optax), against mpmat
 
 Writes accuracy_1e4.png (logits from -1e4 to 1e4), accuracy_whole_range.png (every
 magnitude from the smallest subnormal to the largest finite value), accuracy_worst.csv (each
-peer's worst input per dtype and quantity) and accuracy_env.txt (the versions measured).
+peer's worst input per dtype and quantity; the versions are printed on the figures).
 Labels are hard (0 and 1); each point is the larger error of the two labels.
 """
 import argparse
@@ -260,8 +260,6 @@ def main(argv=None):
                                  f'{mpmath.nstr(want, 9)}"')
                 f.write(f"{label},{np.dtype(dtype).name},{cells[0]},{cells[1]},"
                         f"{nan_at_infinity(fn, dtype)}\n")
-    with open(os.path.join(args.out, "accuracy_env.txt"), "w") as f:
-        f.write(env + "\n")
     print("wrote accuracy_1e4.png, accuracy_whole_range.png, accuracy_worst.csv to", args.out)
 
 
