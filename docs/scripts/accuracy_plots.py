@@ -9,7 +9,6 @@ peer's worst input per dtype and quantity; the versions are printed on the figur
 Labels are hard (0 and 1); each point is the larger error of the two labels.
 """
 import argparse
-import importlib
 import os
 import platform
 
