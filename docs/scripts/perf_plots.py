@@ -172,8 +172,10 @@ def main(argv=None):
         doc = json.loads(r.stdout)
     if "copy_bandwidth" not in doc:
         doc["copy_bandwidth"] = copy_bandwidth()
-    with open(saved, "w") as f:
-        json.dump(doc, f, indent=1)
+    with open(saved, "w") as f:   # one result a line: small, and diffs read well
+        rows = ",\n  ".join(json.dumps(r) for r in doc["results"])
+        rest = {k: v for k, v in doc.items() if k != "results"}
+        f.write(json.dumps(rest)[:-1] + ', "results": [\n  ' + rows + "\n]}\n")
     plot_times(doc, "forward_s", os.path.join(args.out, "perf_forward.png"),
                "forward (mean loss)")
     plot_times(doc, "forward_backward_s", os.path.join(args.out, "perf_forward_backward.png"),
