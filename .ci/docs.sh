@@ -12,8 +12,11 @@ step() { echo; echo "=== docs: $* ($(( $(date +%s) - start ))s)"; }
 
 step "requirements"
 if ! command -v chromium >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    # Debian's package, installed without a prompt (as root, or through sudo)
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold chromium >/dev/null
 fi
 # the integrations' doctests run against the real frameworks (already there after .ci/run)
 python3 -m pip install -q -r docs/requirements.txt -r requirements-test.txt
@@ -24,8 +27,8 @@ fi
 step "README: under 200 lines, its examples give what it shows"
 lines=$(wc -l < README.md)
 echo "README.md: $lines lines"
-[ "$lines" -lt 200 ]
-python3 docs/scripts/check_readme.py README.md
+[ "$lines" -lt 200 ] || { echo "docs: README.md has $lines lines (200 at most)"; exit 1; }
+python3 -m pytest -q -p no:cacheprovider tests/test_readme.py
 
 step "html, warnings as errors"
 rm -rf docs/_build/html docs/_build/doctest

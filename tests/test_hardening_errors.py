@@ -8,9 +8,9 @@ next to a strided view is caught as well).
 
 Each test is parametrised over the functions it applies to (`loss_params` filters by kind,
 pos_weight, label_smoothing, focal parameters and output arity), so nothing is skipped.  A
-function of API.md missing from `cbce` fails test_every_api_function_exists; the two
-functions that API.md does not list (BCE on probabilities: forward_backward, grad_hess)
-are tested where `cbce` has them.
+function of the contract (docs/contract.md) missing from `cbce` fails
+test_every_api_function_exists; the two functions that the contract does not list (BCE on
+probabilities: forward_backward, grad_hess) are tested where `cbce` has them.
 """
 import re
 import sys
@@ -40,8 +40,8 @@ LOSS_FUNCTIONS = {
     "sigmoid_focal_loss_grad_hess": ("focal", False, False, True, "grad_hess"),
 }
 ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
-# Functions API.md lists; binary_cross_entropy_{forward_backward,grad_hess} are not in
-# API.md, so their absence is not reported as missing.
+# Functions the contract (docs/contract.md) lists; binary_cross_entropy_{forward_backward,
+# grad_hess} are not in it, so their absence is not reported as missing.
 REQUIRED = set(LOSS_FUNCTIONS) - {"binary_cross_entropy_forward_backward",
                                   "binary_cross_entropy_grad_hess"}
 REQUIRED |= set(ELEMENTWISE)
@@ -52,7 +52,7 @@ def missing_functions():
 
 
 def test_every_api_function_exists():
-    """Reports (fails) while a function of API.md is missing from cbce."""
+    """Reports (fails) while a function of the contract is missing from cbce."""
     assert missing_functions() == [], f"not in cbce yet: {missing_functions()}"
 
 
@@ -534,7 +534,7 @@ def test_bad_set_num_threads(nt):
 @pytest.mark.parametrize("name,which", loss_params(
     each=lambda i: ["input", "target", "weight"] + ["pos_weight"] * i["pos_weight"]))
 def test_non_native_byte_order_works(name, which):
-    """API.md: non-native byte order works (or raises a clear TypeError); here: works, with
+    """The contract: non-native byte order works (or raises a clear TypeError); here: works, with
     the bits of the native call."""
     owned = Owned()
     x, y = make_case(name, owned)

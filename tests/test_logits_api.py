@@ -1,4 +1,4 @@
-"""API behaviour of the BCE-with-logits functions (API.md): dtypes, layouts, out=, errors,
+"""API behaviour of the BCE-with-logits functions (docs/contract.md): dtypes, layouts, out=, errors,
 non-finite values, reductions, determinism, threads.
 
 References are cbce itself on a canonical input (a contiguous copy in the input's dtype),
@@ -796,7 +796,7 @@ cbce.show_config()
 
 
 def test_same_bits_on_every_simd_level(tmp_path):
-    """CBCE_SIMD (NUMERICS.md: run-time dispatch with an override) must not change any bit:
+    """CBCE_SIMD (run-time dispatch with an override, docs/numerics.md) must not change any bit:
     every level against the default one, on the reference inputs (whole range, inf,
     subnormals; BCE with logits and the focal loss) and on reductions of 100k elements."""
     from reference import load_logits_reference

@@ -1,4 +1,4 @@
-# Type stubs for the public API of cbce (API.md).  The compiled functions live in
+# Type stubs for the public API of cbce (docs/contract.md).  The compiled functions live in
 # cbce._core; this file is what type checkers see for `import cbce`.  .ci/integrations.sh
 # checks it with mypy (the stub itself, a usage file with assert_type, and mypy's stubtest
 # against the installed package).
@@ -30,6 +30,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
     "binary_cross_entropy_forward_backward",
+    "binary_cross_entropy_grad_hess",
     "get_library_dir",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_backward",
@@ -131,6 +132,11 @@ def binary_cross_entropy_forward_backward(
     reduction: str = ..., label_smoothing: float = ..., num_threads: int | None = ...,
     out: _OutPair = ...,
 ) -> tuple[Any, _Array]: ...
+
+def binary_cross_entropy_grad_hess(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+    label_smoothing: float = ..., num_threads: int | None = ..., out: _OutPair = ...,
+) -> tuple[_Array, _Array]: ...
 
 # ---- sigmoid focal loss --------------------------------------------------------------
 

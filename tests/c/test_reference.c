@@ -1,12 +1,12 @@
 /*
  * test_reference.c -- accuracy of the C core against the 80-digit reference CSVs.
  *
- * For every row of ../shared/reference/logits_float{32,64}.csv (or the folder named by
- * CBCE_REFERENCE_DIR, or argv[1]) it calls the PUBLIC API with reduction NONE --
+ * For every row of DIR/logits_float{32,64}.csv (DIR = argv[1]; run_reference.sh passes the
+ * decompressed tables of tests/data) it calls the PUBLIC API with reduction NONE --
  * cbce_bce_logits_fwd_, _bwd_, _fwd_bwd_ and _grad_hess_ in both dtypes, at every SIMD level
  * this CPU runs -- and measures the error of each result in ulps of its dtype.  It prints
  * the maximum per (quantity, hard/soft labels, pos_weight 1 / not 1) with the worst row, and
- * exits 1 if any exceeds API.md's bars:
+ * exits 1 if any exceeds the contract's bars (docs/contract.md):
  *     loss: hard <= 1, soft <= 2;  grad: <= 1 (soft labels: in ulps of max(c*sigmoid(x), p*y),
  *     c = 1+(p-1)y);  hess <= 2;  sigmoid, log_sigmoid, softplus <= 1.
  * It also exits 1 if the SIMD levels do not give bitwise identical results, or if the fused
@@ -16,7 +16,7 @@
  * file) that the next loss families build on; log(p) and log1p(-p) primitives against a
  * small mpmath table (bar 1 ulp for all of these).
  *
- * Parsing the exact values.  A reference value is a decimal string with ~25 significant
+ * Parsing the exact values.  A reference value is a decimal string with <= 30 significant
  * digits and an exponent that can be astronomically large.  It is turned, without long
  * double, into v = (hi + lo) * 2^e with hi + lo in [0.5, 1) (a double-double mantissa and a
  * separate int exponent, so values far below the double range keep their precision):
@@ -606,7 +606,7 @@ static void measure_elementwise(const table_t *t, int f64)
         report(dt, col_name[C_SIG + c], "(elem.h primitive)", &st[c], 1.0, t, C_SIG + c);
 }
 
-/* log(p) and log1p(-p) for probabilities p (BCE on probabilities, issue 3): cbce__log_dd /
+/* log(p) and log1p(-p) for probabilities p (BCE on probabilities): cbce__log_dd /
  * cbce__log1p_dd (float64) and cbce__log_d / cbce__log1p_d (float32) against a table */
 /* generated with mpmath (300 bits): x (a float32 value, so exact in both dtypes), log(x), log1p(-x) */
 static const char *const log_table[][3] = {
@@ -792,11 +792,14 @@ static void measure_log(void)
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : getenv("CBCE_REFERENCE_DIR");
+    const char *dir = argc > 1 ? argv[1] : NULL;
     char path[4096];
     int f64;
-    if (!dir)
-        dir = "../shared/reference";
+    if (!dir) {
+        fprintf(stderr, "usage: %s DIR (holding logits_float32.csv and logits_float64.csv;\n"
+                        "tests/c/run_reference.sh decompresses them from tests/data)\n", argv[0]);
+        return 2;
+    }
     for (f64 = 0; f64 < 2; f64++) {
         table_t t;
         outs_t base, other;

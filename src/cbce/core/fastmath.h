@@ -5,7 +5,7 @@
  * Why not libm: exp/log1p are function calls the vectoriser cannot see through (glibc's
  * vector variants need -ffast-math and are 4-ulp), and a double result is not accurate
  * enough for float64 losses (one more rounding on top of the formula's own ones: 1.5 ulp,
- * see NUMERICS.md).  Why not long double: 80-bit only on x86-64 (on arm64/ppc/MSVC it is
+ * see docs/numerics.md).  Why not long double: 80-bit only on x86-64 (on arm64/ppc/MSVC it is
  * double or a slow software binary128), x87 code is not vectorised.
  *
  * Rules kept everywhere below, so that GCC/Clang vectorise the loops that inline these and
