@@ -77,7 +77,7 @@ class BCEWithLogitsLoss:
 
         Parameters
         ----------
-        input, target, grad_output, num_threads, out
+        input, target, num_threads, out
             As for :func:`cbce.binary_cross_entropy_with_logits_forward_backward`.
 
         Examples
@@ -173,7 +173,7 @@ class BCELoss:
 
         Parameters
         ----------
-        input, target, grad_output, num_threads, out
+        input, target, num_threads, out
             As for :func:`cbce.binary_cross_entropy_forward_backward`.
 
         Examples
@@ -262,7 +262,7 @@ class SigmoidFocalLoss:
 
         Parameters
         ----------
-        input, target, grad_output, num_threads, out
+        input, target, num_threads, out
             As for :func:`cbce.sigmoid_focal_loss_forward_backward`.
 
         Examples
