@@ -1,7 +1,7 @@
-"""`python -m cbce` and `python -m cbce bench` (src/cbce/_bench.py) run, print what the README
-says they print, and compare like with like: each peer computes the same loss and gradient as
-cbce on the benchmark's data (checked against cbce, which the accuracy tests check against the
-reference).  No timing is asserted here: speed lives in the benchmark itself and in asv."""
+"""`python -m cbce` and `python -m cbce bench` (src/cbce/_bench.py) run, print what the docs
+(getting started, performance) say they print, and compare like with like: each peer
+computes the same loss and gradient as cbce on the benchmark's data (checked against cbce,
+which the accuracy tests check against the reference).  No timing is asserted here: speed lives in the benchmark itself and in asv."""
 import io
 import json
 import os
