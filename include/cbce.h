@@ -18,8 +18,9 @@
  * views, a scalar (stride 0), and the broadcasts used for weights without a copy: for an
  * (N, C) input, a weight of shape (C,) is {stride 1, period C, repeat 1} and one of shape
  * (N, 1) is {stride 1, period N, repeat C}.  cbce_vector() and cbce_scalar() build the
- * common cases.  Targets may be float32, float64, uint8, int8 or bool; the input, the
- * weights and grad_output have the dtype of the function (_f32 or _f64).
+ * common cases.  Targets may be float32, float64, uint8, int8 or bool; the input and the
+ * weights have the dtype of the function (_f32 or _f64); grad_output may be float32 or
+ * float64 in either (a float64 scale such as 1/n is then not rounded to float32).
  *
  * Accuracy: float32 is computed in double and rounded once (<= 1 ulp); float64 with
  * extended precision in the transcendental parts (see README.md for measured figures).

@@ -30,6 +30,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
     "binary_cross_entropy_forward_backward",
+    "binary_cross_entropy_grad_hess",
     "get_library_dir",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_backward",
@@ -131,6 +132,11 @@ def binary_cross_entropy_forward_backward(
     reduction: str = ..., label_smoothing: float = ..., num_threads: int | None = ...,
     out: _OutPair = ...,
 ) -> tuple[Any, _Array]: ...
+
+def binary_cross_entropy_grad_hess(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+    label_smoothing: float = ..., num_threads: int | None = ..., out: _OutPair = ...,
+) -> tuple[_Array, _Array]: ...
 
 # ---- sigmoid focal loss --------------------------------------------------------------
 

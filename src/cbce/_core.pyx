@@ -241,6 +241,23 @@ cdef object _readable(cnp.ndarray a):
     return v
 
 
+_TORCH_NAMES = {LOGITS: "binary_cross_entropy_with_logits", PROBS: "binary_cross_entropy",
+                FOCAL: "sigmoid_focal_loss"}
+
+
+cdef object _array(value, str name, int family):
+    """np.asarray(value); a torch tensor that requires grad (which NumPy cannot take) raises
+    a TypeError naming the differentiable alternative.  torch is never imported here."""
+    if getattr(value, "requires_grad", False) and \
+            type(value).__module__.partition(".")[0] == "torch":
+        fn = _TORCH_NAMES[family]
+        raise TypeError(f"{name} is a torch.Tensor that requires grad; cbce.{fn} works on "
+                        f"NumPy arrays and records no autograd graph: use "
+                        f"cbce.integrations.torch.{fn} (differentiable, same arguments), or "
+                        f"pass {name}.detach() to get the value only")
+    return np.asarray(value)
+
+
 cdef void _set_line(cbce_operand_t *op, cnp.ndarray v, int code):
     cdef Py_ssize_t n = cnp.PyArray_DIMS(v)[0]
     op.data = cnp.PyArray_DATA(v)
@@ -329,7 +346,7 @@ cdef class _Call:
         self.a.alpha = _NAN
         self.a.simd = _simd
         self.a.gamma = 0.0
-        x = input if type(input) is cnp.ndarray else np.asarray(input)
+        x = input if type(input) is cnp.ndarray else _array(input, "input", family)
         tn = cnp.PyArray_TYPE(x)
         if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
             raise TypeError(f"input must be float16, float32 or float64, got dtype "
@@ -342,7 +359,7 @@ cdef class _Call:
             x = x.astype(np.float32)
         self.shape = (<object>x).shape
 
-        t = target if type(target) is cnp.ndarray else np.asarray(target)
+        t = target if type(target) is cnp.ndarray else _array(target, "target", family)
         self.x_in = x
         self.t_in = t
         if not cnp.PyArray_SAMESHAPE(t, x):
@@ -410,12 +427,14 @@ cdef class _Call:
                 self.go = _broadcast_operand(&self.a.grad_output, grad_output, self.shape,
                                              self.compute_dtype, "grad_output")
             return
-        go = np.asarray(grad_output, dtype=self.compute_dtype)
+        # kept in double for every input dtype: the core's scale grad_output / n is then
+        # rounded once, so a caller can pass a scale of its own (e.g. 1 / n) unrounded
+        go = np.asarray(grad_output, dtype=np.float64)
         if go.size != 1:
             raise ValueError(f"grad_output must be a scalar for a reduced loss, got shape "
                              f"{go.shape}")
         self.go = go.reshape(1)
-        _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
+        _set_line(&self.a.grad_output, self.go, CBCE_F64)
 
     cdef tuple _target(self, out, str name, list taken):
         """(array to return, 1-D array the core writes, temp-or-None)."""
@@ -677,6 +696,24 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
     c.set_grad_output(grad_output)
     return c.run(OP_BWD, None, out, "out", "out")[1]
+
+
+def binary_cross_entropy_grad_hess(input, target, weight=None, *, label_smoothing=0.0,
+                                   num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced :func:`binary_cross_entropy`: the
+    gradient as :func:`binary_cross_entropy_backward` gives it and its derivative with
+    respect to ``input``, ``w * ((x - y)**2 + y * (1 - y)) / (x * (1 - x))**2`` (with the
+    same ``max(x * (1 - x), 1e-12)`` floor, so it is finite at 0 and 1).  ``out`` is a pair.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.binary_cross_entropy_grad_hess(np.array([0.5, 0.25]), np.array([1.0, 0.0]))
+    (array([-2.        ,  1.33333333]), array([4.        , 1.77777778]))
+    """
+    go, ho = _pair(out)
+    c = _probs_call(input, target, weight, "none", label_smoothing, num_threads)
+    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
 
 
 def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",

@@ -393,9 +393,9 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
         *what = "pos_weight of the other float dtype";
         a->pos_weight = cbce_scalar(other_float, other); return CBCE_ERR_DTYPE;
     case 16:
-        *what = "grad_output of the other float dtype";
+        *what = "grad_output dtype BOOL";
         if (op != OP_BWD) return -1;
-        a->grad_output = cbce_scalar(other_float, other); return CBCE_ERR_DTYPE;
+        a->grad_output = cbce_scalar(other_float, CBCE_BOOL); return CBCE_ERR_DTYPE;
     case 17: *what = "input.period 0"; a->input.period = 0; return CBCE_ERR_SHAPE;
     case 18: *what = "input.repeat 0"; a->input.repeat = 0; return CBCE_ERR_SHAPE;
     case 19: *what = "target.period 0"; a->target.period = 0; return CBCE_ERR_SHAPE;

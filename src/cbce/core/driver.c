@@ -494,8 +494,12 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         (st = check_operand(&a->target, -1, 1, n)) != CBCE_OK ||
         (st = check_operand(&a->weight, dtype, 0, n)) != CBCE_OK ||
         (st = check_operand(&a->pos_weight, dtype, 0, n)) != CBCE_OK ||
-        (st = check_operand(&a->grad_output, dtype, 0, n)) != CBCE_OK)
+        (st = check_operand(&a->grad_output, -1, 0, n)) != CBCE_OK)
         return st;
+    /* grad_output may be float32 or float64 for either precision (read as a double) */
+    if (a->grad_output.data != NULL && a->grad_output.dtype != CBCE_F32 &&
+        a->grad_output.dtype != CBCE_F64)
+        return CBCE_ERR_DTYPE;
     if (a->pos_weight.data != NULL && !f->takes_pos_weight)
         return CBCE_ERR_NULL;
     J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;

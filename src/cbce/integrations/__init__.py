@@ -7,7 +7,8 @@ objectives, not at all: they use the data set's ``get_label``/``get_weight`` met
 ==============================  ===========================================================
 ``cbce.integrations.torch``     ``BCEWithLogitsLoss``, ``BCELoss``, ``SigmoidFocalLoss`` as
                                 ``torch.nn.Module``\\ s (and functional forms), CPU tensors
-                                handed to the C core without copying.
+                                handed to the C core without copying; ``torch.library``
+                                custom ops (torch.compile, torch.export), second order.
 ``cbce.integrations.xgboost``   ``objective(...)`` for ``xgboost.train(obj=...)``.
 ``cbce.integrations.lightgbm``  ``objective(...)`` for ``params["objective"]``.
 ``cbce.integrations.dask``      the losses over ``dask.array`` inputs, chunk by chunk, lazy.
