@@ -1,6 +1,6 @@
 """Hardening, part 1: the table of bad input and what each row gets.
 
-Every row of the README's "bad input" table has a test here.  For every error row the test
+Every row of the "bad input" table (docs/guide/errors.md) has a test here.  For every error row the test
 also checks that nothing the caller passed was modified: input, target, weight, pos_weight,
 grad_output and `out` arrays are compared byte for byte before and after the call (each is
 a view into an owning buffer, and the whole owning buffer is compared, so a stray write

@@ -29,9 +29,9 @@ BLOCKS = _blocks()
 
 
 def test_readme_has_python_blocks():
-    assert len(BLOCKS) >= 8, f"{README}: only {len(BLOCKS)} ```python blocks found"
-    assert any(">>>" in code for _, code in BLOCKS) and any(">>>" not in code
-                                                             for _, code in BLOCKS)
+    assert BLOCKS, f"{README}: no ```python block found"
+    assert any(">>>" in code for _, code in BLOCKS), (
+        f"{README}: no ```python block shows outputs (>>> lines) to check")
 
 
 @pytest.fixture(scope="module")

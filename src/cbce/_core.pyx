@@ -147,12 +147,45 @@ _num_threads = _default_threads()
 
 
 def get_num_threads():
-    """The number of threads a call with ``num_threads=None`` uses."""
+    """The number of threads a call with ``num_threads=None`` uses.
+
+    :func:`set_num_threads`'s value, else the ``CBCE_NUM_THREADS`` environment variable,
+    else the cores available to the process.  A call uses at most one thread per 32768
+    elements.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import cbce
+    >>> cbce.get_num_threads() >= 1
+    True
+    """
     return _num_threads
 
 
 def set_num_threads(n):
-    """Set the default thread count (an int >= 1).  Results do not depend on it."""
+    """Set the default thread count of every call with ``num_threads=None``.
+
+    Results do not depend on it: reductions are bitwise the same for every thread count.
+
+    Parameters
+    ----------
+    n : int in [1, 2**31 - 1]
+        ValueError for anything else (0, negative, too large, bool, float, str); the
+        previous setting is then kept.
+
+    Examples
+    --------
+    >>> import cbce
+    >>> before = cbce.get_num_threads()
+    >>> cbce.set_num_threads(2)
+    >>> cbce.get_num_threads()
+    2
+    >>> cbce.set_num_threads(before)
+    """
     global _num_threads
     _num_threads = _check_threads(n)
 
@@ -579,31 +612,59 @@ cdef object _loss(str family, int op, input, target, weight, pos_weight, reducti
 def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
                                      reduction="mean", label_smoothing=0.0,
                                      num_threads=None, out=None):
-    """Binary cross-entropy with logits, accurate to <= 1 ulp (hard labels).
+    """Binary cross-entropy with logits, within 1 ulp of the exact value.
 
-    Per element, with ``y`` the (smoothed) target, ``w`` the weight and ``p`` the pos_weight:
-    ``l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x))``.
+    Per element, with ``y`` the (smoothed) target, ``w`` the weight and ``p`` the pos_weight::
+
+        l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x))
+
+    evaluated in a cancellation-free form, so tiny losses keep full precision and infinite
+    logits give the limits (``x = +inf, y = 1``: 0).  Same arguments as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``, plus ``label_smoothing``.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
-        Logits.  float16 is computed in float32 and returned as float16.
-    target : array_like, same shape as ``input``
-        Labels (any real or bool dtype; bool/uint8/int8 are read without a copy).
-    weight, pos_weight : array_like, optional
-        Broadcastable to the input's shape (e.g. ``(C,)`` or ``(N, 1)`` for ``(N, C)``).
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-        ``mean`` divides by the element count, ``weighted_mean`` by the sum of the weights.
-    label_smoothing : float in [0, 1]
-        ``y -> y * (1 - eps) + eps / 2``.
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
     num_threads : int, optional
-        Threads to use; the result is bitwise the same for every value.
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``: where to write the losses (returned).
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
 
     Returns
     -------
-    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
+
+    See Also
+    --------
+    binary_cross_entropy_with_logits_forward_backward : loss and gradient in one pass.
+    BCEWithLogitsLoss : the same with fixed settings.
 
     Examples
     --------
@@ -612,6 +673,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=N
     >>> y = np.array([0.0, 1.0, 1.0])
     >>> cbce.binary_cross_entropy_with_logits(x, y, reduction="none")
     array([2.06115362e-09, 6.93147181e-01, 4.85873516e-02])
+    >>> cbce.binary_cross_entropy_with_logits(x, y, pos_weight=np.array([1.0, 2.0, 2.0]))
+    np.float64(0.4944896887761761)
     """
     return _loss("bce_logits", CBCE__OP_FWD, input, target, weight, pos_weight, reduction,
                  1.0, num_threads, out, {"label_smoothing": label_smoothing})
@@ -623,9 +686,50 @@ def binary_cross_entropy_with_logits_backward(input, target, weight=None, *,
                                               num_threads=None, out=None):
     """Gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``.
 
-    ``grad_output`` is a scalar for ``'mean'``/``'sum'``/``'weighted_mean'``, and a scalar or
-    an array broadcastable to the input for ``'none'``.  ``out`` may be the input itself
-    (in-place gradient).
+    Per element ``w * (L * sigmoid(x) - p * y)`` with ``L = 1 + (p - 1) * y``, times
+    ``grad_output``, divided by the element count for ``'mean'`` and by the sum of the
+    weights for ``'weighted_mean'``; computed without cancellation.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -633,6 +737,9 @@ def binary_cross_entropy_with_logits_backward(input, target, weight=None, *,
     >>> x = np.array([-2.0, 0.0, 2.0]); y = np.array([0.0, 1.0, 1.0])
     >>> cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="sum")
     array([ 0.11920292, -0.5       , -0.11920292])
+    >>> g = cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="none", out=x)
+    >>> g is x  # in place
+    True
     """
     return _loss("bce_logits", CBCE__OP_BWD, input, target, weight, pos_weight, reduction,
                  grad_output, num_threads, out, {"label_smoothing": label_smoothing})
@@ -642,8 +749,50 @@ def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None
                                                       pos_weight=None, reduction="mean",
                                                       label_smoothing=0.0, num_threads=None,
                                                       out=None):
-    """``(loss, grad)`` from one pass over memory; ``out`` is a pair ``(loss_out, grad_out)``
-    (``loss_out`` must be None unless ``reduction='none'``), either may be None.
+    """``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` from one pass over memory.
+
+    The same values as the loss and backward functions (with ``grad_output=1``), for the
+    cost of about one of them.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -660,13 +809,53 @@ def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None
 def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *,
                                                pos_weight=None, label_smoothing=0.0,
                                                num_threads=None, out=None):
-    """Elementwise ``(grad, hess)`` of the unreduced loss (gradient-boosting objectives).
+    """Elementwise ``(grad, hess)`` of the unreduced BCE with logits (gradient boosting).
+
+    ``hess = w * L * sigmoid(x) * sigmoid(-x)`` with ``L = 1 + (p - 1) * y``, never formed
+    as ``s * (1 - s)``, so it keeps full precision where it is tiny.  There is no
+    reduction.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
     >>> import numpy as np, cbce
-    >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0]), np.array([1.0]))
-    (array([-0.5]), array([0.25]))
+    >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0, 30.0]),
+    ...                                                 np.array([1.0, 1.0]))
+    (array([-5.00000000e-01, -9.35762297e-14]), array([2.50000000e-01, 9.35762297e-14]))
     """
     return _loss("bce_logits", CBCE__OP_GRAD_HESS, input, target, weight, pos_weight, "none",
                  1.0, num_threads, out, {"label_smoothing": label_smoothing})
@@ -678,35 +867,48 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean",
                          label_smoothing=0.0, num_threads=None, out=None):
     """Binary cross-entropy on probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
-    Per element, with ``y`` the (smoothed) target and ``w`` the weight:
-    ``l = -w * (y * max(log(x), -100) + (1 - y) * max(log(1 - x), -100))``; the clamp keeps
-    ``x`` in {0, 1} finite (PyTorch's rule).
+    Per element, with ``y`` the (smoothed) target and ``w`` the weight::
+
+        l = -w * (y * max(log(x), -100) + (1 - y) * max(log(1 - x), -100))
+
+    The clamp keeps ``x`` in {0, 1} finite (PyTorch's rule).  Prefer
+    :func:`binary_cross_entropy_with_logits` when the model gives logits.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
         Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
-    target : array_like, same shape as ``input``
-        Labels in [0, 1] (any real or bool dtype).
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
     weight : array_like, optional
-        Broadcastable to the input's shape.
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-    label_smoothing : float in [0, 1]
-        ``y -> y * (1 - eps) + eps / 2``.
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
     num_threads : int, optional
-        Threads to use; the result is bitwise the same for every value.
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``: where to write the losses (returned).
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
 
     Returns
     -------
-    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
 
     Raises
     ------
-    ValueError
-        If an input or target value is outside [0, 1] or NaN; the message names the first
-        such value and its index.  Nothing is written.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -729,8 +931,44 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     divided by the element count for ``'mean'``, by the sum of the weights for
     ``'weighted_mean'``); 1e-12 is PyTorch's float32 EPSILON (9.99999996e-13) for every
     dtype, and float16 input is computed in float32, so the gradient is finite at 0 and 1.
-    ``grad_output`` is a scalar for a reduced loss, a scalar or an array broadcastable to the
-    input for ``'none'``.  ``out`` may be the input itself.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -745,10 +983,44 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
 
 def binary_cross_entropy_grad_hess(input, target, weight=None, *, label_smoothing=0.0,
                                    num_threads=None, out=None):
-    """Elementwise ``(grad, hess)`` of the unreduced :func:`binary_cross_entropy`: the
-    gradient as :func:`binary_cross_entropy_backward` gives it and its derivative with
-    respect to ``input``, ``w * ((x - y)**2 + y * (1 - y)) / (x * (1 - x))**2`` (with the
-    same ``max(x * (1 - x), 1e-12)`` floor, so it is finite at 0 and 1).  ``out`` is a pair.
+    """Elementwise ``(grad, hess)`` of the unreduced :func:`binary_cross_entropy`.
+
+    The gradient is the one :func:`binary_cross_entropy_backward` gives, and the hessian
+    its derivative with respect to ``input``, ``w * ((x - y)**2 + y * (1 - y)) / (x * (1 -
+    x))**2`` (with the same ``max(x * (1 - x), 1e-12)`` floor, so it is finite at 0 and 1).
+    There is no reduction.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -762,13 +1034,49 @@ def binary_cross_entropy_grad_hess(input, target, weight=None, *, label_smoothin
 
 def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",
                                           label_smoothing=0.0, num_threads=None, out=None):
-    """``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory; ``out`` is
-    a pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+    """``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
     >>> import numpy as np, cbce
-    >>> loss, grad = cbce._core.binary_cross_entropy_forward_backward(
+    >>> loss, grad = cbce.binary_cross_entropy_forward_backward(
     ...     np.array([0.5, 0.5]), np.array([0.0, 1.0]))
     >>> float(loss), grad
     (0.6931471805599453, array([ 1., -1.]))
@@ -784,31 +1092,56 @@ def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0,
     """Sigmoid focal loss on logits (Lin et al. 2017), torchvision's formula.
 
     With ``p = sigmoid(x)``, ``p_t = p*y + (1-p)*(1-y)`` and
-    ``a_t = alpha*y + (1-alpha)*(1-y)``:
-    ``l = w * a_t * (1 - p_t)**gamma * binary_cross_entropy_with_logits(x, y)``.
+    ``a_t = alpha*y + (1-alpha)*(1-y)``::
+
+        l = w * a_t * (1 - p_t)**gamma * binary_cross_entropy_with_logits(x, y)
+
     ``alpha=None`` drops ``a_t``; ``gamma=0, alpha=None`` is exactly
     :func:`binary_cross_entropy_with_logits`.  Computed in log space
     (``(1 - p_t)**gamma = exp(gamma * log(1 - p_t))``, ``log(1 - p_t)`` from log-sigmoids),
     so the loss and its gradient are finite for every ``gamma >= 0``, ``0 < gamma < 1``
-    included, and infinite logits give the limits.
+    included, and infinite logits give the limits.  torchvision's default reduction is
+    ``'none'``; cbce's, as for every loss here, is ``'mean'``.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
-        Logits.
-    target : array_like, same shape as ``input``
-        Labels in [0, 1] (any real or bool dtype).
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
     weight : array_like, optional
-        Broadcastable to the input's shape.
-    alpha : float or None
-        Weight of the positive class (``1 - alpha`` for the negative one); None: no balance.
-    gamma : float >= 0
-        Focusing exponent.  ``gamma < 0`` raises ValueError.
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-        torchvision's default is ``'none'``; cbce's, as for every loss here, is ``'mean'``.
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
     num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``.
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
+
+    Returns
+    -------
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -825,9 +1158,52 @@ def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0,
 def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
                                 reduction="mean", label_smoothing=0.0, grad_output=1.0,
                                 num_threads=None, out=None):
-    """Gradient of :func:`sigmoid_focal_loss` with respect to ``input`` (finite for every
-    ``gamma >= 0``).  ``grad_output`` and ``out`` as in
-    :func:`binary_cross_entropy_with_logits_backward`.
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``input``.
+
+    Finite for every ``gamma >= 0`` (torchvision's autograd gives NaN for ``0 < gamma < 1``
+    at confident right predictions; this gives the limit).
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -844,8 +1220,48 @@ def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma
 def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25,
                                         gamma=2.0, reduction="mean", label_smoothing=0.0,
                                         num_threads=None, out=None):
-    """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory; ``out`` is a
-    pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+    """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -862,9 +1278,46 @@ def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.2
 
 def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamma=2.0,
                                  label_smoothing=0.0, num_threads=None, out=None):
-    """Elementwise ``(grad, hess)`` of the unreduced focal loss.  The hessian is the true
-    second derivative: it is negative where the loss is locally concave (boosting objectives
-    floor it; see ``cbce.integrations``).
+    """Elementwise ``(grad, hess)`` of the unreduced focal loss.
+
+    The hessian is the true second derivative: it is negative where the loss is locally
+    concave (the boosting objectives of ``cbce.integrations`` floor it).
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -980,8 +1433,27 @@ cdef object _elementwise(int which, x, out):
 def sigmoid(x, *, out=None):
     """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
 
-    float input only (float16, float32, float64); the result keeps the dtype.  Never forms
-    ``1 - sigmoid``: tiny results keep their full precision, subnormals included.
+    Never forms ``1 - sigmoid``: tiny results keep their full precision, subnormals
+    included; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------
@@ -993,8 +1465,29 @@ def sigmoid(x, *, out=None):
 
 
 def log_sigmoid(x, *, out=None):
-    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp (no cancellation at
-    large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0``, ``log_sigmoid(40.0) == -4.25e-18``).
+    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp.
+
+    No cancellation at large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0`` and
+    ``log_sigmoid(40.0) == -4.25e-18``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------
@@ -1007,6 +1500,25 @@ def log_sigmoid(x, *, out=None):
 
 def softplus(x, *, out=None):
     """``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------

@@ -35,15 +35,37 @@ class _Loss:
         return {n: getattr(self, n) for n, _ in _settings(self._family)}
 
     def __call__(self, input, target, *, num_threads=None, out=None):
+        """The loss, with the object's settings.
+
+        Parameters
+        ----------
+        input, target, num_threads, out
+            As for the family's loss function (e.g.
+            :func:`cbce.binary_cross_entropy_with_logits`).
+        """
         return getattr(_core, self._fn)(input, target, **self._kw(), num_threads=num_threads,
                                         out=out)
 
     def backward(self, input, target, grad_output=1.0, *, num_threads=None, out=None):
+        """The gradient d loss / d input, with the object's settings.
+
+        Parameters
+        ----------
+        input, target, grad_output, num_threads, out
+            As for the family's ``*_backward`` function.
+        """
         return getattr(_core, self._fn + "_backward")(
             input, target, **self._kw(), grad_output=grad_output, num_threads=num_threads,
             out=out)
 
     def forward_backward(self, input, target, *, num_threads=None, out=None):
+        """``(loss, grad)`` from one pass over memory, with the object's settings.
+
+        Parameters
+        ----------
+        input, target, num_threads, out
+            As for the family's ``*_forward_backward`` function.
+        """
         return getattr(_core, self._fn + "_forward_backward")(
             input, target, **self._kw(), num_threads=num_threads, out=out)
 
@@ -70,8 +92,21 @@ def _settings(fam):
 
 class BCEWithLogitsLoss(_Loss, family="bce_logits"):
     """Binary cross-entropy with logits, with fixed weight, pos_weight, reduction and
-    label smoothing.
+    label smoothing (``torch.nn.BCEWithLogitsLoss``).
 
+    Parameters
+    ----------
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the inputs' shape.
+    pos_weight : array_like, optional
+        Multiplies the positive term; broadcastable to the inputs' shape (e.g. ``(C,)``).
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.binary_cross_entropy_with_logits`).
+    label_smoothing : float in [0, 1], default 0.0
+        The target becomes ``y * (1 - eps) + eps / 2``.
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
     >>> loss
@@ -83,6 +118,17 @@ class BCELoss(_Loss, family="bce"):
     """Binary cross-entropy on probabilities, with fixed weight, reduction and label
     smoothing (``torch.nn.BCELoss``).
 
+    Parameters
+    ----------
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the inputs' shape.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.binary_cross_entropy`).
+    label_smoothing : float in [0, 1], default 0.0
+        The target becomes ``y * (1 - eps) + eps / 2``.
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.BCELoss(reduction="sum")
     >>> loss
@@ -93,13 +139,24 @@ class BCELoss(_Loss, family="bce"):
 
 
 class SigmoidFocalLoss(_Loss, family="focal"):
-    """Sigmoid focal loss on logits with fixed alpha, gamma, reduction and label smoothing
-    (torchvision's ``sigmoid_focal_loss``; ``alpha=None`` drops the class balance).
+    """Sigmoid focal loss on logits with fixed alpha, gamma and reduction
+    (torchvision's ``sigmoid_focal_loss``).
 
+    Parameters
+    ----------
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative); None drops it.
+    gamma : float >= 0, default 2.0
+        Focusing exponent.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        How the losses are reduced (see :func:`cbce.sigmoid_focal_loss`).
+
+    Examples
+    --------
     >>> import numpy as np, cbce
     >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
     >>> loss
-    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean', label_smoothing=0.0)
+    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean')
     """
 
 
