@@ -146,7 +146,15 @@ $(BUILDDIR)/test_pool: tests/c/test_pool.c src/cbce/core/pool.h $(STATIC)
 $(BUILDDIR)/test_cxx: tests/c/test_cxx.cpp include/cbce.h $(STATIC)
 	$(CXX) $(CXXFLAGS) -pedantic -Iinclude $< $(STATIC) -o $@ $(LDFLAGS) $(LIBS)
 
-test: $(TEST_BINS) $(BUILDDIR)/test_cxx
+# the vector layer (src/cbce/core/simd/vec.h), once per SIMD level
+VEC_TESTS := $(foreach l,plain $(SIMD_LEVELS),$(BUILDDIR)/test_vec_$(l))
+SIMD_FLAGS_plain :=
+$(BUILDDIR)/test_vec_%: tests/c/test_vec.c $(wildcard src/cbce/core/simd/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(SIMD_FLAGS_$*) -Isrc/cbce/core $< -o $@ $(LIBS)
+
+test: $(TEST_BINS) $(BUILDDIR)/test_cxx $(VEC_TESTS)
+	for t in $(VEC_TESTS); do $$t || exit 1; done
 	$(BUILDDIR)/test_api
 	$(BUILDDIR)/test_api_shared
 	$(BUILDDIR)/test_pool

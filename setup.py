@@ -101,7 +101,8 @@ core_sources = sorted(glob.glob("src/cbce/core/*.c"))
 ext = Extension(
     "cbce._core",
     sources=["src/cbce/_core.pyx"] + core_sources,
-    depends=core_sources + sorted(glob.glob("src/cbce/core/*.h")) + ["include/cbce.h"],
+    depends=core_sources + sorted(glob.glob("src/cbce/core/*.h") + glob.glob("src/cbce/core/simd/*.h"))
+    + ["include/cbce.h"],
     include_dirs=["include", "src/cbce/core", numpy.get_include()],
     define_macros=[("CBCE_STATIC_DEFINE", "1"), ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,
