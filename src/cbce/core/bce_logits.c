@@ -3,6 +3,7 @@
  * precisions, see elem.h) and the public entry points.
  */
 #include "elem.h"
+#include "logits64.h"
 
 /* One body for both precisions.  `want` is tested once per chunk, so each loop is a
  * plain elementwise loop with the branch-free element function inlined.  The buffers are
@@ -45,10 +46,6 @@
 
 CBCE__LOGITS_STEP(logits_step_d_general, cbce__logits_d, keep)
 CBCE__LOGITS_STEP(logits_step_d_unit, cbce__logits_d_unit, keep)
-CBCE__LOGITS_STEP(logits_step_x_nosmooth, cbce__logits_x_nosmooth, eps)
-CBCE__LOGITS_STEP(logits_step_x_unitp, cbce__logits_x_unitp, eps)
-CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
-CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
 
 /* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
  * takes the element without the smoothing and pos_weight arithmetic (elem.h `unit`). */
@@ -76,30 +73,40 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
         want, c, x, t, p, w, m, &kd, l, g, h);
 }
 
-/*
- * float64: no label_smoothing (with every pos_weight 1, as when it is absent: a step without
- * the products by L = 1, ~30 operations fewer), one below 2^-500 (with extra terms) and the
- * others each take their element (elem.h).
- * Then the rare losses that came out inf or NaN from finite input are formed again at
- * 2^-128: pos_weight * |x| can pass DBL_MAX where weight * pos_weight * |x| does not
- * (a weight of 0 would give 0 * inf = NaN).  Losses that are truly infinite stay so.
- */
+/* float64: the vector kernel of logits64.h, one instance per output set and smoothing;
+ * 0 < label_smoothing < 2^-500 takes the careful element throughout (see there). */
+#define CBCE__X64_CASE(WANT)                                                              \
+    case WANT:                                                                           \
+        if (kx.smooth)                                                                   \
+            cbce__x64_run(WANT, 1, c, x, t, p, w, m, &kx, l, g, h);                      \
+        else                                                                             \
+            cbce__x64_run(WANT, 0, c, x, t, p, w, m, &kx, l, g, h);                      \
+        break;
+
 static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
                           const cbce__consts *k, double *l, double *g, double *h)
 {
-    int tiny = CBCE__TINY_EPS(k->eps), unitp = k->eps == 0 && unit_pos_weight(c, p);
+    cbce__x64k kx;
     size_t i;
-    (tiny ? logits_step_x_tiny
-          : k->eps != 0 ? logits_step_x_plain
-                        : unitp ? logits_step_x_unitp : logits_step_x_nosmooth)(
-        want, c, x, t, p, w, m, k, l, g, h);
-    if (want & CBCE__LOSS)
+    kx.eps = k->eps;
+    kx.kh = 1.0 - k->eps; /* kh + kl = 1 - eps exactly (two_sum) */
+    kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-k->eps - (kx.kh - 1.0));
+    kx.smooth = k->eps != 0;
+    if (CBCE__TINY_EPS(k->eps)) {
         for (i = 0; i < c; i++)
-            if (!isfinite(l[i]) && isfinite(x[i]))
-                l[i] = cbce__logits_x_loss_scaled(tiny, x[i], t[i], p[i], w[i], k->eps,
-                                                  k->half);
+            cbce__x64_careful(want, x[i], t[i], p[i], w[i], m[i], &kx, l + i, g + i, h + i);
+        return;
+    }
+    switch (want) {
+        CBCE__X64_CASE(CBCE__LOSS)
+        CBCE__X64_CASE(CBCE__GRAD)
+        CBCE__X64_CASE(CBCE__LOSS | CBCE__GRAD)
+        CBCE__X64_CASE(CBCE__GRAD | CBCE__HESS)
+    default: break;
+    }
 }
+#undef CBCE__X64_CASE
 
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x};
 

@@ -66,7 +66,7 @@ static cbce__xd cbce__xd_norm(double h, double l, int e)
     double s = h + l, bb = s - h;
     int k;
     l = (h - (s - bb)) + (l - bb);
-    r.h = s;
+    r.h = l == 0 ? h : s; /* a zero keeps its sign */
     if (s == 0 || !isfinite(s))
         return r;
     (void)frexp(s, &k);
@@ -246,6 +246,20 @@ CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
 #endif
 }
 
+/* RN(f * (vh + vl)) by an exact product; a zero product keeps its sign (f * v for zero v).
+ * Adds to *bad the lanes where the result overflowed or is below 2^-1021 with f != 0 (a
+ * subnormal product's low part is rounded on the subnormal grid: two roundings). */
+CBCE__VI vd_t cbce__x64_scale(vd_t f, vd_t vh, vd_t vl, vm_t *bad)
+{
+    vd_t rl, rh = vd_two_prod(f, vh, &rl), r, ar;
+    r = vd_select(vd_eq(rh, vd_zero()), rh, vd_add(rh, vd_mla(f, vl, rl)));
+    ar = vd_abs(r);
+    *bad = vm_or(*bad, vm_not(vm_and(vd_le(ar, vd_set1(DBL_MAX)),
+                                     vm_or(vd_ge(ar, vd_set1(0x1p-1021)),
+                                           vd_eq(f, vd_zero())))));
+    return r;
+}
+
 typedef struct cbce__x64tab {
     vd_tab16_t eh, el, lc, lh, ll;
 } cbce__x64tab;
@@ -302,7 +316,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
         vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
         vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q, th, tl;
-        vd_t Ah, Al, Bh, Bl, Sh, Sl, Rh, Rl;
+        vd_t Ah, Al, Bh, Bl, Sh, Sl;
         ph = vd_two_prod(cc, eh, &pl);
         zh = vd_add(ph, vd_sub(cc, one));
         zl = vd_mla(cc, el, pl);
@@ -319,11 +333,9 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         Bl = vd_mla(Lh, tl, vd_mla(Ll, th, Bl));
         Sh = vd_two_sum(Ah, Bh, &Sl);
         Sl = vd_add(Sl, vd_add(Al, Bl));
-        Rh = vd_two_prod(w, Sh, &Rl);
-        *lv = vd_add(Rh, vd_mla(w, Sl, Rl));
+        *lv = cbce__x64_scale(w, Sh, Sl, &bad);
         Sh = vd_abs(Sh);
         bad = vm_or(bad, vm_not(vm_and(vd_ge(Sh, lo_b), vd_le(Sh, hi_b))));
-        bad = vm_or(bad, vm_not(vd_le(vd_abs(*lv), vd_set1(DBL_MAX))));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         /* s = e/(1+e) = sh + sl */
@@ -338,25 +350,21 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
             /* x >= 0: q - L s; x < 0: L s - p y */
             vd_t bh = vd_select(pos, qh, vd_neg(pyh)), bl = vd_select(pos, ql, vd_neg(pyl));
             vd_t sLh = vd_select(pos, vd_neg(Lsh), Lsh), sLl = vd_select(pos, vd_neg(Lsl), Lsl);
-            vd_t Gl, Gh = vd_two_sum(bh, sLh, &Gl), Rl, Rh, sz;
+            vd_t Gl, Gh = vd_two_sum(bh, sLh, &Gl), sz;
             Gl = vd_add(Gl, vd_add(bl, sLl));
-            Rh = vd_two_prod(m, Gh, &Rl);
-            *gv = vd_add(Rh, vd_mla(m, Gl, Rl));
+            *gv = cbce__x64_scale(m, Gh, Gl, &bad);
             sz = vd_max(vd_abs(bh), vd_abs(Lsh));
             bad = vm_or(bad, vm_not(vm_and(vd_ge(sz, lo_b), vd_le(sz, hi_b))));
-            bad = vm_or(bad, vm_not(vd_le(vd_abs(*gv), vd_set1(DBL_MAX))));
         }
         if (want & CBCE__HESS) {
             /* L s/(1+e) */
-            vd_t uh = vd_mul(sh, rc), ul, Hh, Hl, Rh, Rl;
+            vd_t uh = vd_mul(sh, rc), ul, Hh, Hl;
             ul = vd_mul(vd_nmla(uh, dl, vd_add(cbce__x64_resid(sh, uh, dh), sl)), rc);
             Hh = vd_two_prod(Lh, uh, &Hl);
             Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, Hl));
-            Rh = vd_two_prod(m, Hh, &Rl);
-            *hv = vd_add(Rh, vd_mla(m, Hl, Rl));
+            *hv = cbce__x64_scale(m, Hh, Hl, &bad);
             Hh = vd_abs(Hh);
             bad = vm_or(bad, vm_not(vm_and(vd_ge(Hh, lo_b), vd_le(Hh, hi_b))));
-            bad = vm_or(bad, vm_not(vd_le(vd_abs(*hv), vd_set1(DBL_MAX))));
         }
     }
     *rare = bad;
