@@ -196,6 +196,7 @@ typedef struct cbce__job {
     const cbce_args_t *a;
     const cbce__outputs *o;
     cbce__step_fn step;
+    cbce__span_fn span;     /* the family's span kernel for this dtype and level, or NULL */
     cbce__consts k;
     int dtype, want, reduced;
     double gscale;  /* gradient multiplier: grad_output / denominator */
@@ -306,6 +307,51 @@ static void lane_sums(double *lhi, double *llo, const double *lb, size_t c, int 
 }
 #undef CBCE__TWO_SUM_INTO
 
+/* Block sum: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add on the hi/lo
+ * arrays, so each level is one vectorised loop).  A lane that overflowed to inf has a NaN
+ * low part (inf - inf), which must not turn the sum into NaN. */
+static cbce__dd block_sum(double *lhi, double *llo)
+{
+    cbce__dd sum;
+    size_t j, lev;
+    for (j = 0; j < CBCE__LANES; j++)
+        llo[j] = isinf(lhi[j]) ? 0.0 : llo[j];
+    for (lev = CBCE__LANES / 2; lev >= 1; lev /= 2)
+        for (j = 0; j < lev; j++) {
+            double a = lhi[j], b = lhi[j + lev], h = a + b, bb = h - a;
+            double lo = (a - (h - bb)) + (b - bb), h2, lo2;
+            lo = (isinf(h) ? 0.0 : lo) + (llo[j] + llo[j + lev]);
+            h2 = h + lo;
+            bb = h2 - h;
+            lo2 = (h - (h2 - bb)) + (lo - bb);
+            lhi[j] = h2;
+            llo[j] = isinf(h2) ? 0.0 : lo2;
+        }
+    sum.hi = lhi[0];
+    sum.lo = llo[0];
+    return sum;
+}
+
+/* A segment's reduced blocks (nb of them, on the stack) into the job. */
+static void segment_done(cbce__job *J, size_t s, const cbce__dd *stack, int top, size_t nb)
+{
+    if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
+        J->seg_sum[s] = stack[0];
+    } else {
+        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
+        J->ntail = top;
+    }
+}
+
+/* First and one-past-last element of segment s. */
+static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *last)
+{
+    *first = s * J->seg_blocks * CBCE_BLOCK;
+    *last = *first + J->seg_blocks * CBCE_BLOCK;
+    if (*last > J->n || *last < *first)
+        *last = J->n;
+}
+
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
 void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
 {
@@ -318,11 +364,8 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int mconst = !(a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) ||
                  is_const(&a->grad_output);
-    size_t j, nfill;
-    size_t b0, nb = 0, first = s * J->seg_blocks * CBCE_BLOCK;
-    size_t last = first + J->seg_blocks * CBCE_BLOCK;
-    if (last > J->n || last < first)
-        last = J->n;
+    size_t j, nfill, b0, nb = 0, first, last;
+    segment_range(J, s, &first, &last);
     /* Operands that are the same for every element (absent, or broadcast from one value)
      * are loaded once per segment, not once per chunk. */
     nfill = last - first < CBCE__CHUNK ? last - first : CBCE__CHUNK;
@@ -336,7 +379,7 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             wb[j] *= J->lscale;
     }
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
-        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0, lev;
+        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
         double lhi[CBCE__LANES], llo[CBCE__LANES];
         memset(lhi, 0, sizeof lhi);
         memset(llo, 0, sizeof llo);
@@ -367,37 +410,11 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
             if (want & CBCE__HESS)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
         }
-        if (J->reduced) {
-            /* Block sum: lane j + h added into lane j for h = LANES/2, ..., 1 (dd_add on the
-             * hi/lo arrays, so each level is one vectorised loop).  A lane that overflowed
-             * to inf has a NaN low part (inf - inf), which must not turn the sum into NaN. */
-            cbce__dd sum;
-            for (j = 0; j < CBCE__LANES; j++)
-                llo[j] = isinf(lhi[j]) ? 0.0 : llo[j];
-            for (lev = CBCE__LANES / 2; lev >= 1; lev /= 2)
-                for (j = 0; j < lev; j++) {
-                    double a = lhi[j], b = lhi[j + lev], h = a + b, bb = h - a;
-                    double lo = (a - (h - bb)) + (b - bb), h2, lo2;
-                    lo = (isinf(h) ? 0.0 : lo) + (llo[j] + llo[j + lev]);
-                    h2 = h + lo;
-                    bb = h2 - h;
-                    lo2 = (h - (h2 - bb)) + (lo - bb);
-                    lhi[j] = h2;
-                    llo[j] = isinf(h2) ? 0.0 : lo2;
-                }
-            sum.hi = lhi[0];
-            sum.lo = llo[0];
-            tree_push(stack, &top, sum, nb++);
-        }
+        if (J->reduced)
+            tree_push(stack, &top, block_sum(lhi, llo), nb++);
     }
-    if (!J->reduced)
-        return;
-    if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
-        J->seg_sum[s] = stack[0];
-    } else {
-        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
-        J->ntail = top;
-    }
+    if (J->reduced)
+        segment_done(J, s, stack, top, nb);
 }
 
 #ifndef CBCE__ISA_VARIANT
@@ -416,6 +433,140 @@ static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
 static const cbce__segment_fn segment_table[CBCE__NLEVELS] = {
     NULL, cbce__run_segment_baseline, cbce__run_segment_baseline, NULL, NULL};
 #endif
+
+/* ---- the span path (internal.h (e)) ---------------------------------------------------- */
+
+static size_t dtype_size(int dtype)
+{
+    return dtype == CBCE_F64 ? 8 : dtype == CBCE_F32 ? 4 : 1;
+}
+
+/* Elements i0 .. i0+c-1 of op in its own dtype: op's own memory where they are
+ * contiguous there, else copied bit for bit into buf. */
+static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, void *buf)
+{
+    size_t sz = dtype_size(op->dtype), k;
+    if (op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period)
+        return (const char *)op->data + (i0 % op->period) * sz;
+#define CBCE__GATHER(CT)                                                                 \
+    {                                                                                    \
+        const CT *base = (const CT *)op->data;                                           \
+        CT *dst = (CT *)buf;                                                             \
+        size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;                  \
+        for (k = 0; k < c; k++) {                                                        \
+            dst[k] = base[(ptrdiff_t)j * op->stride];                                    \
+            if (++r == op->repeat) {                                                     \
+                r = 0;                                                                   \
+                if (++j == op->period)                                                   \
+                    j = 0;                                                               \
+            }                                                                            \
+        }                                                                                \
+    }
+    if (sz == 8)
+        CBCE__GATHER(uint64_t)
+    else if (sz == 4)
+        CBCE__GATHER(uint32_t)
+    else
+        CBCE__GATHER(uint8_t)
+#undef CBCE__GATHER
+    return buf;
+}
+
+/* Where the kernel writes elements i0.. of an output: the output itself when contiguous. */
+static void *span_out(void *dst, int dtype, ptrdiff_t stride, size_t i0, void *buf)
+{
+    return stride == 1 ? (char *)dst + i0 * dtype_size(dtype) : buf;
+}
+
+/* Copy c elements written into buf out to dst (nothing when the kernel wrote dst). */
+static void span_scatter(void *dst, int dtype, ptrdiff_t stride, size_t i0, size_t c,
+                         const void *buf)
+{
+    size_t k;
+    if (stride == 1)
+        return;
+    if (dtype == CBCE_F32) {
+        float *d = (float *)dst + (ptrdiff_t)i0 * stride;
+        for (k = 0; k < c; k++)
+            d[(ptrdiff_t)k * stride] = ((const float *)buf)[k];
+    } else {
+        double *d = (double *)dst + (ptrdiff_t)i0 * stride;
+        for (k = 0; k < c; k++)
+            d[(ptrdiff_t)k * stride] = ((const double *)buf)[k];
+    }
+}
+
+/* The value of an operand that is one value for every element (is_const). */
+static double const_value(const cbce_operand_t *op, double dflt)
+{
+    double v;
+    load(op, 0, 1, &v, dflt);
+    return v;
+}
+
+/* One segment on the span kernel: spans of CBCE__SPAN within each block. */
+static void run_span_segment(cbce__job *J, size_t s)
+{
+    typedef union { double d[CBCE__SPAN]; uint64_t u; } buf_t; /* aligned for any dtype */
+    buf_t xb, tb, pb, wb, gob, lb, gb, hb;
+    const cbce_args_t *a = J->a;
+    const cbce__outputs *o = J->o;
+    cbce__span_consts k;
+    cbce__dd stack[66];
+    int top = 0, want = J->want;
+    int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
+    int goarr = a->reduction == CBCE_REDUCTION_NONE && !is_const(&a->grad_output);
+    size_t b0, nb = 0, first, last;
+    segment_range(J, s, &first, &last);
+    k.keep = J->k.keep;
+    k.half = J->k.half;
+    k.eps = J->k.eps;
+    k.pk = const_value(&a->pos_weight, 1.0);
+    k.wk = const_value(&a->weight, 1.0);
+    k.lscale = J->lscale;
+    k.wpre = J->wpre;
+    k.gscale = J->gscale;
+    if (a->reduction == CBCE_REDUCTION_NONE && !goarr)
+        k.gscale = const_value(&a->grad_output, 1.0);
+    for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
+        size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
+        double lhi[CBCE__LANES], llo[CBCE__LANES];
+        memset(lhi, 0, sizeof lhi);
+        memset(llo, 0, sizeof llo);
+        for (c0 = b0; c0 < bend; c0 += CBCE__SPAN) {
+            cbce__span S;
+            S.c = bend - c0 < CBCE__SPAN ? bend - c0 : CBCE__SPAN;
+            S.x = span_operand(&a->input, c0, S.c, &xb);
+            S.t = span_operand(&a->target, c0, S.c, &tb);
+            S.tdtype = a->target.dtype;
+            S.p = pconst ? NULL : span_operand(&a->pos_weight, c0, S.c, &pb);
+            S.w = wconst ? NULL : span_operand(&a->weight, c0, S.c, &wb);
+            S.go = goarr && (want & (CBCE__GRAD | CBCE__HESS))
+                       ? span_operand(&a->grad_output, c0, S.c, &gob)
+                       : NULL;
+            S.l = (want & CBCE__LOSS) && !J->reduced
+                      ? span_out(o->loss, J->dtype, o->loss_stride, c0, &lb)
+                      : NULL;
+            S.g = want & CBCE__GRAD ? span_out(o->grad, J->dtype, o->grad_stride, c0, &gb)
+                                    : NULL;
+            S.h = want & CBCE__HESS ? span_out(o->hess, J->dtype, o->hess_stride, c0, &hb)
+                                    : NULL;
+            S.lanes = lhi;
+            S.lanes_lo = llo;
+            J->span(want, J->reduced, &S, &k);
+            if (S.l)
+                span_scatter(o->loss, J->dtype, o->loss_stride, c0, S.c, S.l);
+            if (S.g)
+                span_scatter(o->grad, J->dtype, o->grad_stride, c0, S.c, S.g);
+            if (S.h)
+                span_scatter(o->hess, J->dtype, o->hess_stride, c0, S.c, S.h);
+        }
+        if (J->reduced)
+            tree_push(stack, &top, block_sum(lhi, llo), nb++);
+    }
+    if (J->reduced)
+        segment_done(J, s, stack, top, nb);
+}
 
 /* One pool task: segment s of the job. */
 static void segment_task(void *ctx, size_t s)
@@ -521,7 +672,8 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         while (level > CBCE_SIMD_SCALAR && f->steps[level] == NULL)
             level--;
         J.step = dtype == CBCE_F32 ? f->steps[level]->d : f->steps[level]->x;
-        J.segment = segment_table[level];
+        J.span = dtype == CBCE_F32 ? f->steps[level]->d_span : f->steps[level]->x_span;
+        J.segment = J.span ? run_span_segment : segment_table[level];
     }
     J.ntail = 0;
     J.gscale = J.wpre = J.lscale = 1.0;

@@ -73,10 +73,52 @@ typedef void (*cbce__step_fn)(int want, size_t c, const double *x, const double 
 #endif
 #define CBCE__NLEVELS 5 /* indexed by cbce_simd_t; entry 0 unused */
 
-/* A family's compute steps at one level: for float32 data (d) and float64 data (x). */
+/*
+ * (e) Span kernels: a family may also supply, per level and data type, a kernel that reads
+ *     its operands in their own dtypes straight from memory (simd/vec.h).  The driver hands
+ *     it contiguous runs of user memory where an operand is contiguous there, and chunk
+ *     buffers of the same dtype (gathered) where it is strided or broadcast, so the kernel
+ *     sees the same values in the same lane positions either way: the results do not
+ *     depend on the layout.  An operand that is one value for every element comes as a
+ *     constant instead.  Spans start at multiples of CBCE__SPAN within a block and all but
+ *     an array's last are whole multiples of it, so a lane of the reduction holds the same
+ *     elements for every layout and thread count.
+ */
+#define CBCE__SPAN 1024
+
+typedef struct cbce__span {
+    size_t c;               /* elements */
+    const void *x;          /* input, the data dtype */
+    const void *t;          /* target, dtype tdtype */
+    int tdtype;
+    const void *p;          /* pos_weight; NULL: every element the constant pk */
+    const void *w;          /* weight; NULL: the constant wk */
+    const void *go;         /* grad_output per element (unreduced gradient); NULL: none */
+    void *l, *g, *h;        /* unreduced loss, gradient, hessian (contiguous) where wanted */
+    double *lanes;          /* reduced loss: CBCE__LANES lane sums, added to */
+    double *lanes_lo;       /* and their low parts (for data that needs them) */
+} cbce__span;
+
+/* Per-call constants of a span kernel: label smoothing y = t*keep + half (eps itself for
+ * kernels that need it), the constant pos_weight / weight, and the multipliers: the loss
+ * is weight * lscale * loss, the gradient and hessian go * weight * d (with go) or
+ * ((weight * wpre) * gscale) * d (without), products in this order. */
+typedef struct cbce__span_consts {
+    double keep, half, eps;
+    double pk, wk;
+    double lscale, wpre, gscale;
+} cbce__span_consts;
+
+typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,
+                              const cbce__span_consts *k);
+
+/* A family's compute steps at one level: for float32 data (d) and float64 data (x), and
+ * the span kernels where the family has them (NULL: the driver's chunk buffers). */
 typedef struct cbce__steps {
     cbce__step_fn d;
     cbce__step_fn x;
+    cbce__span_fn d_span;
+    cbce__span_fn x_span;
 } cbce__steps;
 
 /* The step tables of a family at every level (NULL where not built). */

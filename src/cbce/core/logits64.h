@@ -182,8 +182,10 @@ static double cbce__x64_log1p_s(double eh, double el, double *tl)
     return th;
 }
 
-static void cbce__x64_careful(int want, double x, double tr, double p, double w, double m,
-                              const cbce__x64k *k, double *lp, double *gp, double *hp)
+/* One element: loss * w * ls, gradient and hessian * m1 * m2 (every product exact). */
+static void cbce__x64_careful(int want, double x, double tr, double p, double w, double ls,
+                              double m1, double m2, const cbce__x64k *k, double *lp,
+                              double *gp, double *hp)
 {
     const cbce__xd zero = {0.0, 0.0, 0}, one = {1.0, 0.0, 0};
     double a = fabs(x), d0 = 1.0 - tr, bb = d0 - 1.0;
@@ -218,18 +220,19 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
     }
     if (want & CBCE__LOSS) {
         cbce__xd ca = c.h == 0 ? zero : cbce__xd_mul(c, cbce__xd_of(a)); /* 0 at a = inf */
-        *lp = cbce__xd_round(cbce__xd_mul(cbce__xd_of(w),
+        *lp = cbce__xd_round(cbce__xd_mul(cbce__xd_mul(cbce__xd_of(w), cbce__xd_of(ls)),
                                           cbce__xd_add(ca, cbce__xd_mul(L, t))));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__xd d = cbce__xd_add(one, e), s = cbce__xd_div(e, d), Ls = cbce__xd_mul(L, s);
+        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_of(m2));
         if (want & CBCE__GRAD)
             *gp = cbce__xd_round(cbce__xd_mul(
-                cbce__xd_of(m), pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
+                M, pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
                                     : cbce__xd_add(Ls, cbce__xd_neg(py))));
         if (want & CBCE__HESS)
             *hp = cbce__xd_round(
-                cbce__xd_mul(cbce__xd_of(m), cbce__xd_mul(L, cbce__xd_div(s, d))));
+                cbce__xd_mul(M, cbce__xd_mul(L, cbce__xd_div(s, d))));
     }
 }
 
@@ -246,17 +249,27 @@ CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
 #endif
 }
 
-/* RN(f * (vh + vl)) by an exact product; a zero product keeps its sign (f * v for zero v).
- * Adds to *bad the lanes where the result overflowed or is below 2^-1021 with f != 0 (a
- * subnormal product's low part is rounded on the subnormal grid: two roundings). */
-CBCE__VI vd_t cbce__x64_scale(vd_t f, vd_t vh, vd_t vl, vm_t *bad)
+/* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
+CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 {
-    vd_t rl, rh = vd_two_prod(f, vh, &rl), r, ar;
-    r = vd_select(vd_eq(rh, vd_zero()), rh, vd_add(rh, vd_mla(f, vl, rl)));
+    v = vd_abs(v);
+    *bad = vm_or(*bad, vm_not(vm_and(vd_ge(v, vd_set1(0x1p-960)), vd_le(v, vd_set1(0x1p960)))));
+}
+
+/* (fh + fl)(vh + vl) = rh + rl by exact products; *bad |= lanes where the rounded result
+ * overflowed or is below 2^-1021 with f != 0 (a subnormal product's low part is rounded on
+ * the subnormal grid: two roundings).  Returns RN(rh + rl), a zero keeping its sign. */
+CBCE__VI vd_t cbce__x64_mul(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rh, vd_t *rl,
+                            vm_t *bad)
+{
+    vd_t lo, r, ar;
+    *rh = vd_two_prod(fh, vh, &lo);
+    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    r = vd_select(vd_eq(*rh, vd_zero()), *rh, vd_add(*rh, *rl));
     ar = vd_abs(r);
     *bad = vm_or(*bad, vm_not(vm_and(vd_le(ar, vd_set1(DBL_MAX)),
                                      vm_or(vd_ge(ar, vd_set1(0x1p-1021)),
-                                           vd_eq(f, vd_zero())))));
+                                           vd_eq(fh, vd_zero())))));
     return r;
 }
 
@@ -264,16 +277,21 @@ typedef struct cbce__x64tab {
     vd_tab16_t eh, el, lc, lh, ll;
 } cbce__x64tab;
 
-/* The element on one vector; `rare` gets the lanes the careful element must redo. */
-CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
-                             const cbce__x64tab *T, vd_t x, vd_t tr, vd_t p, vd_t w, vd_t m,
-                             vd_t *lv, vd_t *gv, vd_t *hv, vm_t *rare)
+/* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
+ * label smoothing and pos_weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
+ * as L would be, is added to each e-term).  *bad gets the lanes the careful element must
+ * redo: a > 665 (and inf, NaN), a loss, gradient scale or hessian outside [2^-960, 2^960]. */
+CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k,
+                             const cbce__x64tab *T, vd_t x, vd_t tr, vd_t p, vd_t *Sh,
+                             vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad)
 {
-    const vd_t one = vd_set1(1.0), lo_b = vd_set1(0x1p-960), hi_b = vd_set1(0x1p960);
-    vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl, pyh, Ll, Lh, ch, cl;
+    const vd_t one = vd_set1(1.0);
+    vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl = vd_zero(), pyh = tr;
+    vd_t Ll = vd_zero(), Lh = one, nan0 = vd_mul(vd_zero(), tr), ch, cl;
     vd_t n, kf, i, r, P, Th, Tl, lo, Eh, El, sc, eh, el;
-    vm_t pos = vd_ge(x, vd_zero()), bad = vm_not(vd_le(a, vd_set1(665.0)));
+    vm_t pos = vd_ge(x, vd_zero());
     int j;
+    *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
     /* targets: q = 1 - tr exactly; with smoothing y = tr K + eps/2, q = (1 - tr) K + eps/2 */
     qh = vd_two_sum(one, vd_neg(tr), &ql);
     if (smooth) {
@@ -287,10 +305,12 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         qh = vd_two_sum(half, u, &ql);
         ql = vd_add(ql, ul);
     }
-    pyh = vd_two_prod(p, yh, &pyl);
-    pyl = vd_mla(p, yl, pyl);
-    Lh = vd_two_sum(qh, pyh, &Ll);
-    Ll = vd_add(Ll, vd_add(ql, pyl));
+    if (!unit) {
+        pyh = vd_two_prod(p, yh, &pyl);
+        pyl = vd_mla(p, yl, pyl);
+        Lh = vd_two_sum(qh, pyh, &Ll);
+        Ll = vd_add(Ll, vd_add(ql, pyl));
+    }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
     /* e = exp(-a) = 2^-K (Eh + El), scaled: eh + el (normal for a <= 665) */
@@ -315,8 +335,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         /* t = log1p(e) */
         vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
         vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
-        vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q, th, tl;
-        vd_t Ah, Al, Bh, Bl, Sh, Sl;
+        vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q, th, tl, Ah, Al, Bh, Bl;
         ph = vd_two_prod(cc, eh, &pl);
         zh = vd_add(ph, vd_sub(cc, one));
         zl = vd_mla(cc, el, pl);
@@ -326,16 +345,19 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         zl = vd_mla(vd_mul(zh, zh), Q, vd_nmla(zl, zh, vd_add(zl, ll)));
         th = vd_fast_two_sum(lh, zh, &tl);
         tl = vd_add(tl, zl);
-        /* w (c a + L t) */
+        /* c a + L t */
         Ah = vd_two_prod(ch, a, &Al);
         Al = vd_mla(cl, a, Al);
-        Bh = vd_two_prod(Lh, th, &Bl);
-        Bl = vd_mla(Lh, tl, vd_mla(Ll, th, Bl));
-        Sh = vd_two_sum(Ah, Bh, &Sl);
-        Sl = vd_add(Sl, vd_add(Al, Bl));
-        *lv = cbce__x64_scale(w, Sh, Sl, &bad);
-        Sh = vd_abs(Sh);
-        bad = vm_or(bad, vm_not(vm_and(vd_ge(Sh, lo_b), vd_le(Sh, hi_b))));
+        if (unit) {
+            Bh = vd_add(th, nan0);
+            Bl = tl;
+        } else {
+            Bh = vd_two_prod(Lh, th, &Bl);
+            Bl = vd_mla(Lh, tl, vd_mla(Ll, th, Bl));
+        }
+        *Sh = vd_two_sum(Ah, Bh, Sl);
+        *Sl = vd_add(*Sl, vd_add(Al, Bl));
+        cbce__x64_range(*Sh, bad);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         /* s = e/(1+e) = sh + sl */
@@ -344,90 +366,218 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, const cbce__x64k *k,
         rc = vd_rcp50(dh);
         sh = vd_mul(eh, rc);
         sl = vd_mul(vd_nmla(sh, dl, vd_add(cbce__x64_resid(eh, sh, dh), el)), rc);
-        Lsh = vd_two_prod(Lh, sh, &Lsl);
-        Lsl = vd_mla(Lh, sl, vd_mla(Ll, sh, Lsl));
+        if (unit) {
+            Lsh = vd_add(sh, nan0);
+            Lsl = sl;
+        } else {
+            Lsh = vd_two_prod(Lh, sh, &Lsl);
+            Lsl = vd_mla(Lh, sl, vd_mla(Ll, sh, Lsl));
+        }
         if (want & CBCE__GRAD) {
             /* x >= 0: q - L s; x < 0: L s - p y */
             vd_t bh = vd_select(pos, qh, vd_neg(pyh)), bl = vd_select(pos, ql, vd_neg(pyl));
             vd_t sLh = vd_select(pos, vd_neg(Lsh), Lsh), sLl = vd_select(pos, vd_neg(Lsl), Lsl);
-            vd_t Gl, Gh = vd_two_sum(bh, sLh, &Gl), sz;
-            Gl = vd_add(Gl, vd_add(bl, sLl));
-            *gv = cbce__x64_scale(m, Gh, Gl, &bad);
-            sz = vd_max(vd_abs(bh), vd_abs(Lsh));
-            bad = vm_or(bad, vm_not(vm_and(vd_ge(sz, lo_b), vd_le(sz, hi_b))));
+            *Gh = vd_two_sum(bh, sLh, Gl);
+            *Gl = vd_add(*Gl, vd_add(bl, sLl));
+            cbce__x64_range(vd_max(vd_abs(bh), vd_abs(Lsh)), bad);
         }
         if (want & CBCE__HESS) {
             /* L s/(1+e) */
-            vd_t uh = vd_mul(sh, rc), ul, Hh, Hl;
+            vd_t uh = vd_mul(sh, rc), ul;
             ul = vd_mul(vd_nmla(uh, dl, vd_add(cbce__x64_resid(sh, uh, dh), sl)), rc);
-            Hh = vd_two_prod(Lh, uh, &Hl);
-            Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, Hl));
-            *hv = cbce__x64_scale(m, Hh, Hl, &bad);
-            Hh = vd_abs(Hh);
-            bad = vm_or(bad, vm_not(vm_and(vd_ge(Hh, lo_b), vd_le(Hh, hi_b))));
+            if (unit) {
+                *Hh = vd_add(uh, nan0);
+                *Hl = ul;
+            } else {
+                *Hh = vd_two_prod(Lh, uh, Hl);
+                *Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, *Hl));
+            }
+            cbce__x64_range(*Hh, bad);
         }
     }
-    *rare = bad;
 }
 
-/* The step over c elements (internal.h): vectors of VW lanes, two in flight; then the
- * lanes flagged rare again by the careful element. */
-CBCE__VI void cbce__x64_run(int want, int smooth, size_t c, const double *x, const double *t,
-                            const double *p, const double *w, const double *m,
-                            const cbce__x64k *k, double *l, double *g, double *h)
+/* The careful element for the lanes in `bad` of one vector (rare: not inlined). */
+static void cbce__x64_fix(int want, vm_t bad, const vd_t *X, const vd_t *Tr, const vd_t *P,
+                          const vd_t *W, double ls, const vd_t *M1, const vd_t *M2,
+                          const cbce__x64k *k, vd_t *L, vd_t *Lh, vd_t *Ll, vd_t *G,
+                          vd_t *H)
+{
+    double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
+    double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
+    int j;
+    vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
+    vd_store(x, *X);
+    vd_store(t, *Tr);
+    vd_store(p, *P);
+    vd_store(w, *W);
+    vd_store(m1, *M1);
+    vd_store(m2, *M2);
+    vd_store(l, *L);
+    vd_store(g, *G);
+    vd_store(h, *H);
+    for (j = 0; j < CBCE__VW; j++)
+        if (f[j] != 0)
+            cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], k, l + j, g + j,
+                              h + j);
+    *L = vd_load(l);
+    *Lh = vd_select(bad, *L, *Lh);
+    *Ll = vd_select(bad, vd_zero(), *Ll);
+    *G = vd_load(g);
+    *H = vd_load(h);
+}
+
+/* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
+ * the weights, the rare lanes, then the stores or the lane sums acc_h/acc_l (double-double
+ * lanes: the loss enters as its exact weighted pair). */
+CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
+                            const int unit, const cbce__span *S, const cbce__span_consts *k,
+                            const cbce__x64k *kx, const cbce__x64tab *T, size_t i, size_t m,
+                            vd_t *acc_h, vd_t *acc_l)
+{
+    const double *xp = (const double *)S->x;
+    vd_t X = m >= CBCE__VW ? vd_load(xp + i) : vd_loadn(xp + i, m);
+    vd_t Tr = load_any(S->t, S->tdtype, i, m), P = vd_set1(k->pk), W = vd_set1(k->wk);
+    vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
+    vd_t G = X, H = X;
+    vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
+    if (S->p)
+        P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
+    if (S->w)
+        W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
+    cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad);
+    if (want & CBCE__LOSS)
+        L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &bad);
+    if (S->go) {
+        M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
+                           : vd_loadn((const double *)S->go + i, m);
+        M2 = W;
+    } else {
+        M1 = vd_mul(W, vd_set1(k->wpre));
+        M2 = vd_set1(k->gscale);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        vd_t Mh, Ml, rh, rl;
+        Mh = vd_two_prod(M1, M2, &Ml);
+        if (want & CBCE__GRAD)
+            G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &bad);
+        if (want & CBCE__HESS)
+            H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &bad);
+    }
+    if (m < CBCE__VW)
+        bad = vm_and(bad, vm_first(m));
+    if (vm_any(bad))
+        cbce__x64_fix(want, bad, &X, &Tr, &P, &W, k->lscale, &M1, &M2, kx, &L, &Lh, &Ll, &G,
+                      &H);
+    if (want & CBCE__LOSS) {
+        if (reduced) { /* acc += Lh + Ll */
+            vd_t e, s;
+            if (m < CBCE__VW) {
+                Lh = vd_select(vm_first(m), Lh, vd_zero());
+                Ll = vd_select(vm_first(m), Ll, vd_zero());
+            }
+            s = vd_two_sum(*acc_h, Lh, &e);
+            *acc_l = vd_add(*acc_l, vd_add(e, Ll));
+            *acc_h = s;
+        } else if (m >= CBCE__VW) {
+            vd_store((double *)S->l + i, L);
+        } else {
+            vd_storen((double *)S->l + i, L, m);
+        }
+    }
+    if (want & CBCE__GRAD) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->g + i, G);
+        else
+            vd_storen((double *)S->g + i, G, m);
+    }
+    if (want & CBCE__HESS) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->h + i, H);
+        else
+            vd_storen((double *)S->h + i, H, m);
+    }
+}
+
+/* A span: vectors two at a time; vector v of the span sums into accumulator v % 4. */
+CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth,
+                             const int unit, const cbce__span *S, const cbce__span_consts *k,
+                             const cbce__x64k *kx)
 {
     cbce__x64tab T;
-    double rare[CBCE__CHUNK];
-    vd_t L0 = vd_zero(), G0 = L0, H0 = L0, L1 = L0, G1 = L0, H1 = L0;
-    vm_t r0, r1;
-    size_t i, any = 0;
+    vd_t ah[4], al[4];
+    size_t i = 0, c = S->c;
+    int j;
     T.eh = vd_tab16_load(CBCE__X64_EXP_HI);
     T.el = vd_tab16_load(CBCE__X64_EXP_LO);
     T.lc = vd_tab16_load(CBCE__X64_LOGC);
     T.lh = vd_tab16_load(CBCE__X64_LOGH);
     T.ll = vd_tab16_load(CBCE__X64_LOGL);
-    for (i = 0; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
-        size_t i1 = i + CBCE__VW;
-        cbce__x64_elem(want, smooth, k, &T, vd_load(x + i), vd_load(t + i), vd_load(p + i),
-                       vd_load(w + i), vd_load(m + i), &L0, &G0, &H0, &r0);
-        cbce__x64_elem(want, smooth, k, &T, vd_load(x + i1), vd_load(t + i1),
-                       vd_load(p + i1), vd_load(w + i1), vd_load(m + i1), &L1, &G1, &H1,
-                       &r1);
-        if (want & CBCE__LOSS) {
-            vd_store(l + i, L0);
-            vd_store(l + i1, L1);
-        }
-        if (want & CBCE__GRAD) {
-            vd_store(g + i, G0);
-            vd_store(g + i1, G1);
-        }
-        if (want & CBCE__HESS) {
-            vd_store(h + i, H0);
-            vd_store(h + i1, H1);
-        }
-        vd_store(rare + i, vd_select(r0, vd_set1(1.0), vd_zero()));
-        vd_store(rare + i1, vd_select(r1, vd_set1(1.0), vd_zero()));
-        any |= (size_t)(vm_any(r0) | vm_any(r1));
+    for (j = 0; j < 4; j++) {
+        ah[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
+        al[j] = reduced ? vd_load(S->lanes_lo + j * CBCE__VW) : vd_zero();
     }
-    for (; i < c; i += CBCE__VW) {
-        size_t nl = c - i;
-        cbce__x64_elem(want, smooth, k, &T, vd_loadn(x + i, nl), vd_loadn(t + i, nl),
-                       vd_loadn(p + i, nl), vd_loadn(w + i, nl), vd_loadn(m + i, nl), &L0,
-                       &G0, &H0, &r0);
-        if (want & CBCE__LOSS)
-            vd_storen(l + i, L0, nl);
-        if (want & CBCE__GRAD)
-            vd_storen(g + i, G0, nl);
-        if (want & CBCE__HESS)
-            vd_storen(h + i, H0, nl);
-        r0 = vm_and(r0, vm_first(nl));
-        vd_storen(rare + i, vd_select(r0, vd_set1(1.0), vd_zero()), nl);
-        any |= (size_t)vm_any(r0);
+    for (j = 0; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW, j = (j + 2) & 3) {
+        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, ah + j, al + j);
+        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
+                      ah + j + 1, al + j + 1);
     }
-    if (any)
-        for (i = 0; i < c; i++)
-            if (rare[i] != 0)
-                cbce__x64_careful(want, x[i], t[i], p[i], w[i], m[i], k, l + i, g + i, h + i);
+    for (; i < c; i += CBCE__VW, j = (j + 1) & 3)
+        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i, c - i, ah + j, al + j);
+    if (reduced)
+        for (j = 0; j < 4; j++) {
+            vd_store(S->lanes + j * CBCE__VW, ah[j]);
+            vd_store(S->lanes_lo + j * CBCE__VW, al[j]);
+        }
 }
+
+#define CBCE__X64_BODY(WANT, RED)                                                          \
+    do {                                                                                   \
+        if (kx.smooth == 0 && unit)                                                        \
+            cbce__x64_body(WANT, RED, 0, 1, S, k, &kx);                                    \
+        else if (kx.smooth == 0)                                                           \
+            cbce__x64_body(WANT, RED, 0, 0, S, k, &kx);                                    \
+        else if (kx.smooth == 1)                                                           \
+            cbce__x64_body(WANT, RED, 1, 0, S, k, &kx);                                    \
+        else                                                                               \
+            cbce__x64_body(WANT, RED, 2, 0, S, k, &kx);                                    \
+    } while (0)
+
+/* The span kernel (internal.h (e)): one instance per output set, reduction, smoothing
+ * (none, >= 2^-500, tiny) and pos_weight (all 1 without smoothing: `unit`). */
+static void cbce__x64_span(int want, int reduced, const cbce__span *S,
+                           const cbce__span_consts *k)
+{
+    cbce__x64k kx;
+    int unit = 1;
+    size_t i;
+    if (S->p) {
+        for (i = 0; i < S->c; i++)
+            unit &= ((const double *)S->p)[i] == 1.0;
+    } else {
+        unit = k->pk == 1.0;
+    }
+    kx.eps = k->eps;
+    kx.kh = 1.0 - k->eps; /* kh + kl = 1 - eps exactly (two_sum) */
+    kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-k->eps - (kx.kh - 1.0));
+    kx.smooth = k->eps == 0 ? 0 : k->eps < 0x1p-500 ? 2 : 1;
+    switch (want) {
+    case CBCE__LOSS:
+        if (reduced)
+            CBCE__X64_BODY(CBCE__LOSS, 1);
+        else
+            CBCE__X64_BODY(CBCE__LOSS, 0);
+        break;
+    case CBCE__GRAD: CBCE__X64_BODY(CBCE__GRAD, 0); break;
+    case CBCE__LOSS | CBCE__GRAD:
+        if (reduced)
+            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 1);
+        else
+            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 0);
+        break;
+    default: CBCE__X64_BODY(CBCE__GRAD | CBCE__HESS, 0); break;
+    }
+}
+#undef CBCE__X64_BODY
 
 #endif
