@@ -397,34 +397,18 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
 }
 
-/* The careful element for the lanes in `bad` of one vector (rare: not inlined). */
-static void cbce__x64_fix(int want, vm_t bad, const vd_t *X, const vd_t *Tr, const vd_t *P,
-                          const vd_t *W, double ls, const vd_t *M1, const vd_t *M2,
-                          const cbce__x64k *k, vd_t *L, vd_t *Lh, vd_t *Ll, vd_t *G,
-                          vd_t *H)
+/* The careful element for the lanes j with f[j] != 0 of one vector, in place in l, g, h
+ * (rare: not inlined; the vectors are stored to these arrays only on this path). */
+static void cbce__x64_fix(int want, const double *f, const double *x, const double *t,
+                          const double *p, const double *w, double ls, const double *m1,
+                          const double *m2, const cbce__x64k *k, double *l, double *g,
+                          double *h)
 {
-    double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
-    double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
     int j;
-    vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
-    vd_store(x, *X);
-    vd_store(t, *Tr);
-    vd_store(p, *P);
-    vd_store(w, *W);
-    vd_store(m1, *M1);
-    vd_store(m2, *M2);
-    vd_store(l, *L);
-    vd_store(g, *G);
-    vd_store(h, *H);
     for (j = 0; j < CBCE__VW; j++)
         if (f[j] != 0)
             cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], k, l + j, g + j,
                               h + j);
-    *L = vd_load(l);
-    *Lh = vd_select(bad, *L, *Lh);
-    *Ll = vd_select(bad, vd_zero(), *Ll);
-    *G = vd_load(g);
-    *H = vd_load(h);
 }
 
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
@@ -466,9 +450,26 @@ CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
     }
     if (m < CBCE__VW)
         bad = vm_and(bad, vm_first(m));
-    if (vm_any(bad))
-        cbce__x64_fix(want, bad, &X, &Tr, &P, &W, k->lscale, &M1, &M2, kx, &L, &Lh, &Ll, &G,
-                      &H);
+    if (vm_any(bad)) {
+        double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
+        double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
+        vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
+        vd_store(x, X);
+        vd_store(t, Tr);
+        vd_store(p, P);
+        vd_store(w, W);
+        vd_store(m1, M1);
+        vd_store(m2, M2);
+        vd_store(l, L);
+        vd_store(g, G);
+        vd_store(h, H);
+        cbce__x64_fix(want, f, x, t, p, w, k->lscale, m1, m2, kx, l, g, h);
+        L = vd_load(l);
+        Lh = vd_select(bad, L, Lh);
+        Ll = vd_select(bad, vd_zero(), Ll);
+        G = vd_load(g);
+        H = vd_load(h);
+    }
     if (want & CBCE__LOSS) {
         if (reduced) { /* acc += Lh + Ll */
             vd_t e, s;
