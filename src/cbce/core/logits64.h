@@ -278,7 +278,7 @@ typedef struct cbce__x64tab {
 } cbce__x64tab;
 
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
- * label smoothing and pos_weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
+ * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
  * as L would be, is added to each e-term).  *bad gets the lanes the careful element must
  * redo: a > 665 (and inf, NaN), a loss, gradient scale or hessian outside [2^-960, 2^960]. */
 CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k,
@@ -430,8 +430,13 @@ CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
     if (S->w)
         W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
     cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad);
-    if (want & CBCE__LOSS)
+    if ((want & CBCE__LOSS) && unit) { /* weight 1: the loss is S, in range */
+        Lh = Sh;
+        Ll = Sl;
+        L = vd_add(Sh, Sl);
+    } else if (want & CBCE__LOSS) {
         L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &bad);
+    }
     if (S->go) {
         M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
                            : vd_loadn((const double *)S->go + i, m);
@@ -545,7 +550,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     } while (0)
 
 /* The span kernel (internal.h (e)): one instance per output set, reduction, smoothing
- * (none, >= 2^-500, tiny) and pos_weight (all 1 without smoothing: `unit`). */
+ * (none, >= 2^-500, tiny) and `unit` (no smoothing, every pos_weight 1, loss weight 1). */
 static void cbce__x64_span(int want, int reduced, const cbce__span *S,
                            const cbce__span_consts *k)
 {
@@ -558,6 +563,7 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
     } else {
         unit = k->pk == 1.0;
     }
+    unit &= S->w == NULL && k->wk == 1.0 && k->lscale == 1.0;
     kx.eps = k->eps;
     kx.kh = 1.0 - k->eps; /* kh + kl = 1 - eps exactly (two_sum) */
     kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-k->eps - (kx.kh - 1.0));
