@@ -413,11 +413,14 @@ static void cbce__x64_fix(int want, const double *f, const double *x, const doub
 
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
  * the weights, the rare lanes, then the stores or the lane sums acc_h/acc_l (double-double
- * lanes: the loss enters as its exact weighted pair). */
-CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
-                            const int unit, const cbce__span *S, const cbce__span_consts *k,
-                            const cbce__x64k *kx, const cbce__x64tab *T, size_t i, size_t m,
-                            vd_t *acc_h, vd_t *acc_l)
+ * lanes: the loss enters as its exact weighted pair).  `fast`: return 0 at once when a lane
+ * is rare, so that the main loop holds no call (every vector register is call-clobbered:
+ * a call inside the loop made the compiler keep its tables and constants on the stack). */
+CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
+                           const int smooth, const int unit, const cbce__span *S,
+                           const cbce__span_consts *k, const cbce__x64k *kx,
+                           const cbce__x64tab *T, size_t i, size_t m, vd_t *acc_h,
+                           vd_t *acc_l)
 {
     const double *xp = (const double *)S->x;
     vd_t X = m >= CBCE__VW ? vd_load(xp + i) : vd_loadn(xp + i, m);
@@ -455,7 +458,9 @@ CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
     }
     if (m < CBCE__VW)
         bad = vm_and(bad, vm_first(m));
-    if (vm_any(bad)) {
+    if (fast && vm_any(bad))
+        return 0; /* nothing written: the caller takes the vector again with fast = 0 */
+    if (!fast && vm_any(bad)) {
         double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
         double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
         vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
@@ -503,38 +508,61 @@ CBCE__VI void cbce__x64_vec(const int want, const int reduced, const int smooth,
         else
             vd_storen((double *)S->h + i, H, m);
     }
+    return 1;
 }
 
-/* A span: vectors two at a time; vector v of the span sums into accumulator v % 4. */
+/* A span: vectors two at a time; vector v of the span sums into accumulator v % 2 (the
+ * lanes of the block sum beyond 2 VW stay 0). */
 CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth,
                              const int unit, const cbce__span *S, const cbce__span_consts *k,
                              const cbce__x64k *kx)
 {
     cbce__x64tab T;
-    vd_t ah[4], al[4];
+    vd_t ah0 = vd_zero(), al0 = ah0, ah1 = ah0, al1 = ah0;
     size_t i = 0, c = S->c;
-    int j;
     T.eh = vd_tab16_load(CBCE__X64_EXP_HI);
     T.el = vd_tab16_load(CBCE__X64_EXP_LO);
     T.lc = vd_tab16_load(CBCE__X64_LOGC);
     T.lh = vd_tab16_load(CBCE__X64_LOGH);
     T.ll = vd_tab16_load(CBCE__X64_LOGL);
-    for (j = 0; j < 4; j++) {
-        ah[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
-        al[j] = reduced ? vd_load(S->lanes_lo + j * CBCE__VW) : vd_zero();
+    if (reduced) {
+        ah0 = vd_load(S->lanes);
+        al0 = vd_load(S->lanes_lo);
+        ah1 = vd_load(S->lanes + CBCE__VW);
+        al1 = vd_load(S->lanes_lo + CBCE__VW);
     }
-    for (j = 0; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW, j = (j + 2) & 3) {
-        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, ah + j, al + j);
-        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
-                      ah + j + 1, al + j + 1);
-    }
-    for (; i < c; i += CBCE__VW, j = (j + 1) & 3)
-        cbce__x64_vec(want, reduced, smooth, unit, S, k, kx, &T, i, c - i, ah + j, al + j);
-    if (reduced)
-        for (j = 0; j < 4; j++) {
-            vd_store(S->lanes + j * CBCE__VW, ah[j]);
-            vd_store(S->lanes_lo + j * CBCE__VW, al[j]);
+    while (i + 2 * CBCE__VW <= c) {
+        int odd = 0;
+        for (; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW,
+                               &ah0, &al0))
+                break;
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                               CBCE__VW, &ah1, &al1)) {
+                odd = 1;
+                break;
+            }
         }
+        if (i + 2 * CBCE__VW > c)
+            break;
+        if (!odd)
+            cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
+                          &al0);
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
+                      &ah1, &al1);
+        i += 2 * CBCE__VW;
+    }
+    if (i < c)
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
+    if (i + CBCE__VW < c)
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                      c - i - CBCE__VW, &ah1, &al1);
+    if (reduced) {
+        vd_store(S->lanes, ah0);
+        vd_store(S->lanes_lo, al0);
+        vd_store(S->lanes + CBCE__VW, ah1);
+        vd_store(S->lanes_lo + CBCE__VW, al1);
+    }
 }
 
 #define CBCE__X64_BODY(WANT, RED)                                                          \
