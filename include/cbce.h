@@ -84,8 +84,9 @@ typedef enum cbce_dtype {
     CBCE_BOOL = 4               /* one byte, 0 or 1 */
 } cbce_dtype_t;
 
-/* Instruction-set level of the kernels.  Every level gives bitwise the same results
- * (no FMA contraction, the same arithmetic); only the speed differs. */
+/* Instruction-set level of the kernels.  Every level meets the accuracy bounds; levels may
+ * differ in the last bit (FMA, reciprocal estimates).  At one level, results are bitwise
+ * the same for every thread count and operand layout. */
 typedef enum cbce_simd {
     CBCE_SIMD_AUTO = 0,     /* the best level this CPU supports */
     CBCE_SIMD_SCALAR = 1,   /* portable C, loops not vectorised */

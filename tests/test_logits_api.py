@@ -774,31 +774,62 @@ def test_env_num_threads():
 _SIMD_SCRIPT = """
 import sys, numpy as np, cbce
 d = np.load(sys.argv[1])
-out = {}
+
+
+def strided(v):
+    # the same values in a non-contiguous view (every other element of a buffer, reversed)
+    buf = np.full(2 * v.size, np.nan, v.dtype)
+    view = buf[::-2][::-1] if v.ndim == 1 else None
+    view[...] = v
+    assert not view.flags.c_contiguous
+    return view
+
+
+def run(x, y, p, xr, yr, wr, nt):
+    out = {}
+    kw = dict(pos_weight=p, num_threads=nt)
+    out["loss"], out["grad"] = cbce.binary_cross_entropy_with_logits_forward_backward(
+        x, y, reduction="none", **kw)
+    out["gh"] = np.stack(cbce.binary_cross_entropy_with_logits_grad_hess(x, y, **kw))
+    out["sums"] = np.array(
+        [cbce.binary_cross_entropy_with_logits(xr, yr, wr, reduction=r, num_threads=nt)
+         for r in ("sum", "mean", "weighted_mean")]
+        + list(cbce.binary_cross_entropy_with_logits_forward_backward(
+            xr, yr, wr, reduction="mean", num_threads=nt)[1][::997]))
+    for j, (alpha, gamma) in enumerate(((0.25, 0.0), (0.25, 0.5), (None, 2.0), (0.25, 3.7))):
+        fk = dict(alpha=alpha, gamma=gamma, num_threads=nt)
+        out["focal%d" % j] = np.stack(
+            [cbce.sigmoid_focal_loss(x, y, **fk, reduction="none")]
+            + list(cbce.sigmoid_focal_loss_grad_hess(x, y, **fk)))
+    return out
+
+
+res = {}
 for dt in ("float32", "float64"):
     x, y, p = d["x_" + dt], d["y_" + dt], d["p_" + dt]
-    out["loss_" + dt], out["grad_" + dt] = cbce.binary_cross_entropy_with_logits_forward_backward(
-        x, y, pos_weight=p, reduction="none")
-    out["gh_" + dt] = np.stack(cbce.binary_cross_entropy_with_logits_grad_hess(x, y, pos_weight=p))
-    xr, yr = d["xr_" + dt], d["yr_" + dt]
-    out["sums_" + dt] = np.array([cbce.binary_cross_entropy_with_logits(xr, yr, reduction=r)
-                                  for r in ("sum", "mean", "weighted_mean")])
-    # the focal loss's elements (float64: double-double, with its own scalings) on the same
-    # inputs, y soft and hard
-    for j, (alpha, gamma) in enumerate(((0.25, 0.0), (0.25, 0.5), (None, 2.0), (0.25, 3.7))):
-        kw = dict(alpha=alpha, gamma=gamma)
-        out["focal%d_%s" % (j, dt)] = np.stack(
-            [cbce.sigmoid_focal_loss(x, y, **kw, reduction="none")]
-            + list(cbce.sigmoid_focal_loss_grad_hess(x, y, **kw)))
-np.savez(sys.argv[2], **out)
+    xr, yr, wr = d["xr_" + dt], d["yr_" + dt], d["wr_" + dt]
+    layouts = {
+        "contiguous, 1 thread": (x, y, p, xr, yr, wr, 1),
+        "contiguous, 2 threads": (x, y, p, xr, yr, wr, 2),
+        "strided, 2 threads": tuple(strided(v) for v in (x, y, p, xr, yr, wr)) + (2,),
+        "target float64": (x, y.astype(np.float64), p, xr, yr.astype(np.float64), wr, 1),
+    }
+    for name, args in layouts.items():
+        for key, v in run(*args).items():
+            res["%s|%s|%s" % (dt, name, key)] = v
+np.savez(sys.argv[2], **res)
 cbce.show_config()
 """
 
 
-def test_same_bits_on_every_simd_level(tmp_path):
-    """CBCE_SIMD (NUMERICS.md: run-time dispatch with an override) must not change any bit:
-    every level against the default one, on the reference inputs (whole range, inf,
-    subnormals; BCE with logits and the focal loss) and on reductions of 100k elements."""
+def test_same_bits_across_threads_and_layouts_on_every_simd_level(tmp_path):
+    """At each level CBCE_SIMD (NUMERICS.md: run-time dispatch with an override) selects,
+    every result is bitwise the same for 1 and 2 threads and for contiguous and strided
+    operands (the reference inputs: whole range, inf, subnormals; BCE with logits and the
+    focal loss; reductions and reduced gradients of 100k elements), and float32 data gives
+    the same bits with a float32 target as with the same values in float64.  Different
+    levels may differ in the last bit; each level's accuracy is tested by running the
+    accuracy tests under CBCE_SIMD (.ci/run)."""
     from reference import load_logits_reference
     rng = np.random.default_rng(11)
     inputs = {}
@@ -809,40 +840,31 @@ def test_same_bits_on_every_simd_level(tmp_path):
         inputs["p_" + name] = ref["pos_weight"]
         inputs["xr_" + name] = rng.normal(0, 5, 100_001).astype(dt)
         inputs["yr_" + name] = rng.uniform(0, 1, 100_001).astype(dt)
+        inputs["wr_" + name] = rng.uniform(0, 2, 100_001).astype(dt)
     np.savez(tmp_path / "in.npz", **inputs)
     script = tmp_path / "run.py"
     script.write_text(_SIMD_SCRIPT)
-    results = {}
-    for level in ("auto", "scalar", "baseline", "avx2", "avx512"):
+    msgs = []
+    for level in ("scalar", "baseline", "avx2", "avx512"):
         env = dict(os.environ, CBCE_SIMD=level)
         outp = tmp_path / f"out_{level}.npz"
         r = subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"), str(outp)],
                            env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, f"CBCE_SIMD={level}: {r.stderr[-2000:]}"
         used = re.search(r"^simd: (\S+)", r.stdout, re.M)
-        results[level] = (used.group(1) if used else "?", dict(np.load(outp)))
-    base_used, base = results["auto"]
-    msgs = []
-    for level, (used, res) in results.items():
-        for key in base:
-            a, b = res[key], base[key]
-            if _bitwise_equal(a, b):
+        used = used.group(1) if used else "?"
+        res = dict(np.load(outp))
+        for key, got in res.items():
+            dt, layout, what = key.split("|")
+            if layout == "contiguous, 1 thread":
                 continue
-            diff = np.nonzero((a != b) & ~(np.isnan(a) & np.isnan(b)))
-            where = ""
-            if diff[0].size:
-                i = diff[-1][0]
-                first = tuple(d[0] for d in diff)
-                dtn = key.rsplit("_", 1)[1]
-                xs, ys = inputs["x_" + dtn], inputs["y_" + dtn]
-                if not key.startswith("sums"):
-                    where = (f"; {diff[-1].size} elements, e.g. x={float(xs[i]).hex()} "
-                             f"y={float(ys[i])} pos_weight={float(inputs['p_' + dtn][i])}: "
-                             f"{a[first]!r} vs {b[first]!r}")
-                else:
-                    where = f"; {a!r} vs {b!r}"
-            msgs.append(f"CBCE_SIMD={level} (running {used}) differs from the default "
-                        f"({base_used}) in {key}{where}")
+            if layout == "target float64" and dt == "float64":
+                continue  # the same operands as the first layout
+            want = res["|".join((dt, "contiguous, 1 thread", what))]
+            if not _bitwise_equal(got, want):
+                bad = np.nonzero((got != want) & ~(np.isnan(got) & np.isnan(want)))
+                msgs.append(f"CBCE_SIMD={level} (running {used}) {dt} {what}: {layout} differs "
+                            f"from contiguous, 1 thread in {bad[0].size} elements")
     assert not msgs, "\n".join(msgs)
 
 

@@ -3,14 +3,15 @@ import numpy as np
 
 import cbce
 
-from .common import (ALL_CORES, DTYPES, LOGITS, Benchmark, logits, lowmem_inputs,
+from .common import (ALL_CORES, DTYPES, LOGITS, Benchmark, WallClock, logits, lowmem_inputs,
                      reduction_kwargs, require, targets, threads_kwargs)
 
 FWD, BWD, FB, GH = LOGITS
 
 
 class Functions(Benchmark):
-    """Each entry point at 10^3 (call overhead) and 10^6 elements, reduced and unreduced."""
+    """Each entry point at 10^3 (call overhead) and 10^6 elements, reduced and unreduced,
+    one thread."""
     params = [LOGITS, DTYPES, [10**3, 10**6], ["mean", "none"]]
     param_names = ["function", "dtype", "n", "reduction"]
 
@@ -20,13 +21,13 @@ class Functions(Benchmark):
         self.fn = require(name)
         self.x = logits(n, dtype)
         self.y = targets(n, dtype)
-        self.kw = reduction_kwargs(name, reduction)
+        self.kw = dict(reduction_kwargs(name, reduction), **threads_kwargs(self.fn, "1"))
 
     def time_call(self, name, dtype, n, reduction):
         self.fn(self.x, self.y, **self.kw)
 
 
-class Sizes(Benchmark):
+class Sizes(WallClock):
     """Forward (mean) 10^3..10^6 and fused forward-backward 10^3..10^7, 1 thread or all cores."""
     params = [["forward", "forward_backward"], DTYPES,
               [10**3, 10**4, 10**5, 10**6, 10**7], ["1", "all"]]
@@ -55,7 +56,7 @@ class Layout(Benchmark):
         self.fn = require(FWD if which == "forward_none" else BWD)
         n = self.n
         x, y = logits(2 * n, dtype), targets(2 * n, dtype)
-        self.kw = {"reduction": "none"}
+        self.kw = dict(threads_kwargs(self.fn, "1"), reduction="none")
         if layout in ("contiguous", "out"):
             self.x, self.y = x[:n].copy(), y[:n].copy()
             if layout == "out":
@@ -98,7 +99,7 @@ class Options(Benchmark):
             self.fn(self.x, self.y, **kw)
         except TypeError as exc:  # keyword not supported by this commit
             raise NotImplementedError(str(exc))
-        self.kw = kw
+        self.kw = dict(kw, **threads_kwargs(self.fn, "1"))
 
     def time_call(self, name, dtype, option):
         self.fn(self.x, self.y, **self.kw)
@@ -114,9 +115,10 @@ class TargetDtype(Benchmark):
         self.fn = require(FB)
         self.x = logits(self.n, dtype)
         self.y = targets(self.n, target)
+        self.kw = threads_kwargs(self.fn, "1")
 
     def time_forward_backward(self, dtype, target):
-        self.fn(self.x, self.y)
+        self.fn(self.x, self.y, **self.kw)
 
 
 class Classes(Benchmark):
@@ -159,7 +161,7 @@ class PeakMemory(Benchmark):
         self.fn(self.x, self.y)
 
 
-class ThreadsScaling(Benchmark):
+class ThreadsScaling(WallClock):
     """Forward-backward at 10^6 with 1..all threads, and num_threads=None (library default)."""
     params = [[str(t) for t in sorted({1, 2, ALL_CORES})] + ["default"]]
     param_names = ["num_threads"]

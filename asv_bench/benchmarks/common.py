@@ -4,6 +4,8 @@ Everything here tolerates old commits of cbce: a function that a commit does not
 is skipped (``NotImplementedError`` raised in ``setup``, which asv records as "n/a").
 """
 import os
+import time
+import timeit
 
 import numpy as np
 
@@ -111,6 +113,18 @@ def threads_kwargs(fn, threads):
 
 
 class Benchmark:
-    """Base of the timing classes: short runs, enough for a 2-core CI machine."""
+    """Base of the timing classes.  Timed in CPU time of the process (time.process_time),
+    which the other jobs of a shared machine disturb far less than wall time, over enough
+    rounds (asv interleaves the rounds of the benchmarks) that a 20% change stands out of
+    the spread.  Calls that use several threads count every thread's CPU time: classes that
+    measure the speed-up of threads (WallClock) time in wall time instead."""
     timeout = 300
-    # asv defaults: warmup 0.1 s per benchmark, samples of ~10 ms.  Kept.
+    timer = staticmethod(time.process_time)
+    rounds = 4
+    repeat = (5, 20, 8.0)
+    warmup_time = 0.1
+
+
+class WallClock(Benchmark):
+    """Benchmarks that compare thread counts: elapsed time, asv's default timer."""
+    timer = staticmethod(timeit.default_timer)

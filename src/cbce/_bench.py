@@ -10,19 +10,24 @@ import numpy as np
 from . import _core
 
 
-def _best(fn, min_time=0.2, repeat=5):
-    """Best time per call of fn() (seconds), over `repeat` rounds of ~min_time/repeat each."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    loops = max(1, int(min_time / repeat / one))
-    best = float("inf")
-    for _ in range(repeat):
+def _best(fns, min_time=0.2, repeat=5):
+    """{key: best time per call (seconds)} of each fn() in the dict `fns`, over `repeat`
+    rounds; within a round every fn runs its ~min_time/repeat batch in turn, so load from
+    other jobs on the machine hits all of them alike instead of whichever ran during it."""
+    loops = {}
+    for key, fn in fns.items():
+        fn()
         t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / loops)
+        fn()
+        one = max(time.perf_counter() - t0, 1e-7)
+        loops[key] = max(1, int(min_time / repeat / one))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(loops[key]):
+                fn()
+            best[key] = min(best[key], (time.perf_counter() - t0) / loops[key])
     return best
 
 
@@ -47,9 +52,8 @@ def _torch_peer(x, y):
     tx = torch.from_numpy(x)
     ty = torch.from_numpy(y)
 
-    def fwd():
-        with torch.no_grad():
-            return F.binary_cross_entropy_with_logits(tx, ty)
+    def fwd():  # a plain call: tx does not require grad (no_grad would add overhead)
+        return F.binary_cross_entropy_with_logits(tx, ty)
 
     def fwd_bwd():
         xr = tx.detach().requires_grad_(True)
@@ -104,18 +108,17 @@ def measure(dtype, n, num_threads=1, min_time=0.2, peers=PEERS):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(n) * 4).astype(dtype)
     y = (rng.random(n) < 0.5).astype(dtype)
-    out = {}
     # The fused call allocates its gradient, as the peers' backward passes do.
-    out["cbce"] = (
-        _best(lambda: _core.binary_cross_entropy_with_logits(x, y, num_threads=num_threads),
-              min_time),
-        _best(lambda: _core.binary_cross_entropy_with_logits_forward_backward(
-            x, y, num_threads=num_threads), min_time))
+    fns = {("cbce", 0): lambda: _core.binary_cross_entropy_with_logits(
+               x, y, num_threads=num_threads),
+           ("cbce", 1): lambda: _core.binary_cross_entropy_with_logits_forward_backward(
+               x, y, num_threads=num_threads)}
     for name, make in peers.items():
-        fns = make(x, y)
-        if fns is not None:
-            out[name] = (_best(fns[0], min_time), _best(fns[1], min_time))
-    return out
+        peer = make(x, y)
+        if peer is not None:
+            fns[(name, 0)], fns[(name, 1)] = peer
+    best = _best(fns, min_time)
+    return {name: (best[(name, 0)], best[(name, 1)]) for name, part in fns if part == 0}
 
 
 def _threads_guard():

@@ -73,6 +73,10 @@ int main(void)
             double want = ldexp(v[i], k[i] < -2000 ? -2000 : (int)k[i]);
             lanes(vd_scalef(vd_set1(v[i]), vd_set1(k[i])), o);
             CHECK(o[0] == want, "scalef(%a, %g) = %a, want %a", v[i], k[i], o[0], want);
+            if (k[i] >= -2000) {
+                lanes(vd_ldexp(vd_set1(v[i]), vd_set1(k[i])), o);
+                CHECK(o[0] == want, "ldexp(%a, %g) = %a, want %a", v[i], k[i], o[0], want);
+            }
         }
     }
     /* round: ties to even, negatives, large */

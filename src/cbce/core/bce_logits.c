@@ -75,41 +75,46 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
 
 /*
  * float32 data: the span kernel on the vector layer (simd/vec.h).  Double arithmetic to
- * about 2^-27 relative before the one rounding to float, which gives <= 0.5 + 2^-27 * 2^24
- * ~ 0.6 ulp (measured maxima: tests/c/acc_logits32.c); weight, pos_weight and grad_output
+ * about 2^-28 relative before the one rounding to float, which gives <= 0.5 + 2^-28 * 2^24
+ * ~ 0.56 ulp (measured maxima: tests/c/acc_logits32.c); weight, pos_weight and grad_output
  * are multiplied in before that rounding.  No division instruction, no table:
  *   e = exp(-a) = 2^(-a/ln2): n = round(-a/ln2), g = -a/ln2 - n in [-1/2, 1/2],
- *       2^g by a degree-6 polynomial (2^-28.9), scaled by 2^n (vd_scalef).  The rounding
+ *       2^g by a degree-7 polynomial (2^-34.5), scaled by 2^n (vd_scalef).  The rounding
  *       of a/ln2 moves e by <= 2^-53 * a/ln2 * ln2 relative: 2^-43 at a = 1000, where
  *       a is clamped (e = 2^-1443 = 0; results there are far below float's range even
  *       times the largest weight and pos_weight, 2^256).
- *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 4 (2^-27.8);
- *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512).
- * The formulas are elem.h's.  c*a uses min(a, 1e300): 0 for c = 0 at an infinite logit (the
- * limit), inf after the float rounding for any other c; NaN stays NaN.
+ *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 5 (2^-33);
+ *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512, the largest
+ *   term of the budget there; 2^-45 on AVX2, exact on the scalar level).
+ * The formulas are elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
+ * still comes through t).
  * K = 4 independent vectors are in flight per step (the chain is long and latency-bound
  * otherwise); lane sums: vector v of a span goes to accumulator v % K.
  */
 #define L32_K 4
 #define INV_LN2 0x1.71547652b82fep+0
-#define E2_0 0x1.0000000000000p+0
-#define E2_1 0x1.62e430d03518cp-1
-#define E2_2 0x1.ebfbe045f50e2p-3
-#define E2_3 0x1.c6aecc65ba9afp-5
-#define E2_4 0x1.3b2a1b7104e43p-7
-#define E2_5 0x1.5f48c0bfcf4abp-10
-#define E2_6 0x1.44400016ea23dp-13
-#define Q4_0 0x1.000000107f483p+1
-#define Q4_1 0x1.5554e18ece036p-1
-#define Q4_2 0x1.99da13a3ae642p-2
-#define Q4_3 0x1.1e5cf3ec558b3p-2
-#define Q4_4 0x1.20561536e608bp-2
+/* 2^g on [-1/2, 1/2], degree 7 (Chebyshev fit, 2^-34.5 relative) */
+#define E2_0 0x1.ffffffffa712fp-1
+#define E2_1 0x1.62e42fef9cc68p-1
+#define E2_2 0x1.ebfbe0aa04648p-3
+#define E2_3 0x1.c6b08da70cf75p-5
+#define E2_4 0x1.3b29d8ba9c555p-7
+#define E2_5 0x1.5d877597f08c6p-10
+#define E2_6 0x1.446c7a48d8078p-13
+#define E2_7 0x1.00c0e51820450p-16
+/* Q(w) = 2 atanh(sqrt w) / sqrt w on [0, 1/9], degree 5 (2^-33 relative) */
+#define Q5_0 0x1.ffffffff2dfd1p+0
+#define Q5_1 0x1.5555597b13e25p-1
+#define Q5_2 0x1.999638b350993p-2
+#define Q5_3 0x1.251228fdab135p-2
+#define Q5_4 0x1.b63e00431a586p-3
+#define Q5_5 0x1.f396ab57dbd64p-3
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
  * weights), from the input x, the raw target tr and the pos_weight pw. */
-CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd_t *tr,
-                           const vd_t *pw, vd_t keep, vd_t half, vd_t *lo, vd_t *gr,
-                           vd_t *he)
+CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const vd_t *x,
+                           const vd_t *tr, const vd_t *pw, vd_t keep, vd_t half, vd_t *lo,
+                           vd_t *gr, vd_t *he)
 {
     vd_t a[L32_K], g[L32_K], n[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
     vm_t pos[L32_K];
@@ -122,19 +127,20 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
         g[j] = vd_sub(g[j], n[j]);
     }
     for (j = 0; j < nk; j++) {
-        vd_t p = vd_mla(vd_set1(E2_6), g[j], vd_set1(E2_5));
+        vd_t p = vd_mla(vd_set1(E2_7), g[j], vd_set1(E2_6));
+        p = vd_mla(p, g[j], vd_set1(E2_5));
         p = vd_mla(p, g[j], vd_set1(E2_4));
         p = vd_mla(p, g[j], vd_set1(E2_3));
         p = vd_mla(p, g[j], vd_set1(E2_2));
         p = vd_mla(p, g[j], vd_set1(E2_1));
         p = vd_mla(p, g[j], vd_set1(E2_0));
-        e[j] = vd_scalef(p, n[j]);
+        e[j] = vd_ldexp(p, n[j]); /* n in [-1443, 0] */
     }
     for (j = 0; j < nk; j++) {
         pos[j] = vd_ge(x[j], vd_zero());
-        y[j] = vd_mla(tr[j], keep, half);
-        q[j] = vd_mla(vd_sub(one, tr[j]), keep, half);
-        py[j] = vd_mul(pw[j], y[j]);
+        y[j] = plain ? tr[j] : vd_mla(tr[j], keep, half);
+        q[j] = plain ? vd_sub(one, tr[j]) : vd_mla(vd_sub(one, tr[j]), keep, half);
+        py[j] = plain ? y[j] : vd_mul(pw[j], y[j]);
         L[j] = vd_add(q[j], py[j]);
     }
     if (want & CBCE__LOSS) {
@@ -143,14 +149,17 @@ CBCE__VI void logits32_vec(const int want, const int nk, const vd_t *x, const vd
             u[j] = vd_mul(e[j], vd_rcp27(vd_add(vd_set1(2.0), e[j])));
         for (j = 0; j < nk; j++) {
             w[j] = vd_mul(u[j], u[j]);
-            Q[j] = vd_mla(vd_set1(Q4_4), w[j], vd_set1(Q4_3));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_2));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_1));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q4_0));
+            Q[j] = vd_mla(vd_set1(Q5_5), w[j], vd_set1(Q5_4));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_3));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_2));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_1));
+            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_0));
         }
-        for (j = 0; j < nk; j++)
-            lo[j] = vd_mla(vd_select(pos[j], q[j], py[j]), vd_min(vd_set1(1e300), a[j]),
-                           vd_mul(L[j], vd_mul(u[j], Q[j])));
+        for (j = 0; j < nk; j++) {
+            vd_t c = vd_select(pos[j], q[j], py[j]);
+            vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
+            lo[j] = vd_mla(L[j], vd_mul(u[j], Q[j]), ca);
+        }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         vd_t r[L32_K], Ls[L32_K];
@@ -201,7 +210,7 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
  * loads, logits32_vec, the weights, the stores or lane sums into acc[j0 + j]. */
-CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
+CBCE__VI void logits32_step(const int want, const int reduced, const int plain, const int nk,
                             const cbce__span *S, const cbce__span_consts *k, size_t i,
                             size_t m, vd_t *acc, int j0)
 {
@@ -210,23 +219,24 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         X[j] = load_f32((const float *)S->x, ij, m);
-        T[j] = load_any(S->t, S->tdtype, ij, m);
-        P[j] = S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
-        W[j] = S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
+        T[j] = plain ? load_f32((const float *)S->t, ij, m) : load_any(S->t, S->tdtype, ij, m);
+        P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
+        W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }
-    logits32_vec(want, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    logits32_vec(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
-            vd_t l = vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
+            vd_t l = plain ? lo[j] : vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
             if (reduced)
                 acc[j0 + j] = vd_add(acc[j0 + j], m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
             else
                 store_f32(S->l, ij, l, m);
         }
         if (want & (CBCE__GRAD | CBCE__HESS)) {
-            vd_t mu = S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
-                            : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
+            vd_t mu = plain ? vd_set1(k->gscale)
+                      : S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
+                              : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
             if (want & CBCE__GRAD)
                 store_f32(S->g, ij, vd_mul(mu, gr[j]), m);
             if (want & CBCE__HESS)
@@ -235,8 +245,8 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int nk,
     }
 }
 
-CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__span *S,
-                                 const cbce__span_consts *k)
+CBCE__VI void logits32_span_body(const int want, const int reduced, const int plain,
+                                 const cbce__span *S, const cbce__span_consts *k)
 {
     vd_t acc[L32_K];
     size_t i = 0, c = S->c;
@@ -244,34 +254,48 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const cbce__
     for (j = 0; j < L32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + L32_K * CBCE__VW <= c; i += L32_K * CBCE__VW)
-        logits32_step(want, reduced, L32_K, S, k, i, CBCE__VW, acc, 0);
+        logits32_step(want, reduced, plain, L32_K, S, k, i, CBCE__VW, acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        logits32_step(want, reduced, 1, S, k, i, c - i, acc, j);
+        logits32_step(want, reduced, plain, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < L32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
 }
 
-static void logits32_span(int want, int reduced, const cbce__span *S,
-                          const cbce__span_consts *k)
-{
-    switch (want) {
-    case CBCE__LOSS:
-        if (reduced)
-            logits32_span_body(CBCE__LOSS, 1, S, k);
-        else
-            logits32_span_body(CBCE__LOSS, 0, S, k);
-        break;
-    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, S, k); break;
-    case CBCE__LOSS | CBCE__GRAD:
-        if (reduced)
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, S, k);
-        else
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, S, k);
-        break;
-    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, S, k); break;
+/* `plain`: the common case (float32 target, no smoothing, no weight or pos_weight other
+ * than 1, unit multipliers) without the arithmetic by those ones; its results are bitwise
+ * those of the general body (every skipped operation is exact: t*1 + 0, 1*y, 1*l). */
+#define L32_BODIES(PLAIN)                                                                \
+    switch (want) {                                                                      \
+    case CBCE__LOSS:                                                                     \
+        if (reduced)                                                                     \
+            logits32_span_body(CBCE__LOSS, 1, PLAIN, S, k);                              \
+        else                                                                             \
+            logits32_span_body(CBCE__LOSS, 0, PLAIN, S, k);                              \
+        break;                                                                           \
+    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, PLAIN, S, k); break;              \
+    case CBCE__LOSS | CBCE__GRAD:                                                        \
+        if (reduced)                                                                     \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, PLAIN, S, k);                 \
+        else                                                                             \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, PLAIN, S, k);                 \
+        break;                                                                           \
+    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, PLAIN, S, k); break;         \
     }
+
+static void logits32_span(int want, int reduced, const cbce__span *S,
+                          const cbce__span_consts *k0)
+{
+    cbce__span_consts kc = *k0, *k = &kc;
+    if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
+        kc.half = kc.eps;
+    if (S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && kc.eps == 0 && kc.pk == 1 &&
+        kc.wk == 1 && kc.lscale == 1 && kc.wpre == 1)
+        L32_BODIES(1)
+    else
+        L32_BODIES(0)
 }
+#undef L32_BODIES
 
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */
 #include "logits64.h"

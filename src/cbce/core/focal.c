@@ -18,10 +18,11 @@ CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
 CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
 
 /*
- * gamma = 0 without alpha: the loss is bce_with_logits, so its step (bce_logits.c, same
- * SIMD level; the driver fills pos_weight with 1) computes it and the results are bitwise
- * those of cbce_bce_logits_*.  (With alpha, a_t times that rounded result would round
- * twice, so gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
+ * gamma = 0 without alpha: the loss is bce_with_logits, so its chunk step (bce_logits.c,
+ * same SIMD level; the driver fills pos_weight with 1) computes it: bitwise the results of
+ * cbce_bce_logits_f64; for float32 data within 1 ulp of cbce_bce_logits_f32, which runs
+ * its own span kernel.  (With alpha, a_t times that rounded result would round twice, so
+ * gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
  */
 extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 #define focal_bce_step_d (*CBCE__ISA_NAME(cbce__logits_steps).d)
@@ -39,7 +40,7 @@ extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 CBCE__FOCAL_STEP(focal_step_d, focal_bce_step_d, focal_gamma_step_d)
 CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
 
-const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_x};
+const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_x, NULL, NULL};
 
 #ifndef CBCE__ISA_VARIANT
 CBCE__DECLARE_STEPS(cbce__focal_steps);

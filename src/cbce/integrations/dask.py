@@ -21,15 +21,17 @@ Design notes
     (``"mean"``) or the exactly added weight sums (``"weighted_mean"``), and rounded once to
     float64, then to the input's dtype (as the core stores its result).  Consequences,
     measured in tests/test_integrations_dask.py: float32/float16 results equal the NumPy
-    result of ``cbce`` on the whole array (the only difference would be a tie to within
-    ~1e-16 relative); float64 results differ from it by at most one rounding per chunk,
-    in practice <= 1 ulp; and the result does not depend on how the partials are scheduled.
+    result of ``cbce`` on the whole array for the families whose float32 kernels round a
+    result good to ~2^-37 (BCE with logits rounds one good to ~2^-28: within 1 ulp of it);
+    float64 results differ from it by at most one rounding per chunk, in practice <= 1 ulp;
+    and the result does not depend on how the partials are scheduled.
 (c) Gradients.  ``reduction="none"`` and ``"sum"``: each block calls the core's backward
     with the same arguments, so the result is bitwise the NumPy one.  ``"mean"`` and
     ``"weighted_mean"``: the block is differentiated as a ``"sum"`` with ``grad_output``
     divided by the global element count / weight sum (the core's own scale, computed in
     double); float32/float16 blocks go through float64 for that so the scale is not rounded
-    to the input's dtype first.
+    to the input's dtype first (so for BCE with logits they may differ from the NumPy
+    result by 1 ulp: two faithful roundings of one value).
 (d) Errors.  Dtypes, shapes, the reduction, label_smoothing and gamma are checked when the
     graph is built; values (e.g. probabilities outside [0, 1]) when a block is computed:
     the index in that message is then within the block.

@@ -36,7 +36,8 @@
  *            A residual step q += (num - q*d) * r makes num/d faithful.
  * Exponent   vd_scalef(v, n): v * 2^n, n integer-valued, one rounding (subnormal results
  *            rounded once); |n| > 2000 is clamped to 2000; exact on AVX-512 for every v,
- *            elsewhere for |v| in [2^-20, 2^20]; vd_round(v): nearest integer, ties even
+ *            elsewhere for |v| in [2^-20, 2^20]; vd_ldexp(v, n): the same for n known
+ *            to be in [-2000, 2000] (no clamping); vd_round(v): nearest integer, ties even
  * Compare    vd_lt, vd_le, vd_gt, vd_ge, vd_eq (false with NaN), vd_ne (true with NaN)
  * Masks      vm_and, vm_or, vm_andnot(a, b) = a & ~b, vm_not, vm_first(n) (lanes < n),
  *            vm_any(m) (int), vm_all(m) (int)

@@ -87,14 +87,17 @@ CBCE__VI vd_t vd_pow2i_(vd_t k)
     __m256d b = _mm256_add_pd(k, _mm256_set1_pd(1023.0 + 0x1.8p52));
     return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(b), 52));
 }
-CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
+CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n)
 {
     /* n = n1 + n2 with |n1|, |n2| <= 1000: v * 2^n1 is exact for |v| in [2^-20, 2^20],
      * the second product rounds once */
-    vd_t lim = _mm256_set1_pd(1000.0), nlim = _mm256_set1_pd(-1000.0);
-    n = _mm256_min_pd(_mm256_max_pd(n, _mm256_set1_pd(-2000.0)), _mm256_set1_pd(2000.0));
-    vd_t n1 = _mm256_min_pd(_mm256_max_pd(n, nlim), lim);
+    vd_t n1 = _mm256_min_pd(_mm256_max_pd(n, _mm256_set1_pd(-1000.0)), _mm256_set1_pd(1000.0));
     return _mm256_mul_pd(_mm256_mul_pd(v, vd_pow2i_(n1)), vd_pow2i_(_mm256_sub_pd(n, n1)));
+}
+CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
+{
+    return vd_ldexp(v, _mm256_min_pd(_mm256_max_pd(n, _mm256_set1_pd(-2000.0)),
+                                     _mm256_set1_pd(2000.0)));
 }
 
 CBCE__VI vm_t vd_lt(vd_t a, vd_t b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }

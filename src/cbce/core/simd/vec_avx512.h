@@ -68,6 +68,7 @@ CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
     n = _mm512_min_pd(_mm512_max_pd(n, _mm512_set1_pd(-2000.0)), _mm512_set1_pd(2000.0));
     return _mm512_scalef_pd(v, n);
 }
+CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n) { return _mm512_scalef_pd(v, n); }
 CBCE__VI vd_t vd_round(vd_t v)
 {
     return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -66,6 +66,7 @@ CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
         return v + n;
     return ldexp(v, n < -2000.0 ? -2000 : n > 2000.0 ? 2000 : (int)n);
 }
+CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n) { return n != n ? v + n : ldexp(v, (int)n); }
 
 CBCE__VI vm_t vd_lt(vd_t a, vd_t b) { return a < b; }
 CBCE__VI vm_t vd_le(vd_t a, vd_t b) { return a <= b; }
