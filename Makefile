@@ -126,10 +126,20 @@ $(SHARED): $(OBJS)
 	ln -sf $(SHARED_SO) $(BUILDDIR)/libcbce.$(SHARED_EXT)
 
 # Regenerated every time: it records PREFIX/LIBDIR/INCLUDEDIR, which may change between calls.
+# Relocatable when LIBDIR, INCLUDEDIR and PKGCONFIGDIR lie under PREFIX (the default):
+# prefix=${pcfiledir}/../.., so the installed tree may be moved or copied anywhere.
 $(BUILDDIR)/cbce.pc: cbce.pc.in include/cbce.h FORCE
 	@mkdir -p $(@D)
-	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
-	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	@prefix='$(PREFIX)'; libdir='$(LIBDIR)'; includedir='$(INCLUDEDIR)'; \
+	case "$(PKGCONFIGDIR)|$(LIBDIR)|$(INCLUDEDIR)" in \
+	"$(PREFIX)"/*"|$(PREFIX)"/*"|$(PREFIX)"/*) \
+	    up=$$(echo "$(patsubst $(PREFIX)/%,%,$(PKGCONFIGDIR))" | sed 's|[^/][^/]*|..|g'); \
+	    prefix="\$${pcfiledir}/$$up"; \
+	    libdir="\$${prefix}/$(patsubst $(PREFIX)/%,%,$(LIBDIR))"; \
+	    includedir="\$${prefix}/$(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))";; \
+	esac; \
+	sed -e "s|@prefix@|$$prefix|" -e "s|@libdir@|$$libdir|" \
+	    -e "s|@includedir@|$$includedir|" -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # ---- tests --------------------------------------------------------------------------------
 $(BUILDDIR)/test_api: tests/c/test_api.c include/cbce.h $(STATIC)

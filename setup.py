@@ -93,7 +93,10 @@ else:
     # -fno-trapping-math lets GCC if-convert the selects in the kernels; -ffp-contract=off
     # keeps results bitwise identical across instruction sets.  Never fast-math: it
     # breaks inf/NaN handling and deletes the compensated sums.
-    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden"]
+    # -g0: no debug info in the shipped extension and libcbce.a (Python's own CFLAGS often
+    # carry -g); CBCE_CFLAGS="-g" brings it back.
+    cflags = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-pthread", "-fvisibility=hidden",
+              "-g0"]
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
 print("cbce: compiling with", " ".join(cflags))
 

@@ -3,8 +3,8 @@
 #   1. asv check: every benchmark imports and has valid parameters;
 #   2. a quick run (each benchmark once) of the whole suite against the cbce installed in
 #      this Python (the working tree, installed by .ci/run): a benchmark that raises fails
-#      CI (asv exits 2).  Skips (NotImplementedError: PyTorch or a reference CSV missing)
-#      are fine;
+#      CI (asv exits 2).  Skips (NotImplementedError: PyTorch missing, a function an old
+#      commit lacks) are fine;
 #   3. the dashboard: asv publish of those results and tools/check_dashboard.py in headless
 #      Chromium (pages load, graphs draw, no JS errors).
 # Results and html go to a temporary folder: the developer's asv_bench/.asv is untouched.

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# .ci/embed.sh -- issue 5: the C core built, tested, installed and used without Python.
+# .ci/embed.sh -- the C core built, tested, installed and used without Python.
 #
 #   1. Make and CMake builds (static + shared, versioned soname) with GCC and Clang under
 #      -std=c99 -pedantic -Wall -Wextra -Werror; the C tests (tests/c/test_api.c) against
 #      both libraries and at every SIMD level; the header compiled as C++98..C++20; the
-#      exported-symbol and header checks; install into temporary prefixes.
+#      exported-symbol and header checks; install into temporary prefixes (CMake's with
+#      `cmake --install build --prefix DIR`, the prefix given only at install time).
 #   2. tests/c/test_api.c under AddressSanitizer + UndefinedBehaviorSanitizer (GCC and Clang),
 #      ThreadSanitizer (Clang) and valgrind, each with no error allowed; the thread-pool test
 #      tests/c/test_pool.c (concurrent callers, fork) under the same ASan+UBSan and TSan.
 #   3. The accuracy harness tests/c/run_reference.sh (every SIMD level) with GCC and Clang.
-#   4. examples/c through pkg-config (shared and static) and through CMake (find_package,
-#      shared and static, and add_subdirectory); examples/cython against the installed
-#      Python package (cbce.get_include()).
+#   4. examples/c through pkg-config (shared and static: the commands written in
+#      example.c's comment, then its Makefile), against both prefixes and a moved copy of
+#      one (the .pc files are relocatable), and through CMake (find_package, shared and
+#      static, and add_subdirectory); examples/cython against the installed Python package
+#      (cbce.get_include()), with the commands of its setup.py.
 # Installs clang, valgrind, cmake and pkg-config with apt-get when missing.  Run from
 # anywhere; leaves nothing in the tree.  Set CBCE_EMBED_SKIP_PYTHON=1 to skip step 4's
 # Cython example (e.g. on a machine without the Python package).
@@ -97,15 +100,15 @@ sh tests/c/check_symbols.sh include/cbce.h "$WORK"/prefix-make/lib/libcbce.a \
 cmp include/cbce.h "$WORK/prefix-make/include/cbce.h"
 
 # ---- 1b. CMake -----------------------------------------------------------------------------
-step "cmake: configure, build, ctest, install"
-cmake -S . -B "$WORK/cmake" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
-    -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_FLAGS="-Werror" -DCMAKE_INSTALL_PREFIX="$WORK/prefix-cmake" \
+step "cmake: configure (default prefix), build, ctest, cmake --install build --prefix DIR"
+cmake -S . -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
+    -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_FLAGS="-Werror" \
     > "$WORK/cmake.log" || { cat "$WORK/cmake.log"; exit 1; }
 grep 'cbce ' "$WORK/cmake.log"
-cmake --build "$WORK/cmake" -j"$JOBS" > "$WORK/cmake-build.log" \
+cmake --build "$WORK/build" -j"$JOBS" > "$WORK/cmake-build.log" \
     || { cat "$WORK/cmake-build.log"; exit 1; }
-CBCE_TEST_ROWS=900 quiet ctest --test-dir "$WORK/cmake" --output-on-failure -j"$JOBS"
-cmake --install "$WORK/cmake" > /dev/null
+CBCE_TEST_ROWS=900 quiet ctest --test-dir "$WORK/build" --output-on-failure -j"$JOBS"
+(cd "$WORK" && cmake --install build --prefix "$WORK/prefix-cmake" > /dev/null)
 ls "$WORK"/prefix-cmake/lib*/cmake/cbce/cbceConfig.cmake "$WORK"/prefix-cmake/lib*/pkgconfig/cbce.pc \
     > /dev/null
 readelf -d "$WORK"/prefix-cmake/lib*/libcbce.so | grep -q "Library soname: \[$SONAME\]" \
@@ -162,17 +165,31 @@ if [ -f tests/c/run_reference.sh ]; then
 fi
 
 # ---- 4. examples ---------------------------------------------------------------------------
-for prefix in prefix-make prefix-cmake; do
-    step "examples/c through pkg-config ($prefix): shared and static"
+# the build commands written in example.c's comment, verbatim
+sed -n '/^ \* Build and run/,/^ \* The Makefile here/s/^ \*     //p' examples/c/example.c \
+    > "$WORK/example-commands.sh"
+grep -q '^cc example.c' "$WORK/example-commands.sh" \
+    || { echo "embed: no build command found in examples/c/example.c"; exit 1; }
+cp -a "$WORK/prefix-make" "$WORK/moved-prefix"   # a relocated install: .pc from its folder
+for prefix in prefix-make prefix-cmake moved-prefix; do
+    step "examples/c through pkg-config ($prefix): example.c's commands, then its Makefile"
     rm -rf "$WORK/ex" && cp -r examples/c "$WORK/ex"
     pcdir=$(dirname "$(ls "$WORK"/$prefix/lib*/pkgconfig/cbce.pc)")
-    echo "pkg-config: $(PKG_CONFIG_PATH=$pcdir pkg-config --modversion --cflags --libs cbce | tr '\n' ' ')"
-    PKG_CONFIG_PATH=$pcdir make -s -C "$WORK/ex" CFLAGS="-O2 $STRICT" example example-static
-    "$WORK/ex/example" | head -2
-    "$WORK/ex/example-static" > /dev/null
+    export PKG_CONFIG_PATH=$pcdir
+    echo "pkg-config: $(pkg-config --modversion --cflags --libs cbce | tr '\n' ' ')"
+    case "$(pkg-config --cflags cbce)" in
+        *"$WORK/$prefix/"*) ;;
+        *) echo "embed: pkg-config does not point into $WORK/$prefix"; exit 1 ;;
+    esac
+    (cd "$WORK/ex" && sh -e ../example-commands.sh > run.log 2>&1) \
+        || { cat "$WORK/ex/run.log"; echo "embed: example.c's commands failed"; exit 1; }
+    head -2 "$WORK/ex/run.log"
+    (cd "$WORK/ex" && rm -f example example-static && make -s && make -s example-static \
+        && ./example > /dev/null && ./example-static > /dev/null)
     if ldd "$WORK/ex/example-static" | grep -q libcbce; then
         echo "embed: example-static loads libcbce dynamically"; exit 1
     fi
+    unset PKG_CONFIG_PATH
 done
 for mode in "find_package, shared:-DCMAKE_PREFIX_PATH=$WORK/prefix-cmake" \
             "find_package, static:-DCMAKE_PREFIX_PATH=$WORK/prefix-cmake -DCBCE_USE_STATIC_LIBS=ON" \
@@ -199,10 +216,11 @@ lambda: os.path.join(os.path.dirname(cbce.get_include()), 'lib'))())")
              "'make install' put in $WORK/prefix-make/lib"
         export CBCE_LIB_DIR=$WORK/prefix-make/lib
     fi
-    (cd "$WORK/cy" && "$PY" setup.py -q build_ext --inplace > build.log 2>&1 \
-        || { cat build.log; exit 1; }
-     grep '^cbce_example:' build.log
-     "$PY" run_example.py)
+    "$PY" -m pip install -q cython setuptools   # what examples/cython/setup.py asks for
+    # the commands of examples/cython/setup.py's docstring, with this Python
+    (cd "$WORK/cy" && PATH="$(dirname "$(command -v "$PY")"):$PATH" && \
+     { python setup.py build_ext --inplace > build.log 2>&1 || { cat build.log; exit 1; }; } && \
+     grep '^cbce_example:' build.log && python run_example.py)
 fi
 
 step "all embedding checks passed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI for issue 7 (hardening): the bounded libFuzzer run of the C API, the Python test suite
+# CI for the hardening checks: the bounded libFuzzer run of the C API, the Python test suite
 # against an AddressSanitizer + UBSan build, the memory-growth tests at 10^5 calls per
 # function, and the slow test with more than 2^31 elements.  Run by .ci/run after the
 # package is installed; about 12 minutes on 2 cores.

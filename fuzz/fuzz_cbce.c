@@ -430,6 +430,7 @@ static int known_bug(int which)
             w[j] = j % 8 == 0 ? 1.0 : j % 8 == 1 ? -1.0 : 0.0;
         }
         memset(&a, 0, sizeof a);
+        a.size = sizeof a;
         a.n = 16;
         a.input = cbce_vector(x, CBCE_F64, 16, 1);
         a.target = cbce_vector(y, CBCE_F64, 16, 1);
@@ -444,6 +445,7 @@ static int known_bug(int which)
         double x[3] = {1.7976931348623157e308, 1.0, 1.0}, y[3] = {0, 0, 0}, r = 0;
         cbce_args_t a;
         memset(&a, 0, sizeof a);
+        a.size = sizeof a;
         a.n = 3;
         a.input = cbce_vector(x, CBCE_F64, 3, 1);
         a.target = cbce_vector(y, CBCE_F64, 3, 1);
@@ -455,6 +457,7 @@ static int known_bug(int which)
         double x = which == 0 ? INFINITY : -1e305, y = which == 0 ? 0.0 : 1.0, r = 0;
         cbce_args_t a;
         memset(&a, 0, sizeof a);
+        a.size = sizeof a;
         a.n = 1;
         a.input = cbce_vector(&x, CBCE_F64, 1, 1);
         a.target = cbce_vector(&y, CBCE_F64, 1, 1);
@@ -517,6 +520,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (stat_runs++ == 0 && getenv("FUZZ_STATS") != NULL)
         atexit(print_stats);
     memset(&P, 0, sizeof P);
+    P.a.size = sizeof P.a;
     b = u8(&rd);
     fam = b % NFAM;
 #ifndef FUZZ_HAVE_PROBS

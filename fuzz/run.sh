@@ -24,9 +24,9 @@ CFLAGS="-O1 -g -std=c99 -fno-trapping-math -ffp-contract=off -pthread $SAN \
 -Iinclude -Isrc/cbce/core -DCBCE_STATIC_DEFINE"
 DEFS=""
 # Families present in this version of the header and the core (the harness covers each).
-grep -q "cbce_bce_fwd_f32" include/cbce.h && grep -qs "cbce_bce_fwd_" src/cbce/core/*.c \
+grep -q "cbce_bce_fwd_f32" include/cbce.h && grep -q "F(bce," src/cbce/core/registry.h \
     && DEFS="$DEFS -DFUZZ_HAVE_PROBS"
-grep -q "cbce_focal_fwd_f32" include/cbce.h && grep -qs "cbce_focal_fwd_" src/cbce/core/*.c \
+grep -q "cbce_focal_fwd_f32" include/cbce.h && grep -q "F(focal," src/cbce/core/registry.h \
     && DEFS="$DEFS -DFUZZ_HAVE_FOCAL"
 grep -q "cbce_sigmoid_f32" include/cbce.h && [ -f src/cbce/core/sigmoid.c ] \
     && DEFS="$DEFS -DFUZZ_HAVE_HELPERS"

@@ -18,8 +18,9 @@
  * views, a scalar (stride 0), and the broadcasts used for weights without a copy: for an
  * (N, C) input, a weight of shape (C,) is {stride 1, period C, repeat 1} and one of shape
  * (N, 1) is {stride 1, period N, repeat C}.  cbce_vector() and cbce_scalar() build the
- * common cases.  Targets may be float32, float64, uint8, int8 or bool; the input, the
- * weights and grad_output have the dtype of the function (_f32 or _f64).
+ * common cases.  Targets may be float32, float64, uint8, int8 or bool; the input and the
+ * weights have the dtype of the function (_f32 or _f64); grad_output may be float32 or
+ * float64 in either (a float64 scale such as 1/n is then not rounded to float32).
  *
  * Accuracy: float32 is computed in double and rounded once (<= 1 ulp); float64 with
  * extended precision in the transcendental parts (see README.md for measured figures).
@@ -35,7 +36,7 @@
 #include <stddef.h>
 
 #define CBCE_VERSION_MAJOR 0
-#define CBCE_VERSION_MINOR 1
+#define CBCE_VERSION_MINOR 2
 #define CBCE_VERSION_PATCH 0
 #define CBCE_VERSION_NUMBER \
     (CBCE_VERSION_MAJOR * 10000 + CBCE_VERSION_MINOR * 100 + CBCE_VERSION_PATCH)
@@ -72,8 +73,12 @@ typedef enum cbce_status {
     CBCE_ERR_GAMMA = 6,         /* focal gamma < 0 or NaN */
     CBCE_ERR_ALPHA = 7,         /* focal alpha NaN or infinite */
     CBCE_ERR_DOMAIN = 8,        /* BCE on probabilities: an input or target outside [0, 1] */
-    CBCE_ERR_THREADS = 9,       /* the thread pool could not start */
-    CBCE_STATUS_COUNT = 10
+    CBCE_ERR_THREADS = 9,       /* reserved, never returned: a pool that cannot start
+                                   leaves the work to the calling thread */
+    CBCE_ERR_OPERAND = 10,      /* an operand this function does not take (pos_weight) */
+    CBCE_ERR_ARGS_SIZE = 11,    /* cbce_args_t.size is not that of a layout this library
+                                   knows (see "ABI" at cbce_args_t) */
+    CBCE_STATUS_COUNT = 12
 } cbce_status_t;
 
 typedef enum cbce_dtype {
@@ -112,8 +117,27 @@ typedef struct cbce_operand {
     size_t repeat;      /* >= 1 */
 } cbce_operand_t;
 
-/* Everything a loss call reads.  Zero-initialise, then fill what you use. */
+/*
+ * Everything a loss call reads.  Zero-initialise, set size = sizeof(cbce_args_t), then fill
+ * what you use; a zero field is that option's default.
+ *
+ * ABI.  The struct only ever grows at its end, and every field added later has zero as its
+ * default ("as before").  The library reads the first `size` bytes: the fields a smaller
+ * (older) caller's struct lacks take their zero default; a larger (newer) caller's struct
+ * is accepted when every byte past the fields this library knows is zero, and refused with
+ * CBCE_ERR_ARGS_SIZE otherwise (an option this library cannot honour), as is a size below
+ * this first sized layout (version 0.2).  So a program keeps working with later libraries
+ * of the same soname.
+ *
+ * Versions and sonames.  CBCE_VERSION_MAJOR/MINOR/PATCH are the header's version,
+ * cbce_version_number() the linked library's.  The shared library's soname is
+ * libcbce.so.MAJOR from 1.0 on, where a MAJOR change is the only one that may break the
+ * ABI (remove or change a function or a field); MINOR adds functions, fields or families;
+ * PATCH changes neither.  Before 1.0 it is libcbce.so.0.MINOR: each 0.x minor may break the
+ * ABI (0.2 put `size` first).
+ */
 typedef struct cbce_args {
+    size_t size;                  /* sizeof(cbce_args_t) as the caller was compiled */
     size_t n;                     /* number of elements */
     cbce_operand_t input;         /* logits (or probabilities for cbce_bce_*) */
     cbce_operand_t target;        /* labels: float32, float64, uint8, int8 or bool */
@@ -157,24 +181,6 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  * _grad_hess: elementwise gradient and second derivative (reduction ignored).
  * grad may alias input when both have the same stride (in-place gradient).
  */
-CBCE_API int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
-                                     float *result);
-CBCE_API int cbce_bce_logits_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
-                                     double *result);
-CBCE_API int cbce_bce_logits_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride);
-CBCE_API int cbce_bce_logits_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
-CBCE_API int cbce_bce_logits_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
-                                         float *result, float *grad, ptrdiff_t grad_stride);
-CBCE_API int cbce_bce_logits_fwd_bwd_f64(const cbce_args_t *a, double *out,
-                                         ptrdiff_t out_stride, double *result, double *grad,
-                                         ptrdiff_t grad_stride);
-CBCE_API int cbce_bce_logits_grad_hess_f32(const cbce_args_t *a, float *grad,
-                                           ptrdiff_t grad_stride, float *hess,
-                                           ptrdiff_t hess_stride);
-CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
-                                           ptrdiff_t grad_stride, double *hess,
-                                           ptrdiff_t hess_stride);
-
 /*
  * Binary cross-entropy on probabilities, torch.nn.functional.binary_cross_entropy's
  * definition: with x the probability, y the smoothed target and w the weight,
@@ -191,26 +197,6 @@ CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
  * the first element whose input or target is outside [0, 1].  *bad_index is not written
  * on any other return.
  */
-CBCE_API int cbce_bce_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
-                              float *result, size_t *bad_index);
-CBCE_API int cbce_bce_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
-                              double *result, size_t *bad_index);
-CBCE_API int cbce_bce_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
-                              size_t *bad_index);
-CBCE_API int cbce_bce_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
-                              size_t *bad_index);
-CBCE_API int cbce_bce_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
-                                  float *result, float *grad, ptrdiff_t grad_stride,
-                                  size_t *bad_index);
-CBCE_API int cbce_bce_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
-                                  double *result, double *grad, ptrdiff_t grad_stride,
-                                  size_t *bad_index);
-CBCE_API int cbce_bce_grad_hess_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
-                                    float *hess, ptrdiff_t hess_stride, size_t *bad_index);
-CBCE_API int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *grad,
-                                    ptrdiff_t grad_stride, double *hess,
-                                    ptrdiff_t hess_stride, size_t *bad_index);
-
 /*
  * Sigmoid focal loss on logits (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss), with
  * p = sigmoid(x), y the smoothed target, p_t = p*y + (1-p)*(1-y) and
@@ -220,26 +206,73 @@ CBCE_API int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *grad,
  * a->gamma must be >= 0 and finite (CBCE_ERR_GAMMA).  pos_weight must be absent.
  * Computed in log space, (1 - p_t)^gamma = exp(gamma * log(1 - p_t)), so the loss and its
  * gradient are finite for every gamma >= 0 (0 < gamma < 1 included) and infinite logits
- * give the limits.  gamma = 0 with alpha = NaN is bitwise cbce_bce_logits_*.
+ * give the limits.  gamma = 0 with alpha = NaN is cbce_bce_logits_* within 1 ulp (both
+ * faithful; a mean's gradient within 2: its multiplier is rounded in another order).
  * Outputs, reductions and grad_output as for cbce_bce_logits_*; _grad_hess returns the
  * true second derivative, negative where the loss is locally concave.
  */
+
+/* BEGIN generated by tools/gen_registry.py from src/cbce/core/registry.h; do not edit */
+/* binary_cross_entropy_with_logits */
+CBCE_API int cbce_bce_logits_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                     float *result);
+CBCE_API int cbce_bce_logits_bwd_f32(const cbce_args_t *a, float *grad,
+                                     ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_fwd_bwd_f32(const cbce_args_t *a, float *out,
+                                         ptrdiff_t out_stride, float *result, float *grad,
+                                         ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                           ptrdiff_t grad_stride, float *hess,
+                                           ptrdiff_t hess_stride);
+CBCE_API int cbce_bce_logits_fwd_f64(const cbce_args_t *a, double *out,
+                                     ptrdiff_t out_stride, double *result);
+CBCE_API int cbce_bce_logits_bwd_f64(const cbce_args_t *a, double *grad,
+                                     ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_fwd_bwd_f64(const cbce_args_t *a, double *out,
+                                         ptrdiff_t out_stride, double *result, double *grad,
+                                         ptrdiff_t grad_stride);
+CBCE_API int cbce_bce_logits_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                           ptrdiff_t grad_stride, double *hess,
+                                           ptrdiff_t hess_stride);
+/* binary_cross_entropy */
+CBCE_API int cbce_bce_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                              float *result, size_t *bad_index);
+CBCE_API int cbce_bce_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                              size_t *bad_index);
+CBCE_API int cbce_bce_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                  float *result, float *grad, ptrdiff_t grad_stride,
+                                  size_t *bad_index);
+CBCE_API int cbce_bce_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                    ptrdiff_t grad_stride, float *hess,
+                                    ptrdiff_t hess_stride, size_t *bad_index);
+CBCE_API int cbce_bce_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                              double *result, size_t *bad_index);
+CBCE_API int cbce_bce_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                              size_t *bad_index);
+CBCE_API int cbce_bce_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                  double *result, double *grad, ptrdiff_t grad_stride,
+                                  size_t *bad_index);
+CBCE_API int cbce_bce_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                    ptrdiff_t grad_stride, double *hess,
+                                    ptrdiff_t hess_stride, size_t *bad_index);
+/* sigmoid_focal_loss */
 CBCE_API int cbce_focal_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
                                 float *result);
-CBCE_API int cbce_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
-                                double *result);
 CBCE_API int cbce_focal_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride);
-CBCE_API int cbce_focal_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
 CBCE_API int cbce_focal_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
                                     float *result, float *grad, ptrdiff_t grad_stride);
-CBCE_API int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
-                                    double *result, double *grad, ptrdiff_t grad_stride);
 CBCE_API int cbce_focal_grad_hess_f32(const cbce_args_t *a, float *grad,
                                       ptrdiff_t grad_stride, float *hess,
                                       ptrdiff_t hess_stride);
+CBCE_API int cbce_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                double *result);
+CBCE_API int cbce_focal_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                    double *result, double *grad, ptrdiff_t grad_stride);
 CBCE_API int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *grad,
                                       ptrdiff_t grad_stride, double *hess,
                                       ptrdiff_t hess_stride);
+/* END generated */
 
 /*
  * Elementwise helpers: out[i * out_stride] = f(x[i * x_stride]) for i < n, with

@@ -3,20 +3,21 @@
 Nothing here imports cbce.  Everything that decides whether cbce is right lives in this file,
 so it is written to be obviously correct rather than fast:
 
-* The CSVs (``../shared/reference/logits_float{32,64}.csv`` next to the repository, or the
-  folder named by ``CBCE_REFERENCE_DIR``) hold x, y, pos_weight as hex floats and the exact
-  results as decimal strings with ~25 significant digits.  Some exponents are astronomically
-  large (``3.0e-147782745434202637294112003802236491331``: exp(-3.4e38)); ``float()`` would
-  give 0 silently and ``decimal`` overflows, so each string is parsed by hand: values whose
-  decimal exponent is beyond +-2000 are far outside every binary format and are kept only as
-  "tiny"/"huge" with the right sign, the rest are parsed exactly with mpmath (128 bits).
+* The tables (``tests/data/logits_float{32,64}.csv.xz``, written by
+  ``tools/make_reference.py``; see ``tests/data/README.md``) hold x, y, pos_weight as hex
+  floats and the exact results as decimal strings with 30 significant digits.  Some
+  exponents are astronomically large (``3.0e-147782745434202637294112003802236491331``:
+  exp(-3.4e38)); ``float()`` would give 0 silently and ``decimal`` overflows, so each string
+  is parsed by hand: values whose decimal exponent is beyond +-2000 are far outside every
+  binary format and are kept only as "tiny"/"huge" with the right sign, the rest are parsed
+  exactly with mpmath (128 bits).
 
 * An exact value v is stored as v = (hi + lo) * 2**e with hi + lo in [0.5, 1) (a double-double
   mantissa, 106 bits) and an integer exponent e, so that values below the float64 subnormal
   range (or above its overflow threshold) keep their full precision.  The error of a computed
   value c is |c - v| / ulp(v), where ulp(v) = 2**(max(floor(log2|v|), emin) - p + 1) in the
   target format (precision p, minimum normal exponent emin): subnormal results are judged in
-  ulps of the subnormal spacing, as API.md says.  Rules for the non-finite cases:
+  ulps of the subnormal spacing (docs/contract.md).  Rules for the non-finite cases:
     - v infinite: c must be the same infinity (error 0), else the error is inf;
     - v finite but beyond the overflow threshold (rounds to inf): c = inf of the same sign is
       exact (error 0); a finite c is measured against v with the ulp of the top binade;
@@ -55,31 +56,23 @@ _FAR = 100_000             # binary exponent used for tiny (-_FAR) and huge (+_F
 
 
 def reference_dir() -> Path:
-    """CBCE_REFERENCE_DIR if set, else ../shared/reference next to the repository, else
-    tests/data/reference inside it (for a copy shipped with the repository)."""
-    env = os.environ.get("CBCE_REFERENCE_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    shared = here.parents[2] / "shared" / "reference"   # tests/ -> repo root -> its parent
-    local = here.parent / "data" / "reference"
-    return local if not shared.is_dir() and local.is_dir() else shared
+    """tests/data, where the reference tables live."""
+    return Path(__file__).resolve().parent / "data"
 
 
 def _open_reference(name):
-    """The CSV ``name`` in reference_dir(), plain or compressed (``name.xz``, ``name.gz``)."""
+    """The table ``name`` in reference_dir(), xz-compressed (``name.xz``) or plain."""
     folder = reference_dir()
+    packed = folder / (name + ".xz")
+    if packed.exists():
+        import lzma
+        return packed, lzma.open(packed, "rt", newline="")
     path = folder / name
     if path.exists():
         return path, open(path, newline="")
-    for suffix, module in ((".xz", "lzma"), (".gz", "gzip")):
-        packed = folder / (name + suffix)
-        if packed.exists():
-            opener = __import__(module).open
-            return packed, opener(packed, "rt", newline="")
     raise FileNotFoundError(
-        f"reference file {path} (or {name}.xz / {name}.gz) not found; set CBCE_REFERENCE_DIR "
-        f"to the folder holding logits_float32.csv and logits_float64.csv")
+        f"reference table {packed} not found: it is part of the repository and the sdist "
+        f"(tools/make_reference.py writes it)")
 
 
 class ExactArray:
@@ -126,6 +119,8 @@ class ExactArray:
             self.is_zero[i] = True
             return
         sign, man, exp, bc = v._mpf_          # |v| = man * 2**exp, man has bc bits
+        if bc > 256:                          # keep 256 bits (far beyond the 106 stored)
+            man, exp, bc = man >> (bc - 256), exp + (bc - 256), 256
         s = -1.0 if sign else 1.0
         if abs(exp + bc) > _FAR:              # far outside every format
             self.set_far(i, bool(sign), exp + bc < 0)
@@ -342,7 +337,7 @@ def _cache_store(path, dtype, data):
 
 
 # ---------------------------------------------------------------------------------------
-# mpmath formulas (the definitions in API.md, evaluated with many digits)
+# mpmath formulas (the definitions of docs/contract.md, evaluated with many digits)
 
 def _mp(v):
     if isinstance(v, mpmath.mpf):
@@ -364,13 +359,16 @@ def _converged(f, *args):
         with mpmath.workprec(prec):
             cur = f(*args)
         if prev is not None:
-            if cur == prev or (not mpmath.isfinite(cur) and cur == prev):
+            # two zeros prove nothing: at x = 2^-700 the gradient's terms agree to 700 bits
+            if cur == prev and cur != 0:
                 return cur
             close = abs(cur - prev) <= abs(cur) * mpmath.mpf(2) ** -100
             if mpmath.isfinite(cur) and cur != 0 and close:
                 return cur
         prev = cur
         prec *= 2
+    if prev == 0:
+        return prev                 # 0 at every precision up to 40000 bits: exactly 0
     raise ArithmeticError(f"{f.__name__}{args} did not converge")
 
 

@@ -1,8 +1,9 @@
-"""`python -m cbce` and `python -m cbce bench` (src/cbce/_bench.py) run, print what the README
-says they print, and compare like with like: each peer computes the same loss and gradient as
-cbce on the benchmark's data (checked against cbce, which the accuracy tests check against the
-reference).  No timing is asserted here: speed lives in the benchmark itself and in asv."""
+"""`python -m cbce` and `python -m cbce bench` (src/cbce/_bench.py) run, print what the docs
+(getting started, performance) say they print, and compare like with like: each peer
+computes the same loss and gradient as cbce on the benchmark's data (checked against cbce,
+which the accuracy tests check against the reference).  No timing is asserted here: speed lives in the benchmark itself and in asv."""
 import io
+import json
 import os
 import re
 import subprocess
@@ -88,3 +89,64 @@ def test_threads_and_memory_lines():
     assert one > 0 and two > 0
     peak, need = _bench.peak_memory(n=200_000)
     assert need == 200_000 * 4 and peak >= need, (peak, need)
+
+
+def test_unknown_command_exits_2_and_says_so():
+    r = subprocess.run([sys.executable, "-m", "cbce", "foo"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "unknown command 'foo'" in r.stderr, r.stderr
+    assert "usage: python -m cbce" in r.stderr, r.stderr
+
+
+def test_without_torch_no_torch_advice():
+    """With torch not importable, `python -m cbce` runs and its table names no torch."""
+    code = ("import sys, runpy\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ImportError('torch hidden by the test')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "runpy.run_module('cbce', run_name='__main__')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "torch" not in r.stdout, r.stdout
+    assert not re.search(r"^float32 +1000000 torch ", r.stdout, re.M), r.stdout
+
+
+def test_header_names_machine_simd_and_versions():
+    env = _bench.environment()
+    line = _bench.header(env)
+    assert env["simd"] == cbce._core.SIMD_LEVEL
+    assert env["versions"]["cbce"] == cbce.__version__
+    assert env["versions"]["numpy"] == np.__version__
+    assert line.startswith("# ") and f"cbce SIMD {env['simd']}" in line, line
+    assert f"numpy {np.__version__}" in line and f"{env['cores']} cores" in line, line
+    buf = io.StringIO()
+    _bench.report(sizes=(1000,), dtypes=("float32",), min_time=0.01, file=buf)
+    assert buf.getvalue().splitlines()[0] == line, buf.getvalue()
+
+
+def test_bench_json_has_every_case_at_one_and_two_threads():
+    buf = io.StringIO()
+    _bench.report_json(sizes=(1000, 3000), dtypes=("float32", "float64"), threads=(1, 2),
+                       min_time=0.01, file=buf)
+    doc = json.loads(buf.getvalue())
+    assert doc["environment"]["versions"]["cbce"] == cbce.__version__
+    rows = doc["results"]
+    libs = {r["library"] for r in rows}
+    assert {"cbce", "numpy"} <= libs, libs
+    for k in (1, 2):
+        for dt in ("float32", "float64"):
+            for n in (1000, 3000):
+                case = [r for r in rows if (r["threads"], r["dtype"], r["n"]) == (k, dt, n)]
+                assert {r["library"] for r in case} == libs, (k, dt, n, case)
+                for r in case:
+                    assert r["forward_s"] > 0 and r["forward_backward_s"] > 0, r
+
+
+def test_bench_json_command_rejects_extra_arguments():
+    from cbce.__main__ import main
+    assert main(["bench", "--json", "extra"]) == 2
+    assert main(["bench", "--jsn"]) == 2

@@ -64,7 +64,7 @@ def mp_focal(x, y, alpha, gamma):
         grad = at * mpmath.fsum(gterms)
         hess = at * mpmath.fsum(hterms)
         # scales: the largest term before cancellation, with ce' = (1-y)s - y(1-s) split in
-        # its two terms (as API.md measures BCE's soft-label gradient in ulps of
+        # its two terms (as the contract measures BCE's soft-label gradient in ulps of
         # max(sigmoid(x), y)) and v'' = v' (1 - 2s) bounded by |v'|
         split = [F * q * s, F * y * sb] + gterms[:-1]
         gscale = at * max(abs(t) for t in split)
@@ -234,7 +234,7 @@ def test_vs_torchvision_formula(gamma, alpha, rng):
     assert fin.sum() > 350
     got_l = FL(x, y, alpha=alpha, gamma=gamma, reduction="none")
     got_g = FB_(x, y, alpha=alpha, gamma=gamma, reduction="none")
-    # torch's ce cancels for x < 0, y = 0 (NUMERICS.md), about 1e-16 absolute: rtol + atol
+    # torch's ce cancels for x < 0, y = 0 (docs/numerics.md), about 1e-16 absolute: rtol + atol
     np.testing.assert_allclose(got_l[fin], want_l[fin], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(got_g[fin], want_g[fin], rtol=1e-10, atol=1e-14)
     # reductions against torch's sum / mean
@@ -409,9 +409,9 @@ def test_errors():
 
 def test_class():
     m = cbce.SigmoidFocalLoss()
-    assert repr(m) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, reduction='mean')"
+    assert repr(m) == "SigmoidFocalLoss(alpha=0.25, gamma=2.0, reduction='mean', label_smoothing=0.0)"
     m = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5, reduction="sum")
-    assert repr(m) == "SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='sum')"
+    assert repr(m) == "SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='sum', label_smoothing=0.0)"
     x = np.array([-1.0, 0.5, 3.0])
     y = np.array([0.0, 1.0, 1.0])
     assert m(x, y) == FL(x, y, alpha=None, gamma=0.5, reduction="sum")

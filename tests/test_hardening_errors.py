@@ -1,6 +1,6 @@
 """Hardening, part 1: the table of bad input and what each row gets.
 
-Every row of the README's "bad input" table has a test here.  For every error row the test
+Every row of the "bad input" table (docs/guide/errors.md) has a test here.  For every error row the test
 also checks that nothing the caller passed was modified: input, target, weight, pos_weight,
 grad_output and `out` arrays are compared byte for byte before and after the call (each is
 a view into an owning buffer, and the whole owning buffer is compared, so a stray write
@@ -8,9 +8,9 @@ next to a strided view is caught as well).
 
 Each test is parametrised over the functions it applies to (`loss_params` filters by kind,
 pos_weight, label_smoothing, focal parameters and output arity), so nothing is skipped.  A
-function of API.md missing from `cbce` fails test_every_api_function_exists; the two
-functions that API.md does not list (BCE on probabilities: forward_backward, grad_hess)
-are tested where `cbce` has them.
+function of the contract (docs/contract.md) missing from `cbce` fails
+test_every_api_function_exists; the two functions that the contract does not list (BCE on
+probabilities: forward_backward, grad_hess) are tested where `cbce` has them.
 """
 import re
 import sys
@@ -19,29 +19,26 @@ import numpy as np
 import pytest
 
 import cbce
+from cbce._registry import FAMILIES
 
 # ---- the functions under test -----------------------------------------------------------
 
-# name -> (kind, takes_pos_weight, takes_smoothing, takes_focal, op)
-# op: fwd (one output, reduced or not), bwd (one output, grad_output), fwd_bwd (pair out,
-# reduced loss), grad_hess (pair out, no reduction argument)
+# name -> (kind, takes_pos_weight, takes_smoothing, takes_focal, op), for every family of
+# the registry (cbce._registry, generated from src/cbce/core/registry.h).
+# kind: probs (inputs in [0, 1]), focal (takes gamma), logits; op: fwd (one output, reduced
+# or not), bwd (one output, grad_output), fwd_bwd (pair out, reduced loss), grad_hess (pair
+# out, no reduction argument)
 LOSS_FUNCTIONS = {
-    "binary_cross_entropy_with_logits": ("logits", True, True, False, "fwd"),
-    "binary_cross_entropy_with_logits_backward": ("logits", True, True, False, "bwd"),
-    "binary_cross_entropy_with_logits_forward_backward": ("logits", True, True, False, "fwd_bwd"),
-    "binary_cross_entropy_with_logits_grad_hess": ("logits", True, True, False, "grad_hess"),
-    "binary_cross_entropy": ("probs", False, True, False, "fwd"),
-    "binary_cross_entropy_backward": ("probs", False, True, False, "bwd"),
-    "binary_cross_entropy_forward_backward": ("probs", False, True, False, "fwd_bwd"),
-    "binary_cross_entropy_grad_hess": ("probs", False, True, False, "grad_hess"),
-    "sigmoid_focal_loss": ("focal", False, False, True, "fwd"),
-    "sigmoid_focal_loss_backward": ("focal", False, False, True, "bwd"),
-    "sigmoid_focal_loss_forward_backward": ("focal", False, False, True, "fwd_bwd"),
-    "sigmoid_focal_loss_grad_hess": ("focal", False, False, True, "grad_hess"),
+    f["python"] + sfx: ("probs" if f["probs"] else "focal" if "gamma" in dict(f["params"])
+                        else "logits", f["pos_weight"], "label_smoothing" in dict(f["params"]),
+                        "gamma" in dict(f["params"]), op)
+    for f in FAMILIES
+    for sfx, op in (("", "fwd"), ("_backward", "bwd"), ("_forward_backward", "fwd_bwd"),
+                    ("_grad_hess", "grad_hess"))
 }
 ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
-# Functions API.md lists; binary_cross_entropy_{forward_backward,grad_hess} are not in
-# API.md, so their absence is not reported as missing.
+# Functions the contract (docs/contract.md) lists; binary_cross_entropy_{forward_backward,
+# grad_hess} are not in it, so their absence is not reported as missing.
 REQUIRED = set(LOSS_FUNCTIONS) - {"binary_cross_entropy_forward_backward",
                                   "binary_cross_entropy_grad_hess"}
 REQUIRED |= set(ELEMENTWISE)
@@ -52,7 +49,7 @@ def missing_functions():
 
 
 def test_every_api_function_exists():
-    """Reports (fails) while a function of API.md is missing from cbce."""
+    """Reports (fails) while a function of the contract is missing from cbce."""
     assert missing_functions() == [], f"not in cbce yet: {missing_functions()}"
 
 
@@ -534,7 +531,7 @@ def test_bad_set_num_threads(nt):
 @pytest.mark.parametrize("name,which", loss_params(
     each=lambda i: ["input", "target", "weight"] + ["pos_weight"] * i["pos_weight"]))
 def test_non_native_byte_order_works(name, which):
-    """API.md: non-native byte order works (or raises a clear TypeError); here: works, with
+    """The contract: non-native byte order works (or raises a clear TypeError); here: works, with
     the bits of the native call."""
     owned = Owned()
     x, y = make_case(name, owned)

@@ -589,8 +589,8 @@ def test_zz_report_cases(capsys):
 # ---- regression tests for what the fuzzing found ------------------------------------------
 
 def _loss_fns():
-    """The forward losses in cbce (binary_cross_entropy_forward_backward is not in API.md;
-    test_hardening_errors.py fails while a function API.md lists is missing)."""
+    """The forward losses in cbce (binary_cross_entropy_forward_backward is not in the
+    contract; test_hardening_errors.py fails while a function the contract lists is missing)."""
     out = []
     for fam, names in FAMILIES.items():
         for op, name in zip(OPS, names):
@@ -665,7 +665,7 @@ def test_small_weight_times_overflowing_pos_weight_loss(w, p, reduction):
     2^-128 with the weight applied, bce_logits.c).
     x = -DBL_MAX, y = 1: the loss is pos_weight * softplus(DBL_MAX) = pos_weight * DBL_MAX
     (+ e^-DBL_MAX), above DBL_MAX; times the weight it is finite (0 for a weight of 0, which
-    "masks an element out", API.md).  Reference: exact products (Fraction)."""
+    "masks an element out", the contract).  Reference: exact products (Fraction)."""
     from fractions import Fraction
     big = np.finfo(np.float64).max
     want = float(Fraction(float(w)) * Fraction(p) * Fraction(big))

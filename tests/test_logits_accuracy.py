@@ -1,7 +1,7 @@
-"""Accuracy of BCE with logits against exact references (API.md, "Accuracy").
+"""Accuracy of BCE with logits against exact references (docs/contract.md, "Accuracy").
 
-Elementwise: every row of ``logits_float{32,64}.csv`` (logits over the whole range including
-subnormals and +-inf, hard and soft labels, pos_weight 1, 3 and 1/2) against its 80-digit
+Elementwise: every row of ``tests/data/logits_float{32,64}.csv.xz`` (logits over the whole range including
+subnormals and +-inf, hard and soft labels, pos_weight 1, 3 and 1/2) against its exact
 value, in ulps of the result's dtype (see ``reference.ulp_error``).
 
 Reductions: sum and mean (and weighted_mean, with a weight of shape (C,)) of 10**7 elements
@@ -90,7 +90,7 @@ def test_elementwise_vs_reference(computed, quantity, labels, bound, outputs):
     exact = ref[quantity]
     scale = None
     if quantity == "grad" and labels == "soft":
-        # the gradient c*s - p*y cancels near its root; API.md bounds it in ulps of the
+        # the gradient c*s - p*y cancels near its root; the contract bounds it in ulps of the
         # larger of the two terms, max(c*sigmoid(x), p*y)
         y64 = y.astype(np.float64)
         p64 = ref["pos_weight"].astype(np.float64)
@@ -118,7 +118,7 @@ def test_elementwise_vs_reference(computed, quantity, labels, bound, outputs):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("p", [1.0, 3.0, 0.5])
 def test_infinite_logits_give_limits(dtype, p):
-    """x = +-inf gives the limit of the formula, never NaN (API.md 'Non-finite values')."""
+    """x = +-inf gives the limit of the formula, never NaN (docs/contract.md, 'Non-finite values')."""
     x = np.array([np.inf, -np.inf, np.inf, -np.inf, np.inf, -np.inf], dtype=dtype)
     y = np.array([1.0, 0.0, 0.0, 1.0, 0.5, 0.5], dtype=dtype)
     inf = np.inf
@@ -235,7 +235,7 @@ def test_sum_reference_is_exact_enough():
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("eps", [0.1, 1e-5, 1.0])
 def test_label_smoothing_accuracy(dtype, eps, rng):
-    """API.md: the loss is defined with y the smoothed target y*(1-eps) + eps/2, taken exactly
+    """The contract: the loss is defined with y the smoothed target y*(1-eps) + eps/2, taken exactly
     (y and eps as given); smoothed targets are soft labels, so the soft-label bounds apply:
     loss <= 2 ulp, gradient <= 1 ulp of max(c*sigmoid(x), p*y_s), hessian <= 2 ulp."""
     dt = np.dtype(dtype)

@@ -1,4 +1,4 @@
-"""API behaviour of the BCE-with-logits functions (API.md): dtypes, layouts, out=, errors,
+"""API behaviour of the BCE-with-logits functions (docs/contract.md): dtypes, layouts, out=, errors,
 non-finite values, reductions, determinism, threads.
 
 References are cbce itself on a canonical input (a contiguous copy in the input's dtype),
@@ -823,7 +823,7 @@ cbce.show_config()
 
 
 def test_same_bits_across_threads_and_layouts_on_every_simd_level(tmp_path):
-    """At each level CBCE_SIMD (NUMERICS.md: run-time dispatch with an override) selects,
+    """At each level CBCE_SIMD (run-time dispatch with an override, docs/numerics.md) selects,
     every result is bitwise the same for 1 and 2 threads and for contiguous and strided
     operands (the reference inputs: whole range, inf, subnormals; BCE with logits and the
     focal loss; reductions and reduced gradients of 100k elements), and float32 data gives

@@ -1,7 +1,7 @@
 """Parity with PyTorch's binary_cross_entropy_with_logits (CPU) at moderate logits.
 
 At moderate logits PyTorch is accurate to a few ulps of the largest value involved (its
-formula cancels, so its *relative* error on tiny losses is large; API.md/NUMERICS.md), so the
+formula cancels, so its *relative* error on tiny losses is large; docs/contract.md, docs/numerics.md), so the
 comparisons are normwise: max|cbce - torch| <= rtol * max|torch| per array, with rtol 1e-6
 for float32 (about 8 ulp) and 1e-13 for float64 (about 450 ulp).  Gradients come from torch
 autograd, with a random upstream gradient for reduction='none'.

@@ -1,4 +1,4 @@
-"""Issue 4's memory target: a fused call allocates its outputs and nothing else.
+"""The memory target: a fused call allocates its outputs and nothing else.
 
 tracemalloc sees NumPy's data buffers, so the peak of one call, minus the bytes of the
 arrays it returns, is every temporary the call made (PyTorch's forward+backward makes four

@@ -408,3 +408,35 @@ def test_float64_subnormal_label_smoothing(ls):
                     bad.append(f"{name} x={x[i]} t={t[i]}: got {got!r}, exact "
                                f"{mpmath.nstr(exact[name], 17)} ({float(err):.3g} ulp)")
     assert not bad, f"label_smoothing={ls}:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_grad_hess_within_ulps_of_mpmath(dtype, kind, rng):
+    """binary_cross_entropy_grad_hess: the gradient is binary_cross_entropy_backward's
+    (reduction 'none', bitwise) and the hessian w ((x - y)^2 + y (1 - y)) / den^2, den =
+    max(x (1 - x), EPSILON), a sum of terms >= 0: within 2 ulp of mpmath, clamp points
+    included.  With label smoothing the smoothed label is itself rounded (x - y is then
+    ill-conditioned in y), so the error is measured in ulps of w (x^2 + y^2 + y) / den^2."""
+    x = _probs(rng, (400,), dtype)
+    y = _targets(rng, (400,), dtype, kind)
+    w = rng.uniform(0.1, 3.0, size=400).astype(dtype)
+    for eps in (0.0, 0.1):
+        g, h = cbce.binary_cross_entropy_grad_hess(x, y, w, label_smoothing=eps)
+        assert g.dtype == h.dtype == dtype and g.shape == h.shape == x.shape
+        want_g = B(x, y, w, reduction="none", label_smoothing=eps)
+        assert np.array_equal(g, want_g), f"{kind} eps={eps}: gradient != backward's"
+        eps32 = mpmath.mpf(float(np.float32(1e-12)))
+        with mpmath.workprec(200):
+            ex, sc = [], []
+            for a, b, c in zip(x, y, w):
+                a, b, c = (mpmath.mpf(float(v)) for v in (a, b, c))
+                b = b * (1 - mpmath.mpf(eps)) + mpmath.mpf(eps) / 2
+                den = max(a * (1 - a), eps32)
+                ex.append(c * ((a - b) ** 2 + b * (1 - b)) / den ** 2)
+                sc.append(c * (a * a + b * b + b) / den ** 2)
+        err = ulp_error(h, exact_value(ex), dtype, scale=exact_value(sc) if eps else None)
+        report_ulp(f"{np.dtype(dtype).name} bce(probs) hess {kind}", float(err.max()), 2.0)
+        worst = int(np.argmax(err))
+        assert err.max() <= 2.0, (f"{kind} eps={eps}: hessian {err.max():.3g} ulp at "
+                                  f"x={x[worst]!r} y={y[worst]!r}")

@@ -28,7 +28,10 @@ tar -C "$ROOT" --exclude=./build --exclude=./.git --exclude='*.so' --exclude='__
     --exclude=./.asv --exclude='./asv_bench/results' --exclude='./asv_bench/env' -cf - . |
     tar -C "$OUT/src" -xf -
 
-# 2. the sanitized build (setup.py appends CBCE_CFLAGS to its flags)
+# 2. the sanitized build (setup.py appends CBCE_CFLAGS to its flags), without build isolation:
+#    this Python's setuptools reads pyproject.toml's SPDX license, which needs setuptools >= 77
+"$PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" \
+    || { echo "asan: setuptools >= 77 needed: $PY -m pip install 'setuptools>=77'" >&2; exit 1; }
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 echo "asan: building with $CC $SAN"
 (cd "$OUT/src" && CC="$CC" CBCE_CFLAGS="$SAN" LDFLAGS="-fsanitize=address,undefined" \
@@ -45,10 +48,6 @@ export LD_PRELOAD="$LIBASAN:$LIBUBSAN"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$OUT/reports/asan:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"   # log_path: ignored, see above
 export PYTHONPATH="$OUT/site${PYTHONPATH:+:$PYTHONPATH}"
-# the tests run from the copy: point them at the reference CSVs next to the real tree
-if [ -z "${CBCE_REFERENCE_DIR:-}" ] && [ -d "$ROOT/../shared/reference" ]; then
-    export CBCE_REFERENCE_DIR="$ROOT/../shared/reference"
-fi
 export CBCE_MEMORY_CALLS=${CBCE_MEMORY_CALLS:-2000}   # ASan makes each call slower
 export CBCE_FUZZ_EXAMPLES=${CBCE_FUZZ_EXAMPLES:-100}
 "$PY" -c "import cbce, sys; f = cbce._core.__file__; print('asan: testing', f); \

@@ -6,6 +6,8 @@ small parametrised classes, data made in ``setup``, one-line timing methods.
     bench_probs        BCE on probabilities
     bench_focal        sigmoid focal loss
     bench_elementwise  sigmoid, log_sigmoid, softplus
+    bench_registry     every family of the registry: four operations, speed ratio to BCE
+                       with logits (the figure a new loss must keep within 1.5)
     bench_baselines    the same work done by plain NumPy, and by PyTorch where installed
     bench_accuracy     track_: max ulp error over the 80-digit reference CSVs, SIMD level
 

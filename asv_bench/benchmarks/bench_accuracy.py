@@ -1,10 +1,9 @@
 """Accuracy across history: ``track_`` benchmarks of the max error in ulps.
 
-* ``Reference``: max ulp error of every quantity over the 80-digit reference CSVs
-  (``logits_float{32,64}.csv``, plain or .xz/.gz, found in ``$CBCE_REFERENCE_DIR``, else
-  ``<repository>/../shared/reference``, else ``<repository>/tests/data/reference``; if
-  they are missing the benchmarks are skipped).
-  The measures are those of API.md's accuracy table: errors in ulps of the exact result in
+* ``Reference``: max ulp error of every quantity over the reference tables of the test
+  suite (``tests/data/logits_float{32,64}.csv.xz``, exact values from mpmath written by
+  ``tools/make_reference.py``).
+  The measures are those of the accuracy contract (docs/contract.md): errors in ulps of the exact result in
   the input's dtype (subnormal results in ulps of the subnormal spacing); soft-label
   gradients in ulps of max(c*sigmoid(x), p*y), c = 1 + (p-1)y.  A NaN or infinity where a
   finite value is due is reported as 1e9 ulps (JSON has no inf).
@@ -19,8 +18,8 @@ outside every binary format and are kept as "tiny"/"huge" with their sign.
 """
 import csv
 import decimal
+import lzma
 import math
-import os
 import re
 from pathlib import Path
 
@@ -41,26 +40,17 @@ FINITE, POS_INF, NEG_INF, NAN, ROUNDS_POS_INF, ROUNDS_NEG_INF = range(6)
 
 
 def reference_dir():
-    """$CBCE_REFERENCE_DIR, else <repository>/../shared/reference, else
-    <repository>/tests/data/reference (the same search as tests/reference.py)."""
-    env = os.environ.get("CBCE_REFERENCE_DIR")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]     # benchmarks/ -> asv_bench/ -> repository
-    for folder in (repo.parent / "shared" / "reference", repo / "tests" / "data" / "reference"):
-        if folder.is_dir():
-            return folder
-    return repo.parent / "shared" / "reference"
+    """<repository>/tests/data, where the reference tables live."""
+    return Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 def open_reference(name):
-    """The CSV `name` in reference_dir(), plain or compressed (.xz, .gz); None if absent."""
+    """The table `name` in reference_dir(), xz-compressed or plain; None if absent."""
     folder = reference_dir()
+    if (folder / (name + ".xz")).exists():
+        return lzma.open(folder / (name + ".xz"), "rt", newline="")
     if (folder / name).exists():
         return open(folder / name, newline="")
-    for suffix, module in ((".xz", "lzma"), (".gz", "gzip")):
-        if (folder / (name + suffix)).exists():
-            return __import__(module).open(folder / (name + suffix), "rt", newline="")
     return None
 
 
@@ -197,7 +187,7 @@ class Reference:
         ref = cache[dtype]
         if ref is None:
             raise NotImplementedError(
-                f"reference CSVs not found in {reference_dir()} (set CBCE_REFERENCE_DIR)")
+                f"reference tables not found in {reference_dir()}")
         self.ref = ref
         x, y, p = ref["x"], ref["y"], ref["pos_weight"]
         hard = (y == 0) | (y == 1)

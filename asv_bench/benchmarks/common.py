@@ -15,7 +15,7 @@ DTYPES = ["float32", "float64"]
 ALL_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 THREADS = {"1": 1, "all": ALL_CORES}
 
-# Functions of the API (API.md), grouped by family.  Timings use one-line methods calling
+# Functions of the API (docs/contract.md), grouped by family.  Timings use one-line methods calling
 # getattr(cbce, name) resolved in setup.
 LOGITS = [
     "binary_cross_entropy_with_logits",

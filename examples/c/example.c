@@ -2,9 +2,16 @@
  * example.c -- using the installed cbce C library: the mean BCE-with-logits loss of a small
  * batch, its gradient, and a per-class pos_weight broadcast without a copy.
  *
- * Build (after `make install` or `cmake --install`):
- *     cc example.c $(pkg-config --cflags --libs cbce) -o example        (see Makefile here)
- * or with CMake: find_package(cbce) + target_link_libraries(example PRIVATE cbce::cbce).
+ * Build and run, after `make install` or `cmake --install` (PKG_CONFIG_PATH=<prefix>/lib/pkgconfig
+ * when pkg-config does not search that prefix; -lm for the check against libm below):
+ *     cc example.c $(pkg-config --cflags --libs cbce) -lm -o example
+ *     LD_LIBRARY_PATH=$(pkg-config --variable=libdir cbce) ./example
+ * or with the static library, nothing to find at run time:
+ *     cc example.c $(pkg-config --cflags cbce) $(pkg-config --variable=libdir cbce)/libcbce.a -lm -pthread -o example-static
+ *     ./example-static
+ * The Makefile here does the same (`make`, `make example-static`); with CMake:
+ * find_package(cbce) + target_link_libraries(example PRIVATE cbce::cbce), see CMakeLists.txt.
+ * CI (.ci/embed.sh) runs the four commands above as they are written here.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +33,8 @@ int main(void)
     int st, i;
 
     memset(&a, 0, sizeof a); /* every option at its default */
+
+    a.size = sizeof a;
     a.n = ROWS * COLS;
     a.input = cbce_vector(logits, CBCE_F32, ROWS * COLS, 1);
     a.target = cbce_vector(labels, CBCE_U8, ROWS * COLS, 1);

@@ -29,6 +29,7 @@ def bce_with_logits(const double[::1] x, const double[::1] y, str reduction="mea
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x has {x.shape[0]} elements, y {y.shape[0]}")
     memset(&a, 0, sizeof(a))
+    a.size = sizeof(a)
     a.n = n
     a.input = cbce.cbce_vector(&x[0] if n else NULL, cbce.CBCE_F64, n, 1)
     a.target = cbce.cbce_vector(&y[0] if n else NULL, cbce.CBCE_F64, n, 1)

@@ -1,7 +1,10 @@
 """Build cbce_example against the installed cbce Python package.
 
-    pip install cbce            # provides get_include(): cbce.h + cbce.pxd
+    pip install cbce cython setuptools   # cbce provides get_include(): cbce.h + cbce.pxd
     python setup.py build_ext --inplace && python run_example.py
+
+Building needs Cython (3.0 or newer) and setuptools besides cbce; CI (.ci/embed.sh) runs
+these commands as they are written here.
 
 Headers and declarations come from cbce.get_include().  The code is the C core's static
 library: cbce.get_library_dir() when the package ships it (<package>/lib/libcbce.a), or the

@@ -1,4 +1,4 @@
-# Type stubs for the public API of cbce (API.md).  The compiled functions live in
+# Type stubs for the public API of cbce (docs/contract.md).  The compiled functions live in
 # cbce._core; this file is what type checkers see for `import cbce`.  .ci/integrations.sh
 # checks it with mypy (the stub itself, a usage file with assert_type, and mypy's stubtest
 # against the installed package).
@@ -23,18 +23,7 @@ _OutPair = tuple[NDArray[Any] | None, NDArray[Any] | None] | None
 
 __all__ = [
     "__version__",
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_backward",
-    "binary_cross_entropy_with_logits_forward_backward",
-    "binary_cross_entropy_with_logits_grad_hess",
-    "binary_cross_entropy",
-    "binary_cross_entropy_backward",
-    "binary_cross_entropy_forward_backward",
     "get_library_dir",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_backward",
-    "sigmoid_focal_loss_forward_backward",
-    "sigmoid_focal_loss_grad_hess",
     "sigmoid",
     "log_sigmoid",
     "softplus",
@@ -42,147 +31,7 @@ __all__ = [
     "set_num_threads",
     "get_include",
     "show_config",
-    "BCEWithLogitsLoss",
-    "BCELoss",
-    "SigmoidFocalLoss",
 ]
-
-# ---- BCE with logits -----------------------------------------------------------------
-
-@overload
-def binary_cross_entropy_with_logits(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: Literal["none"],
-    label_smoothing: float = ..., num_threads: int | None = ..., out: _Out = ...,
-) -> _Array: ...
-@overload
-def binary_cross_entropy_with_logits(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: _Reduced = ...,
-    label_smoothing: float = ..., num_threads: int | None = ..., out: None = ...,
-) -> _Float: ...
-@overload
-def binary_cross_entropy_with_logits(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: str = ...,
-    label_smoothing: float = ..., num_threads: int | None = ..., out: _Out = ...,
-) -> _Float | _Array: ...
-
-def binary_cross_entropy_with_logits_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: str = ..., label_smoothing: float = ...,
-    grad_output: ArrayLike = ..., num_threads: int | None = ..., out: _Out = ...,
-) -> _Array: ...
-
-@overload
-def binary_cross_entropy_with_logits_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: Literal["none"],
-    label_smoothing: float = ..., num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Array, _Array]: ...
-@overload
-def binary_cross_entropy_with_logits_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: _Reduced = ...,
-    label_smoothing: float = ..., num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Float, _Array]: ...
-@overload
-def binary_cross_entropy_with_logits_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., reduction: str = ...,
-    label_smoothing: float = ..., num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Float | _Array, _Array]: ...
-
-def binary_cross_entropy_with_logits_grad_hess(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    pos_weight: ArrayLike | None = ..., label_smoothing: float = ...,
-    num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Array, _Array]: ...
-
-# ---- BCE on probabilities ------------------------------------------------------------
-
-@overload
-def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    reduction: Literal["none"], label_smoothing: float = ..., num_threads: int | None = ...,
-    out: _Out = ...,
-) -> _Array: ...
-@overload
-def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    reduction: _Reduced = ..., label_smoothing: float = ..., num_threads: int | None = ...,
-    out: None = ...,
-) -> _Float: ...
-@overload
-def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    reduction: str = ..., label_smoothing: float = ..., num_threads: int | None = ...,
-    out: _Out = ...,
-) -> _Float | _Array: ...
-
-def binary_cross_entropy_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    reduction: str = ..., label_smoothing: float = ..., grad_output: ArrayLike = ...,
-    num_threads: int | None = ..., out: _Out = ...,
-) -> _Array: ...
-
-def binary_cross_entropy_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    reduction: str = ..., label_smoothing: float = ..., num_threads: int | None = ...,
-    out: _OutPair = ...,
-) -> tuple[Any, _Array]: ...
-
-# ---- sigmoid focal loss --------------------------------------------------------------
-
-@overload
-def sigmoid_focal_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: Literal["none"],
-    num_threads: int | None = ..., out: _Out = ...,
-) -> _Array: ...
-@overload
-def sigmoid_focal_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: _Reduced = ...,
-    num_threads: int | None = ..., out: None = ...,
-) -> _Float: ...
-@overload
-def sigmoid_focal_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: str = ...,
-    num_threads: int | None = ..., out: _Out = ...,
-) -> _Float | _Array: ...
-
-def sigmoid_focal_loss_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: str = ...,
-    grad_output: ArrayLike = ..., num_threads: int | None = ..., out: _Out = ...,
-) -> _Array: ...
-
-@overload
-def sigmoid_focal_loss_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: Literal["none"],
-    num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Array, _Array]: ...
-@overload
-def sigmoid_focal_loss_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: _Reduced = ...,
-    num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Float, _Array]: ...
-@overload
-def sigmoid_focal_loss_forward_backward(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., reduction: str = ...,
-    num_threads: int | None = ..., out: _OutPair = ...,
-) -> tuple[_Float | _Array, _Array]: ...
-
-def sigmoid_focal_loss_grad_hess(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
-    alpha: float | None = ..., gamma: float = ..., num_threads: int | None = ...,
-    out: _OutPair = ...,
-) -> tuple[_Array, _Array]: ...
 
 # ---- elementwise helpers (float input only; a scalar in gives a scalar out) ------------
 
@@ -207,19 +56,204 @@ def get_include() -> str: ...
 def get_library_dir() -> str: ...
 def show_config() -> None: ...
 
-# ---- loss objects (the reduction is a run-time setting: calls return Any) ---------------
+# BEGIN generated by tools/gen_registry.py from src/cbce/core/registry.h; do not edit
+__all__ += [
+    'binary_cross_entropy_with_logits',
+    'binary_cross_entropy_with_logits_backward',
+    'binary_cross_entropy_with_logits_forward_backward',
+    'binary_cross_entropy_with_logits_grad_hess',
+    'binary_cross_entropy',
+    'binary_cross_entropy_backward',
+    'binary_cross_entropy_forward_backward',
+    'binary_cross_entropy_grad_hess',
+    'sigmoid_focal_loss',
+    'sigmoid_focal_loss_backward',
+    'sigmoid_focal_loss_forward_backward',
+    'sigmoid_focal_loss_grad_hess',
+    'BCEWithLogitsLoss',
+    'BCELoss',
+    'SigmoidFocalLoss',
+]
 
+# ---- binary_cross_entropy_with_logits ------------------------------------------------
+@overload
+def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     pos_weight: ArrayLike | None = ...,
+                                     reduction: Literal["none"],
+                                     label_smoothing: float = ...,
+                                     num_threads: int | None = ...,
+                                     out: _Out = ...) -> _Array: ...
+@overload
+def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     pos_weight: ArrayLike | None = ...,
+                                     reduction: _Reduced = ...,
+                                     label_smoothing: float = ...,
+                                     num_threads: int | None = ...,
+                                     out: None = ...) -> _Float: ...
+@overload
+def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     pos_weight: ArrayLike | None = ...,
+                                     reduction: str = ..., label_smoothing: float = ...,
+                                     num_threads: int | None = ...,
+                                     out: _Out = ...) -> _Float | _Array: ...
+def binary_cross_entropy_with_logits_backward(input: ArrayLike, target: ArrayLike,
+                                              weight: ArrayLike | None = ..., *,
+                                              pos_weight: ArrayLike | None = ...,
+                                              reduction: str = ...,
+                                              label_smoothing: float = ...,
+                                              grad_output: ArrayLike = ...,
+                                              num_threads: int | None = ...,
+                                              out: _Out = ...) -> _Array: ...
+@overload
+def binary_cross_entropy_with_logits_forward_backward(input: ArrayLike, target: ArrayLike,
+                                                      weight: ArrayLike | None = ..., *,
+                                                      pos_weight: ArrayLike | None = ...,
+                                                      reduction: Literal["none"],
+                                                      label_smoothing: float = ...,
+                                                      num_threads: int | None = ...,
+                                                      out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def binary_cross_entropy_with_logits_forward_backward(input: ArrayLike, target: ArrayLike,
+                                                      weight: ArrayLike | None = ..., *,
+                                                      pos_weight: ArrayLike | None = ...,
+                                                      reduction: _Reduced = ...,
+                                                      label_smoothing: float = ...,
+                                                      num_threads: int | None = ...,
+                                                      out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def binary_cross_entropy_with_logits_forward_backward(input: ArrayLike, target: ArrayLike,
+                                                      weight: ArrayLike | None = ..., *,
+                                                      pos_weight: ArrayLike | None = ...,
+                                                      reduction: str = ...,
+                                                      label_smoothing: float = ...,
+                                                      num_threads: int | None = ...,
+                                                      out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def binary_cross_entropy_with_logits_grad_hess(input: ArrayLike, target: ArrayLike,
+                                               weight: ArrayLike | None = ..., *,
+                                               pos_weight: ArrayLike | None = ...,
+                                               label_smoothing: float = ...,
+                                               num_threads: int | None = ...,
+                                               out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
+# ---- binary_cross_entropy ------------------------------------------------------------
+@overload
+def binary_cross_entropy(input: ArrayLike, target: ArrayLike,
+                         weight: ArrayLike | None = ..., *, reduction: Literal["none"],
+                         label_smoothing: float = ..., num_threads: int | None = ...,
+                         out: _Out = ...) -> _Array: ...
+@overload
+def binary_cross_entropy(input: ArrayLike, target: ArrayLike,
+                         weight: ArrayLike | None = ..., *, reduction: _Reduced = ...,
+                         label_smoothing: float = ..., num_threads: int | None = ...,
+                         out: None = ...) -> _Float: ...
+@overload
+def binary_cross_entropy(input: ArrayLike, target: ArrayLike,
+                         weight: ArrayLike | None = ..., *, reduction: str = ...,
+                         label_smoothing: float = ..., num_threads: int | None = ...,
+                         out: _Out = ...) -> _Float | _Array: ...
+def binary_cross_entropy_backward(input: ArrayLike, target: ArrayLike,
+                                  weight: ArrayLike | None = ..., *, reduction: str = ...,
+                                  label_smoothing: float = ...,
+                                  grad_output: ArrayLike = ...,
+                                  num_threads: int | None = ...,
+                                  out: _Out = ...) -> _Array: ...
+@overload
+def binary_cross_entropy_forward_backward(input: ArrayLike, target: ArrayLike,
+                                          weight: ArrayLike | None = ..., *,
+                                          reduction: Literal["none"],
+                                          label_smoothing: float = ...,
+                                          num_threads: int | None = ...,
+                                          out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def binary_cross_entropy_forward_backward(input: ArrayLike, target: ArrayLike,
+                                          weight: ArrayLike | None = ..., *,
+                                          reduction: _Reduced = ...,
+                                          label_smoothing: float = ...,
+                                          num_threads: int | None = ...,
+                                          out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def binary_cross_entropy_forward_backward(input: ArrayLike, target: ArrayLike,
+                                          weight: ArrayLike | None = ..., *,
+                                          reduction: str = ...,
+                                          label_smoothing: float = ...,
+                                          num_threads: int | None = ...,
+                                          out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def binary_cross_entropy_grad_hess(input: ArrayLike, target: ArrayLike,
+                                   weight: ArrayLike | None = ..., *,
+                                   label_smoothing: float = ...,
+                                   num_threads: int | None = ...,
+                                   out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
+# ---- sigmoid_focal_loss --------------------------------------------------------------
+@overload
+def sigmoid_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ...,
+                       *, alpha: float | None = ..., gamma: float = ...,
+                       reduction: Literal["none"], label_smoothing: float = ...,
+                       num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+@overload
+def sigmoid_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ...,
+                       *, alpha: float | None = ..., gamma: float = ...,
+                       reduction: _Reduced = ..., label_smoothing: float = ...,
+                       num_threads: int | None = ..., out: None = ...) -> _Float: ...
+@overload
+def sigmoid_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ...,
+                       *, alpha: float | None = ..., gamma: float = ...,
+                       reduction: str = ..., label_smoothing: float = ...,
+                       num_threads: int | None = ...,
+                       out: _Out = ...) -> _Float | _Array: ...
+def sigmoid_focal_loss_backward(input: ArrayLike, target: ArrayLike,
+                                weight: ArrayLike | None = ..., *,
+                                alpha: float | None = ..., gamma: float = ...,
+                                reduction: str = ..., label_smoothing: float = ...,
+                                grad_output: ArrayLike = ..., num_threads: int | None = ...,
+                                out: _Out = ...) -> _Array: ...
+@overload
+def sigmoid_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                        weight: ArrayLike | None = ..., *,
+                                        alpha: float | None = ..., gamma: float = ...,
+                                        reduction: Literal["none"],
+                                        label_smoothing: float = ...,
+                                        num_threads: int | None = ...,
+                                        out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def sigmoid_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                        weight: ArrayLike | None = ..., *,
+                                        alpha: float | None = ..., gamma: float = ...,
+                                        reduction: _Reduced = ...,
+                                        label_smoothing: float = ...,
+                                        num_threads: int | None = ...,
+                                        out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def sigmoid_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                        weight: ArrayLike | None = ..., *,
+                                        alpha: float | None = ..., gamma: float = ...,
+                                        reduction: str = ..., label_smoothing: float = ...,
+                                        num_threads: int | None = ...,
+                                        out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def sigmoid_focal_loss_grad_hess(input: ArrayLike, target: ArrayLike,
+                                 weight: ArrayLike | None = ..., *,
+                                 alpha: float | None = ..., gamma: float = ...,
+                                 label_smoothing: float = ...,
+                                 num_threads: int | None = ...,
+                                 out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
+# ---- loss objects (the reduction is a run-time setting: calls return Any) -------
 class BCEWithLogitsLoss:
     weight: ArrayLike | None
     pos_weight: ArrayLike | None
     reduction: str
     label_smoothing: float
-    def __init__(self, weight: ArrayLike | None = ..., pos_weight: ArrayLike | None = ...,
-                 reduction: str = ..., label_smoothing: float = ...) -> None: ...
-    def __call__(self, input: ArrayLike, target: ArrayLike, *, num_threads: int | None = ...,
-                 out: _Out = ...) -> Any: ...
-    def backward(self, input: ArrayLike, target: ArrayLike, grad_output: ArrayLike = ..., *,
-                 num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+        def __init__(self, weight: ArrayLike | None = ...,
+                     pos_weight: ArrayLike | None = ..., reduction: str = ...,
+                     label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
     def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
                          num_threads: int | None = ..., out: _OutPair = ...
                          ) -> tuple[Any, _Array]: ...
@@ -228,12 +262,13 @@ class BCELoss:
     weight: ArrayLike | None
     reduction: str
     label_smoothing: float
-    def __init__(self, weight: ArrayLike | None = ..., reduction: str = ...,
-                 label_smoothing: float = ...) -> None: ...
-    def __call__(self, input: ArrayLike, target: ArrayLike, *, num_threads: int | None = ...,
-                 out: _Out = ...) -> Any: ...
-    def backward(self, input: ArrayLike, target: ArrayLike, grad_output: ArrayLike = ..., *,
-                 num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+        def __init__(self, weight: ArrayLike | None = ..., reduction: str = ...,
+                     label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
     def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
                          num_threads: int | None = ..., out: _OutPair = ...
                          ) -> tuple[Any, _Array]: ...
@@ -242,12 +277,15 @@ class SigmoidFocalLoss:
     alpha: float | None
     gamma: float
     reduction: str
-    def __init__(self, alpha: float | None = ..., gamma: float = ...,
-                 reduction: str = ...) -> None: ...
-    def __call__(self, input: ArrayLike, target: ArrayLike, *, num_threads: int | None = ...,
-                 out: _Out = ...) -> Any: ...
-    def backward(self, input: ArrayLike, target: ArrayLike, grad_output: ArrayLike = ..., *,
-                 num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+    label_smoothing: float
+        def __init__(self, alpha: float | None = ..., gamma: float = ...,
+                     reduction: str = ..., label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
     def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
                          num_threads: int | None = ..., out: _OutPair = ...
                          ) -> tuple[Any, _Array]: ...
+# END generated

@@ -1,5 +1,8 @@
-"""python -m cbce            version, SIMD level, a worked example, a quick speed comparison
-python -m cbce bench      the full peer benchmark (float32/float64, 10^3..10^7 elements)"""
+"""usage: python -m cbce [bench [--json]]
+
+python -m cbce               version, SIMD level, a worked example, a quick speed comparison
+python -m cbce bench         the full peer benchmark (float32/float64, 10^3..10^7 elements)
+python -m cbce bench --json  the same at one and two threads, as JSON (for the docs' plots)"""
 import sys
 
 import numpy as np
@@ -9,12 +12,16 @@ from cbce import _bench
 
 
 def main(argv):
-    if argv[:1] == ["bench"]:
+    if argv == ["bench"]:
         _bench.report()
         _bench.report_targets()
         return 0
+    if argv == ["bench", "--json"]:
+        _bench.report_json()
+        return 0
     if argv:
-        print(__doc__)
+        print(f"python -m cbce: unknown command {' '.join(argv)!r}\n\n{__doc__}",
+              file=sys.stderr)
         return 2
     print(f"cbce {cbce.__version__}")
     cbce.show_config()

@@ -3,6 +3,12 @@
 Every figure is measured in this process, in this run; ratios are peer time / cbce time
 (above 1: cbce is faster).  Used by ``python -m cbce`` (quick) and ``python -m cbce bench``.
 """
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
 import time
 
 import numpy as np
@@ -31,8 +37,9 @@ def _best(fns, min_time=0.2, repeat=5):
     return best
 
 
-def _numpy_peer(x, y):
-    # The usual NumPy formulation (loses accuracy at large |x|, see README).
+def _numpy_peer(x, y, threads=1):
+    # The usual NumPy formulation (loses accuracy at large |x|); NumPy's ufuncs run on one
+    # thread whatever `threads` says.
     def fwd():
         return np.mean(np.logaddexp(0, -x) + (1 - y) * x)
 
@@ -43,12 +50,13 @@ def _numpy_peer(x, y):
     return fwd, fwd_bwd
 
 
-def _torch_peer(x, y):
+def _torch_peer(x, y, threads=1):
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         return None
+    torch.set_num_threads(threads)   # process-wide: measure() times each peer right after
     tx = torch.from_numpy(x)
     ty = torch.from_numpy(y)
 
@@ -63,7 +71,7 @@ def _torch_peer(x, y):
     return fwd, fwd_bwd
 
 
-def _sklearn_peer(x, y):
+def _sklearn_peer(x, y, threads=1):
     try:
         from sklearn._loss.loss import HalfBinomialLoss
     except ImportError:
@@ -72,20 +80,22 @@ def _sklearn_peer(x, y):
     yt = y.astype(x.dtype)
 
     def fwd():
-        return np.mean(loss.loss(y_true=yt, raw_prediction=x))
+        return np.mean(loss.loss(y_true=yt, raw_prediction=x, n_threads=threads))
 
     def fwd_bwd():
-        return loss.loss_gradient(y_true=yt, raw_prediction=x)
+        return loss.loss_gradient(y_true=yt, raw_prediction=x, n_threads=threads)
     return fwd, fwd_bwd
 
 
-def _jax_peer(x, y):
+def _jax_peer(x, y, threads=1):
+    # XLA picks its own thread count: `threads` is not applied.
     try:
         import jax
         import jax.numpy as jnp
         import optax
     except ImportError:
         return None
+    jax.config.update("jax_enable_x64", True)   # else float64 arrays become float32
     jx, jy = jnp.asarray(x), jnp.asarray(y)
     f = jax.jit(lambda a, b: optax.sigmoid_binary_cross_entropy(a, b).mean())
     fg = jax.jit(jax.value_and_grad(f))
@@ -99,12 +109,15 @@ def _jax_peer(x, y):
     return fwd, fwd_bwd
 
 
+# module whose __version__ names each peer's version
+PEER_MODULES = {"numpy": "numpy", "torch": "torch", "sklearn": "sklearn", "jax": "jax"}
 PEERS = {"numpy": _numpy_peer, "torch": _torch_peer, "sklearn": _sklearn_peer,
          "jax": _jax_peer}
 
 
 def measure(dtype, n, num_threads=1, min_time=0.2, peers=PEERS):
-    """{name: (forward s/call, fused forward+backward s/call)} for cbce and each peer."""
+    """{name: (forward s/call, fused forward+backward s/call)} for cbce and each peer, each
+    asked to use `num_threads` threads (NumPy and JAX cannot be)."""
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(n) * 4).astype(dtype)
     y = (rng.random(n) < 0.5).astype(dtype)
@@ -114,27 +127,18 @@ def measure(dtype, n, num_threads=1, min_time=0.2, peers=PEERS):
            ("cbce", 1): lambda: _core.binary_cross_entropy_with_logits_forward_backward(
                x, y, num_threads=num_threads)}
     for name, make in peers.items():
-        peer = make(x, y)
+        peer = make(x, y, num_threads)
         if peer is not None:
             fns[(name, 0)], fns[(name, 1)] = peer
     best = _best(fns, min_time)
     return {name: (best[(name, 0)], best[(name, 1)]) for name, part in fns if part == 0}
 
 
-def _threads_guard():
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-
-
 def report(sizes=(10**3, 10**4, 10**5, 10**6, 10**7), dtypes=("float32", "float64"),
            min_time=0.2, file=None):
     """Print the table of `python -m cbce bench`: ns per element and ratio peer/cbce."""
-    _threads_guard()
-    print("one thread each (torch.set_num_threads(1)); ns/element; ratio = peer time / cbce "
-          "time", file=file)
+    print(header(), file=file)
+    print("one thread each; ns/element; ratio = peer time / cbce time", file=file)
     print(f"{'dtype':8} {'n':>9} {'library':8} {'forward':>10} {'fwd+bwd':>10} "
           f"{'fwd ratio':>10} {'f+b ratio':>10}", file=file)
     for dt in dtypes:
@@ -193,3 +197,60 @@ def report_targets(file=None):
     peak, need = peak_memory()
     print(f"memory: float32 10^7 fused forward+backward: tracemalloc peak {peak} bytes, of "
           f"which the gradient is {need}; {peak - need} bytes more", file=file)
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment():
+    """What a benchmark ran on: CPU, cores, SIMD level, and the versions of cbce, Python and
+    every peer that imports (absent ones are left out)."""
+    versions = {"cbce": _core.__version__, "python": platform.python_version()}
+    for name, module in PEER_MODULES.items():
+        try:
+            versions[name] = importlib.import_module(module).__version__
+        except ImportError:
+            pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {"cpu": _cpu_model(), "machine": platform.machine(), "system": platform.system(),
+            "cores": cores, "simd": _core.SIMD_LEVEL, "versions": versions,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def header(env=None):
+    """One line naming the machine, the SIMD level and the library versions."""
+    env = env or environment()
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    return (f"# {env['cpu']} ({env['machine']}, {env['cores']} cores), cbce SIMD "
+            f"{env['simd']}; {versions}; {env['date']}")
+
+
+def report_json(sizes=(10**3, 3 * 10**3, 10**4, 3 * 10**4, 10**5, 3 * 10**5, 10**6,
+                       3 * 10**6, 10**7),
+                dtypes=("float32", "float64"), threads=(1, 2), min_time=0.2, file=None):
+    """`python -m cbce bench --json`: every case of the table at one and two threads, as one
+    JSON document {"environment": ..., "results": [{dtype, n, threads, library,
+    forward_s, forward_backward_s}, ...]} (seconds per call, best of the rounds)."""
+    results = []
+    for k in threads:
+        for dt in dtypes:
+            for n in sizes:
+                print(f"bench: {dt} n={n} threads={k}", file=sys.stderr, flush=True)
+                for name, (f, b) in measure(np.dtype(dt).type, n, num_threads=k,
+                                            min_time=min_time).items():
+                    results.append({"dtype": dt, "n": n, "threads": k, "library": name,
+                                    "forward_s": f, "forward_backward_s": b})
+    json.dump({"environment": environment(), "results": results}, file or sys.stdout,
+              indent=1)
+    print(file=file)

@@ -13,6 +13,7 @@ the data.  A copy is made only where the core cannot read a buffer as it is:
 Outputs that cannot be written in place (float16, overlapping an input, not one strided
 line) are computed into a temporary and copied into `out`.
 """
+import inspect
 import os
 
 cimport cython
@@ -34,23 +35,31 @@ from cbce.cbce cimport *
 __version__ = cbce_version_string().decode()
 C_VERSION_NUMBER = cbce_version_number()
 
-# ---- families and operations ------------------------------------------------------------
+# ---- the loss families (registry.h, as the generated cbce._registry) -------------------
 
-cdef enum:
-    LOGITS = 0
-    PROBS = 1
-    FOCAL = 2
+from cbce._registry import FAMILIES, PARAMS
+
+cdef extern from "internal.h":
+    enum:
+        CBCE__OP_FWD
+        CBCE__OP_BWD
+        CBCE__OP_FWD_BWD
+        CBCE__OP_GRAD_HESS
+    const size_t cbce__param_offsets[]
+    int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1,
+                   ptrdiff_t s1, void *result, void *o2, ptrdiff_t s2,
+                   size_t *bad_index) noexcept nogil
+
+_FAMILY_NUMBER = {f["name"]: i for i, f in enumerate(FAMILIES)}
+# name -> (offset in cbce_args_t, kind, message)
+_PARAM_SLOT = {name: (cbce__param_offsets[i], p[3], p[4]) for i, (name, p) in
+               enumerate(PARAMS.items())}
+_PARAM_OF_STATUS = {p[0]: name for name, p in PARAMS.items()}
 
 cdef enum:
     SIGMOID = 0
     LOG_SIGMOID = 1
     SOFTPLUS = 2
-
-cdef enum:
-    OP_FWD = 0
-    OP_BWD = 1
-    OP_FWD_BWD = 2
-    OP_GRAD_HESS = 3
 
 REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
               "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
@@ -77,68 +86,6 @@ cdef int _target_code(cnp.ndarray t):
         return CBCE_F32
     if tn == cnp.NPY_FLOAT64:
         return CBCE_F64
-    return -1
-
-
-cdef int _call(int family, int op, int f64, cbce_args_t *a, void *o1, ptrdiff_t s1,
-               void *res, void *o2, ptrdiff_t s2, size_t *bad) noexcept nogil:
-    """The one place where the typed C entry points are chosen.
-
-    ``bad`` receives the flat index of the first out-of-domain element (PROBS only).
-    """
-    if family == LOGITS:
-        if op == OP_FWD:
-            if f64:
-                return cbce_bce_logits_fwd_f64(a, <double *>o1, s1, <double *>res)
-            return cbce_bce_logits_fwd_f32(a, <float *>o1, s1, <float *>res)
-        if op == OP_BWD:
-            if f64:
-                return cbce_bce_logits_bwd_f64(a, <double *>o2, s2)
-            return cbce_bce_logits_bwd_f32(a, <float *>o2, s2)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_bce_logits_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                                   <double *>o2, s2)
-            return cbce_bce_logits_fwd_bwd_f32(a, <float *>o1, s1, <float *>res,
-                                               <float *>o2, s2)
-        if f64:
-            return cbce_bce_logits_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
-        return cbce_bce_logits_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
-    if family == PROBS:
-        if op == OP_FWD:
-            if f64:
-                return cbce_bce_fwd_f64(a, <double *>o1, s1, <double *>res, bad)
-            return cbce_bce_fwd_f32(a, <float *>o1, s1, <float *>res, bad)
-        if op == OP_BWD:
-            if f64:
-                return cbce_bce_bwd_f64(a, <double *>o2, s2, bad)
-            return cbce_bce_bwd_f32(a, <float *>o2, s2, bad)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_bce_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                            <double *>o2, s2, bad)
-            return cbce_bce_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2,
-                                        bad)
-        if f64:
-            return cbce_bce_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2, bad)
-        return cbce_bce_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2, bad)
-    if family == FOCAL:
-        if op == OP_FWD:
-            if f64:
-                return cbce_focal_fwd_f64(a, <double *>o1, s1, <double *>res)
-            return cbce_focal_fwd_f32(a, <float *>o1, s1, <float *>res)
-        if op == OP_BWD:
-            if f64:
-                return cbce_focal_bwd_f64(a, <double *>o2, s2)
-            return cbce_focal_bwd_f32(a, <float *>o2, s2)
-        if op == OP_FWD_BWD:
-            if f64:
-                return cbce_focal_fwd_bwd_f64(a, <double *>o1, s1, <double *>res,
-                                              <double *>o2, s2)
-            return cbce_focal_fwd_bwd_f32(a, <float *>o1, s1, <float *>res, <float *>o2, s2)
-        if f64:
-            return cbce_focal_grad_hess_f64(a, <double *>o1, s1, <double *>o2, s2)
-        return cbce_focal_grad_hess_f32(a, <float *>o1, s1, <float *>o2, s2)
     return -1
 
 
@@ -198,12 +145,45 @@ _num_threads = _default_threads()
 
 
 def get_num_threads():
-    """The number of threads a call with ``num_threads=None`` uses."""
+    """The number of threads a call with ``num_threads=None`` uses.
+
+    :func:`set_num_threads`'s value, else the ``CBCE_NUM_THREADS`` environment variable,
+    else the cores available to the process.  A call uses at most one thread per 32768
+    elements.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import cbce
+    >>> cbce.get_num_threads() >= 1
+    True
+    """
     return _num_threads
 
 
 def set_num_threads(n):
-    """Set the default thread count (an int >= 1).  Results do not depend on it."""
+    """Set the default thread count of every call with ``num_threads=None``.
+
+    Results do not depend on it: reductions are bitwise the same for every thread count.
+
+    Parameters
+    ----------
+    n : int >= 1
+        ValueError for anything else (0, negative, bool, float, str); the previous setting
+        is then kept.
+
+    Examples
+    --------
+    >>> import cbce
+    >>> before = cbce.get_num_threads()
+    >>> cbce.set_num_threads(2)
+    >>> cbce.get_num_threads()
+    2
+    >>> cbce.set_num_threads(before)
+    """
     global _num_threads
     _num_threads = _check_threads(n)
 
@@ -239,6 +219,19 @@ cdef object _readable(cnp.ndarray a):
         if not v.dtype.isnative:
             v = v.astype(v.dtype.newbyteorder("="))
     return v
+
+
+cdef object _array(value, str name, int family):
+    """np.asarray(value); a torch tensor that requires grad (which NumPy cannot take) raises
+    a TypeError naming the differentiable alternative.  torch is never imported here."""
+    if getattr(value, "requires_grad", False) and \
+            type(value).__module__.partition(".")[0] == "torch":
+        fn = FAMILIES[family]["python"]
+        raise TypeError(f"{name} is a torch.Tensor that requires grad; cbce.{fn} works on "
+                        f"NumPy arrays and records no autograd graph: use "
+                        f"cbce.integrations.torch.{fn} (differentiable, same arguments), or "
+                        f"pass {name}.detach() to get the value only")
+    return np.asarray(value)
 
 
 cdef void _set_line(cbce_operand_t *op, cnp.ndarray v, int code):
@@ -318,18 +311,17 @@ cdef class _Call:
     cdef object result_dtype, compute_dtype
     cdef object x, t, w, pw, go        # arrays kept alive while the core reads them
     cdef object x_in, t_in             # input and target as given (for error messages)
-    cdef size_t bad                    # first out-of-domain element (PROBS)
+    cdef size_t bad                    # first out-of-domain element (probabilities)
+    cdef dict params                   # the scalar parameters as given
 
-    cdef init(self, int family, input, target, weight, pos_weight, reduction,
-              label_smoothing, num_threads):
+    cdef init(self, int family, input, target, weight, pos_weight, reduction, num_threads):
         cdef cnp.ndarray x, t
         cdef int tn, code
         self.family = family
+        self.a.size = sizeof(cbce_args_t)
         self.a.reduction = CBCE_REDUCTION_NONE
-        self.a.alpha = _NAN
         self.a.simd = _simd
-        self.a.gamma = 0.0
-        x = input if type(input) is cnp.ndarray else np.asarray(input)
+        x = input if type(input) is cnp.ndarray else _array(input, "input", family)
         tn = cnp.PyArray_TYPE(x)
         if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64 and tn != cnp.NPY_FLOAT16:
             raise TypeError(f"input must be float16, float32 or float64, got dtype "
@@ -342,7 +334,7 @@ cdef class _Call:
             x = x.astype(np.float32)
         self.shape = (<object>x).shape
 
-        t = target if type(target) is cnp.ndarray else np.asarray(target)
+        t = target if type(target) is cnp.ndarray else _array(target, "target", family)
         self.x_in = x
         self.t_in = t
         if not cnp.PyArray_SAMESHAPE(t, x):
@@ -371,24 +363,29 @@ cdef class _Call:
             raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', "
                              f"'weighted_mean', got {reduction!r}")
         self.a.reduction = REDUCTIONS[reduction]
-        eps = label_smoothing if type(label_smoothing) is float else float(label_smoothing)
-        if not (0.0 <= eps <= 1.0):
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.a.label_smoothing = eps
         self.a.num_threads = _num_threads if num_threads is None else _check_threads(num_threads)
 
-    cdef set_focal(self, alpha, gamma):
-        g = float(gamma)
-        if not (g >= 0.0) or g == float("inf"):
-            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-        self.a.gamma = g
-        if alpha is None:
-            self.a.alpha = float("nan")
-        else:
-            al = float(alpha)
-            if al != al or al in (float("inf"), float("-inf")):
-                raise ValueError(f"alpha must be a finite number or None, got {alpha!r}")
-            self.a.alpha = al
+    cdef set_params(self, dict values):
+        """The family's scalar parameters (registry.h) into the arguments; the core checks
+        their ranges, and run() names the value given when it refuses one."""
+        cdef double v
+        cdef size_t offset
+        self.params = values
+        for name, value in values.items():
+            offset, kind, message = _PARAM_SLOT[name]
+            if value is None and kind == "or_nan":
+                v = _NAN
+            else:
+                if type(value) is float:
+                    v = value
+                else:
+                    try:
+                        v = float(value)
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{message}, got {value!r}") from None
+                if v != v and kind == "or_nan":  # NaN is the core's None: give None
+                    raise ValueError(f"{message}, got {value!r}")
+            (<double *>(<char *>&self.a + offset))[0] = v
 
     cdef domain_error(self):
         """The ValueError for the first element outside [0, 1] (flat index self.bad)."""
@@ -410,12 +407,14 @@ cdef class _Call:
                 self.go = _broadcast_operand(&self.a.grad_output, grad_output, self.shape,
                                              self.compute_dtype, "grad_output")
             return
-        go = np.asarray(grad_output, dtype=self.compute_dtype)
+        # kept in double for every input dtype: the core's scale grad_output / n is then
+        # rounded once, so a caller can pass a scale of its own (e.g. 1 / n) unrounded
+        go = np.asarray(grad_output, dtype=np.float64)
         if go.size != 1:
             raise ValueError(f"grad_output must be a scalar for a reduced loss, got shape "
                              f"{go.shape}")
         self.go = go.reshape(1)
-        _set_line(&self.a.grad_output, self.go, CBCE_F64 if self.f64 else CBCE_F32)
+        _set_line(&self.a.grad_output, self.go, CBCE_F64)
 
     cdef tuple _target(self, out, str name, list taken):
         """(array to return, 1-D array the core writes, temp-or-None)."""
@@ -457,28 +456,32 @@ cdef class _Call:
         cdef void *res = NULL
         cdef int st
         arr1 = arr2 = tmp1 = tmp2 = None
-        reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (OP_FWD, OP_FWD_BWD)
+        reduced = self.a.reduction != CBCE_REDUCTION_NONE and op in (CBCE__OP_FWD, CBCE__OP_FWD_BWD)
         if reduced and out1 is not None:
             raise ValueError(f"{name1} is for reduction='none' only: a reduced loss is "
                              f"returned as a scalar")
-        if op != OP_BWD and not reduced:
+        if op != CBCE__OP_BWD and not reduced:
             arr1, v1, tmp1 = self._target(out1, name1, [])
             p1 = cnp.PyArray_DATA(v1)
             s1 = cnp.PyArray_STRIDES(v1)[0] // cnp.PyArray_ITEMSIZE(v1)
-        if op != OP_FWD:
+        if op != CBCE__OP_FWD:
             arr2, v2, tmp2 = self._target(out2, name2, [v1] if v1 is not None else [])
             p2 = cnp.PyArray_DATA(v2)
             s2 = cnp.PyArray_STRIDES(v2)[0] // cnp.PyArray_ITEMSIZE(v2)
         if reduced:
             res = <void *>&res64 if self.f64 else <void *>&res32
+        cdef int dtype = CBCE_F64 if self.f64 else CBCE_F32
         if self.a.n < _NOGIL_MIN:   # a short call: releasing the GIL would cost more
-            st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2, &self.bad)
+            st = cbce__call(self.family, op, dtype, &self.a, p1, s1, res, p2, s2, &self.bad)
         else:
             with nogil:
-                st = _call(self.family, op, self.f64, &self.a, p1, s1, res, p2, s2,
-                           &self.bad)
+                st = cbce__call(self.family, op, dtype, &self.a, p1, s1, res, p2, s2,
+                                &self.bad)
         if st == CBCE_ERR_DOMAIN:
             raise self.domain_error()
+        if st in _PARAM_OF_STATUS:
+            name = _PARAM_OF_STATUS[st]
+            raise ValueError(f"{PARAMS[name][4]}, got {self.params[name]!r}")
         if st != CBCE_OK:
             raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
         if tmp1 is not None or tmp2 is not None:
@@ -492,41 +495,79 @@ cdef class _Call:
         return arr1, arr2
 
 
-cdef _Call _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                        num_threads):
+cdef object _loss(str family, int op, input, target, weight, pos_weight, reduction,
+                  grad_output, num_threads, out, dict params):
+    """Run `op`; return (loss-or-array1, array2)."""
     cdef _Call c = _Call.__new__(_Call)
-    c.init(LOGITS, input, target, weight, pos_weight, reduction, label_smoothing, num_threads)
-    return c
+    c.init(_FAMILY_NUMBER[family], input, target, weight, pos_weight, reduction, num_threads)
+    c.set_params(params)
+    if op == CBCE__OP_FWD:
+        return c.run(op, out, None, "out", "out")[0]
+    if op == CBCE__OP_BWD:
+        c.set_grad_output(grad_output)
+        return c.run(op, None, out, "out", "out")[1]
+    o1, o2 = _pair(out)
+    if o1 is not None and op == CBCE__OP_FWD_BWD and c.a.reduction != CBCE_REDUCTION_NONE:
+        raise ValueError("out[0] must be None for a reduced loss")
+    return c.run(op, o1, o2, "out[0]", "out[1]")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=None,
                                      reduction="mean", label_smoothing=0.0,
                                      num_threads=None, out=None):
-    """Binary cross-entropy with logits, accurate to <= 1 ulp (hard labels).
+    """Binary cross-entropy with logits, within 1 ulp of the exact value.
 
-    Per element, with ``y`` the (smoothed) target, ``w`` the weight and ``p`` the pos_weight:
-    ``l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x))``.
+    Per element, with ``y`` the (smoothed) target, ``w`` the weight and ``p`` the pos_weight::
+
+        l = w * ((1 - y) * x + (1 + (p - 1) * y) * softplus(-x))
+
+    evaluated in a cancellation-free form, so tiny losses keep full precision and infinite
+    logits give the limits (``x = +inf, y = 1``: 0).  Same arguments as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``, plus ``label_smoothing``.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
-        Logits.  float16 is computed in float32 and returned as float16.
-    target : array_like, same shape as ``input``
-        Labels (any real or bool dtype; bool/uint8/int8 are read without a copy).
-    weight, pos_weight : array_like, optional
-        Broadcastable to the input's shape (e.g. ``(C,)`` or ``(N, 1)`` for ``(N, C)``).
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-        ``mean`` divides by the element count, ``weighted_mean`` by the sum of the weights.
-    label_smoothing : float in [0, 1]
-        ``y -> y * (1 - eps) + eps / 2``.
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
     num_threads : int, optional
-        Threads to use; the result is bitwise the same for every value.
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``: where to write the losses (returned).
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
 
     Returns
     -------
-    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
+
+    See Also
+    --------
+    binary_cross_entropy_with_logits_forward_backward : loss and gradient in one pass.
+    BCEWithLogitsLoss : the same with fixed settings.
 
     Examples
     --------
@@ -535,20 +576,63 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, pos_weight=N
     >>> y = np.array([0.0, 1.0, 1.0])
     >>> cbce.binary_cross_entropy_with_logits(x, y, reduction="none")
     array([2.06115362e-09, 6.93147181e-01, 4.85873516e-02])
+    >>> cbce.binary_cross_entropy_with_logits(x, y, pos_weight=np.array([1.0, 2.0, 2.0]))
+    np.float64(0.4944896887761761)
     """
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("bce_logits", CBCE__OP_FWD, input, target, weight, pos_weight, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
-def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos_weight=None,
-                                              reduction="mean", label_smoothing=0.0,
-                                              grad_output=1.0, num_threads=None, out=None):
+def binary_cross_entropy_with_logits_backward(input, target, weight=None, *,
+                                              pos_weight=None, reduction="mean",
+                                              label_smoothing=0.0, grad_output=1.0,
+                                              num_threads=None, out=None):
     """Gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``.
 
-    ``grad_output`` is a scalar for ``'mean'``/``'sum'``/``'weighted_mean'``, and a scalar or
-    an array broadcastable to the input for ``'none'``.  ``out`` may be the input itself
-    (in-place gradient).
+    Per element ``w * (L * sigmoid(x) - p * y)`` with ``L = 1 + (p - 1) * y``, times
+    ``grad_output``, divided by the element count for ``'mean'`` and by the sum of the
+    weights for ``'weighted_mean'``; computed without cancellation.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -556,19 +640,62 @@ def binary_cross_entropy_with_logits_backward(input, target, weight=None, *, pos
     >>> x = np.array([-2.0, 0.0, 2.0]); y = np.array([0.0, 1.0, 1.0])
     >>> cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="sum")
     array([ 0.11920292, -0.5       , -0.11920292])
+    >>> g = cbce.binary_cross_entropy_with_logits_backward(x, y, reduction="none", out=x)
+    >>> g is x  # in place
+    True
     """
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("bce_logits", CBCE__OP_BWD, input, target, weight, pos_weight, reduction,
+                 grad_output, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None, *,
                                                       pos_weight=None, reduction="mean",
                                                       label_smoothing=0.0, num_threads=None,
                                                       out=None):
-    """``(loss, grad)`` from one pass over memory; ``out`` is a pair ``(loss_out, grad_out)``
-    (``loss_out`` must be None unless ``reduction='none'``), either may be None.
+    """``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` from one pass over memory.
+
+    The same values as the loss and backward functions (with ``grad_output=1``), for the
+    cost of about one of them.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -578,70 +705,113 @@ def binary_cross_entropy_with_logits_forward_backward(input, target, weight=None
     >>> float(loss), grad
     (0.6931471805599453, array([ 0.25, -0.25]))
     """
-    lo, go = _pair(out)
-    c = _logits_call(input, target, weight, pos_weight, reduction, label_smoothing,
-                     num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+    return _loss("bce_logits", CBCE__OP_FWD_BWD, input, target, weight, pos_weight, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
-def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *, pos_weight=None,
-                                               label_smoothing=0.0, num_threads=None, out=None):
-    """Elementwise ``(grad, hess)`` of the unreduced loss (gradient-boosting objectives).
+def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, *,
+                                               pos_weight=None, label_smoothing=0.0,
+                                               num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced BCE with logits (gradient boosting).
+
+    ``hess = w * L * sigmoid(x) * sigmoid(-x)`` with ``L = 1 + (p - 1) * y``, never formed
+    as ``s * (1 - s)``, so it keeps full precision where it is tiny.  There is no
+    reduction.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    pos_weight : array_like, optional
+        Multiplies the positive term ``y * softplus(-x)``; broadcastable to the input's
+        shape, typically ``(C,)`` for an ``(N, C)`` input.  Default: 1.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
     >>> import numpy as np, cbce
-    >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0]), np.array([1.0]))
-    (array([-0.5]), array([0.25]))
+    >>> cbce.binary_cross_entropy_with_logits_grad_hess(np.array([0.0, 30.0]),
+    ...                                                 np.array([1.0, 1.0]))
+    (array([-5.00000000e-01, -9.35762297e-14]), array([2.50000000e-01, 9.35762297e-14]))
     """
-    go, ho = _pair(out)
-    c = _logits_call(input, target, weight, pos_weight, "none", label_smoothing, num_threads)
-    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+    return _loss("bce_logits", CBCE__OP_GRAD_HESS, input, target, weight, pos_weight, "none",
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 # ---- BCE on probabilities ---------------------------------------------------------------
 
-cdef _Call _probs_call(input, target, weight, reduction, label_smoothing, num_threads):
-    cdef _Call c = _Call.__new__(_Call)
-    c.init(PROBS, input, target, weight, None, reduction, label_smoothing, num_threads)
-    return c
-
-
-def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_smoothing=0.0,
-                         num_threads=None, out=None):
+def binary_cross_entropy(input, target, weight=None, *, reduction="mean",
+                         label_smoothing=0.0, num_threads=None, out=None):
     """Binary cross-entropy on probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
-    Per element, with ``y`` the (smoothed) target and ``w`` the weight:
-    ``l = -w * (y * max(log(x), -100) + (1 - y) * max(log(1 - x), -100))``; the clamp keeps
-    ``x`` in {0, 1} finite (PyTorch's rule).
+    Per element, with ``y`` the (smoothed) target and ``w`` the weight::
+
+        l = -w * (y * max(log(x), -100) + (1 - y) * max(log(1 - x), -100))
+
+    The clamp keeps ``x`` in {0, 1} finite (PyTorch's rule).  Prefer
+    :func:`binary_cross_entropy_with_logits` when the model gives logits.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
         Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
-    target : array_like, same shape as ``input``
-        Labels in [0, 1] (any real or bool dtype).
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
     weight : array_like, optional
-        Broadcastable to the input's shape.
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-    label_smoothing : float in [0, 1]
-        ``y -> y * (1 - eps) + eps / 2``.
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
     num_threads : int, optional
-        Threads to use; the result is bitwise the same for every value.
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``: where to write the losses (returned).
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
 
     Returns
     -------
-    NumPy scalar of the input's dtype, or an array of the input's shape for ``'none'``.
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
 
     Raises
     ------
-    ValueError
-        If an input or target value is outside [0, 1] or NaN; the message names the first
-        such value and its index.  Nothing is written.
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -651,8 +821,8 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean", label_
     >>> cbce.binary_cross_entropy(p, y, reduction="none")
     array([  0.10536052,   0.22314355, 100.        ])
     """
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("bce", CBCE__OP_FWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean",
@@ -664,8 +834,44 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     divided by the element count for ``'mean'``, by the sum of the weights for
     ``'weighted_mean'``); 1e-12 is PyTorch's float32 EPSILON (9.99999996e-13) for every
     dtype, and float16 input is computed in float32, so the gradient is finite at 0 and 1.
-    ``grad_output`` is a scalar for a reduced loss, a scalar or an array broadcastable to the
-    input for ``'none'``.  ``out`` may be the input itself.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
 
     Examples
     --------
@@ -674,70 +880,171 @@ def binary_cross_entropy_backward(input, target, weight=None, *, reduction="mean
     >>> cbce.binary_cross_entropy_backward(p, y, reduction="sum")
     array([-2.  ,  1.25])
     """
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("bce", CBCE__OP_BWD, input, target, weight, None, reduction,
+                 grad_output, num_threads, out, {"label_smoothing": label_smoothing})
 
 
-def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",
-                                          label_smoothing=0.0, num_threads=None, out=None):
-    """``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory; ``out`` is
-    a pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+def binary_cross_entropy_grad_hess(input, target, weight=None, *, label_smoothing=0.0,
+                                   num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced :func:`binary_cross_entropy`.
 
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> loss, grad = cbce._core.binary_cross_entropy_forward_backward(
-    ...     np.array([0.5, 0.5]), np.array([0.0, 1.0]))
-    >>> float(loss), grad
-    (0.6931471805599453, array([ 1., -1.]))
-    """
-    lo, go = _pair(out)
-    c = _probs_call(input, target, weight, reduction, label_smoothing, num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
-
-
-# ---- sigmoid focal loss -----------------------------------------------------------------
-
-cdef _Call _focal_call(input, target, weight, alpha, gamma, reduction, num_threads):
-    cdef _Call c = _Call.__new__(_Call)
-    c.init(FOCAL, input, target, weight, None, reduction, 0.0, num_threads)
-    c.set_focal(alpha, gamma)
-    return c
-
-
-def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, reduction="mean",
-                       num_threads=None, out=None):
-    """Sigmoid focal loss on logits (Lin et al. 2017), torchvision's formula.
-
-    With ``p = sigmoid(x)``, ``p_t = p*y + (1-p)*(1-y)`` and
-    ``a_t = alpha*y + (1-alpha)*(1-y)``:
-    ``l = w * a_t * (1 - p_t)**gamma * binary_cross_entropy_with_logits(x, y)``.
-    ``alpha=None`` drops ``a_t``; ``gamma=0, alpha=None`` is exactly
-    :func:`binary_cross_entropy_with_logits`.  Computed in log space
-    (``(1 - p_t)**gamma = exp(gamma * log(1 - p_t))``, ``log(1 - p_t)`` from log-sigmoids),
-    so the loss and its gradient are finite for every ``gamma >= 0``, ``0 < gamma < 1``
-    included, and infinite logits give the limits.
+    The gradient is the one :func:`binary_cross_entropy_backward` gives, and the hessian
+    its derivative with respect to ``input``, ``w * ((x - y)**2 + y * (1 - y)) / (x * (1 -
+    x))**2`` (with the same ``max(x * (1 - x), 1e-12)`` floor, so it is finite at 0 and 1).
+    There is no reduction.
 
     Parameters
     ----------
     input : array_like of float16, float32 or float64
-        Logits.
-    target : array_like, same shape as ``input``
-        Labels in [0, 1] (any real or bool dtype).
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
     weight : array_like, optional
-        Broadcastable to the input's shape.
-    alpha : float or None
-        Weight of the positive class (``1 - alpha`` for the negative one); None: no balance.
-    gamma : float >= 0
-        Focusing exponent.  ``gamma < 0`` raises ValueError.
-    reduction : {'none', 'sum', 'mean', 'weighted_mean'}
-        torchvision's default is ``'none'``; cbce's, as for every loss here, is ``'mean'``.
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
     num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> cbce.binary_cross_entropy_grad_hess(np.array([0.5, 0.25]), np.array([1.0, 0.0]))
+    (array([-2.        ,  1.33333333]), array([4.        , 1.77777778]))
+    """
+    return _loss("bce", CBCE__OP_GRAD_HESS, input, target, weight, None, "none", 1.0,
+                 num_threads, out, {"label_smoothing": label_smoothing})
+
+
+def binary_cross_entropy_forward_backward(input, target, weight=None, *, reduction="mean",
+                                          label_smoothing=0.0, num_threads=None, out=None):
+    """``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Probabilities in [0, 1].  float16 is computed in float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    label_smoothing : float in [0, 1], default 0.0
+        Replaces the target by ``y * (1 - eps) + eps / 2``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it; ValueError for an input or
+        target outside [0, 1] (NaN included), naming the first and its index.  Nothing
+        is written.
+
+    Examples
+    --------
+    >>> import numpy as np, cbce
+    >>> loss, grad = cbce.binary_cross_entropy_forward_backward(
+    ...     np.array([0.5, 0.5]), np.array([0.0, 1.0]))
+    >>> float(loss), grad
+    (0.6931471805599453, array([ 1., -1.]))
+    """
+    return _loss("bce", CBCE__OP_FWD_BWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out, {"label_smoothing": label_smoothing})
+
+
+# ---- sigmoid focal loss -----------------------------------------------------------------
+
+def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0,
+                       reduction="mean", label_smoothing=0.0, num_threads=None, out=None):
+    """Sigmoid focal loss on logits (Lin et al. 2017), torchvision's formula.
+
+    With ``p = sigmoid(x)``, ``p_t = p*y + (1-p)*(1-y)`` and
+    ``a_t = alpha*y + (1-alpha)*(1-y)``::
+
+        l = w * a_t * (1 - p_t)**gamma * binary_cross_entropy_with_logits(x, y)
+
+    ``alpha=None`` drops ``a_t``; ``gamma=0, alpha=None`` is exactly
+    :func:`binary_cross_entropy_with_logits`.  Computed in log space
+    (``(1 - p_t)**gamma = exp(gamma * log(1 - p_t))``, ``log(1 - p_t)`` from log-sigmoids),
+    so the loss and its gradient are finite for every ``gamma >= 0``, ``0 < gamma < 1``
+    included, and infinite logits give the limits.  torchvision's default reduction is
+    ``'none'``; cbce's, as for every loss here, is ``'mean'``.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
     out : ndarray, optional
-        For ``reduction='none'``.
+        For ``reduction='none'`` only: a writable array of the input's shape and dtype to
+        write the losses into (may be strided); it is returned.
+
+    Returns
+    -------
+    numpy scalar or ndarray
+        The reduced loss as a NumPy scalar of the input's dtype, or for ``'none'`` an array
+        of the input's shape.  Sum over no element: 0; mean: NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -746,15 +1053,60 @@ def sigmoid_focal_loss(input, target, weight=None, *, alpha=0.25, gamma=2.0, red
     >>> cbce.sigmoid_focal_loss(x, y, reduction="none")
     array([1.35267213e-03, 4.33216988e-02, 2.73208311e-05])
     """
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    return c.run(OP_FWD, out, None, "out", "out")[0]
+    return _loss("focal", CBCE__OP_FWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
 def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                reduction="mean", grad_output=1.0, num_threads=None, out=None):
-    """Gradient of :func:`sigmoid_focal_loss` with respect to ``input`` (finite for every
-    ``gamma >= 0``).  ``grad_output`` and ``out`` as in
-    :func:`binary_cross_entropy_with_logits_backward`.
+                                reduction="mean", label_smoothing=0.0, grad_output=1.0,
+                                num_threads=None, out=None):
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``input``.
+
+    Finite for every ``gamma >= 0`` (torchvision's autograd gives NaN for ``0 < gamma < 1``
+    at confident right predictions; this gives the limit).
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    grad_output : float or array_like, default 1.0
+        Upstream gradient: a scalar for a reduced loss; a scalar or an array broadcastable
+        to the input for ``reduction='none'``.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : ndarray, optional
+        A writable array of the input's shape and dtype to write the gradient into (may be
+        strided, or the input itself); it is returned.
+
+    Returns
+    -------
+    ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -763,15 +1115,56 @@ def sigmoid_focal_loss_backward(input, target, weight=None, *, alpha=0.25, gamma
     ...                                  alpha=None, gamma=0.5, reduction="sum")
     array([-0.47608566, -0.06045527])
     """
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    c.set_grad_output(grad_output)
-    return c.run(OP_BWD, None, out, "out", "out")[1]
+    return _loss("focal", CBCE__OP_BWD, input, target, weight, None, reduction,
+                 grad_output, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
-def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                        reduction="mean", num_threads=None, out=None):
-    """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory; ``out`` is a
-    pair ``(loss_out, grad_out)`` (``loss_out`` must be None unless ``reduction='none'``).
+def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.25,
+                                        gamma=2.0, reduction="mean", label_smoothing=0.0,
+                                        num_threads=None, out=None):
+    """``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory.
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
+        ``'none'``: one loss per element; ``'sum'``; ``'mean'``: divided by the element
+        count; ``'weighted_mean'``: divided by the sum of the broadcast weights.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(loss_out, grad_out)``, either None.  ``loss_out`` must be None unless
+        ``reduction='none'``.  The arrays given are returned.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        As the loss function returns it.
+    grad : ndarray
+        d loss / d input, of the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -781,18 +1174,53 @@ def sigmoid_focal_loss_forward_backward(input, target, weight=None, *, alpha=0.2
     >>> float(loss), grad
     (0.34657359027997264, array([-0.4232868]))
     """
-    lo, go = _pair(out)
-    c = _focal_call(input, target, weight, alpha, gamma, reduction, num_threads)
-    if lo is not None and c.a.reduction != CBCE_REDUCTION_NONE:
-        raise ValueError("out[0] must be None for a reduced loss")
-    return c.run(OP_FWD_BWD, lo, go, "out[0]", "out[1]")
+    return _loss("focal", CBCE__OP_FWD_BWD, input, target, weight, None, reduction,
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
 
 
 def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamma=2.0,
-                                 num_threads=None, out=None):
-    """Elementwise ``(grad, hess)`` of the unreduced focal loss.  The hessian is the true
-    second derivative: it is negative where the loss is locally concave (boosting objectives
-    floor it; see ``cbce.integrations``).
+                                 label_smoothing=0.0, num_threads=None, out=None):
+    """Elementwise ``(grad, hess)`` of the unreduced focal loss.
+
+    The hessian is the true second derivative: it is negative where the loss is locally
+    concave (the boosting objectives of ``cbce.integrations`` floor it).
+
+    Parameters
+    ----------
+    input : array_like of float16, float32 or float64
+        Logits (raw scores, any real number, infinities included).  float16 is computed in
+        float32 and returned as float16.
+    target : array_like
+        Labels of the input's shape (no broadcasting; ValueError naming both shapes
+        otherwise), hard (0/1) or soft in [0, 1].  bool, uint8, int8, float32 and float64
+        are read without a copy; any other real dtype is converted to the input's.
+    weight : array_like, optional
+        Multiplies each element's loss; broadcastable to the input's shape (e.g. ``(N, 1)``
+        or ``(C,)`` for an ``(N, C)`` input).  Default: 1.
+    alpha : float or None, default 0.25
+        Weight of the positive class (``1 - alpha`` for the negative one); ``None`` drops
+        the class balance.  Must be finite.
+    gamma : float >= 0, default 2.0
+        Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
+        or inf raises ValueError.
+    num_threads : int, optional
+        Threads to use (>= 1); default :func:`get_num_threads`.  Results are bitwise the
+        same for every value.
+    out : pair of ndarray or None, optional
+        ``(grad_out, hess_out)``, either None; the arrays given are returned.
+
+    Returns
+    -------
+    grad, hess : ndarray
+        First and second derivatives of each element's loss with respect to its input, of
+        the input's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad shape, dtype, option or ``out``, naming it (the user guide's table of
+        bad inputs); nothing is written.
 
     Examples
     --------
@@ -802,9 +1230,57 @@ def sigmoid_focal_loss_grad_hess(input, target, weight=None, *, alpha=0.25, gamm
     >>> g, h
     (array([-1.12674988, -0.2982868 ]), array([-0.02008887,  0.3991434 ]))
     """
-    go, ho = _pair(out)
-    c = _focal_call(input, target, weight, alpha, gamma, "none", num_threads)
-    return c.run(OP_GRAD_HESS, go, ho, "out[0]", "out[1]")
+    return _loss("focal", CBCE__OP_GRAD_HESS, input, target, weight, None, "none",
+                 1.0, num_threads, out,
+                 {"alpha": alpha, "gamma": gamma, "label_smoothing": label_smoothing})
+
+
+# ---- functions of registry families that have no written ones above ---------------------
+
+_SUFFIX_OPS = (("", CBCE__OP_FWD), ("_backward", CBCE__OP_BWD),
+               ("_forward_backward", CBCE__OP_FWD_BWD), ("_grad_hess", CBCE__OP_GRAD_HESS))
+
+
+def _signature(dict fam, int op):
+    """The Python signature of operation `op` of a registry family (API.md's order: weight,
+    then the family's parameters, pos_weight, reduction, label_smoothing, grad_output)."""
+    P = inspect.Parameter
+    ps = [P("input", P.POSITIONAL_OR_KEYWORD), P("target", P.POSITIONAL_OR_KEYWORD),
+          P("weight", P.POSITIONAL_OR_KEYWORD, default=None)]
+    kw = [(n, d) for n, d in fam["params"] if n != "label_smoothing"]
+    if fam["pos_weight"]:
+        kw.append(("pos_weight", None))
+    if op != CBCE__OP_GRAD_HESS:
+        kw.append(("reduction", "mean"))
+    kw += [(n, d) for n, d in fam["params"] if n == "label_smoothing"]
+    if op == CBCE__OP_BWD:
+        kw.append(("grad_output", 1.0))
+    kw += [("num_threads", None), ("out", None)]
+    return inspect.Signature(ps + [P(n, P.KEYWORD_ONLY, default=d) for n, d in kw])
+
+
+def _family_function(dict fam, str suffix, int op):
+    sig = _signature(fam, op)
+    names = [n for n, _ in fam["params"]]
+
+    def f(*args, **kwargs):
+        b = sig.bind(*args, **kwargs)
+        b.apply_defaults()
+        a = b.arguments
+        return _loss(fam["name"], op, a["input"], a["target"], a["weight"],
+                     a.get("pos_weight"), a.get("reduction", "none"),
+                     a.get("grad_output", 1.0), a["num_threads"], a["out"],
+                     {n: a[n] for n in names})
+    f.__name__ = f.__qualname__ = fam["python"] + suffix
+    f.__signature__ = sig
+    f.__doc__ = f"Operation {suffix or '_forward'} of the {fam['cls']} family (see API.md)."
+    return f
+
+
+for _fam in FAMILIES:
+    for _sfx, _op in _SUFFIX_OPS:
+        if _fam["python"] + _sfx not in globals():
+            globals()[_fam["python"] + _sfx] = _family_function(_fam, _sfx, _op)
 
 
 # ---- elementwise helpers ----------------------------------------------------------------
@@ -860,8 +1336,27 @@ cdef object _elementwise(int which, x, out):
 def sigmoid(x, *, out=None):
     """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
 
-    float input only (float16, float32, float64); the result keeps the dtype.  Never forms
-    ``1 - sigmoid``: tiny results keep their full precision, subnormals included.
+    Never forms ``1 - sigmoid``: tiny results keep their full precision, subnormals
+    included; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------
@@ -873,8 +1368,29 @@ def sigmoid(x, *, out=None):
 
 
 def log_sigmoid(x, *, out=None):
-    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp (no cancellation at
-    large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0``, ``log_sigmoid(40.0) == -4.25e-18``).
+    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp.
+
+    No cancellation at large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0`` and
+    ``log_sigmoid(40.0) == -4.25e-18``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------
@@ -887,6 +1403,25 @@ def log_sigmoid(x, *, out=None):
 
 def softplus(x, *, out=None):
     """``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
+
+    Parameters
+    ----------
+    x : array_like of float16, float32 or float64
+        Any shape; integer and other dtypes raise TypeError.
+    out : ndarray, optional
+        A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+    Raises
+    ------
+    TypeError
+        x is not float16, float32 or float64, or ``out`` has another dtype.
+    ValueError
+        ``out`` has another shape or is read-only.
 
     Examples
     --------

@@ -117,6 +117,7 @@ int main(int argc, char **argv)
             if (cbce_simd_level(level) != level)
                 continue;
             memset(&a, 0, sizeof a);
+            a.size = sizeof a;
             a.n = n;
             a.input = cbce_vector(x, CBCE_F32, n, 1);
             a.target = C->u8 ? cbce_vector(yb, CBCE_U8, n, 1) : cbce_vector(y, CBCE_F32, n, 1);

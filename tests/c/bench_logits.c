@@ -52,6 +52,7 @@ int main(int argc, char **argv)
             double best = 1e30;
             cbce_args_t a;
             memset(&a, 0, sizeof a);
+            a.size = sizeof a;
             a.n = N;
             a.input = cbce_vector(k ? (void *)xd : (void *)xf, k ? CBCE_F64 : CBCE_F32, N, 1);
             a.target = cbce_vector(k ? (void *)yd : (void *)yf, k ? CBCE_F64 : CBCE_F32, N, 1);

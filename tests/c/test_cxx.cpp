@@ -18,6 +18,7 @@ int main()
     double loss[3], mean = 0.0;
     cbce_args_t a;
     std::memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.n = 3;
     a.input = cbce_vector(x, CBCE_F64, 3, 1);
     a.target = cbce_vector(y, CBCE_F64, 3, 1);

@@ -29,14 +29,21 @@ const char *cbce_status_string(int status)
         "an operand has an unsupported dtype",
         "an operand's period or repeat is invalid",
         "unknown or unsupported reduction",
-        "label_smoothing must be in [0, 1]",
-        "gamma must be a finite number >= 0",
-        "alpha must be finite",
+        NULL, /* the parameters' messages: registry.h */
+        NULL,
+        NULL,
         "a value is outside [0, 1]",
         "the thread pool could not start",
+        "an operand this function does not take",
+        "cbce_args_t.size is not that of a known layout",
     };
     if (status < 0 || status >= CBCE_STATUS_COUNT)
         return "unknown status";
+#define CBCE__PARAM_MESSAGE(name, st, lo, hi, kind, message)                             \
+    if (status == st)                                                                    \
+        return message;
+    CBCE__PARAMS(CBCE__PARAM_MESSAGE)
+#undef CBCE__PARAM_MESSAGE
     return names[status];
 }
 

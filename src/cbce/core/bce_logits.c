@@ -1,6 +1,6 @@
 /*
  * bce_logits.c -- binary cross-entropy with logits: the compute step (one body, two
- * precisions, see elem.h) and the public entry points.
+ * precisions, see elem.h) and the float32 span kernel; the entry points are families.c's.
  */
 #include "elem.h"
 #include "simd/vec.h"
@@ -300,13 +300,18 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */
 #include "logits64.h"
 
-const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, NULL, logits32_span,
-                                                        cbce__x64_span};
+/* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
+ * family itself runs cbce__x64_span): the careful element on every element. */
+static void logits_step_x(int want, size_t c, const double *x, const double *t,
+                          const double *p, const double *w, const double *m,
+                          const cbce__consts *k, double *l, double *g, double *h)
+{
+    cbce__x64k kx = cbce__x64_consts(k->eps);
+    size_t i;
+    for (i = 0; i < c; i++)
+        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, m[i], 1.0, &kx, l + i, g + i,
+                          h + i);
+}
 
-#ifndef CBCE__ISA_VARIANT
-const cbce__family cbce__bce_logits = {CBCE__STEP_TABLES(cbce__logits_steps), 1, 0};
-
-CBCE__LOSS_API(cbce_bce_logits, cbce__bce_logits, f32, float, CBCE_F32)
-CBCE__LOSS_API(cbce_bce_logits, cbce__bce_logits, f64, double, CBCE_F64)
-
-#endif /* CBCE__ISA_VARIANT */
+const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
+                                                        logits32_span, cbce__x64_span};

@@ -1,7 +1,7 @@
 /*
  * bce_probs.c -- binary cross-entropy on probabilities (PyTorch's binary_cross_entropy):
- * the compute step (one body, two precisions, see elem_family.h), the domain check and
- * the public entry points.
+ * the compute step (one body, two precisions, see elem_family.h) and the domain check
+ * (the entry points are families.c's).
  *
  * The domain check (input and raw target in [0, 1], NaN rejected) is a separate read-only
  * pass made before the driver runs, so that a rejected call writes nothing: the outputs
@@ -25,9 +25,6 @@ CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)
 const cbce__steps CBCE__ISA_NAME(cbce__probs_steps) = {probs_step_d, probs_step_x, NULL, NULL};
 
 #ifndef CBCE__ISA_VARIANT
-CBCE__DECLARE_STEPS(cbce__probs_steps);
-static const cbce__family cbce__bce_probs = {CBCE__STEP_TABLES(cbce__probs_steps), 0, 0};
-
 /*
  * Index of the first of the elements 0 .. n-1 of `op` that is outside [0, 1] or NaN, or n.
  * Contiguous runs are scanned in chunks with a branch-free test (vectorised); only a chunk
@@ -81,36 +78,15 @@ static size_t first_bad(const cbce_operand_t *op, size_t n)
 #undef CBCE__BAD_I8
 }
 
-static int readable(const cbce_operand_t *op, int dtype)
+int cbce__domain(const cbce_args_t *a, size_t *bad_index)
 {
-    return op->data != NULL && op->period >= 1 && op->repeat >= 1 &&
-           (dtype < 0 ? (op->dtype >= CBCE_F32 && op->dtype <= CBCE_BOOL) : op->dtype == dtype);
+    size_t bad = first_bad(&a->input, a->n);
+    bad = first_bad(&a->target, bad);
+    if (bad == a->n)
+        return CBCE_OK;
+    if (bad_index != NULL)
+        *bad_index = bad;
+    return CBCE_ERR_DOMAIN;
 }
-
-/*
- * The domain check, then the driver.  Operands the scan cannot read safely (NULL, a bad
- * period, a wrong dtype) are left to the driver, which reports them with their own code;
- * so are calls with nothing to scan (n == 0).
- */
-static int probs_run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
-                     const cbce__outputs *o, size_t *bad_index)
-{
-    if (a != NULL && a->n > 0 && readable(&a->input, dtype) && readable(&a->target, -1)) {
-        size_t bad = first_bad(&a->input, a->n);
-        bad = first_bad(&a->target, bad);
-        if (bad < a->n) {
-            if (bad_index != NULL)
-                *bad_index = bad;
-            return CBCE_ERR_DOMAIN;
-        }
-    }
-    return cbce__run(f, a, dtype, want, o);
-}
-
-/* The public entry points: those of internal.h with the domain check and bad_index. */
-CBCE__LOSS_API_X(cbce_bce, cbce__bce_probs, f32, float, CBCE_F32, probs_run,
-                 CBCE__COMMA size_t *bad_index, CBCE__COMMA bad_index)
-CBCE__LOSS_API_X(cbce_bce, cbce__bce_probs, f64, double, CBCE_F64, probs_run,
-                 CBCE__COMMA size_t *bad_index, CBCE__COMMA bad_index)
 
 #endif /* CBCE__ISA_VARIANT */

@@ -56,6 +56,22 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
 
 /* ---- loads and stores ----------------------------------------------------------------- */
 
+/* For k = 0 .. c-1: STMT with `at` the offset (in elements) of element i0 + k of op,
+ * stepping through the period/repeat broadcast (cbce.h) without a division per element. */
+#define CBCE__PERIODIC(op, i0, c, STMT)                                                  \
+    {                                                                                    \
+        size_t j_ = ((i0) / (op)->repeat) % (op)->period, r_ = (i0) % (op)->repeat;      \
+        for (k = 0; k < (c); k++) {                                                      \
+            ptrdiff_t at = (ptrdiff_t)j_ * (op)->stride;                                 \
+            STMT;                                                                        \
+            if (++r_ == (op)->repeat) {                                                  \
+                r_ = 0;                                                                  \
+                if (++j_ == (op)->period)                                                \
+                    j_ = 0;                                                              \
+            }                                                                            \
+        }                                                                                \
+    }
+
 /* dst[k] = element i0 + k of op, as double; fill with dflt where op is absent. */
 static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, double dflt)
 {
@@ -77,15 +93,7 @@ static void load(const cbce_operand_t *op, size_t i0, size_t c, double *dst, dou
                 for (k = 0; k < c; k++)                                                  \
                     dst[k] = (double)src[(ptrdiff_t)k * op->stride];                     \
         } else {                                                                         \
-            size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;              \
-            for (k = 0; k < c; k++) {                                                    \
-                dst[k] = (double)base[(ptrdiff_t)j * op->stride];                        \
-                if (++r == op->repeat) {                                                 \
-                    r = 0;                                                               \
-                    if (++j == op->period)                                               \
-                        j = 0;                                                           \
-                }                                                                        \
-            }                                                                            \
+            CBCE__PERIODIC(op, i0, c, dst[k] = (double)base[at])                         \
         }                                                                                \
     }                                                                                    \
     break;
@@ -219,11 +227,6 @@ static void tree_push(cbce__dd *stack, int *top, cbce__dd v, size_t index)
     }
 }
 
-/*
- * One segment: load -> step -> store (and the lane sums) over its blocks.  This function
- * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
- * conversions, lane sums and stores use the same vector width as the step.
- */
 /* The same value for every element: absent, or broadcast from one value. */
 static int is_const(const cbce_operand_t *op)
 {
@@ -352,8 +355,12 @@ static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *l
         *last = J->n;
 }
 
-void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
-void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
+/*
+ * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks.  This function
+ * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
+ * conversions, lane sums and stores use the same vector width as the step.
+ */
+static void run_segment(cbce__job *J, size_t s)
 {
     const cbce_args_t *a = J->a;
     const cbce__outputs *o = J->o;
@@ -417,6 +424,13 @@ void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
         segment_done(J, s, stack, top, nb);
 }
 
+/* run_segment under this level's name (cbce__run_segment_avx2, ...) for segment_table. */
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s);
+void CBCE__ISA_NAME(cbce__run_segment)(cbce__job *J, size_t s)
+{
+    run_segment(J, s);
+}
+
 #ifndef CBCE__ISA_VARIANT
 
 #if CBCE__HAVE_X86_VARIANTS
@@ -452,15 +466,7 @@ static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, v
     {                                                                                    \
         const CT *base = (const CT *)op->data;                                           \
         CT *dst = (CT *)buf;                                                             \
-        size_t j = (i0 / op->repeat) % op->period, r = i0 % op->repeat;                  \
-        for (k = 0; k < c; k++) {                                                        \
-            dst[k] = base[(ptrdiff_t)j * op->stride];                                    \
-            if (++r == op->repeat) {                                                     \
-                r = 0;                                                                   \
-                if (++j == op->period)                                                   \
-                    j = 0;                                                               \
-            }                                                                            \
-        }                                                                                \
+        CBCE__PERIODIC(op, i0, c, dst[k] = base[at])                                     \
     }
     if (sz == 8)
         CBCE__GATHER(uint64_t)
@@ -620,6 +626,50 @@ static cbce__dd combine(const cbce__job *J)
  */
 #define CBCE__DOWN 0x1p-600
 
+/* Whether parameter v is in its registry.h range. */
+static int param_ok(double v, double lo, double hi, int kind)
+{
+    if (kind == CBCE__OR_NAN && isnan(v))
+        return 1;
+    return v >= lo && (kind == CBCE__HALF_OPEN ? v < hi : v <= hi);
+}
+
+int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+                const cbce__outputs *o)
+{
+    int st, reduced;
+    size_t n;
+    if (a == NULL || o == NULL)
+        return CBCE_ERR_NULL;
+    n = a->n;
+    if (a->reduction < CBCE_REDUCTION_NONE || a->reduction > CBCE_REDUCTION_WEIGHTED_MEAN)
+        return CBCE_ERR_REDUCTION;
+#define CBCE__CHECK_PARAM(name, status, lo, hi, kind, message)                           \
+    if ((f->params >> CBCE__PARAM_##name & 1u) && !param_ok(a->name, lo, hi, kind))      \
+        return status;
+    CBCE__PARAMS(CBCE__CHECK_PARAM)
+#undef CBCE__CHECK_PARAM
+    if ((st = check_operand(&a->input, dtype, 1, n)) != CBCE_OK ||
+        (st = check_operand(&a->target, -1, 1, n)) != CBCE_OK ||
+        (st = check_operand(&a->weight, dtype, 0, n)) != CBCE_OK ||
+        (st = check_operand(&a->pos_weight, dtype, 0, n)) != CBCE_OK ||
+        (st = check_operand(&a->grad_output, -1, 0, n)) != CBCE_OK)
+        return st;
+    /* grad_output may be float32 or float64 for either precision (read as a double) */
+    if (a->grad_output.data != NULL && a->grad_output.dtype != CBCE_F32 &&
+        a->grad_output.dtype != CBCE_F64)
+        return CBCE_ERR_DTYPE;
+    if (a->pos_weight.data != NULL && !(f->operands & CBCE__TAKES_POS_WEIGHT))
+        return CBCE_ERR_OPERAND;
+    reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
+    if ((want & CBCE__LOSS) && (reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
+        return CBCE_ERR_NULL;
+    if (((want & CBCE__GRAD) && o->grad == NULL && n > 0) ||
+        ((want & CBCE__HESS) && o->hess == NULL && n > 0))
+        return CBCE_ERR_NULL;
+    return CBCE_OK;
+}
+
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o)
 {
@@ -628,34 +678,10 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     size_t n, nblocks;
     cbce__dd wsum = {0.0, 0.0};
 
-    if (a == NULL || o == NULL)
-        return CBCE_ERR_NULL;
-    n = a->n;
-    if (a->reduction < CBCE_REDUCTION_NONE || a->reduction > CBCE_REDUCTION_WEIGHTED_MEAN)
-        return CBCE_ERR_REDUCTION;
-    if (!(a->label_smoothing >= 0.0 && a->label_smoothing <= 1.0))
-        return CBCE_ERR_SMOOTHING;
-    if (f->takes_focal) {
-        if (!(a->gamma >= 0.0) || isinf(a->gamma))
-            return CBCE_ERR_GAMMA;
-        if (isinf(a->alpha))
-            return CBCE_ERR_ALPHA;
-    }
-    if ((st = check_operand(&a->input, dtype, 1, n)) != CBCE_OK ||
-        (st = check_operand(&a->target, -1, 1, n)) != CBCE_OK ||
-        (st = check_operand(&a->weight, dtype, 0, n)) != CBCE_OK ||
-        (st = check_operand(&a->pos_weight, dtype, 0, n)) != CBCE_OK ||
-        (st = check_operand(&a->grad_output, dtype, 0, n)) != CBCE_OK)
+    if ((st = cbce__check(f, a, dtype, want, o)) != CBCE_OK)
         return st;
-    if (a->pos_weight.data != NULL && !f->takes_pos_weight)
-        return CBCE_ERR_NULL;
+    n = a->n;
     J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
-    if ((want & CBCE__LOSS) && (J.reduced ? o->result == NULL : (o->loss == NULL && n > 0)))
-        return CBCE_ERR_NULL;
-    if (((want & CBCE__GRAD) && o->grad == NULL && n > 0) ||
-        ((want & CBCE__HESS) && o->hess == NULL && n > 0))
-        return CBCE_ERR_NULL;
-
     J.a = a;
     J.o = o;
     J.n = n;

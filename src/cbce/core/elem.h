@@ -3,13 +3,14 @@
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
  *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
  *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
- *   "x" (cbce__sigmoid_x, ...; the float64 BCE-with-logits element is logits64.h): double-double arithmetic in portable C99
- *       (no long double; FMA used only for exact products), used for float64 data.  Each result is formed as a
- *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
+ *   "x" (cbce__sigmoid_x, ...; float64 BCE with logits is the vector kernel of logits64.h):
+ *       double-double arithmetic in portable C99 (no long double; FMA used only for exact
+ *       products), used for float64 data.  Each result is formed as a double-double with
+ *       relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
  * Both are branch-free (selects only) and built on fastmath.h, so the loops that inline
  * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.
  *
- * The formulas (../shared/NUMERICS.md, Maechler 2012 "Accurately computing log(1-exp(-|a|))"):
+ * The formulas (docs/numerics.md, Maechler 2012 "Accurately computing log(1-exp(-|a|))"):
  * with a = |x|, e = exp(-a) in (0, 1] (never overflows), t = log1p(e) in [0, ln 2],
  * y the smoothed target, q = 1 - y computed from the raw target (not as 1 - y, which would
  * cancel), p the pos_weight and L = q + p*y >= 0:
@@ -23,7 +24,7 @@
  *          lose nothing at large |x|.
  *   hess = L * e/(1+e)^2 = L * s/(1+e)   (never s*(1-s), which cancels).
  *
- * The "d" path in double, built for speed (issue 4): e = exp(-a) = 2^hn N/D by
+ * The "d" path in double, built for speed: e = exp(-a) = 2^hn N/D by
  * cbce__exp_neg_f32_nd (relative 2^-38.3; a rational exp whose division is shared; hn = 1
  * when the loss is wanted), then one division per quantity group: u = e/(2+e) = N/(D+N)
  * for t = log1p(e) = cbce__log1p_f32_u(u) (2^-38.4 given u), and with M = 2^hn N,
@@ -42,14 +43,14 @@
  * s/(1+e) by exact products / one-correction divisions; each output is big + small*sc
  * (big: the terms without e, small: those with e) rounded once by cbce__round_f2s.
  * Why each part is needed: libm exp/log1p in double plus the formula's roundings give
- * 1.5 ulp (NUMERICS.md); with p = 3, p*y is inexact; a subnormal e times L rounds twice.
+ * 1.5 ulp (docs/numerics.md); with p = 3, p*y is inexact; a subnormal e times L rounds twice.
  * Error budget (relative, before the final rounding): exp 2^-57, log1p 2^-57 (measured
  * against mpmath: 2^-57.3 and 2^-57.1), divisions and products a few 2^-106 each.  The
  * loss is a sum of two terms >= 0, so their relative errors carry over: <= ~2^-56, i.e.
  * <= 0.5 + 0.07 ulp.  Hard-label gradients do not cancel: for y = 0 they are 1 - s (x >= 0)
  * or s (x < 0); for y = 1, -p*s or p*(s - 1), with s = sigmoid(-|x|) <= 1/2, so the result
  * is >= half the larger term.  Soft-label gradients cancel near the root; their error is
- * <= ~2^-56 of max(L*sigmoid, p*y), the scale API.md measures them in.  The hessian is
+ * <= ~2^-56 of max(L*sigmoid, p*y), the scale the contract measures them in.  The hessian is
  * one product of quotients: <= 0.5 + 0.02 ulp.  Measured (tests/c/test_reference.c, every
  * row of the reference CSVs): float64 <= 0.5 ulp for loss and gradient, 0.5125 for the
  * hessian; float32 <= 0.5 everywhere (and <= 0.50005 on 4*10^6 random elements against
@@ -58,7 +59,7 @@
  * (Dekker's split); weights w, m multiply the rounded result (a second rounding unless 1);
  * with label smoothing, y and q are rounded doubles (relative 2^-53 each).
  *
- * Also here, for the next loss families (issue 3), scalar primitives of the same accuracy:
+ * Also here, for the other loss families, scalar primitives of the same accuracy:
  *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
  *   by tests/c/test_reference.c on the reference columns), and in fastmath.h
  *   cbce__exp_neg_dd / _d (exp(-a), a >= 0; for focal loss exp(gamma * log(1 - p_t))),
@@ -73,8 +74,6 @@
 
 #include "fastmath.h"
 #include "internal.h"
-
-#define CBCE__HAVE_ELEMENTWISE 1
 
 /* ---- float32 data: double arithmetic ----------------------------------------------------- */
 

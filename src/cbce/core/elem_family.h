@@ -106,7 +106,6 @@
 
 CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
 
-#ifdef CBCE__HAVE_ELEMENTWISE
 /*
  * The "x" path (float64 data) in double-double on fastmath.h's primitives, branch-free:
  *   log x as cbce__log_dd(x); log(1 - x) as cbce__log1p_dd(-x) for x <= 1/4 (its k = 0
@@ -123,12 +122,6 @@ CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
 {
     cbce__f2 c = {-100.0, 0.0};
     return cbce__sel_f2(v.hi < -100.0 || (v.hi == -100.0 && v.lo < 0.0), c, v);
-}
-
-CBCE__INLINE cbce__f2 cbce__probs_add(cbce__f2 a, cbce__f2 b)
-{
-    cbce__f2 s = cbce__two_sum(a.hi, b.hi);
-    return cbce__fast_two_sum(s.hi, s.lo + (a.lo + b.lo));
 }
 
 /* w * (s.hi + s.lo) rounded once; where that is not finite (an infinite or huge w makes
@@ -164,7 +157,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         lb = cbce__fast_two_sum(lb.hi, lb.lo + omx.lo / (x == 1.0 ? 1.0 : omx.hi));
         l1 = cbce__sel_f2(x <= 0.25, cbce__log1p_dd(mx, 1.0), lb);
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
-        cbce__f2 s = cbce__probs_add(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
+        cbce__f2 s = cbce__add_f2(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
         /* sub: -w dy (log x - log(1 - x)), one more rounding (<= 1 ulp in all) */
         *l = cbce__probs_scale(-w, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
     }
@@ -178,8 +171,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
              * into the subnormals and lose its low bits: divide 2^600 (x - y) instead,
              * multiply by m and round at that scale, and scale back last (exact unless the
              * result is subnormal, then one rounding onto its grid; scaling the quotient
-             * back before the product lost its low part: 3 subnormal ulps, found by the
-             * fuzz test). */
+             * back before the product would lose its low part, up to 3 subnormal ulps). */
             double up = fabs(r.hi) < 0x1p-900 ? 0x1p600 : 1.0;
             cbce__f2 rs = cbce__two_sum(r.hi * up, -(ds * (up * 0x1p-600))), qd; /* - dy */
             rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
@@ -187,18 +179,21 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             *g = cbce__probs_scale(m, qd) / up;
         }
         if (want & CBCE__HESS) {
-            cbce__f2 num = cbce__probs_add(cbce__mul_f2(r, r), cbce__two_prod(y, q));
+            /* For |x - y| below 2^-450 with y q below 2^-900, (x - y)^2 would fall into or
+             * below the subnormals (0 for a true 3.8e-313): form the
+             * numerator at 2^600 (r times 2^300, q times 2^600: exact) and scale back last,
+             * like the gradient above. */
+            double up = fabs(r.hi) < 0x1p-450 && y * q < 0x1p-900 ? 0x1p300 : 1.0;
+            cbce__f2 ru = {r.hi * up, r.lo * up};
+            cbce__f2 num = cbce__add_f2(cbce__mul_f2(ru, ru), cbce__two_prod(y, q * up * up));
             cbce__f2 d2 = cbce__mul_f2(den, den);
             /* sub: y q gains dy (1 - 2 tr), (x - y)^2 gains -2 (x - tr) dy */
-            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) +
+            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) / (up * up) +
                  (sub ? (m * ((ds * ((1.0 - 2.0 * tr) - 2.0 * r.hi)) / d2.hi)) * 0x1p-600
                       : 0.0);
         }
     }
 }
-#else
-CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
-#endif
 
 /*
  * Sigmoid focal loss (Lin et al. 2017; torchvision.ops.sigmoid_focal_loss):
@@ -267,7 +262,6 @@ CBCE__ELEM_PROBS(cbce__probs_x, long double, logl, log1pl, (double)1e-12f)
         }                                                                                  \
     }
 
-#ifdef CBCE__HAVE_ELEMENTWISE
 /* The "d" path on fastmath.h's branch-free double primitives (relative errors ~4-5u, far
  * below a float32 ulp), so the float32 focal loops vectorise.  Every EXP argument in the
  * focal element is <= 0 (-|x|, gamma * log(1 - p_t)); a rounding above 0 is taken as 0. */
@@ -277,9 +271,6 @@ CBCE__INLINE double cbce__fam_exp_d(double v)
     return cbce__exp_neg_d(a < 0 ? 0.0 : a);
 }
 CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1p_d)
-#else
-CBCE__ELEM_FOCAL(cbce__focal_d, double, exp, log, log1p)
-#endif
 
 /*
  * The float64 focal element in double-double (the formulas above; elem.h's "x" path is the
@@ -436,40 +427,5 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         }
     }
 }
-
-/*
- * The elementwise helpers cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}
- * come from elem.h when it provides them (CBCE__HAVE_ELEMENTWISE: branch-free, the "x" ones
- * in double-double, vectorisable); otherwise from this fallback, with the "x" path in long
- * double.  The formulas (NUMERICS.md), with a, e, d, t as above,
- *   sigmoid(x)     = x >= 0 ? 1/d : e/d       (no 1 - sigmoid is ever formed)
- *   log_sigmoid(x) = min(x, 0) - t            (two terms <= 0: no cancellation)
- *   softplus(x)    = max(x, 0) + t            (two terms >= 0)
- * The comparisons are written so that NaN falls into the branch that propagates it, and
- * x = -inf, +inf give the limits (0, 1; -inf, 0; 0, inf).
- */
-#define CBCE__ELEM_HELPERS(SIG, LSIG, SOFTP, R, EXP, LOG1P)                                 \
-    CBCE__INLINE double SIG(R x)                                                          \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        R d = (R)1 + e;                                                                    \
-        return (double)(x >= 0 ? (R)1 / d : e / d);                                        \
-    }                                                                                      \
-    CBCE__INLINE double LSIG(R x)                                                         \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        return (double)((x < 0 ? x : (R)0) - LOG1P(e));                                    \
-    }                                                                                      \
-    CBCE__INLINE double SOFTP(R x)                                                        \
-    {                                                                                      \
-        R e = EXP(-(x < 0 ? -x : x));                                                      \
-        return (double)((x > 0 ? x : (R)0) + LOG1P(e));                                    \
-    }
-
-#ifndef CBCE__HAVE_ELEMENTWISE
-CBCE__ELEM_HELPERS(cbce__sigmoid_d, cbce__log_sigmoid_d, cbce__softplus_d, double, exp, log1p)
-CBCE__ELEM_HELPERS(cbce__sigmoid_x, cbce__log_sigmoid_x, cbce__softplus_x, long double, expl,
-                   log1pl)
-#endif
 
 #endif

@@ -5,7 +5,7 @@
  * Why not libm: exp/log1p are function calls the vectoriser cannot see through (glibc's
  * vector variants need -ffast-math and are 4-ulp), and a double result is not accurate
  * enough for float64 losses (one more rounding on top of the formula's own ones: 1.5 ulp,
- * see NUMERICS.md).  Why not long double: 80-bit only on x86-64 (on arm64/ppc/MSVC it is
+ * see docs/numerics.md).  Why not long double: 80-bit only on x86-64 (on arm64/ppc/MSVC it is
  * double or a slow software binary128), x87 code is not vectorised.
  *
  * Rules kept everywhere below, so that GCC/Clang vectorise the loops that inline these and
@@ -399,8 +399,8 @@ CBCE__INLINE double cbce__exp_neg_d(double a)
 #define CBCE__SQRTH_M1 (-0x1.2bec333018867p-2)  /* sqrt(1/2) - 1 */
 
 /* P(w) ~ (2 atanh(sqrt w)/sqrt w - 2)/(2w) by the degree-7 fit LX, Estrin's scheme (Horner
- * has fewer operations but a longer dependency chain: 7% slower in the logits loops on
- * AVX-512). */
+ * has fewer operations but a longer dependency chain, which bounds the logits loops'
+ * throughput). */
 CBCE__INLINE double cbce__lx_poly(double w)
 {
     double w2 = w * w, w4 = w2 * w2;

@@ -1,9 +1,9 @@
 /*
  * focal.c -- the sigmoid focal loss (Lin et al. 2017, torchvision's formula) on logits:
  * the compute steps (float32 data: the CBCE__ELEM_FOCAL body in double; float64 data:
- * cbce__focal_x in double-double; the log-space formulas are in elem_family.h) and the
- * public entry points.  alpha = NaN in cbce_args_t drops the class
- * balance a_t (Python's alpha=None); gamma >= 0 is checked by the driver.
+ * cbce__focal_x in double-double; the log-space formulas are in elem_family.h).
+ * alpha = NaN in cbce_args_t drops the class balance a_t (Python's alpha=None); the
+ * ranges of gamma and alpha are registry.h's, checked by the driver.
  */
 #include "elem_family.h"
 
@@ -19,9 +19,8 @@ CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
 
 /*
  * gamma = 0 without alpha: the loss is bce_with_logits, so its chunk step (bce_logits.c,
- * same SIMD level; the driver fills pos_weight with 1) computes it: bitwise the results of
- * cbce_bce_logits_f64; for float32 data within 1 ulp of cbce_bce_logits_f32, which runs
- * its own span kernel.  (With alpha, a_t times that rounded result would round twice, so
+ * same SIMD level; the driver fills pos_weight with 1) computes it: within 1 ulp of
+ * cbce_bce_logits_*, which run their own span kernels (two faithful roundings).  (With alpha, a_t times that rounded result would round twice, so
  * gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
  */
 extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
@@ -41,12 +40,3 @@ CBCE__FOCAL_STEP(focal_step_d, focal_bce_step_d, focal_gamma_step_d)
 CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
 
 const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_x, NULL, NULL};
-
-#ifndef CBCE__ISA_VARIANT
-CBCE__DECLARE_STEPS(cbce__focal_steps);
-static const cbce__family cbce__focal = {CBCE__STEP_TABLES(cbce__focal_steps), 0, 1};
-
-CBCE__LOSS_API(cbce_focal, cbce__focal, f32, float, CBCE_F32)
-CBCE__LOSS_API(cbce_focal, cbce__focal, f64, double, CBCE_F64)
-
-#endif /* CBCE__ISA_VARIANT */

@@ -20,6 +20,7 @@
 #define CBCE_INTERNAL_H
 
 #include "cbce.h"
+#include "registry.h"
 
 #define CBCE__CHUNK 256
 #define CBCE__LANES 32
@@ -135,11 +136,12 @@ typedef struct cbce__steps {
 #define CBCE__DECLARE_STEPS(name) extern const cbce__steps name##_baseline
 #endif
 
-/* A loss family. */
+/* A loss family (registry.h): its steps, operand bits (CBCE__TAKES_POS_WEIGHT,
+ * CBCE__CHECKS_DOMAIN) and the bit set of the parameters it reads. */
 typedef struct cbce__family {
     const cbce__steps *steps[CBCE__NLEVELS];
-    int takes_pos_weight;
-    int takes_focal;
+    unsigned operands;
+    unsigned params;
 } cbce__family;
 
 /* Outputs of one call; NULL where not wanted. */
@@ -150,70 +152,39 @@ typedef struct cbce__outputs {
     void *hess;  ptrdiff_t hess_stride;
 } cbce__outputs;
 
-/* The one driver: validates, then runs load -> step -> store over all elements. */
+/* The checks that need no data: pointers, operands, reduction and the family's parameters
+ * (registry.h ranges).  CBCE_OK or the status of the first failure. */
+int cbce__check(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
+                const cbce__outputs *o);
+
+/* The one driver: checks (cbce__check), then runs load -> step -> store over all
+ * elements. */
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
+/* BCE on probabilities (bce_probs.c): CBCE_ERR_DOMAIN with the flat index of the first
+ * input or target outside [0, 1] (NaN included) stored in *bad_index (if not NULL), else
+ * CBCE_OK.  `a` must have passed cbce__check. */
+int cbce__domain(const cbce_args_t *a, size_t *bad_index);
+
+/* Where each parameter of registry.h lives in cbce_args_t (for the bindings). */
+extern const size_t cbce__param_offsets[CBCE__NPARAMS];
+
+/* The families of registry.h, by number. */
+extern const cbce__family cbce__families[CBCE__NFAMILIES];
+
+/* What a call computes: forward, backward, both, or grad+hess. */
+enum { CBCE__OP_FWD, CBCE__OP_BWD, CBCE__OP_FWD_BWD, CBCE__OP_GRAD_HESS };
+
 /*
- * The four public entry points of a loss (NAME_fwd, _bwd, _fwd_bwd, _grad_hess) for one
- * data type, from one definition; FAMILY is its cbce__family.  Each fills a cbce__outputs
- * and returns RUN(&FAMILY, args, DT, want, &outputs XA).  Losses on logits use
- * CBCE__LOSS_API (RUN = cbce__run, nothing extra); BCE on probabilities adds a last
- * parameter XP = ", size_t *bad_index" passed on as XA = ", bad_index" (written with
- * CBCE__COMMA, as a macro argument cannot hold a bare comma).
+ * The dispatch behind every public loss entry point and the bindings: family number,
+ * operation, data dtype, the arguments, and the outputs: FWD writes the loss (o1, s1) or
+ * *result; BWD the gradient (o2, s2); FWD_BWD both; GRAD_HESS the gradient (o1, s1) and
+ * the hessian (o2, s2), elementwise whatever a->reduction says.  bad_index as for
+ * cbce__domain (families with CBCE__PROBS operands).  Returns -1 for a family number
+ * outside the registry.
  */
-#define CBCE__COMMA ,
-#define CBCE__LOSS_API(NAME, FAMILY, SFX, T, DT) \
-    CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, cbce__run, , )
-
-#define CBCE__LOSS_API_X(NAME, FAMILY, SFX, T, DT, RUN, XP, XA)                            \
-    int NAME##_fwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,               \
-                         T *result XP)                                                     \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.loss = out;                                                                      \
-        o.loss_stride = out_stride;                                                        \
-        o.result = result;                                                                 \
-        return RUN(&FAMILY, a, DT, CBCE__LOSS, &o XA);                                     \
-    }                                                                                      \
-    int NAME##_bwd_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride XP)          \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        return RUN(&FAMILY, a, DT, CBCE__GRAD, &o XA);                                     \
-    }                                                                                      \
-    int NAME##_fwd_bwd_##SFX(const cbce_args_t *a, T *out, ptrdiff_t out_stride,           \
-                             T *result, T *grad, ptrdiff_t grad_stride XP)                 \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        o.loss = out;                                                                      \
-        o.loss_stride = out_stride;                                                        \
-        o.result = result;                                                                 \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        return RUN(&FAMILY, a, DT, CBCE__LOSS | CBCE__GRAD, &o XA);                        \
-    }                                                                                      \
-    int NAME##_grad_hess_##SFX(const cbce_args_t *a, T *grad, ptrdiff_t grad_stride,       \
-                               T *hess, ptrdiff_t hess_stride XP)                          \
-    {                                                                                      \
-        cbce__outputs o = {0};                                                             \
-        cbce_args_t b;                                                                     \
-        if (a == NULL)                                                                     \
-            return CBCE_ERR_NULL;                                                          \
-        b = *a;                                                                            \
-        b.reduction = CBCE_REDUCTION_NONE;                                                 \
-        o.grad = grad;                                                                     \
-        o.grad_stride = grad_stride;                                                       \
-        o.hess = hess;                                                                     \
-        o.hess_stride = hess_stride;                                                       \
-        return RUN(&FAMILY, &b, DT, CBCE__GRAD | CBCE__HESS, &o XA);                       \
-    }
-
-
-/* Elementwise helpers (sigmoid & co.) go through the same driver with no target. */
-
-extern const cbce__family cbce__bce_logits;
-CBCE__DECLARE_STEPS(cbce__logits_steps);
+int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1, ptrdiff_t s1,
+               void *result, void *o2, ptrdiff_t s2, size_t *bad_index);
 
 #endif

@@ -52,6 +52,16 @@ typedef struct cbce__x64k {
     int smooth;         /* eps != 0 */
 } cbce__x64k;
 
+static cbce__x64k cbce__x64_consts(double eps)
+{
+    cbce__x64k kx;
+    kx.eps = eps;
+    kx.kh = 1.0 - eps; /* kh + kl = 1 - eps exactly (two_sum) */
+    kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-eps - (kx.kh - 1.0));
+    kx.smooth = eps == 0 ? 0 : eps < 0x1p-500 ? 2 : 1;
+    return kx;
+}
+
 /* ---- the careful element: double-double with a separate exponent ------------------------ */
 
 /* (h + l) * 2^e with 1 <= |h| < 2 and |l| <= ulp(h); or h = 0, inf or NaN (l = 0, e = 0). */
@@ -592,10 +602,7 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
         unit = k->pk == 1.0;
     }
     unit &= S->w == NULL && k->wk == 1.0 && k->lscale == 1.0;
-    kx.eps = k->eps;
-    kx.kh = 1.0 - k->eps; /* kh + kl = 1 - eps exactly (two_sum) */
-    kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-k->eps - (kx.kh - 1.0));
-    kx.smooth = k->eps == 0 ? 0 : k->eps < 0x1p-500 ? 2 : 1;
+    kx = cbce__x64_consts(k->eps);
     switch (want) {
     case CBCE__LOSS:
         if (reduced)

@@ -52,6 +52,7 @@ static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t 
     if (n == 0)
         return CBCE_OK;
     memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.n = n;
     a.input = cbce_vector(x, dtype, n, x_stride);
     a.target = a.input;

@@ -4,9 +4,8 @@ Design notes
 ------------
 (a) Logistic: ``cbce.binary_cross_entropy_with_logits_grad_hess`` gives the gradient and the
     hessian of the per-row loss in one pass, sample weights and pos_weight applied inside.
-    Focal (``gamma`` given): ``cbce.sigmoid_focal_loss_grad_hess``; label smoothing, which
-    the focal core does not take, is applied to the labels first (``y * (1 - eps) + eps / 2``,
-    the same Keras convention).
+    Focal (``gamma`` given): ``cbce.sigmoid_focal_loss_grad_hess``, label smoothing applied
+    inside as well.  The settings are checked once, by the core, with an empty call.
 (b) The hessian is floored at ``min_hessian`` (times the sample weight, so a weight of 0
     still gives 0): a Newton step divides by it.  For the logistic loss the true hessian is
     positive but underflows to 0 at large margins; XGBoost's built-in ``binary:logistic``
@@ -35,23 +34,24 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
                    min_hessian: float = 1e-16
                    ) -> Callable[[ArrayLike, ArrayLike, ArrayLike | None], _GradHess]:
     """Validate the settings once; return ``grad_hess(preds, labels, weights)``."""
-    eps = float(label_smoothing)
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     if not (float(min_hessian) > 0.0 and np.isfinite(min_hessian)):
         raise ValueError(f"min_hessian must be positive and finite, got {min_hessian!r}")
     focal = gamma is not None
-    g_exp = 0.0 if gamma is None else float(gamma)
     if focal:
-        if not g_exp >= 0.0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
         if np.any(np.asarray(pos_weight) != 1.0):
             raise ValueError("pos_weight applies to the logistic loss only; for the focal "
                              "loss (gamma given) balance the classes with alpha")
-    elif alpha is not None:
-        raise ValueError("alpha applies to the focal loss only: give gamma as well "
-                         "(gamma=0 with alpha is the alpha-balanced logistic loss)")
-    pw = None if np.all(np.asarray(pos_weight) == 1.0) else pos_weight
+        fn = _cbce.sigmoid_focal_loss_grad_hess
+        kw: dict[str, Any] = dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing)
+    else:
+        if alpha is not None:
+            raise ValueError("alpha applies to the focal loss only: give gamma as well "
+                             "(gamma=0 with alpha is the alpha-balanced logistic loss)")
+        fn = _cbce.binary_cross_entropy_with_logits_grad_hess
+        kw = dict(label_smoothing=label_smoothing)
+    fn(np.zeros(0), np.zeros(0), **kw)  # the core's checks of the settings, before any data
+    if not focal and np.any(np.asarray(pos_weight) != 1.0):
+        kw["pos_weight"] = pos_weight
     floor = float(min_hessian)
 
     def grad_hess(preds: ArrayLike, labels: ArrayLike, weights: ArrayLike | None) -> _GradHess:
@@ -68,14 +68,22 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
             w = np.asarray(weights, dtype=x.dtype)
             if x.ndim == 2 and w.ndim == 1 and w.shape[0] == x.shape[0]:
                 w = w[:, None]
-        if focal:
-            if eps:  # in float64, as the core smooths (float32 labels would round)
-                y = y.astype(np.float64) * (1.0 - eps) + eps / 2.0
-            g, h = _cbce.sigmoid_focal_loss_grad_hess(x, y, w, alpha=alpha, gamma=g_exp)
-        else:
-            g, h = _cbce.binary_cross_entropy_with_logits_grad_hess(
-                x, y, w, pos_weight=pw, label_smoothing=eps)
+        g, h = fn(x, y, w, **kw)
         np.maximum(h, floor if w is None else floor * w, out=h)
         return g, h
 
     return grad_hess
+
+
+def framework_objective(name: str, pos_weight: ArrayLike, label_smoothing: float,
+                        gamma: float | None, alpha: float | None, min_hessian: float
+                        ) -> Callable[[ArrayLike, Any], _GradHess]:
+    """``f(preds, data) -> (grad, hess)`` for XGBoost and LightGBM alike: both data sets
+    give ``get_label()`` and ``get_weight()``."""
+    grad_hess = make_grad_hess(pos_weight, label_smoothing, gamma, alpha, min_hessian)
+
+    def objective(preds: ArrayLike, data: Any) -> _GradHess:
+        return grad_hess(preds, data.get_label(), data.get_weight())
+
+    objective.__qualname__ = objective.__name__ = name
+    return objective

@@ -25,13 +25,15 @@ Design notes
     result good to ~2^-37 (BCE with logits rounds one good to ~2^-28: within 1 ulp of it);
     float64 results differ from it by at most one rounding per chunk, in practice <= 1 ulp;
     and the result does not depend on how the partials are scheduled.
-(c) Gradients.  ``reduction="none"`` and ``"sum"``: each block calls the core's backward
-    with the same arguments, so the result is bitwise the NumPy one.  ``"mean"`` and
-    ``"weighted_mean"``: the block is differentiated as a ``"sum"`` with ``grad_output``
-    divided by the global element count / weight sum (the core's own scale, computed in
-    double); float32/float16 blocks go through float64 for that so the scale is not rounded
-    to the input's dtype first (so for BCE with logits they may differ from the NumPy
-    result by 1 ulp: two faithful roundings of one value).
+(c) Gradients, bitwise the NumPy result.  ``reduction="none"`` and ``"sum"``: each block
+    calls the core's backward with the same arguments.  ``"mean"`` and ``"weighted_mean"``:
+    the block is differentiated as a ``"sum"`` with ``grad_output`` divided by the global
+    element count / weight sum, in double: the core forms the same multiplier
+    ``weight * (grad_output / n)`` for the whole array, and a reduced loss's grad_output is
+    read in double for every dtype, so each element is rounded once, in its own dtype, as
+    on the whole array (tests/test_integrations_dask.py checks this on near-ties found by
+    search).  The weight sum is added exactly here and in double-double by the core: the
+    same double unless the weights span more than ~50 binades.
 (d) Errors.  Dtypes, shapes, the reduction, label_smoothing and gamma are checked when the
     graph is built; values (e.g. probabilities outside [0, 1]) when a block is computed:
     the index in that message is then within the block.
@@ -53,6 +55,7 @@ True
 """
 from __future__ import annotations
 
+import inspect
 import math
 from fractions import Fraction
 from typing import Any
@@ -62,15 +65,8 @@ import dask.array as da
 import numpy as np
 
 import cbce
+from cbce._registry import FAMILIES
 
-__all__ = [
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_backward",
-    "binary_cross_entropy",
-    "binary_cross_entropy_backward",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_backward",
-]
 
 _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
@@ -108,14 +104,13 @@ def _target(target, x):
     return t.rechunk(x.chunks)
 
 
-def _check(reduction, label_smoothing=0.0, gamma=None, allowed=_REDUCTIONS):
+def _check(name, reduction, allowed=_REDUCTIONS, **params):
+    """The reduction, then the loss's parameters, checked by cbce's own function `name` on
+    an empty input (the core's checks and messages), before any block is built."""
     if reduction not in allowed:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, allowed))}; got "
                          f"{reduction!r}")
-    if not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    if gamma is not None and not float(gamma) >= 0.0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    getattr(cbce, name)(np.zeros(0), np.zeros(0), **params)
 
 
 def _operands(x, target, weight, pos_weight):
@@ -174,19 +169,12 @@ def _block_grad(*blocks, fn, present, kw):
     x, t, opt = _unpack(blocks, present)
     go = opt.pop("grad_output", kw.get("grad_output", 1.0))
     kw = {k: v for k, v in kw.items() if k != "grad_output"}
-    if "scale" not in opt:
-        return getattr(cbce, fn)(x, t, grad_output=go, **opt, **kw)
-    # reduced 'mean'/'weighted_mean': d/dx of the block's 'sum' times go / denominator,
-    # the scale kept in double (the core's gscale) by computing the block in float64
-    den = float(opt.pop("scale"))
-    dtype = x.dtype
-    if dtype != np.float64:
-        x, opt = _as_float64(x, opt)
-    g = getattr(cbce, fn)(x, t, reduction="sum", grad_output=float(go) / den, **opt, **kw)
-    if dtype == np.float64:
-        return g
-    with np.errstate(over="ignore"):   # float16 overflows to inf, as the core's does
-        return g.astype(np.float32).astype(dtype)
+    if "scale" in opt:
+        # reduced 'mean'/'weighted_mean': the block's 'sum' gradient times grad_output /
+        # denominator, a double, which is the multiplier the core forms for the whole array
+        go = float(go) / float(opt.pop("scale"))
+        kw = dict(kw, reduction="sum")
+    return getattr(cbce, fn)(x, t, grad_output=go, **opt, **kw)
 
 
 # ---- combining the partials (exact) ------------------------------------------------------
@@ -294,69 +282,40 @@ def _backward(fn, input, target, weight, pos_weight, reduction, grad_output, kw)
     return da.map_blocks(_block_grad, *arrays, fn=fn, present=present, kw=kw, dtype=x.dtype)
 
 
-# ---- the public functions ----------------------------------------------------------------
+# ---- the public functions: for every family of the registry, the loss and its gradient ----
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
-                                     pos_weight: Any = None, reduction: str = "mean",
-                                     label_smoothing: float = 0.0,
-                                     num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_with_logits` over dask arrays, lazily (see the
-    module's notes for how a reduced loss is summed exactly)."""
-    _check(reduction, label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _loss("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
-                 reduction, kw)
+def _public(fam: dict, backward: bool) -> Any:
+    """``cbce.<name>`` (or its ``_backward``) over dask arrays, with cbce's signature but
+    ``out``: settings checked when the graph is built, by the core (see (d))."""
+    name = fam["python"] + ("_backward" if backward else "")
+    sig = inspect.signature(getattr(cbce, name))
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "out"])
+    settings = [n for n, _ in fam["params"]]
 
+    def f(*args: Any, **kwargs: Any) -> da.Array:
+        a = sig.bind(*args, **kwargs)
+        a.apply_defaults()
+        a = a.arguments
+        given = {n: a[n] for n in settings}
+        _check(fam["python"], a["reduction"], **given)
+        kw = dict(given, num_threads=a["num_threads"])
+        if backward:
+            return _backward(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
+                             a["reduction"], a["grad_output"], kw)
+        return _loss(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
+                     a["reduction"], kw)
 
-def binary_cross_entropy_with_logits_backward(input: Any, target: Any, weight: Any = None, *,
-                                              pos_weight: Any = None, reduction: str = "mean",
-                                              label_smoothing: float = 0.0,
-                                              grad_output: Any = 1.0,
-                                              num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_with_logits_backward` over dask arrays, lazily: a
-    dask array of the input's shape and chunks."""
-    _check(reduction, label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _backward("binary_cross_entropy_with_logits_backward", input, target, weight,
-                     pos_weight, reduction, grad_output, kw)
-
-
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
-                         reduction: str = "mean", label_smoothing: float = 0.0,
-                         num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy` (on probabilities) over dask arrays, lazily.  A
-    value outside [0, 1] raises ValueError when its block is computed."""
-    _check(reduction, label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _loss("binary_cross_entropy", input, target, weight, None, reduction, kw)
+    f.__name__ = f.__qualname__ = name
+    f.__signature__ = sig  # type: ignore[attr-defined]
+    f.__doc__ = (f":func:`cbce.{name}` over dask arrays, lazily"
+                 + (": a dask array of the input's shape and chunks." if backward else
+                    " (see the module's notes for how a reduced loss is summed exactly)."))
+    return f
 
 
-def binary_cross_entropy_backward(input: Any, target: Any, weight: Any = None, *,
-                                  reduction: str = "mean", label_smoothing: float = 0.0,
-                                  grad_output: Any = 1.0,
-                                  num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.binary_cross_entropy_backward` over dask arrays, lazily."""
-    _check(reduction, label_smoothing)
-    kw = dict(label_smoothing=float(label_smoothing), num_threads=num_threads)
-    return _backward("binary_cross_entropy_backward", input, target, weight, None, reduction,
-                     grad_output, kw)
-
-
-def sigmoid_focal_loss(input: Any, target: Any, weight: Any = None, *,
-                       alpha: float | None = 0.25, gamma: float = 2.0, reduction: str = "mean",
-                       num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.sigmoid_focal_loss` over dask arrays, lazily."""
-    _check(reduction, gamma=gamma)
-    kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
-    return _loss("sigmoid_focal_loss", input, target, weight, None, reduction, kw)
-
-
-def sigmoid_focal_loss_backward(input: Any, target: Any, weight: Any = None, *,
-                                alpha: float | None = 0.25, gamma: float = 2.0,
-                                reduction: str = "mean", grad_output: Any = 1.0,
-                                num_threads: int | None = None) -> da.Array:
-    """:func:`cbce.sigmoid_focal_loss_backward` over dask arrays, lazily."""
-    _check(reduction, gamma=gamma)
-    kw = dict(alpha=alpha, gamma=float(gamma), num_threads=num_threads)
-    return _backward("sigmoid_focal_loss_backward", input, target, weight, None, reduction,
-                     grad_output, kw)
+__all__ = []
+for _fam in FAMILIES:
+    for _backward_op in (False, True):
+        _f = _public(_fam, _backward_op)
+        globals()[_f.__name__] = _f
+        __all__.append(_f.__name__)

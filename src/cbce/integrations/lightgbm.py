@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._objective import make_grad_hess
+from ._objective import framework_objective
 
 __all__ = ["objective"]
 
@@ -62,11 +62,5 @@ def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
     ``init_score``); the plain objective reproduces ``objective="binary"`` with
     ``boost_from_average=False``.
     """
-    grad_hess = make_grad_hess(pos_weight, label_smoothing, gamma, alpha, min_hessian)
-
-    def cbce_objective(preds: NDArray[np.floating[Any]], train_data: Any
-                       ) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
-        return grad_hess(preds, train_data.get_label(), train_data.get_weight())
-
-    cbce_objective.__qualname__ = cbce_objective.__name__ = "cbce_lightgbm_objective"
-    return cbce_objective
+    return framework_objective("cbce_lightgbm_objective", pos_weight, label_smoothing, gamma,
+                               alpha, min_hessian)

@@ -2,23 +2,48 @@
 
 Design notes
 ------------
-(a) One ``torch.autograd.Function`` serves the three losses.  Its forward hands the tensors
-    to cbce as NumPy views (``tensor.detach().numpy()`` shares the tensor's memory; strided
-    views are read as they are, no ``.contiguous()``), and has cbce write into tensors it
-    allocated (``out=``).  Nothing is copied on the way in or out for float32/float64 CPU
-    tensors with a bool/uint8/int8/float target of the input's dtype.
-(b) When the input requires a gradient, forward calls the fused ``*_forward_backward``: one
-    pass over memory gives the loss and d loss / d input (for ``grad_output = 1``), kept on
-    the context.  Backward returns it as it is when the upstream gradient is the scalar 1
-    (``loss.backward()``), else multiplies by the upstream gradient.  When no gradient is
-    needed (evaluation, ``torch.no_grad()``) forward computes the loss only.
-(c) cbce computes the gradient with respect to ``input`` only.  A ``target``, ``weight`` or
-    ``pos_weight`` that requires a gradient, a tensor on another device than the CPU, or a
-    dtype NumPy cannot view (bfloat16) raises a clear error instead of being silently copied
-    or detached.
-(d) Results follow cbce's dtype rules: float16 is computed in float32 and returned as
+(a) Two ``torch.library`` custom ops carry the computation, so ``torch.compile`` (with
+    ``fullgraph=True``) and ``torch.export`` see them as single nodes with fake
+    (shape-only) implementations:
+    ``cbce::loss(input, target, weight, pos_weight, ...) -> (loss, grad)`` and
+    ``cbce::grad_hess(...) -> (grad, hess)``.  Both hand the tensors to cbce as NumPy views
+    (``tensor.detach().numpy()`` shares memory; strided views are read as they are) and
+    have cbce write into tensors they allocate.  Nothing is copied on the way in or out for
+    float32/float64 CPU tensors with a bool/uint8/int8/float target.  Eager calls on plain
+    tensors take a ``torch.autograd.Function`` with the same implementation and derivatives
+    (the custom op's Python dispatch costs tens of microseconds a call); traced code (fake
+    or functional tensors) calls the op.
+(b) First order.  When the input requires a gradient, ``cbce::loss`` calls the fused
+    ``*_forward_backward``: one pass over memory gives the loss and ``grad`` = d loss /
+    d input (for an upstream gradient of 1, reduction and weights applied).  Backward
+    returns ``grad * grad_output`` (``grad`` itself for ``loss.backward()`` of a reduced
+    loss).  Without a graph to record (evaluation,
+    ``torch.no_grad()``) the loss alone is computed.
+(c) Higher order.  ``grad`` is itself an output of ``cbce::loss``, so the backward
+    ``grad * grad_output`` is an ordinary differentiable expression; the registered
+    derivative of ``grad`` with respect to the input is cbce's own second derivative
+    (``cbce::grad_hess``, gradient and hessian from one pass), scaled as the reduction
+    scales ``grad``.  ``create_graph=True``, gradient penalties, double backward and
+    Hessian-vector products therefore work.  The hessian's own derivatives are written in
+    torch operations on the gradient and hessian (BCE with logits and on probabilities),
+    so those two are differentiable to any order; the focal loss to the second.
+(d) Target.  Every loss is differentiable with respect to the target, as PyTorch's are
+    (soft targets from another network), with the derivatives written without
+    cancellation: d l / d y = w * ((p - 1) * softplus(-x) - x) (exactly ``-w * x`` without
+    pos_weight; PyTorch's ``log_sigmoid(-x) - p * log_sigmoid(x)`` cancels for small
+    ``|x|``); w * (log(1 - x) - log(x)) with PyTorch's -100 clamps (``-log1p((2x - 1) /
+    (1 - x))`` on [1/4, 3/4], where both logs are close); for the focal loss from
+    1 - p_t, the cross-entropy and sigmoid(-x) - sigmoid(x) = -tanh(x/2) each formed
+    without a cancelling difference; times ``1 - label_smoothing``.  These and the mixed
+    second derivatives are torch expressions, so they differentiate further.
+    ``weight`` and ``pos_weight`` are not differentiable (nor are they in PyTorch): one
+    that requires grad raises an error naming ``.detach()``.
+(e) Results follow cbce's dtype rules: float16 is computed in float32 and returned as
     float16; a reduced loss is a 0-d tensor of the input's dtype.  ``reduction`` may also be
     ``"weighted_mean"`` (divide by the sum of the broadcast weights).
+(f) Tensors cbce cannot read raise errors that say what to do instead: another device
+    (``.cpu()`` or torch's own loss there), bfloat16 (``.float()``), sparse
+    (``.to_dense()``) and nested tensors (one call per component or ``.values()``).
 
 Example
 -------
@@ -36,11 +61,11 @@ BCEWithLogitsLoss(weight=None, pos_weight=shape (1,), reduction='mean', label_sm
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
+from torch import Tensor
 
 import cbce as _cbce
 
@@ -55,97 +80,341 @@ __all__ = [
 
 _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
-# family -> (loss, forward_backward) names in the cbce namespace, looked up at call time.
+# family -> (loss, forward_backward, grad_hess) names in the cbce namespace, looked up at
+# call time (_fn); _TORCH_LOSS: the alternative named in error messages.
 _FAMILIES = {
     "logits": ("binary_cross_entropy_with_logits",
-               "binary_cross_entropy_with_logits_forward_backward"),
-    "probs": ("binary_cross_entropy", "binary_cross_entropy_forward_backward"),
-    "focal": ("sigmoid_focal_loss", "sigmoid_focal_loss_forward_backward"),
+               "binary_cross_entropy_with_logits_forward_backward",
+               "binary_cross_entropy_with_logits_grad_hess"),
+    "probs": ("binary_cross_entropy", "binary_cross_entropy_forward_backward",
+              "binary_cross_entropy_grad_hess"),
+    "focal": ("sigmoid_focal_loss", "sigmoid_focal_loss_forward_backward",
+              "sigmoid_focal_loss_grad_hess"),
 }
+_TORCH_LOSS = {"logits": "torch.nn.functional.binary_cross_entropy_with_logits",
+               "probs": "torch.nn.functional.binary_cross_entropy",
+               "focal": "torchvision.ops.sigmoid_focal_loss"}
 
 
-def _fn(name):
-    # binary_cross_entropy_forward_backward is in cbce._core but not in cbce's namespace.
-    f = getattr(_cbce, name, None)
-    return f if f is not None else getattr(_cbce._core, name)
+# ---- validation (plain Python on tensor metadata: traced by torch.compile) ---------------
 
-
-def _view(t, name, *, grad_ok=False):
-    """A NumPy view of tensor ``t`` sharing its memory (non-tensors pass through)."""
-    if t is None or not isinstance(t, torch.Tensor):
-        return t
+def _check_tensor(t, name, family):
+    """Raise an error saying what to do for a tensor cbce cannot read."""
+    if t.is_nested:
+        raise TypeError(f"cbce: {name} is a nested tensor; cbce takes dense CPU tensors: "
+                        f"call the loss on each component (or on {name}.values() with the "
+                        f"target's values), or use {_TORCH_LOSS[family]}")
+    if t.layout != torch.strided:
+        raise TypeError(f"cbce: {name} has layout {t.layout}; cbce takes dense tensors: "
+                        f"pass {name}.to_dense()")
     if t.device.type != "cpu":
         raise ValueError(f"cbce: {name} is on device '{t.device}'; cbce computes on CPU "
-                         f"tensors only (move it with .cpu(), or use torch's own loss)")
-    if t.layout != torch.strided:
-        raise TypeError(f"cbce: {name} has layout {t.layout}; only dense (strided) tensors "
-                        f"are supported")
-    if t.requires_grad and not grad_ok:
-        raise ValueError(f"cbce: {name} requires grad, but cbce gives the gradient with "
-                         f"respect to input only; pass {name}.detach() (or use torch's "
-                         f"own loss to differentiate through {name})")
-    if t.dtype in (torch.bfloat16,) or t.is_complex() or t.dtype.is_floating_point and \
-            t.element_size() == 1:
-        raise TypeError(f"cbce: {name} has dtype {t.dtype}, which cbce cannot read; use "
-                        f"float16, float32 or float64")
+                         f"tensors only: move it with {name}.cpu(), or use "
+                         f"{_TORCH_LOSS[family]} on '{t.device}'")
+    if t.dtype == torch.bfloat16 or t.is_complex() or (
+            t.dtype.is_floating_point and t.element_size() == 1):
+        raise TypeError(f"cbce: {name} has dtype {t.dtype}, which cbce cannot read; convert "
+                        f"it with {name}.float() (cbce computes float16, float32 and "
+                        f"float64)")
+
+
+def _no_grad_through(t, name, family):
+    if t is not None and t.requires_grad and torch.is_grad_enabled():
+        raise ValueError(f"cbce: {name} requires grad, but {_FAMILIES[family][0]} is not "
+                         f"differentiable with respect to {name}; pass {name}.detach()")
+
+
+def _loss(input, target, weight, pos_weight, family, reduction, label_smoothing=0.0,
+          alpha=None, gamma=0.0):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"cbce: input must be a torch.Tensor, got {type(input).__name__}")
+    _check_reduction(reduction)
+    label_smoothing = _check_smoothing(label_smoothing)
+    if not isinstance(target, Tensor):
+        target = torch.as_tensor(np.asarray(target))
+    for name, t in (("input", input), ("target", target), ("weight", weight),
+                    ("pos_weight", pos_weight)):
+        if t is not None:
+            _check_tensor(t, name, family)
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"cbce: input must be a float16, float32 or float64 tensor, got "
+                        f"{input.dtype}")
+    _no_grad_through(weight, "weight", family)
+    _no_grad_through(pos_weight, "pos_weight", family)
+    want_grad = input.requires_grad and torch.is_grad_enabled()
+    args = (input, target, weight, pos_weight, family, reduction, label_smoothing, alpha,
+            float(gamma), want_grad)
+    if _eager(input):
+        return _LossFunction.apply(*args)[0]
+    return torch.ops.cbce.loss(*args)[0]
+
+
+def _eager(t):
+    """True for a plain tensor outside torch.compile: the call can skip the custom op's
+    Python dispatch (tens of microseconds); fake and functional tensors (torch.compile,
+    torch.export) are subclasses and take the op."""
+    return type(t) is Tensor and not torch.compiler.is_compiling()
+
+
+# ---- the custom ops (opaque to torch: NumPy views handed to cbce) -------------------------
+
+def _fn(name):
+    return getattr(_cbce, name)
+
+
+def _np(t):
+    """A NumPy view of tensor ``t`` sharing its memory (None passes through)."""
+    if t is None:
+        return None
     t = t.detach()
     if t.is_neg():
         t = t.resolve_neg()
     return t.numpy()
 
 
-def _compute(input, target, weight, pos_weight, family, kwargs, want_grad):
-    """The loss (a tensor) and, if ``want_grad``, d loss / d input for grad_output = 1."""
-    if not isinstance(input, torch.Tensor):
-        raise TypeError(f"cbce: input must be a torch.Tensor, got {type(input).__name__}")
-    x = _view(input, "input", grad_ok=True)
-    t = _view(target, "target")
-    extra = dict(kwargs)
+def _options(family, weight, pos_weight, label_smoothing, alpha, gamma):
+    kw = {}
     if weight is not None:
-        extra["weight"] = _view(weight, "weight")
+        kw["weight"] = _np(weight)
     if pos_weight is not None:
-        extra["pos_weight"] = _view(pos_weight, "pos_weight")
-    loss_name, fused_name = _FAMILIES[family]
-    reduced = extra["reduction"] != "none"
-    loss, lo = None, None
-    if not reduced:
-        loss = torch.empty_like(input, requires_grad=False)
-        lo = loss.numpy()
-    grad = None
-    if want_grad:
-        grad = torch.empty_like(input, requires_grad=False)
-        value, _ = _fn(fused_name)(x, t, out=(lo, grad.numpy()), **extra)
+        kw["pos_weight"] = _np(pos_weight)
+    if family == "focal":
+        kw.update(alpha=alpha, gamma=gamma)
     else:
-        value = _fn(loss_name)(x, t, out=lo, **extra)
+        kw["label_smoothing"] = label_smoothing
+    return kw
+
+
+def _loss_impl(input: Tensor, target: Tensor, weight: Optional[Tensor],
+             pos_weight: Optional[Tensor], family: str, reduction: str,
+             label_smoothing: float, alpha: Optional[float], gamma: float,
+             want_grad: bool) -> tuple[Tensor, Tensor]:
+    """(loss, d loss / d input) by one fused cbce call; the gradient is empty (shape (0,))
+    unless ``want_grad``."""
+    loss_name, fused_name, _ = _FAMILIES[family]
+    kw = _options(family, weight, pos_weight, label_smoothing, alpha, gamma)
+    x, t = _np(input), _np(target)
+    reduced = reduction != "none"
+    loss = torch.empty(() if reduced else input.shape, dtype=input.dtype)
+    lo = None if reduced else loss.numpy()   # a reduced loss is returned as a scalar
+    if want_grad:
+        grad = torch.empty(input.shape, dtype=input.dtype)
+        value, _ = _fn(fused_name)(x, t, out=(lo, grad.numpy()), reduction=reduction, **kw)
+    else:
+        grad = input.new_empty((0,))
+        value = _fn(loss_name)(x, t, out=lo, reduction=reduction, **kw)
     if reduced:
-        loss = torch.from_numpy(np.asarray(value))
+        loss.fill_(float(value))
     return loss, grad
 
 
+_loss_op = torch.library.custom_op("cbce::loss", mutates_args=())(_loss_impl)
+
+
+@_loss_op.register_fake
+def _(input, target, weight, pos_weight, family, reduction, label_smoothing, alpha, gamma,
+      want_grad):
+    return (input.new_empty(() if reduction != "none" else input.shape),
+            input.new_empty(input.shape if want_grad else (0,)))
+
+
+@torch.library.custom_op("cbce::grad_hess", mutates_args=())
+def _grad_hess_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
+                  pos_weight: Optional[Tensor], family: str, label_smoothing: float,
+                  alpha: Optional[float], gamma: float) -> tuple[Tensor, Tensor]:
+    """Elementwise (d l / d x, d^2 l / d x^2), weighted, unreduced, from one cbce pass."""
+    kw = _options(family, weight, pos_weight, label_smoothing, alpha, gamma)
+    g = torch.empty(input.shape, dtype=input.dtype)
+    h = torch.empty(input.shape, dtype=input.dtype)
+    _fn(_FAMILIES[family][2])(_np(input), _np(target), out=(g.numpy(), h.numpy()), **kw)
+    return g, h
+
+
+@_grad_hess_op.register_fake
+def _(input, target, weight, pos_weight, family, label_smoothing, alpha, gamma):
+    return input.new_empty(input.shape), input.new_empty(input.shape)
+
+
+# ---- derivatives --------------------------------------------------------------------------
+
+def _scale(x, weight, reduction):
+    """What the reduction multiplies each element's derivative by: 1, 1/n or 1/sum(w)."""
+    if reduction in ("none", "sum"):
+        return 1.0
+    if reduction == "mean" or weight is None:
+        return 1.0 / x.numel()
+    # the sum of the weights broadcast to x (each repeats x.numel() / weight.numel() times),
+    # read in the dtype cbce computes x in, as the core reads them
+    cdt = torch.float32 if x.dtype == torch.float16 else x.dtype
+    total = weight.to(cdt).to(torch.float64).sum() * (x.numel() // weight.numel())
+    return 1.0 / total
+
+
+def _neg_logit(x):
+    """log(1 - x) - log(x), each log clamped at -100 (the loss's rule); on [1/4, 3/4], where
+    the logs are close, as -log1p((2x - 1) / (1 - x)) (2x - 1 is exact there, so no
+    cancellation), elsewhere the difference of the logs (they differ in sign or size)."""
+    mid = (x >= 0.25) & (x <= 0.75)
+    xm = torch.where(mid, x, 0.5)
+    near = -torch.log1p((2 * xm - 1) / (1 - xm))
+    far = torch.log1p(-x).clamp_min(-100) - torch.log(x).clamp_min(-100)
+    return torch.where(mid, near, far)
+
+
+def _focal_target_derivatives(x, y, alpha, gamma):
+    """(d l / d y, d^2 l / d x d y) of the unweighted focal loss l = a_t F ce, with
+    u = 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x), F = u^gamma, ce = bce_with_logits:
+    u, ce and sigmoid(-x) - sigmoid(x) = -tanh(x/2) are formed as sums of terms >= 0 or
+    directly, never as cancelling differences."""
+    s, sn = torch.sigmoid(x), torch.sigmoid(-x)
+    u = y * sn + (1 - y) * s
+    u_x, u_y, u_xy = (1 - 2 * y) * s * sn, -torch.tanh(x / 2), -2 * s * sn
+    sp = torch.nn.functional.softplus
+    ce = torch.where(x >= 0, (1 - y) * x + sp(-x), sp(x) - x * y)
+    ce_x, ce_y = s - y, -x                               # and d^2 ce / dx dy = -1
+    f = u ** gamma
+    f_x = f_y = f_xy = torch.zeros_like(x)
+    if gamma != 0:
+        g1 = gamma * u ** (gamma - 1)
+        f_x, f_y, f_xy = g1 * u_x, g1 * u_y, g1 * u_xy
+        if gamma != 1:
+            f_xy = f_xy + gamma * (gamma - 1) * u ** (gamma - 2) * u_x * u_y
+    e_x = f_x * ce + f * ce_x
+    e_y = f_y * ce + f * ce_y
+    e_xy = f_xy * ce + f_x * ce_y + f_y * ce_x - f
+    if alpha is None:
+        return e_y, e_xy
+    a_t = (1 - alpha) + (2 * alpha - 1) * y
+    return (2 * alpha - 1) * f * ce + a_t * e_y, (2 * alpha - 1) * e_x + a_t * e_xy
+
+
+def _target_derivatives(x, t, weight, pos_weight, family, label_smoothing, alpha, gamma):
+    """(d l / d t, d^2 l / d x d t), elementwise, weighted, unreduced, as torch expressions
+    (so that they differentiate further)."""
+    k = 1.0 - label_smoothing            # d y / d t for y = t (1 - eps) + eps / 2
+    if family == "logits":
+        if pos_weight is None:
+            dt, dxt = -x, torch.full_like(x, -1.0)
+        else:
+            p = pos_weight.to(x.dtype)
+            dt = (p - 1) * torch.nn.functional.softplus(-x) - x
+            dxt = -(torch.sigmoid(x) + p * torch.sigmoid(-x))
+    elif family == "probs":
+        dt = _neg_logit(x)
+        dxt = -1.0 / (x * (1 - x)).clamp_min(1e-12)
+    else:
+        dt, dxt = _focal_target_derivatives(x, t.to(x.dtype), alpha, gamma)
+    if weight is not None:
+        w = weight.to(x.dtype)
+        dt, dxt = dt * w, dxt * w
+    return dt * k, dxt * k
+
+
+def _setup(ctx, inputs, output):
+    input, target, weight, pos_weight, family, reduction, ls, alpha, gamma, want_grad = inputs
+    ctx.set_materialize_grads(False)
+    ctx.options = (family, reduction, ls, alpha, gamma, want_grad)
+    ctx.save_for_backward(input, target, weight, pos_weight, output[1])
+
+
+def _backward(ctx, d_loss, d_grad):
+    """d_loss: upstream gradient of the loss; d_grad: of the `grad` output, which is not
+    None only when a backward pass is itself differentiated (second order)."""
+    x, t, w, pw, grad = ctx.saved_tensors
+    family, reduction, ls, alpha, gamma, want_grad = ctx.options
+    if not want_grad and ctx.needs_input_grad[0]:
+        # called without the fused gradient (only a direct call of the op does that)
+        d_grad = None
+        grad = torch.ops.cbce.loss(x, t, w, pw, family, reduction, ls, alpha, gamma, True)[1]
+    scale = _scale(x, w, reduction)
+    dx = dt = None
+    if ctx.needs_input_grad[0]:
+        if d_loss is not None and _eager(d_loss) and d_loss.dim() == 0 and \
+                not torch.is_grad_enabled() and float(d_loss) == 1.0:
+            dx = grad   # loss.backward() of a reduced loss: the fused gradient as it is
+        elif d_loss is not None:
+            dx = grad * d_loss
+        if d_grad is not None:
+            h = torch.ops.cbce.grad_hess(x, t, w, pw, family, ls, alpha, gamma)[1]
+            term = d_grad * h * scale
+            dx = term if dx is None else dx + term
+    if ctx.needs_input_grad[1]:
+        d_t, d_xt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)
+        if d_loss is not None:
+            dt = d_t * (d_loss * scale)
+        if d_grad is not None:
+            term = d_grad * d_xt * scale
+            dt = term if dt is None else dt + term
+        dt = None if dt is None else dt.to(t.dtype)
+    return dx, dt, None, None, None, None, None, None, None, None
+
+
+def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
+    """(d h / d x, d h / d t) of the elementwise hessian h (g: the elementwise gradient),
+    as torch expressions of x, g and h, so that every further order follows from the
+    registered derivatives of g and h."""
+    k = 1.0 - label_smoothing
+    if family == "logits":
+        # h = w c s (1 - s), c = 1 + (p - 1) y, s = sigmoid(x): h' = h (1 - 2 s)
+        d_x = -h * torch.tanh(x / 2)
+        if pos_weight is None:
+            return d_x, torch.zeros_like(x)
+        p = pos_weight.to(x.dtype)
+        d_t = (p - 1) * torch.sigmoid(x) * torch.sigmoid(-x) * k
+    else:
+        # h = w ((x - y)^2 + y (1 - y)) / D^2, g = w (x - y) / D, D = x (1 - x)
+        den = (x * (1 - x)).clamp_min(1e-12)
+        d_x = 2 * (g - h * (1 - 2 * x)) / den
+        d_t = (1 - 2 * x) / den ** 2 * k
+    if weight is not None:
+        d_t = d_t * weight.to(x.dtype)
+    return d_x, d_t
+
+
+def _setup_grad_hess(ctx, inputs, output):
+    input, target, weight, pos_weight, family, ls, alpha, gamma = inputs
+    ctx.set_materialize_grads(False)
+    ctx.options = (family, ls, alpha, gamma)
+    ctx.save_for_backward(input, target, weight, pos_weight, *output)
+
+
+def _grad_hess_backward(ctx, d_g, d_h):
+    """Third and higher derivatives (BCE with logits and on probabilities)."""
+    x, t, w, pw, g, h = ctx.saved_tensors
+    family, ls, alpha, gamma = ctx.options
+    if family == "focal":
+        raise RuntimeError("cbce: sigmoid_focal_loss gives derivatives up to the second "
+                           "order; for the third and higher, write the loss in torch "
+                           "operations")
+    need_x, need_t = ctx.needs_input_grad[:2]
+    hx, ht = _hess_derivatives(family, x, w, pw, ls, g, h)
+    gt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)[1] if need_t else None
+    dx = dt = None
+    for d, dfx, dft in ((d_g, h, gt), (d_h, hx, ht)):
+        if d is None:
+            continue
+        if need_x:
+            dx = d * dfx if dx is None else dx + d * dfx
+        if need_t:
+            dt = d * dft if dt is None else dt + d * dft
+    return dx, None if dt is None else dt.to(t.dtype), None, None, None, None, None, None
+
+
+_loss_op.register_autograd(_backward, setup_context=_setup)
+_grad_hess_op.register_autograd(_grad_hess_backward, setup_context=_setup_grad_hess)
+
+
 class _LossFunction(torch.autograd.Function):
-    """forward(input, target, weight, pos_weight, family, kwargs) -> loss; the gradient is
-    computed in forward by the fused call and kept for backward."""
+    """cbce::loss for eager calls: the same implementation and derivatives, without the
+    custom op's dispatch."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, pos_weight, family, kwargs):
-        loss, ctx.grad = _compute(input, target, weight, pos_weight, family, kwargs, True)
-        ctx.reduced = loss.dim() == 0 and dict(kwargs)["reduction"] != "none"
-        return loss
+    def forward(ctx, *args):   # (a separate setup_context would bind a signature per call)
+        output = _loss_impl(*args)
+        _setup(ctx, args, output)
+        return output
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        grad = ctx.grad
-        if not (ctx.reduced and float(grad_output) == 1.0):
-            grad = grad * grad_output
-        return grad, None, None, None, None, None
-
-
-def _apply(input, target, weight, pos_weight, family, kwargs):
-    if isinstance(input, torch.Tensor) and input.requires_grad and torch.is_grad_enabled():
-        return _LossFunction.apply(input, target, weight, pos_weight, family, kwargs)
-    # No graph to record: the loss only, no gradient pass.
-    return _compute(input, target, weight, pos_weight, family, kwargs, False)[0]
+    backward = staticmethod(_backward)
 
 
 def _check_reduction(reduction):
@@ -169,15 +438,15 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
     """``torch.nn.functional.binary_cross_entropy_with_logits`` computed by cbce, with
     label smoothing (``y -> y * (1 - eps) + eps / 2``) and ``reduction="weighted_mean"``.
 
-    Differentiable with respect to ``input`` (a CPU tensor).
+    Differentiable to second order with respect to ``input`` (a CPU tensor), to first and
+    mixed second order with respect to ``target``.
 
     >>> import torch
     >>> from cbce.integrations.torch import binary_cross_entropy_with_logits
     >>> float(binary_cross_entropy_with_logits(torch.zeros(2), torch.tensor([0.0, 1.0])))
     0.6931471824645996
     """
-    kw = (("reduction", reduction), ("label_smoothing", float(label_smoothing)))
-    return _apply(input, target, weight, pos_weight, "logits", kw)
+    return _loss(input, target, weight, pos_weight, "logits", reduction, label_smoothing)
 
 
 def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor,
@@ -192,8 +461,7 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor,
     >>> float(binary_cross_entropy(torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0])))
     0.6931471824645996
     """
-    kw = (("reduction", reduction), ("label_smoothing", float(label_smoothing)))
-    return _apply(input, target, weight, None, "probs", kw)
+    return _loss(input, target, weight, None, "probs", reduction, label_smoothing)
 
 
 def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor,
@@ -208,9 +476,8 @@ def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor,
     >>> float(sigmoid_focal_loss(torch.zeros(1), torch.ones(1), alpha=None, gamma=1.0))
     0.3465735912322998
     """
-    kw = (("alpha", None if alpha is None else float(alpha)), ("gamma", float(gamma)),
-          ("reduction", reduction))
-    return _apply(input, target, weight, None, "focal", kw)
+    return _loss(input, target, weight, None, "focal", reduction,
+                 alpha=None if alpha is None else float(alpha), gamma=gamma)
 
 
 def _buffer(value):

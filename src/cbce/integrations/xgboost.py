@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._objective import make_grad_hess
+from ._objective import framework_objective
 
 __all__ = ["objective"]
 
@@ -65,11 +65,5 @@ def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
     ``base_margin`` (e.g. zeros) or ``base_score`` yourself.  The plain objective (defaults)
     reproduces ``objective="binary:logistic"`` started from the same margin.
     """
-    grad_hess = make_grad_hess(pos_weight, label_smoothing, gamma, alpha, min_hessian)
-
-    def cbce_objective(predt: NDArray[np.floating[Any]], dtrain: Any
-                       ) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
-        return grad_hess(predt, dtrain.get_label(), dtrain.get_weight())
-
-    cbce_objective.__qualname__ = cbce_objective.__name__ = "cbce_xgboost_objective"
-    return cbce_objective
+    return framework_objective("cbce_xgboost_objective", pos_weight, label_smoothing, gamma,
+                               alpha, min_hessian)
