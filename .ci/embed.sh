@@ -176,7 +176,7 @@ for prefix in prefix-make prefix-cmake moved-prefix; do
     rm -rf "$WORK/ex" && cp -r examples/c "$WORK/ex"
     pcdir=$(dirname "$(ls "$WORK"/$prefix/lib*/pkgconfig/cbce.pc)")
     export PKG_CONFIG_PATH=$pcdir
-    echo "pkg-config: $(pkg-config --modversion --cflags --libs cbce | tr '\n' ' ')"
+    echo "pkg-config: cbce $(pkg-config --modversion cbce): $(pkg-config --cflags --libs cbce)"
     case "$(pkg-config --cflags cbce)" in
         *"$WORK/$prefix/"*) ;;
         *) echo "embed: pkg-config does not point into $WORK/$prefix"; exit 1 ;;
