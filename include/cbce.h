@@ -208,7 +208,8 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  * a->gamma must be >= 0 and finite (CBCE_ERR_GAMMA).  pos_weight must be absent.
  * Computed in log space, (1 - p_t)^gamma = exp(gamma * log(1 - p_t)), so the loss and its
  * gradient are finite for every gamma >= 0 (0 < gamma < 1 included) and infinite logits
- * give the limits.  gamma = 0 with alpha = NaN is bitwise cbce_bce_logits_*.
+ * give the limits.  gamma = 0 with alpha = NaN is cbce_bce_logits_* within 1 ulp (both
+ * faithful; a mean's gradient within 2: its multiplier is rounded in another order).
  * Outputs, reductions and grad_output as for cbce_bce_logits_*; _grad_hess returns the
  * true second derivative, negative where the loss is locally concave.
  */

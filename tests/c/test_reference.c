@@ -9,8 +9,8 @@
  * exits 1 if any exceeds the contract's bars (docs/contract.md):
  *     loss: hard <= 1, soft <= 2;  grad: <= 1 (soft labels: in ulps of max(c*sigmoid(x), p*y),
  *     c = 1+(p-1)y);  hess <= 2;  sigmoid, log_sigmoid, softplus <= 1.
- * It also exits 1 if the SIMD levels do not give bitwise identical results, or if the fused
- * entry points differ from the separate ones.
+ * Every other SIMD level is measured against the same bars (levels may differ in the last
+ * bit).  It also exits 1 if the fused entry points differ from the separate ones.
  * sigmoid / log_sigmoid / softplus: the public cbce_sigmoid_f32/_f64 & co. on the x column,
  * and the core's scalar primitives in elem.h (cbce__sigmoid_x etc., compiled into this
  * file) that the next loss families build on; log(p) and log1p(-p) primitives against a
@@ -820,21 +820,15 @@ int main(int argc, char **argv)
         check_same(dt, "bwd and fwd_bwd gradients", base.grad, base.fb_grad, &t);
         check_same(dt, "bwd and grad_hess gradients", base.grad, base.gh_grad, &t);
         for (lv = CBCE_SIMD_SCALAR; lv <= CBCE_SIMD_AVX512; lv++) {
-            char what[64];
             if (cbce_simd_level(lv) != lv || lv == cbce_simd_level(0))
                 continue;
-            run_api(&t, f64, lv, &other);
-            snprintf(what, sizeof what, "%s vs %s: loss", cbce_simd_name(lv),
-                     cbce_simd_name(cbce_simd_level(0)));
-            check_same(dt, what, base.loss, other.loss, &t);
-            snprintf(what, sizeof what, "%s vs %s: grad", cbce_simd_name(lv),
-                     cbce_simd_name(cbce_simd_level(0)));
-            check_same(dt, what, base.grad, other.grad, &t);
-            snprintf(what, sizeof what, "%s vs %s: hess", cbce_simd_name(lv),
-                     cbce_simd_name(cbce_simd_level(0)));
-            check_same(dt, what, base.hess, other.hess, &t);
-            printf("%s: level %s checked bitwise against %s\n", dt, cbce_simd_name(lv),
-                   cbce_simd_name(cbce_simd_level(0)));
+            if (run_api(&t, f64, lv, &other) != 0) {
+                printf("FAIL: %s API call at level %s returned an error\n", dt,
+                       cbce_simd_name(lv));
+                return 1;
+            }
+            printf("%s: measured at SIMD level %s\n", dt, cbce_simd_name(lv));
+            measure(&t, f64, &other);
         }
         measure_public_elementwise(&t, f64);
         measure_elementwise(&t, f64);

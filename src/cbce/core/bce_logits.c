@@ -46,10 +46,6 @@
 
 CBCE__LOGITS_STEP(logits_step_d_general, cbce__logits_d, keep)
 CBCE__LOGITS_STEP(logits_step_d_unit, cbce__logits_d_unit, keep)
-CBCE__LOGITS_STEP(logits_step_x_nosmooth, cbce__logits_x_nosmooth, eps)
-CBCE__LOGITS_STEP(logits_step_x_unitp, cbce__logits_x_unitp, eps)
-CBCE__LOGITS_STEP(logits_step_x_plain, cbce__logits_x, eps)
-CBCE__LOGITS_STEP(logits_step_x_tiny, cbce__logits_x_tiny, eps)
 
 /* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
  * takes the element without the smoothing and pos_weight arithmetic (elem.h `unit`). */
@@ -75,31 +71,6 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
         kd.half = kd.eps;
     (kd.eps == 0 && unit_pos_weight(c, p) ? logits_step_d_unit : logits_step_d_general)(
         want, c, x, t, p, w, m, &kd, l, g, h);
-}
-
-/*
- * float64: no label_smoothing (with every pos_weight 1, as when it is absent: a step without
- * the products by L = 1, ~30 operations fewer), one below 2^-500 (with extra terms) and the
- * others each take their element (elem.h).
- * Then the rare losses that came out inf or NaN from finite input are formed again at
- * 2^-128: pos_weight * |x| can pass DBL_MAX where weight * pos_weight * |x| does not
- * (a weight of 0 would give 0 * inf = NaN).  Losses that are truly infinite stay so.
- */
-static void logits_step_x(int want, size_t c, const double *x, const double *t,
-                          const double *p, const double *w, const double *m,
-                          const cbce__consts *k, double *l, double *g, double *h)
-{
-    int tiny = CBCE__TINY_EPS(k->eps), unitp = k->eps == 0 && unit_pos_weight(c, p);
-    size_t i;
-    (tiny ? logits_step_x_tiny
-          : k->eps != 0 ? logits_step_x_plain
-                        : unitp ? logits_step_x_unitp : logits_step_x_nosmooth)(
-        want, c, x, t, p, w, m, k, l, g, h);
-    if (want & CBCE__LOSS)
-        for (i = 0; i < c; i++)
-            if (!isfinite(l[i]) && isfinite(x[i]))
-                l[i] = cbce__logits_x_loss_scaled(tiny, x[i], t[i], p[i], w[i], k->eps,
-                                                  k->half);
 }
 
 /*
@@ -329,5 +300,21 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
 }
 #undef L32_BODIES
 
+/* float64 data: the span kernel of logits64.h (it uses load_any above). */
+#include "logits64.h"
+
+/* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
+ * family itself runs cbce__x64_span): the careful element on every element. */
+static void logits_step_x(int want, size_t c, const double *x, const double *t,
+                          const double *p, const double *w, const double *m,
+                          const cbce__consts *k, double *l, double *g, double *h)
+{
+    cbce__x64k kx = cbce__x64_consts(k->eps);
+    size_t i;
+    for (i = 0; i < c; i++)
+        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, m[i], 1.0, &kx, l + i, g + i,
+                          h + i);
+}
+
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
-                                                        logits32_span, NULL};
+                                                        logits32_span, cbce__x64_span};

@@ -3,9 +3,10 @@
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
  *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
  *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
- *   "x" (cbce__logits_x, cbce__sigmoid_x, ...): double-double arithmetic in portable C99
- *       (no long double; FMA used only for exact products), used for float64 data.  Each result is formed as a
- *       double-double with relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
+ *   "x" (cbce__sigmoid_x, ...; float64 BCE with logits is the vector kernel of logits64.h):
+ *       double-double arithmetic in portable C99 (no long double; FMA used only for exact
+ *       products), used for float64 data.  Each result is formed as a double-double with
+ *       relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
  * Both are branch-free (selects only) and built on fastmath.h, so the loops that inline
  * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.
  *
@@ -145,153 +146,7 @@ CBCE__INLINE double cbce__softplus_d(double x)
 
 /* ---- float64 data: double-double arithmetic ------------------------------------------------ */
 
-CBCE__INLINE void cbce__logits_x_impl(int want, int smooth, int tiny, int scaled, int unitp,
-                                       double x, double tr, double p, double w, double m,
-                                       double eps, double half, double *l, double *g, double *h)
-{
-    const cbce__f2 zero = {0.0, 0.0};
-    /* label smoothing in double-double: K = 1 - eps exactly, y = tr*K + eps/2 and
-     * q = (1 - tr)*K + eps/2 (1 - tr exact by two_sum).  Without smoothing these are tr and
-     * 1 - tr, exactly.  All terms are >= 0: no cancellation.
-     * A tiny eps (0 < eps < 2^-500, `tiny`: a per-call constant, see cbce__logits_x_tiny;
-     * half = eps/2 is inexact for an odd subnormal eps, and p*eps/2
-     * would be rounded on the subnormal grid) is kept out of y and q in the loss: the loss
-     * is linear in (q, p*y), so loss = loss(y0, q0) + eps/2 * D with y0 = tr*K,
-     * q0 = (1 - tr)*K and D = (x >= 0 ? 1 : p)*|x| + (1 + p)*log1p(e) >= 0; eps*D is formed
-     * from eps scaled up by 2^100 (exact) and D scaled down by 2^100, so neither is rounded
-     * on the subnormal grid (exact for eps*D >= 2^-969).  The gradient likewise (below);
-     * the hessian uses y and q with eps/2, where such an eps is negligible or 0.
-     * `smooth` (a per-call constant) is 0 when eps == 0: then y = tr, q = 1 - tr, the
-     * values the general formulas give, without their ~40 operations.
-     * `unitp` (a per-call constant, only with smooth == 0: every p is 1, checked by the
-     * step): p*y = tr and L = (1 - tr) + tr are exact, L = 1 + 0 (q0 is exact, so add_f2
-     * returns exactly {1, 0} for every finite tr), and products by {1, 0} return their
-     * other factor unchanged (mul_f2: two_prod(1, v.hi) = {v.hi, 0}, then
-     * fast_two_sum(v.hi, v.lo) = v for a normalised v).  So they are skipped, with the same
-     * bits.  A NaN or infinite target made L NaN; nan0 = 0*tr (0, or NaN for such a
-     * target) is added to the high part of each e-term instead (+0 changes nothing). */
-    cbce__f2 y0 = {tr, 0.0}, q0 = cbce__two_sum(1.0, -tr), y = y0, qd = q0, py, L;
-    double nan0 = 0.0 * tr;
-    if (smooth) {
-        cbce__f2 K = cbce__two_sum(1.0, -eps);
-        y0 = cbce__mul_d_f2(tr, K);
-        q0 = cbce__mul_f2(q0, K);
-        y = cbce__add_d_f2(half, y0);
-        qd = cbce__add_d_f2(half, q0);
-    }
-    py = unitp ? y : cbce__mul_d_f2(p, y);
-    L = unitp ? y : cbce__add_f2(qd, py); /* unitp: L is not used */
-    double a = x < 0 ? -x : x, sc, isc;
-    cbce__f2 e = cbce__exp_neg_sdd(a, &sc, &isc);
-    int pos = x >= 0;
-    if (want & CBCE__LOSS) {
-        /* tiny eps: y0, q0 here, eps/2 * D below (tiny is a constant: no cost otherwise) */
-        cbce__f2 pyl = tiny ? cbce__mul_d_f2(p, y0) : py;
-        cbce__f2 Ll = tiny ? cbce__add_f2(q0, pyl) : L;
-        /* c*a exactly; 0 where c == 0 (limit at infinite x); plain product for huge a */
-        cbce__f2 c = cbce__sel_f2(pos, tiny ? q0 : qd, pyl);
-        int huge = a > 0x1p995; /* beyond Dekker's split: scale down and back (exact) */
-        double f = huge ? 0x1p100 : 1.0;
-        cbce__f2 ca = cbce__mul_d_f2(huge ? a * 0x1p-100 : a,
-                                     scaled ? cbce__mul_pow2_f2(c, 0x1p-128) : c);
-        cbce__f2 t = cbce__log1p_pos_dd(e, sc, a);
-        ca.hi = a > DBL_MAX ? c.hi * a : ca.hi * f; /* x = +-inf: two_prod gave NaN */
-        ca.lo = a > DBL_MAX ? 0.0 : ca.lo * f;
-        ca = cbce__sel_f2(c.hi == 0, zero, ca);
-        if (scaled) /* c*a above DBL_MAX: the loss at 2^-128 (c above), then w, then 2^128 */
-            Ll = cbce__mul_pow2_f2(Ll, 0x1p-128);
-        if (tiny) {
-            double c1 = pos ? 1.0 : p;
-            cbce__f2 hD = cbce__add_f2(
-                cbce__two_prod(c1, a * 0x1p-100),
-                cbce__mul_d_f2(t.hi * sc * 0x1p-100, cbce__two_sum(1.0, p)));
-            cbce__f2 inf_sum;
-            hD = cbce__mul_d_f2(0.5 * (eps * 0x1p100), hD);
-            hD = scaled ? cbce__mul_pow2_f2(hD, 0x1p-128) : hD;
-            hD.hi = a > DBL_MAX ? (c1 == 0 ? 0.0 : HUGE_VAL) : hD.hi;
-            hD = cbce__sel_f2(a == a, hD, zero);
-            /* ca + hD (both >= 0); an infinite part gives the plain sum (two_sum: NaN) */
-            inf_sum.hi = ca.hi + hD.hi;
-            inf_sum.lo = 0.0;
-            ca = cbce__sel_f2(isinf(inf_sum.hi), inf_sum, cbce__add_f2(ca, hD));
-        }
-        if (unitp)
-            t.hi += nan0;
-        *l = w * cbce__round_f2s(ca, unitp ? t : cbce__mul_f2(Ll, t), sc, isc);
-        *l = scaled ? *l * 0x1p128 : *l;
-    }
-    if (want & (CBCE__GRAD | CBCE__HESS)) {
-        cbce__f2 d = cbce__two_sum(1.0, e.hi * sc);      /* 1 + e, true scale */
-        double inv = 1.0 / d.hi; /* before the normalisation: ready earlier (div_f2) */
-        cbce__f2 s, Ls;
-        d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
-        s = cbce__div_f2_nr(e, d, inv); /* e/(1+e), scaled like e, not renormalised */
-        if (want & CBCE__GRAD) {
-            /* tiny eps: the gradient is linear in (q, p*y) too: y0, q0 plus eps/2 * Dg,
-             * Dg = x >= 0 ? 1 - (1+p)s : (1+p)s - p, formed as for the loss */
-            cbce__f2 pyg = tiny ? cbce__mul_d_f2(p, y0) : py;
-            cbce__f2 Lg = tiny ? cbce__add_f2(q0, pyg) : L;
-            cbce__f2 big = cbce__sel_f2(pos, tiny ? q0 : qd, cbce__neg_f2(pyg));
-            Ls = s;
-            Ls.hi += nan0;
-            Ls = unitp ? Ls : cbce__mul_f2(Lg, s);
-            if (tiny) {
-                double st = s.hi * sc, Dg = pos ? 1.0 - (1.0 + p) * st : (1.0 + p) * st - p;
-                cbce__f2 hG = cbce__two_prod(0.5 * (eps * 0x1p100), Dg);
-                big = cbce__add_f2(big, cbce__mul_pow2_f2(hG, 0x1p-100));
-            }
-            *g = m * cbce__round_f2s(big, cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls), sc, isc);
-        }
-        if (want & CBCE__HESS) {
-            cbce__f2 hs = cbce__div_f2(s, d, inv); /* e/(1+e)^2, scaled like e */
-            if (unitp)
-                hs.hi += nan0;
-            *h = m * cbce__round_f2s(zero, unitp ? hs : cbce__mul_f2(L, hs), sc, isc);
-        }
-    }
-}
-
-/* The "x" element for eps = 0, for eps >= 2^-500, and for 0 < eps < 2^-500 (the step
- * chooses once per call; the smoothing and tiny-eps terms are compiled out where unused). */
-CBCE__INLINE void cbce__logits_x_nosmooth(int want, double x, double tr, double p, double w,
-                                           double m, double eps, double half, double *l,
-                                           double *g, double *h)
-{
-    cbce__logits_x_impl(want, 0, 0, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
-}
-
-/* eps = 0 and every pos_weight 1 (absent): L = 1, see unitp above */
-CBCE__INLINE void cbce__logits_x_unitp(int want, double x, double tr, double p, double w,
-                                        double m, double eps, double half, double *l,
-                                        double *g, double *h)
-{
-    cbce__logits_x_impl(want, 0, 0, 0, 1, x, tr, p, w, m, eps, half, l, g, h);
-}
-
-CBCE__INLINE void cbce__logits_x(int want, double x, double tr, double p, double w, double m,
-                                  double eps, double half, double *l, double *g, double *h)
-{
-    cbce__logits_x_impl(want, 1, 0, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
-}
-
-CBCE__INLINE void cbce__logits_x_tiny(int want, double x, double tr, double p, double w,
-                                       double m, double eps, double half, double *l, double *g,
-                                       double *h)
-{
-    cbce__logits_x_impl(want, 1, 1, 0, 0, x, tr, p, w, m, eps, half, l, g, h);
-}
-
-/* The loss of one element whose p*|x| term overflowed (bce_logits.c, logits_step_x, forms
- * such losses again with this at 2^-128). */
-CBCE__INLINE double cbce__logits_x_loss_scaled(int tiny, double x, double tr, double p,
-                                               double w, double eps, double half)
-{
-    double l;
-    cbce__logits_x_impl(CBCE__LOSS, 1, tiny, 1, 0, x, tr, p, w, 1.0, eps, half, &l, 0, 0);
-    return l;
-}
-
-#define CBCE__TINY_EPS(eps) ((eps) > 0 && (eps) < 0x1p-500)
+/* The float64 BCE-with-logits element is the vector kernel of logits64.h. */
 
 CBCE__INLINE double cbce__sigmoid_x(double x)
 {

@@ -19,9 +19,8 @@ CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
 
 /*
  * gamma = 0 without alpha: the loss is bce_with_logits, so its chunk step (bce_logits.c,
- * same SIMD level; the driver fills pos_weight with 1) computes it: bitwise the results of
- * cbce_bce_logits_f64; for float32 data within 1 ulp of cbce_bce_logits_f32, which runs
- * its own span kernel.  (With alpha, a_t times that rounded result would round twice, so
+ * same SIMD level; the driver fills pos_weight with 1) computes it: within 1 ulp of
+ * cbce_bce_logits_*, which run their own span kernels (two faithful roundings).  (With alpha, a_t times that rounded result would round twice, so
  * gamma = 0 with alpha stays on the focal element, where F = 1 exactly.)
  */
 extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);

@@ -1,0 +1,625 @@
+/*
+ * logits64.h -- the float64 BCE-with-logits compute step, on the vector layer (simd/vec.h):
+ * a fast element for every lane, and a careful scalar element for the rare lanes it flags.
+ *
+ * Per element, with a = |x|, y the smoothed target, q = 1 - y, p pos_weight, w the loss
+ * multiplier (weight), m the gradient multiplier (weight * grad_output / denominator),
+ * L = q + p*y, c = q (x >= 0) or p*y (x < 0), e = exp(-a), t = log1p(e), s = e/(1+e):
+ *     loss = w * (c*a + L*t)
+ *     grad = m * (x >= 0 ? q - L*s : L*s - p*y)
+ *     hess = m * L * s/(1+e)
+ * Each is formed as a double-double and rounded once, weights included.
+ *
+ * Fast element (every lane; the error budget, relative, before the one rounding):
+ *  - y, q, p*y, L as double-double pairs (two_sum/two_prod: exact for hard labels; for soft
+ *    labels and label smoothing within 2^-100);
+ *  - e = 2^-K (Eh + El): n = round(a 16/ln2) = 16K + i, r = n ln2/16 - a by a three-part
+ *    Cody-Waite step (n*C1, n*C2 exact: r within 2^-60 of the truth), expm1(r) = r EP(r)
+ *    (2^-65), E = T[i] + T[i] expm1(r) with T[i] = 2^(-i/16) as hi + lo from a 16-entry
+ *    table: E within 2^-58.5 (the rounding of T[i]*expm1(r) and of Eh + El);
+ *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e), z = LOGC[b] (1 + e) - 1
+ *    formed exactly (two_prod and Sterbenz), log1p(z) = z + z^2 LQ(z) (2^-61 relative to z,
+ *    |z| <= 0.0323), one Fast2Sum: t within 2^-57.5;
+ *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step: 2^-100
+ *    beyond the operands' own errors;
+ *  - the final combination by exact products (two_prod) and two_sum; the loss is a sum of
+ *    two terms >= 0 (for targets in [0, 1]), so their relative errors carry over: within
+ *    2^-57.5 before the rounding, <= 0.5 + 0.09 ulp.  Hard-label gradients do not cancel
+ *    (|result| >= half the larger term); soft-label gradients are within 2^-57 of
+ *    max(L*s, p*y) (the scale API.md measures them in).
+ * The fast element assumes every value it forms is a normal double: it flags ("rare") the
+ * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum or gradient scale or
+ * hessian outside [2^-960, 2^960], or a result that overflowed.  Those lanes are computed
+ * again by the careful element, which carries every exponent separately (cbce__xd below),
+ * so weights, pos_weight, label smoothing (a subnormal one included) and exp(-a) down to
+ * a = 2400 enter before the one rounding whatever their range, and subnormal results are
+ * rounded once.  A call with 0 < label_smoothing < 2^-500 (eps/2 and p*eps/2 would round on
+ * the subnormal grid) takes the careful element for every element.
+ */
+#ifndef CBCE_LOGITS64_H
+#define CBCE_LOGITS64_H
+
+#include <float.h>
+#include <math.h>
+
+#include "internal.h"
+#include "logits64_tables.h"
+#include "simd/vec.h"
+
+/* Per-call constants of the float64 step. */
+typedef struct cbce__x64k {
+    double eps, kh, kl; /* label_smoothing, 1 - eps = kh + kl exactly */
+    int smooth;         /* eps != 0 */
+} cbce__x64k;
+
+static cbce__x64k cbce__x64_consts(double eps)
+{
+    cbce__x64k kx;
+    kx.eps = eps;
+    kx.kh = 1.0 - eps; /* kh + kl = 1 - eps exactly (two_sum) */
+    kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-eps - (kx.kh - 1.0));
+    kx.smooth = eps == 0 ? 0 : eps < 0x1p-500 ? 2 : 1;
+    return kx;
+}
+
+/* ---- the careful element: double-double with a separate exponent ------------------------ */
+
+/* (h + l) * 2^e with 1 <= |h| < 2 and |l| <= ulp(h); or h = 0, inf or NaN (l = 0, e = 0). */
+typedef struct cbce__xd {
+    double h, l;
+    int e;
+} cbce__xd;
+
+static cbce__xd cbce__xd_norm(double h, double l, int e)
+{
+    cbce__xd r = {0.0, 0.0, 0};
+    double s = h + l, bb = s - h;
+    int k;
+    l = (h - (s - bb)) + (l - bb);
+    r.h = l == 0 ? h : s; /* a zero keeps its sign */
+    if (s == 0 || !isfinite(s))
+        return r;
+    (void)frexp(s, &k);
+    r.h = ldexp(s, 1 - k);
+    r.l = ldexp(l, 1 - k);
+    r.e = e + k - 1;
+    return r;
+}
+
+static cbce__xd cbce__xd_of(double v) { return cbce__xd_norm(v, 0.0, 0); }
+
+static cbce__xd cbce__xd_neg(cbce__xd a)
+{
+    a.h = -a.h;
+    a.l = -a.l;
+    return a;
+}
+
+static cbce__xd cbce__xd_mul(cbce__xd a, cbce__xd b)
+{
+    double p;
+    if (a.h == 0 || b.h == 0 || !isfinite(a.h) || !isfinite(b.h))
+        return cbce__xd_norm(a.h * b.h, 0.0, 0);
+    p = a.h * b.h;
+    return cbce__xd_norm(p, fma(a.h, b.h, -p) + (a.h * b.l + a.l * b.h), a.e + b.e);
+}
+
+static cbce__xd cbce__xd_add(cbce__xd a, cbce__xd b)
+{
+    double bh, bl, s, bb, lo;
+    if (!isfinite(a.h) || !isfinite(b.h))
+        return cbce__xd_norm(a.h + b.h, 0.0, 0);
+    if (b.h == 0)
+        return a;
+    if (a.h == 0 || a.e < b.e) {
+        cbce__xd t = a;
+        a = b;
+        b = t;
+    }
+    if (b.h == 0 || a.e - b.e > 120) /* |b| < 2^-118 |a|: below a's last bit */
+        return a;
+    bh = ldexp(b.h, b.e - a.e);
+    bl = ldexp(b.l, b.e - a.e);
+    s = a.h + bh;
+    bb = s - a.h;
+    lo = (a.h - (s - bb)) + (bh - bb) + a.l + bl;
+    return cbce__xd_norm(s, lo, a.e);
+}
+
+/* a / b for b finite and nonzero: one residual step, within 2^-100. */
+static cbce__xd cbce__xd_div(cbce__xd a, cbce__xd b)
+{
+    double q, r;
+    if (a.h == 0 || !isfinite(a.h))
+        return cbce__xd_norm(a.h / b.h, 0.0, 0);
+    q = a.h / b.h;
+    r = fma(-q, b.h, a.h) + (a.l - q * b.l);
+    return cbce__xd_norm(q, r / b.h, a.e - b.e);
+}
+
+/* RN((h + l) 2^e), subnormal results rounded once. */
+static double cbce__xd_round(cbce__xd a)
+{
+    double sg, u, v, n, f;
+    if (a.h == 0 || !isfinite(a.h))
+        return a.h;
+    if (a.e > 1023)
+        return copysign(HUGE_VAL, a.h);
+    if (a.e >= -1022)
+        return ldexp(a.h + a.l, a.e);
+    sg = a.h < 0 ? -1.0 : 1.0;
+    if (a.e < -1076) /* |value| < 2^-1075, half the smallest subnormal */
+        return sg * 0.0;
+    u = ldexp(sg * a.h, a.e + 1074); /* the value in units of 2^-1074: u < 2^52, exact */
+    v = ldexp(sg * a.l, a.e + 1074);
+    n = floor(u);
+    f = (u - n) + v;
+    if (f > 0.5 || (f == 0.5 && fmod(n, 2.0) != 0))
+        n += 1.0;
+    return sg * ldexp(n, -1074);
+}
+
+/* exp(-a) = 2^-K (Eh + El) for 0 <= a <= 2400, as in the fast element (scalar). */
+static double cbce__x64_exp_s(double a, double *El, int *K)
+{
+    double n = nearbyint(a * CBCE__X64_INVC), k = floor(n * 0.0625), r, P, lo, s, th;
+    int i = (int)(n - 16.0 * k), j;
+    r = fma(n, CBCE__X64_C1, -a);
+    r = fma(n, CBCE__X64_C2, r);
+    r = fma(n, CBCE__X64_C3, r);
+    P = CBCE__X64_EP[6];
+    for (j = 5; j >= 0; j--)
+        P = fma(P, r, CBCE__X64_EP[j]);
+    th = CBCE__X64_EXP_HI[i];
+    lo = fma(th, P * r, CBCE__X64_EXP_LO[i]);
+    s = th + lo;
+    *El = (th - s) + lo;
+    *K = (int)k;
+    return s;
+}
+
+/* log1p(eh + el) = th + tl for a normal e in (0, 1], as in the fast element (scalar). */
+static double cbce__x64_log1p_s(double eh, double el, double *tl)
+{
+    int b = (int)nearbyint(eh * CBCE__X64_LOGM), j;
+    double c = CBCE__X64_LOGC[b], ph = c * eh, pl = fma(c, eh, -ph);
+    double zh = ph + (c - 1.0), zl = fma(c, el, pl), Q = CBCE__X64_LQ[8], th;
+    for (j = 7; j >= 0; j--)
+        Q = fma(Q, zh, CBCE__X64_LQ[j]);
+    zl = fma(zh * zh, Q, (zl + CBCE__X64_LOGL[b]) - zl * zh);
+    th = CBCE__X64_LOGH[b] + zh;
+    *tl = ((CBCE__X64_LOGH[b] - th) + zh) + zl;
+    return th;
+}
+
+/* One element: loss * w * ls, gradient and hessian * m1 * m2 (every product exact). */
+static void cbce__x64_careful(int want, double x, double tr, double p, double w, double ls,
+                              double m1, double m2, const cbce__x64k *k, double *lp,
+                              double *gp, double *hp)
+{
+    const cbce__xd zero = {0.0, 0.0, 0}, one = {1.0, 0.0, 0};
+    double a = fabs(x), d0 = 1.0 - tr, bb = d0 - 1.0;
+    int pos = x >= 0;
+    cbce__xd y = cbce__xd_of(tr), q, py, L, c, e = zero, t = zero;
+    q = cbce__xd_norm(d0, (1.0 - (d0 - bb)) + (-tr - bb), 0); /* 1 - tr exactly */
+    if (x != x) {
+        *lp = *gp = *hp = x;
+        return;
+    }
+    if (k->smooth) { /* y = tr (1 - eps) + eps/2, q = (1 - tr)(1 - eps) + eps/2 */
+        cbce__xd K = cbce__xd_norm(k->kh, k->kl, 0), half = cbce__xd_of(k->eps);
+        half.e -= half.h != 0;
+        y = cbce__xd_add(cbce__xd_mul(y, K), half);
+        q = cbce__xd_add(cbce__xd_mul(q, K), half);
+    }
+    py = cbce__xd_mul(cbce__xd_of(p), y);
+    L = cbce__xd_add(q, py);
+    c = pos ? q : py;
+    if (a <= 2400) { /* beyond, e < 2^-3462: below half a subnormal times any w*L */
+        int K;
+        double El, Eh = cbce__x64_exp_s(a, &El, &K);
+        e = cbce__xd_norm(Eh, El, -K);
+        if (K >= 60) { /* e < 2^-59: t = e - e^2/2, within e^3/3 */
+            cbce__xd h2 = cbce__xd_mul(e, e);
+            h2.e -= 1;
+            t = cbce__xd_add(e, cbce__xd_neg(h2));
+        } else {
+            double tl, th = cbce__x64_log1p_s(ldexp(Eh, -K), ldexp(El, -K), &tl);
+            t = cbce__xd_norm(th, tl, 0);
+        }
+    }
+    if (want & CBCE__LOSS) {
+        cbce__xd ca = c.h == 0 ? zero : cbce__xd_mul(c, cbce__xd_of(a)); /* 0 at a = inf */
+        *lp = cbce__xd_round(cbce__xd_mul(cbce__xd_mul(cbce__xd_of(w), cbce__xd_of(ls)),
+                                          cbce__xd_add(ca, cbce__xd_mul(L, t))));
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        cbce__xd d = cbce__xd_add(one, e), s = cbce__xd_div(e, d), Ls = cbce__xd_mul(L, s);
+        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_of(m2));
+        if (want & CBCE__GRAD)
+            *gp = cbce__xd_round(cbce__xd_mul(
+                M, pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
+                                    : cbce__xd_add(Ls, cbce__xd_neg(py))));
+        if (want & CBCE__HESS)
+            *hp = cbce__xd_round(
+                cbce__xd_mul(M, cbce__xd_mul(L, cbce__xd_div(s, d))));
+    }
+}
+
+/* ---- the fast element, VW lanes --------------------------------------------------------- */
+
+/* n - q*d to within 2^-106 relative of n, for q*d close to n */
+CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
+{
+#if CBCE__VEC_FMA
+    return vd_fma(vd_neg(q), d, n);
+#else
+    vd_t pl, ph = vd_two_prod(q, d, &pl);
+    return vd_sub(vd_sub(n, ph), pl);
+#endif
+}
+
+/* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
+CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
+{
+    v = vd_abs(v);
+    *bad = vm_or(*bad, vm_not(vm_and(vd_ge(v, vd_set1(0x1p-960)), vd_le(v, vd_set1(0x1p960)))));
+}
+
+/* (fh + fl)(vh + vl) = rh + rl by exact products; *bad |= lanes where the rounded result
+ * overflowed or is below 2^-1021 with f != 0 (a subnormal product's low part is rounded on
+ * the subnormal grid: two roundings).  Returns RN(rh + rl), a zero keeping its sign. */
+CBCE__VI vd_t cbce__x64_mul(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rh, vd_t *rl,
+                            vm_t *bad)
+{
+    vd_t lo, r, ar;
+    *rh = vd_two_prod(fh, vh, &lo);
+    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    r = vd_select(vd_eq(*rh, vd_zero()), *rh, vd_add(*rh, *rl));
+    ar = vd_abs(r);
+    *bad = vm_or(*bad, vm_not(vm_and(vd_le(ar, vd_set1(DBL_MAX)),
+                                     vm_or(vd_ge(ar, vd_set1(0x1p-1021)),
+                                           vd_eq(fh, vd_zero())))));
+    return r;
+}
+
+typedef struct cbce__x64tab {
+    vd_tab16_t eh, el, lc, lh, ll;
+} cbce__x64tab;
+
+/* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
+ * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
+ * as L would be, is added to each e-term).  *bad gets the lanes the careful element must
+ * redo: a > 665 (and inf, NaN), a loss, gradient scale or hessian outside [2^-960, 2^960]. */
+CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k,
+                             const cbce__x64tab *T, vd_t x, vd_t tr, vd_t p, vd_t *Sh,
+                             vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad)
+{
+    const vd_t one = vd_set1(1.0);
+    vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl = vd_zero(), pyh = tr;
+    vd_t Ll = vd_zero(), Lh = one, nan0 = vd_mul(vd_zero(), tr), ch, cl;
+    vd_t n, kf, i, r, P, Th, Tl, lo, Eh, El, sc, eh, el;
+    vm_t pos = vd_ge(x, vd_zero());
+    int j;
+    *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
+    /* targets: q = 1 - tr exactly; with smoothing y = tr K + eps/2, q = (1 - tr) K + eps/2 */
+    qh = vd_two_sum(one, vd_neg(tr), &ql);
+    if (smooth) {
+        vd_t kh = vd_set1(k->kh), kl = vd_set1(k->kl), half = vd_set1(0.5 * k->eps), ul, u;
+        u = vd_two_prod(tr, kh, &ul);
+        ul = vd_mla(tr, kl, ul);
+        yh = vd_two_sum(half, u, &yl);
+        yl = vd_add(yl, ul);
+        u = vd_two_prod(qh, kh, &ul);
+        ul = vd_mla(qh, kl, vd_mla(ql, kh, ul));
+        qh = vd_two_sum(half, u, &ql);
+        ql = vd_add(ql, ul);
+    }
+    if (!unit) {
+        pyh = vd_two_prod(p, yh, &pyl);
+        pyl = vd_mla(p, yl, pyl);
+        Lh = vd_two_sum(qh, pyh, &Ll);
+        Ll = vd_add(Ll, vd_add(ql, pyl));
+    }
+    ch = vd_select(pos, qh, pyh);
+    cl = vd_select(pos, ql, pyl);
+    /* e = exp(-a) = 2^-K (Eh + El), scaled: eh + el (normal for a <= 665) */
+    a = vd_min(a, vd_set1(708.0)); /* NaN -> 708; such lanes are rare */
+    n = vd_round(vd_mul(a, vd_set1(CBCE__X64_INVC)));
+    kf = vd_round(vd_mla(n, vd_set1(0.0625), vd_set1(-7.5 / 16))); /* floor(n/16) */
+    i = vd_nmla(kf, vd_set1(16.0), n);
+    r = vd_mla(n, vd_set1(CBCE__X64_C1), vd_neg(a));
+    r = vd_mla(n, vd_set1(CBCE__X64_C2), r);
+    r = vd_mla(n, vd_set1(CBCE__X64_C3), r);
+    P = vd_mla(vd_set1(CBCE__X64_EP[6]), r, vd_set1(CBCE__X64_EP[5]));
+    for (j = 4; j >= 0; j--)
+        P = vd_mla(P, r, vd_set1(CBCE__X64_EP[j]));
+    Th = vd_tab16_get(T->eh, i);
+    Tl = vd_tab16_get(T->el, i);
+    lo = vd_mla(Th, vd_mul(P, r), Tl);
+    Eh = vd_fast_two_sum(Th, lo, &El);
+    sc = vd_scalef(one, vd_neg(kf));
+    eh = vd_mul(Eh, sc);
+    el = vd_mul(El, sc);
+    if (want & CBCE__LOSS) {
+        /* t = log1p(e) */
+        vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
+        vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
+        vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q, th, tl, Ah, Al, Bh, Bl;
+        ph = vd_two_prod(cc, eh, &pl);
+        zh = vd_add(ph, vd_sub(cc, one));
+        zl = vd_mla(cc, el, pl);
+        Q = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh, vd_set1(CBCE__X64_LQ[7]));
+        for (j = 6; j >= 0; j--)
+            Q = vd_mla(Q, zh, vd_set1(CBCE__X64_LQ[j]));
+        zl = vd_mla(vd_mul(zh, zh), Q, vd_nmla(zl, zh, vd_add(zl, ll)));
+        th = vd_fast_two_sum(lh, zh, &tl);
+        tl = vd_add(tl, zl);
+        /* c a + L t */
+        Ah = vd_two_prod(ch, a, &Al);
+        Al = vd_mla(cl, a, Al);
+        if (unit) {
+            Bh = vd_add(th, nan0);
+            Bl = tl;
+        } else {
+            Bh = vd_two_prod(Lh, th, &Bl);
+            Bl = vd_mla(Lh, tl, vd_mla(Ll, th, Bl));
+        }
+        *Sh = vd_two_sum(Ah, Bh, Sl);
+        *Sl = vd_add(*Sl, vd_add(Al, Bl));
+        cbce__x64_range(*Sh, bad);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        /* s = e/(1+e) = sh + sl */
+        vd_t dl, dh = vd_fast_two_sum(one, eh, &dl), rc, sh, sl, Lsh, Lsl;
+        dl = vd_add(dl, el);
+        rc = vd_rcp50(dh);
+        sh = vd_mul(eh, rc);
+        sl = vd_mul(vd_nmla(sh, dl, vd_add(cbce__x64_resid(eh, sh, dh), el)), rc);
+        if (unit) {
+            Lsh = vd_add(sh, nan0);
+            Lsl = sl;
+        } else {
+            Lsh = vd_two_prod(Lh, sh, &Lsl);
+            Lsl = vd_mla(Lh, sl, vd_mla(Ll, sh, Lsl));
+        }
+        if (want & CBCE__GRAD) {
+            /* x >= 0: q - L s; x < 0: L s - p y */
+            vd_t bh = vd_select(pos, qh, vd_neg(pyh)), bl = vd_select(pos, ql, vd_neg(pyl));
+            vd_t sLh = vd_select(pos, vd_neg(Lsh), Lsh), sLl = vd_select(pos, vd_neg(Lsl), Lsl);
+            *Gh = vd_two_sum(bh, sLh, Gl);
+            *Gl = vd_add(*Gl, vd_add(bl, sLl));
+            cbce__x64_range(vd_max(vd_abs(bh), vd_abs(Lsh)), bad);
+        }
+        if (want & CBCE__HESS) {
+            /* L s/(1+e) */
+            vd_t uh = vd_mul(sh, rc), ul;
+            ul = vd_mul(vd_nmla(uh, dl, vd_add(cbce__x64_resid(sh, uh, dh), sl)), rc);
+            if (unit) {
+                *Hh = vd_add(uh, nan0);
+                *Hl = ul;
+            } else {
+                *Hh = vd_two_prod(Lh, uh, Hl);
+                *Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, *Hl));
+            }
+            cbce__x64_range(*Hh, bad);
+        }
+    }
+}
+
+/* The careful element for the lanes j with f[j] != 0 of one vector, in place in l, g, h
+ * (rare: not inlined; the vectors are stored to these arrays only on this path). */
+static void cbce__x64_fix(int want, const double *f, const double *x, const double *t,
+                          const double *p, const double *w, double ls, const double *m1,
+                          const double *m2, const cbce__x64k *k, double *l, double *g,
+                          double *h)
+{
+    int j;
+    for (j = 0; j < CBCE__VW; j++)
+        if (f[j] != 0)
+            cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], k, l + j, g + j,
+                              h + j);
+}
+
+/* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
+ * the weights, the rare lanes, then the stores or the lane sums acc_h/acc_l (double-double
+ * lanes: the loss enters as its exact weighted pair).  `fast`: return 0 at once when a lane
+ * is rare, so that the main loop holds no call (every vector register is call-clobbered:
+ * a call inside the loop made the compiler keep its tables and constants on the stack). */
+CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
+                           const int smooth, const int unit, const cbce__span *S,
+                           const cbce__span_consts *k, const cbce__x64k *kx,
+                           const cbce__x64tab *T, size_t i, size_t m, vd_t *acc_h,
+                           vd_t *acc_l)
+{
+    const double *xp = (const double *)S->x;
+    vd_t X = m >= CBCE__VW ? vd_load(xp + i) : vd_loadn(xp + i, m);
+    vd_t Tr = load_any(S->t, S->tdtype, i, m), P = vd_set1(k->pk), W = vd_set1(k->wk);
+    vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
+    vd_t G = X, H = X;
+    vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
+    if (S->p)
+        P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
+    if (S->w)
+        W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
+    cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad);
+    if ((want & CBCE__LOSS) && unit) { /* weight 1: the loss is S, in range */
+        Lh = Sh;
+        Ll = Sl;
+        L = vd_add(Sh, Sl);
+    } else if (want & CBCE__LOSS) {
+        L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &bad);
+    }
+    if (S->go) {
+        M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
+                           : vd_loadn((const double *)S->go + i, m);
+        M2 = W;
+    } else {
+        M1 = vd_mul(W, vd_set1(k->wpre));
+        M2 = vd_set1(k->gscale);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        vd_t Mh, Ml, rh, rl;
+        Mh = vd_two_prod(M1, M2, &Ml);
+        if (want & CBCE__GRAD)
+            G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &bad);
+        if (want & CBCE__HESS)
+            H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &bad);
+    }
+    if (m < CBCE__VW)
+        bad = vm_and(bad, vm_first(m));
+    if (fast && vm_any(bad))
+        return 0; /* nothing written: the caller takes the vector again with fast = 0 */
+    if (!fast && vm_any(bad)) {
+        double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
+        double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
+        vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
+        vd_store(x, X);
+        vd_store(t, Tr);
+        vd_store(p, P);
+        vd_store(w, W);
+        vd_store(m1, M1);
+        vd_store(m2, M2);
+        vd_store(l, L);
+        vd_store(g, G);
+        vd_store(h, H);
+        cbce__x64_fix(want, f, x, t, p, w, k->lscale, m1, m2, kx, l, g, h);
+        L = vd_load(l);
+        Lh = vd_select(bad, L, Lh);
+        Ll = vd_select(bad, vd_zero(), Ll);
+        G = vd_load(g);
+        H = vd_load(h);
+    }
+    if (want & CBCE__LOSS) {
+        if (reduced) { /* acc += Lh + Ll */
+            vd_t e, s;
+            if (m < CBCE__VW) {
+                Lh = vd_select(vm_first(m), Lh, vd_zero());
+                Ll = vd_select(vm_first(m), Ll, vd_zero());
+            }
+            s = vd_two_sum(*acc_h, Lh, &e);
+            *acc_l = vd_add(*acc_l, vd_add(e, Ll));
+            *acc_h = s;
+        } else if (m >= CBCE__VW) {
+            vd_store((double *)S->l + i, L);
+        } else {
+            vd_storen((double *)S->l + i, L, m);
+        }
+    }
+    if (want & CBCE__GRAD) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->g + i, G);
+        else
+            vd_storen((double *)S->g + i, G, m);
+    }
+    if (want & CBCE__HESS) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->h + i, H);
+        else
+            vd_storen((double *)S->h + i, H, m);
+    }
+    return 1;
+}
+
+/* A span: vectors two at a time; vector v of the span sums into accumulator v % 2 (the
+ * lanes of the block sum beyond 2 VW stay 0). */
+CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth,
+                             const int unit, const cbce__span *S, const cbce__span_consts *k,
+                             const cbce__x64k *kx)
+{
+    cbce__x64tab T;
+    vd_t ah0 = vd_zero(), al0 = ah0, ah1 = ah0, al1 = ah0;
+    size_t i = 0, c = S->c;
+    T.eh = vd_tab16_load(CBCE__X64_EXP_HI);
+    T.el = vd_tab16_load(CBCE__X64_EXP_LO);
+    T.lc = vd_tab16_load(CBCE__X64_LOGC);
+    T.lh = vd_tab16_load(CBCE__X64_LOGH);
+    T.ll = vd_tab16_load(CBCE__X64_LOGL);
+    if (reduced) {
+        ah0 = vd_load(S->lanes);
+        al0 = vd_load(S->lanes_lo);
+        ah1 = vd_load(S->lanes + CBCE__VW);
+        al1 = vd_load(S->lanes_lo + CBCE__VW);
+    }
+    while (i + 2 * CBCE__VW <= c) {
+        int odd = 0;
+        for (; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW,
+                               &ah0, &al0))
+                break;
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                               CBCE__VW, &ah1, &al1)) {
+                odd = 1;
+                break;
+            }
+        }
+        if (i + 2 * CBCE__VW > c)
+            break;
+        if (!odd)
+            cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
+                          &al0);
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
+                      &ah1, &al1);
+        i += 2 * CBCE__VW;
+    }
+    if (i < c)
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
+    if (i + CBCE__VW < c)
+        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                      c - i - CBCE__VW, &ah1, &al1);
+    if (reduced) {
+        vd_store(S->lanes, ah0);
+        vd_store(S->lanes_lo, al0);
+        vd_store(S->lanes + CBCE__VW, ah1);
+        vd_store(S->lanes_lo + CBCE__VW, al1);
+    }
+}
+
+#define CBCE__X64_BODY(WANT, RED)                                                          \
+    do {                                                                                   \
+        if (kx.smooth == 0 && unit)                                                        \
+            cbce__x64_body(WANT, RED, 0, 1, S, k, &kx);                                    \
+        else if (kx.smooth == 0)                                                           \
+            cbce__x64_body(WANT, RED, 0, 0, S, k, &kx);                                    \
+        else if (kx.smooth == 1)                                                           \
+            cbce__x64_body(WANT, RED, 1, 0, S, k, &kx);                                    \
+        else                                                                               \
+            cbce__x64_body(WANT, RED, 2, 0, S, k, &kx);                                    \
+    } while (0)
+
+/* The span kernel (internal.h (e)): one instance per output set, reduction, smoothing
+ * (none, >= 2^-500, tiny) and `unit` (no smoothing, every pos_weight 1, loss weight 1). */
+static void cbce__x64_span(int want, int reduced, const cbce__span *S,
+                           const cbce__span_consts *k)
+{
+    cbce__x64k kx;
+    int unit = 1;
+    size_t i;
+    if (S->p) {
+        for (i = 0; i < S->c; i++)
+            unit &= ((const double *)S->p)[i] == 1.0;
+    } else {
+        unit = k->pk == 1.0;
+    }
+    unit &= S->w == NULL && k->wk == 1.0 && k->lscale == 1.0;
+    kx = cbce__x64_consts(k->eps);
+    switch (want) {
+    case CBCE__LOSS:
+        if (reduced)
+            CBCE__X64_BODY(CBCE__LOSS, 1);
+        else
+            CBCE__X64_BODY(CBCE__LOSS, 0);
+        break;
+    case CBCE__GRAD: CBCE__X64_BODY(CBCE__GRAD, 0); break;
+    case CBCE__LOSS | CBCE__GRAD:
+        if (reduced)
+            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 1);
+        else
+            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 0);
+        break;
+    default: CBCE__X64_BODY(CBCE__GRAD | CBCE__HESS, 0); break;
+    }
+}
+#undef CBCE__X64_BODY
+
+#endif
