@@ -26,7 +26,7 @@
  * extended precision in the transcendental parts (see README.md for measured figures).
  * Reductions are summed in fixed blocks of CBCE_BLOCK elements with compensated
  * arithmetic and combined in a fixed pairwise tree, so a result is bitwise the same for
- * every num_threads.
+ * every num_threads and operand layout at one SIMD level (see cbce_simd_t).
  *
  * Thread safety: every function is reentrant; distinct calls may run concurrently.
  */

@@ -74,8 +74,8 @@ def show_config():
     """Print the version, the build and the SIMD level chosen at run time.
 
     The level is the best the CPU supports, lowered by the ``CBCE_SIMD`` environment
-    variable (``scalar``, ``baseline``, ``avx2``, ``avx512``) if set; every level gives the
-    same bits.
+    variable (``scalar``, ``baseline``, ``avx2``, ``avx512``) if set; every level meets the
+    accuracy bars (BCE with logits may differ in the last bit between levels).
 
     Examples
     --------

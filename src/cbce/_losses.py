@@ -156,7 +156,7 @@ class SigmoidFocalLoss(_Loss, family="focal"):
     >>> import numpy as np, cbce
     >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
     >>> loss
-    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean')
+    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean', label_smoothing=0.0)
     """
 
 
