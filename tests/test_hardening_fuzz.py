@@ -669,14 +669,10 @@ def run_saved(family, c):
 FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_findings.jsonl")
 
 
-def _saved_findings(known):
-    """The saved findings with (known=True) or without a "known" field: a known one names
-    a defect that is still open and who fixes it."""
-    rows = []
-    if os.path.exists(FINDINGS):
-        with open(FINDINGS) as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-    return [r for r in rows if bool(r.get("known")) == known]
+def _saved_findings():
+    """The saved findings: every one must now pass."""
+    with open(FINDINGS) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
 
 
 def _replay(rows):
@@ -694,14 +690,8 @@ def _replay(rows):
 def test_saved_findings():
     """Every failing call the campaign found (tests/fuzz_findings.jsonl, one JSON object a
     line: family, genome, case, error), replayed against the reference."""
-    _replay(_saved_findings(known=False))
-
-
-@pytest.mark.xfail(strict=True, reason="open defect named in the finding's 'known' field; "
-                   "when this passes (XPASS), delete the 'known' fields in fuzz_findings.jsonl")
-def test_saved_findings_of_open_defects():
-    rows = _saved_findings(known=True)
-    assert rows, "no open defects saved"
+    rows = _saved_findings()
+    assert rows, f"no findings in {FINDINGS}"
     _replay(rows)
 
 
