@@ -266,9 +266,10 @@ def test_finite_gradient_where_torchvision_gives_nan(gamma):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_gamma0_alpha_none_is_bce_with_logits(dtype, rng):
-    """float64: the same bits (both in double-double).  float32: BCE with logits has its own
-    kernel (double to ~2^-27, <= 0.6 ulp), so the two agree within 1 ulp of the quantity's
-    scale (two faithful roundings of one value), and both meet the logits loss's bounds."""
+    """BCE with logits has its own span kernels (faithful, <= 0.6 ulp), the focal loss its
+    element, so per element the two agree within 1 ulp of the quantity's scale (two faithful
+    roundings of one value) and a reduction within 2 (the sum of those differences); the
+    focal loss meets the logits loss's bounds."""
     ref = load_logits_reference(dtype)
     m = ref["pos_weight"] == 1
     x, y = ref["x"][m], ref["y"][m]
@@ -288,15 +289,14 @@ def test_gamma0_alpha_none_is_bce_with_logits(dtype, rng):
     pairs += [(red, FL(x, y, w, alpha=None, gamma=0.0, reduction=red), L(x, y, w, reduction=red),
                None) for red in ("sum", "mean", "weighted_mean")]
     for what, a, b, scale in pairs:
-        if dtype == np.float64:
-            np.testing.assert_array_equal(a, b, err_msg=what)
-            continue
         a, b = np.atleast_1d(a), np.atleast_1d(b)
         both = np.isfinite(a) & np.isfinite(b)
         assert np.array_equal(both, np.isfinite(a)) and np.array_equal(both, np.isfinite(b)), what
         sc = np.maximum(np.abs(a), np.abs(b)) if scale is None else scale.astype(dtype)
         d = np.abs(a[both].astype(np.float64) - b[both]) / np.spacing(np.abs(sc[both]).astype(dtype))
-        assert d.max(initial=0) <= 1.0, f"float32 {what}: focal(gamma=0) and BCE differ by {d.max()} ulp"
+        bound = 2.0 if what in ("sum", "mean", "weighted_mean") else 1.0
+        assert d.max(initial=0) <= bound, \
+            f"{np.dtype(dtype).name} {what}: focal(gamma=0) and BCE differ by {d.max()} ulp"
     for what, got, bound_hard, bound in [("loss", FL(x, y, alpha=None, gamma=0.0, reduction="none"), 1, 2)]:
         err = ulp_error(got, ref["loss"][m], dtype)
         assert err[hard].max() <= bound_hard and err.max() <= bound, what
