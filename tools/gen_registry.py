@@ -169,7 +169,7 @@ def pyi_block(families):
             kw.append(("label_smoothing", "float"))
         L.append(f"class {f['cls']}:")
         L += [f"    {p}: {t}" for p, t in kw]
-        L += _wrap("    def __init__", ["self"] + [f"{p}: {t} = ..." for p, t in kw], "    ",
+        L += _wrap("def __init__", ["self"] + [f"{p}: {t} = ..." for p, t in kw], "    ",
                    " -> None: ...")
         L += ["    def __call__(self, input: ArrayLike, target: ArrayLike, *,",
               "                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...",

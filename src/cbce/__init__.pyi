@@ -246,9 +246,8 @@ class BCEWithLogitsLoss:
     pos_weight: ArrayLike | None
     reduction: str
     label_smoothing: float
-        def __init__(self, weight: ArrayLike | None = ...,
-                     pos_weight: ArrayLike | None = ..., reduction: str = ...,
-                     label_smoothing: float = ...) -> None: ...
+    def __init__(self, weight: ArrayLike | None = ..., pos_weight: ArrayLike | None = ...,
+                 reduction: str = ..., label_smoothing: float = ...) -> None: ...
     def __call__(self, input: ArrayLike, target: ArrayLike, *,
                  num_threads: int | None = ..., out: _Out = ...) -> Any: ...
     def backward(self, input: ArrayLike, target: ArrayLike,
@@ -262,8 +261,8 @@ class BCELoss:
     weight: ArrayLike | None
     reduction: str
     label_smoothing: float
-        def __init__(self, weight: ArrayLike | None = ..., reduction: str = ...,
-                     label_smoothing: float = ...) -> None: ...
+    def __init__(self, weight: ArrayLike | None = ..., reduction: str = ...,
+                 label_smoothing: float = ...) -> None: ...
     def __call__(self, input: ArrayLike, target: ArrayLike, *,
                  num_threads: int | None = ..., out: _Out = ...) -> Any: ...
     def backward(self, input: ArrayLike, target: ArrayLike,
@@ -278,8 +277,8 @@ class SigmoidFocalLoss:
     gamma: float
     reduction: str
     label_smoothing: float
-        def __init__(self, alpha: float | None = ..., gamma: float = ...,
-                     reduction: str = ..., label_smoothing: float = ...) -> None: ...
+    def __init__(self, alpha: float | None = ..., gamma: float = ..., reduction: str = ...,
+                 label_smoothing: float = ...) -> None: ...
     def __call__(self, input: ArrayLike, target: ArrayLike, *,
                  num_threads: int | None = ..., out: _Out = ...) -> Any: ...
     def backward(self, input: ArrayLike, target: ArrayLike,
