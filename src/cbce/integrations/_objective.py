@@ -41,7 +41,7 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
         if np.any(np.asarray(pos_weight) != 1.0):
             raise ValueError("pos_weight applies to the logistic loss only; for the focal "
                              "loss (gamma given) balance the classes with alpha")
-        fn = _cbce.sigmoid_focal_loss_grad_hess
+        fn: Any = _cbce.sigmoid_focal_loss_grad_hess
         kw: dict[str, Any] = dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing)
     else:
         if alpha is not None:

@@ -293,9 +293,9 @@ def _public(fam: dict, backward: bool) -> Any:
     settings = [n for n, _ in fam["params"]]
 
     def f(*args: Any, **kwargs: Any) -> da.Array:
-        a = sig.bind(*args, **kwargs)
-        a.apply_defaults()
-        a = a.arguments
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
         given = {n: a[n] for n in settings}
         _check(fam["python"], a["reduction"], **given)
         kw = dict(given, num_threads=a["num_threads"])
@@ -319,3 +319,9 @@ for _fam in FAMILIES:
         _f = _public(_fam, _backward_op)
         globals()[_f.__name__] = _f
         __all__.append(_f.__name__)
+
+
+def __getattr__(name: str) -> Any:
+    """Only names not made above reach this: the registry's functions are module globals,
+    which type checkers cannot see (they type them as Any through this function)."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
