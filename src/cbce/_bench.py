@@ -219,6 +219,7 @@ def environment():
             versions[name] = importlib.import_module(module).__version__
         except ImportError:
             pass
+    cores: int | None
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:

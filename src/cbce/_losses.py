@@ -1,6 +1,7 @@
 """Loss objects holding their settings, in the manner of ``torch.nn`` modules: one class per
 registry family (cbce._registry), all made by the same base."""
 import inspect
+from typing import Any
 
 from . import _core
 from ._registry import FAMILIES
@@ -14,13 +15,15 @@ class _Loss:
     """A registry family's functions with fixed settings.  Subclasses name their family; the
     constructor's parameters are the family's (see _settings)."""
 
-    _family = None
+    _family: Any = None
+    _fn: str = ""
+    __signature__: inspect.Signature
 
     def __init_subclass__(cls, family=None, **kwargs):
         super().__init_subclass__(**kwargs)
         fam = next(f for f in FAMILIES if f["name"] == family)
         cls._family = fam
-        cls._fn = fam["python"]
+        cls._fn = str(fam["python"])
         P = inspect.Parameter
         cls.__signature__ = inspect.Signature(
             [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in _settings(fam)])
@@ -162,6 +165,7 @@ class SigmoidFocalLoss(_Loss, family="focal"):
 
 for _fam in FAMILIES:  # families without a written class get the plain one
     if _fam["cls"] not in globals():
-        globals()[_fam["cls"]] = type(_fam["cls"], (_Loss,), {"__doc__": f"The "
-                                      f"{_fam['python']} loss with fixed settings."},
-                                      family=_fam["name"])
+        _name = str(_fam["cls"])
+        globals()[_name] = type(_name, (_Loss,),
+                                {"__doc__": f"The {_fam['python']} loss with fixed settings."},
+                                family=_fam["name"])
