@@ -78,7 +78,11 @@ typedef enum cbce_status {
     CBCE_ERR_OPERAND = 10,      /* an operand this function does not take (pos_weight) */
     CBCE_ERR_ARGS_SIZE = 11,    /* cbce_args_t.size is not that of a layout this library
                                    knows (see "ABI" at cbce_args_t) */
-    CBCE_STATUS_COUNT = 12
+    CBCE_ERR_EPSILON = 12,      /* Poly-1 epsilon NaN or infinite */
+    CBCE_ERR_GAMMA_POS = 13,    /* asymmetric gamma_pos < 0, infinite or NaN */
+    CBCE_ERR_GAMMA_NEG = 14,    /* asymmetric gamma_neg < 0, infinite or NaN */
+    CBCE_ERR_CLIP = 15,         /* asymmetric clip outside [0, 1) or NaN */
+    CBCE_STATUS_COUNT = 16
 } cbce_status_t;
 
 typedef enum cbce_dtype {
@@ -152,6 +156,11 @@ typedef struct cbce_args {
     int num_threads;              /* <= 0 or 1: the calling thread only */
     int simd;                     /* a cbce_simd_t; AUTO (0) picks the best available, a
                                      level above what the CPU supports is lowered */
+    /* after the first sized layout; zero: no poly term, no focusing, no margin */
+    double epsilon;               /* Poly-1: coefficient of the poly term, any finite real */
+    double gamma_pos;             /* asymmetric: exponent of the positive term, >= 0 */
+    double gamma_neg;             /* asymmetric: exponent of the negative term, >= 0 */
+    double clip;                  /* asymmetric: probability margin in [0, 1); 0: none */
 } cbce_args_t;
 
 /* Version of the library actually linked (may differ from the header's macros). */
@@ -274,6 +283,65 @@ CBCE_API int cbce_focal_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t
 CBCE_API int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *grad,
                                       ptrdiff_t grad_stride, double *hess,
                                       ptrdiff_t hess_stride);
+/* poly1_loss */
+CBCE_API int cbce_poly1_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                float *result);
+CBCE_API int cbce_poly1_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                    float *result, float *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                      ptrdiff_t grad_stride, float *hess,
+                                      ptrdiff_t hess_stride);
+CBCE_API int cbce_poly1_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                double *result);
+CBCE_API int cbce_poly1_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                    double *result, double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                      ptrdiff_t grad_stride, double *hess,
+                                      ptrdiff_t hess_stride);
+/* poly1_focal_loss */
+CBCE_API int cbce_poly1_focal_fwd_f32(const cbce_args_t *a, float *out,
+                                      ptrdiff_t out_stride, float *result);
+CBCE_API int cbce_poly1_focal_bwd_f32(const cbce_args_t *a, float *grad,
+                                      ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_focal_fwd_bwd_f32(const cbce_args_t *a, float *out,
+                                          ptrdiff_t out_stride, float *result, float *grad,
+                                          ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_focal_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                            ptrdiff_t grad_stride, float *hess,
+                                            ptrdiff_t hess_stride);
+CBCE_API int cbce_poly1_focal_fwd_f64(const cbce_args_t *a, double *out,
+                                      ptrdiff_t out_stride, double *result);
+CBCE_API int cbce_poly1_focal_bwd_f64(const cbce_args_t *a, double *grad,
+                                      ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_focal_fwd_bwd_f64(const cbce_args_t *a, double *out,
+                                          ptrdiff_t out_stride, double *result,
+                                          double *grad, ptrdiff_t grad_stride);
+CBCE_API int cbce_poly1_focal_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                            ptrdiff_t grad_stride, double *hess,
+                                            ptrdiff_t hess_stride);
+/* asymmetric_loss */
+CBCE_API int cbce_asymmetric_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                     float *result);
+CBCE_API int cbce_asymmetric_bwd_f32(const cbce_args_t *a, float *grad,
+                                     ptrdiff_t grad_stride);
+CBCE_API int cbce_asymmetric_fwd_bwd_f32(const cbce_args_t *a, float *out,
+                                         ptrdiff_t out_stride, float *result, float *grad,
+                                         ptrdiff_t grad_stride);
+CBCE_API int cbce_asymmetric_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                           ptrdiff_t grad_stride, float *hess,
+                                           ptrdiff_t hess_stride);
+CBCE_API int cbce_asymmetric_fwd_f64(const cbce_args_t *a, double *out,
+                                     ptrdiff_t out_stride, double *result);
+CBCE_API int cbce_asymmetric_bwd_f64(const cbce_args_t *a, double *grad,
+                                     ptrdiff_t grad_stride);
+CBCE_API int cbce_asymmetric_fwd_bwd_f64(const cbce_args_t *a, double *out,
+                                         ptrdiff_t out_stride, double *result, double *grad,
+                                         ptrdiff_t grad_stride);
+CBCE_API int cbce_asymmetric_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                           ptrdiff_t grad_stride, double *hess,
+                                           ptrdiff_t hess_stride);
 /* END generated */
 
 /*
