@@ -15,8 +15,11 @@
  *   positive:  l'  = -Fp (gamma_pos Ps + (1 - p))
  *              l'' = Fp (gamma_pos (gamma_pos p Ps - (1 - p) Ps + 2 p') + p')
  *   negative:  l'  = Fm (gamma_neg Q p' + p R1)
- *              l'' = Fm ((1 - 2p)(gamma_neg Q p' + p R1) + (p R1)^2)
- *                    + gamma_neg p' pm^(gamma_neg - 1) ((gamma_neg - 1) Q p' + 2 p R1)
+ *              l'' = p' Fm (R1^2 + clip (1 - 2p)/V^2)
+ *                    + gamma_neg p' pm^(gamma_neg - 1) ((1 - 2p)(-log V) + (gamma_neg - 1) Q p'
+ *                                                       + 2 p R1)
+ * (the first line is p' Fm ((1 - 2p) V + p')/V^2 with (1 - 2p) V + p' = (1 - p)^2 + clip (1 - 2p):
+ * written so, it does not cancel where p -> 1 and the true value is p' for clip = 0)
  * where the margin is active (p >= clip; at p = clip the one-sided derivative from above),
  * 0 elsewhere.  1 - 2p = -+(1 - e)/d with 1 - e = -expm1(-a).  Products of a 0 factor
  * and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so infinite logits
@@ -55,7 +58,7 @@
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R Ps = p == 0 ? (R)0 : p * sp;                                                 \
             R Qd = (gn == 0 || pd == 0) ? (R)0 : (pm == 0 ? (R)1 : nlV / pm) * pd;         \
-            R pR = p * (clip == 0 ? (R)1 : p1 / V);                                        \
+            R R1 = clip == 0 ? (R)1 : p1 / V, pR = p * R1;                                 \
             if (want & CBCE__GRAD) {                                                       \
                 R gpos = -Fp * ((gp == 0 ? (R)0 : gp * Ps) + p1);                          \
                 R gneg = act ? Fm * (gn * Qd + pR) : (R)0;                                 \
@@ -67,9 +70,11 @@
                 R o2p = pos ? -om : om;                                                    \
                 R hpos = Fp * ((gp == 0 ? (R)0 : gp * (gp * p * Ps - p1 * Ps + 2 * pd)) + pd); \
                 R Fm1 = gn == 1 ? (R)1 : (pm == 0 ? (gn > 1 ? (R)0 : (R)(INF)) : Fm / pm); \
-                R hm2 = (gn == 0 || pd == 0) ? (R)0                                        \
-                                             : gn * pd * Fm1 * ((gn - 1) * Qd + 2 * pR);   \
-                R hneg = act ? Fm * (o2p * (gn * Qd + pR) + pR * pR) + hm2 : (R)0;         \
+                R hm1 = pd * Fm * (R1 * R1 + (clip == 0 ? (R)0 : clip * o2p / (V * V)));   \
+                R hm2 = (gn == 0 || pd == 0)                                               \
+                            ? (R)0                                                         \
+                            : gn * pd * Fm1 * (o2p * nlV + (gn - 1) * Qd + 2 * pR);        \
+                R hneg = act ? hm1 + hm2 : (R)0;                                           \
                 *h = (double)(m * ((y == 0 ? (R)0 : y * hpos) +                            \
                                    (q == 0 ? (R)0 : q * hneg) + z));                       \
             }                                                                              \

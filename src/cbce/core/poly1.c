@@ -3,7 +3,11 @@
  *   poly1:        l = w * (bce_with_logits(x, y; pos_weight) + eps * (1 - p_t))
  *   poly1_focal:  l = w * (a_t (1 - p_t)^gamma bce_with_logits(x, y) + eps (1 - p_t)^(gamma+1))
  * with p_t = y sigmoid(x) + (1 - y) sigmoid(-x), a_t as for the focal loss (1 without alpha),
- * y the smoothed target; the poly term is not weighted by pos_weight.
+ * y the smoothed target; the poly term is not weighted by pos_weight.  Label smoothing ls:
+ * y = t (1 - ls) + ls/2, q = (1 - t)(1 - ls) + ls/2, with 1 - ls formed in the working
+ * precision (exact in long double for a double ls >= 2^-11, else within 2^-64: a double
+ * 1 - ls would carry a
+ * relative error up to 2^-54 into q, which soft-label gradients amplify past 2 ulp).
  *
  * Notation as in the focal element: a = |x|, e = exp(-a), t = log1p(e), d = 1 + e,
  * s = e/d = sigmoid(-|x|), r = 1/d = sigmoid(|x|), q = 1 - y from the raw target, and A, B
@@ -32,10 +36,10 @@
 #include "elem_family.h"
 
 #define CBCE__ELEM_POLY1(NAME, R, EXP, EXPM1, LOG, LOG1P)                                  \
-    CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R keep, R half, R eps,      \
-                           R alpha, int has_alpha, R gamma, double *l, double *g,          \
-                           double *h)                                                      \
+    CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
+                           int has_alpha, R gamma, double *l, double *g, double *h)        \
     {                                                                                      \
+        R keep = (R)1 - ls, half = ls / 2;                                                 \
         R y = tr * keep + half;                                                            \
         R q = ((R)1 - tr) * keep + half;                                                   \
         R py = p * y, L = q + py;                                                          \
@@ -79,14 +83,14 @@ CBCE__ELEM_POLY1(cbce__poly1_x, long double, expl, expm1l, logl, log1pl)
 /* poly1: pos_weight from its buffer, no focusing (gamma 0 and no a_t: the focal part is
  * compiled away). */
 #define CBCE__POLY1_CALL(ELEM, W, i)                                                       \
-    ELEM(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],   \
+    ELEM(W, x[i], t[i], p[i], w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],               \
          0, 0, 0, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_D(W, i) CBCE__POLY1_CALL(cbce__poly1_d, W, i)
 #define CBCE__POLY1_X(W, i) CBCE__POLY1_CALL(cbce__poly1_x, W, i)
 
 /* poly1_focal: no pos_weight; alpha NaN drops a_t (Python's alpha=None). */
 #define CBCE__POLY1_FOCAL_CALL(ELEM, W, i)                                                 \
-    ELEM(W, x[i], t[i], 1, w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],      \
+    ELEM(W, x[i], t[i], 1, w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],                  \
          k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
 #define CBCE__POLY1_FOCAL_X(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_x, W, i)
