@@ -122,6 +122,17 @@ static const family families[] = {
     {"focal", F_FOCAL, cbce_focal_fwd_f32, cbce_focal_fwd_f64, cbce_focal_bwd_f32,
      cbce_focal_bwd_f64, cbce_focal_fwd_bwd_f32, cbce_focal_fwd_bwd_f64,
      cbce_focal_grad_hess_f32, cbce_focal_grad_hess_f64},
+    {"poly1", F_POS_WEIGHT, cbce_poly1_fwd_f32, cbce_poly1_fwd_f64, cbce_poly1_bwd_f32,
+     cbce_poly1_bwd_f64, cbce_poly1_fwd_bwd_f32, cbce_poly1_fwd_bwd_f64,
+     cbce_poly1_grad_hess_f32, cbce_poly1_grad_hess_f64},
+    {"poly1_focal", 0, cbce_poly1_focal_fwd_f32, cbce_poly1_focal_fwd_f64,
+     cbce_poly1_focal_bwd_f32, cbce_poly1_focal_bwd_f64, cbce_poly1_focal_fwd_bwd_f32,
+     cbce_poly1_focal_fwd_bwd_f64, cbce_poly1_focal_grad_hess_f32,
+     cbce_poly1_focal_grad_hess_f64},
+    {"asymmetric", 0, cbce_asymmetric_fwd_f32, cbce_asymmetric_fwd_f64,
+     cbce_asymmetric_bwd_f32, cbce_asymmetric_bwd_f64, cbce_asymmetric_fwd_bwd_f32,
+     cbce_asymmetric_fwd_bwd_f64, cbce_asymmetric_grad_hess_f32,
+     cbce_asymmetric_grad_hess_f64},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 

@@ -649,8 +649,9 @@ def _family_module(fam, fn):
         return fn(input, target, **{n: getattr(self, n) for n, _ in settings})
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{n}={_shape_repr(getattr(self, n)) if n in buffers else repr(getattr(self, n))}"
-                         for n, _ in settings)
+        shown = (_shape_repr(getattr(self, n)) if n in buffers else repr(getattr(self, n))
+                 for n, _ in settings)
+        return ", ".join(f"{n}={v}" for (n, _), v in zip(settings, shown))
 
     doc = (f"``cbce.{fam['cls']}`` as a ``torch.nn.Module`` (see :func:`{fam['python']}`).")
     cls = type(fam["cls"], (torch.nn.Module,),

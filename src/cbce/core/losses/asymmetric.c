@@ -26,12 +26,13 @@
  * give the limits; the second derivative is +inf at the margin for 0 < gamma_neg < 1 (true).
  * A NaN input reaches every output through z = 0 * e.
  *
- * Precision as in poly1.c: float32 data in double on fastmath.h's primitives, float64 data
+ * Precision as in poly1.c: float32 data in double on math/scalar.h's primitives, float64 data
  * in long double.  pm = p - clip is a cancelling difference near the margin: its absolute
  * error is a few units of the working precision times clip, so the negative term there is
- * accurate to that error of pm (tests/test_new_losses.py states and checks the bound).
+ * accurate to that error of pm (tests/test_asymmetric.py states and checks the bound).
  */
-#include "elem_family.h"
+#include "losses/focal_elem.h"
+#include "losses/step.h"
 
 #define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, EXPM1, LOG, LOG1P, INF)                        \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R gp, R gn, R clip, double *l,   \

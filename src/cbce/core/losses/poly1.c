@@ -26,14 +26,15 @@
  * form D rho/d, u'' without the cancelling v''/v - u'^2).  Products gamma u' ce are taken as
  * 0 where gamma or u' is 0, which keeps infinite logits at their limits.
  *
- * Precision: float32 data in double on fastmath.h's primitives (relative errors a few 2^-53,
+ * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few 2^-53,
  * rounded once to float); float64 data in long double with libm (64-bit significand on
  * x86-64: relative errors a few 2^-64, rounded once to double: <= 0.5 + ~2^-9 ulp where the
  * result is not a cancelling difference).  Cancelling differences: a negative eps (the
  * bound is then in ulps of the larger of the two terms) and soft-label gradients and
  * hessians (ulps of their largest term), as for the other families.
  */
-#include "elem_family.h"
+#include "losses/focal_elem.h"
+#include "losses/step.h"
 
 #define CBCE__ELEM_POLY1(NAME, R, EXP, EXPM1, LOG, LOG1P)                                  \
     CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
