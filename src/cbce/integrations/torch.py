@@ -668,3 +668,9 @@ for _fam in _REGISTRY:
         globals()[_fam["python"]] = _f
         globals()[_fam["cls"]] = _family_module(_fam, _f)
         __all__ += [_fam["python"], _fam["cls"]]
+
+
+def __getattr__(name: str) -> Any:
+    """Only names not made above reach this: the registry's functions and modules are module
+    globals, which type checkers cannot see (they type them as Any through this function)."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

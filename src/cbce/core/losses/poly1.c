@@ -59,17 +59,12 @@
             R g0 = pos ? q - L * s : L * s - py;                                           \
             R D = keep * (((R)1 - tr) - tr);                                               \
             R vp = D * (r * s);                                                            \
-            R rho = A == 0 ? (R)1 / B : e / (A + Be);                                      \
-            R u1 = D * rho / d;                                                            \
-            R gu = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * ce;                       \
+            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
             R G1 = gamma + 1;                                                              \
             if (want & CBCE__GRAD)                                                         \
                 *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
             if (want & CBCE__HESS) {                                                       \
-                R kappa = A == 0 ? -e : (A - Be * e) / (A + Be);                           \
-                R u2 = (pos ? -D : D) * rho * kappa / (d * d);                             \
-                R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);        \
-                R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;                   \
+                CBCE__FOCAL_HESS_TERMS(R)                                                  \
                 R om = -EXPM1(-a) / d;                                                     \
                 R vpp = vp * (pos ? -om : om);                                             \
                 R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
