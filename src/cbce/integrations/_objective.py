@@ -38,9 +38,10 @@ def _family_grad_hess(loss: str, pos_weight: ArrayLike, label_smoothing: float,
     """The ``_grad_hess`` function of registry family ``loss`` (its Python name) and its
     keywords: ``settings``, and those of pos_weight, label_smoothing, gamma, alpha given
     other than their defaults (a family that does not take one raises TypeError)."""
-    fam = next((f for f in _FAMILIES if loss in (f["python"], f["name"])), None)
+    families: tuple[dict[str, Any], ...] = _FAMILIES
+    fam = next((f for f in families if loss in (f["python"], f["name"])), None)
     if fam is None or fam["probs"]:
-        names = ", ".join(repr(f["python"]) for f in _FAMILIES if not f["probs"])
+        names = ", ".join(repr(f["python"]) for f in families if not f["probs"])
         raise ValueError(f"loss must be one of {names} (a loss on logits), got {loss!r}")
     kw = dict(settings)
     given = dict(label_smoothing=label_smoothing != 0.0, gamma=gamma is not None,
@@ -63,6 +64,8 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
     if not (float(min_hessian) > 0.0 and np.isfinite(min_hessian)):
         raise ValueError(f"min_hessian must be positive and finite, got {min_hessian!r}")
     focal = gamma is not None
+    fn: Any
+    kw: dict[str, Any]
     if settings and loss is None:
         raise TypeError(f"settings {sorted(settings)} need loss= (the loss they belong to)")
     if loss is not None:
@@ -73,8 +76,8 @@ def make_grad_hess(pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
         if np.any(np.asarray(pos_weight) != 1.0):
             raise ValueError("pos_weight applies to the logistic loss only; for the focal "
                              "loss (gamma given) balance the classes with alpha")
-        fn: Any = _cbce.sigmoid_focal_loss_grad_hess
-        kw: dict[str, Any] = dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing)
+        fn = _cbce.sigmoid_focal_loss_grad_hess
+        kw = dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing)
     else:
         if alpha is not None:
             raise ValueError("alpha applies to the focal loss only: give gamma as well "

@@ -70,8 +70,8 @@ import torch
 from torch import Tensor
 
 import cbce as _cbce
-from cbce._registry import FAMILIES as _REGISTRY
-from cbce._registry import PARAMS as _PARAMS
+from cbce._registry import FAMILIES as _REGISTRY_ENTRIES
+from cbce._registry import PARAMS as _PARAMS_ENTRIES
 from cbce._losses import _settings as _class_settings
 
 __all__ = [
@@ -87,6 +87,8 @@ _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
 # The registry's families by name (cbce._registry); their functions are looked up by name
 # at call time (_fn).  _TORCH_LOSS: the alternative named in error messages.
+_REGISTRY: tuple[dict[str, Any], ...] = _REGISTRY_ENTRIES
+_PARAMS: dict[str, Any] = _PARAMS_ENTRIES
 _FAMILIES = {f["name"]: f for f in _REGISTRY}
 _TORCH_LOSS = {"bce_logits": "torch.nn.functional.binary_cross_entropy_with_logits",
                "bce": "torch.nn.functional.binary_cross_entropy",
@@ -657,7 +659,8 @@ def _family_module(fam, fn):
     cls = type(fam["cls"], (torch.nn.Module,),
                {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
                 "__doc__": doc, "__module__": __name__})
-    cls.__init__.__signature__ = sig.replace(  # type: ignore[attr-defined]
+    init: Any = __init__
+    init.__signature__ = sig.replace(
         parameters=[P("self", P.POSITIONAL_OR_KEYWORD)] + list(sig.parameters.values()))
     return cls
 
