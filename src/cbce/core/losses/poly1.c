@@ -6,8 +6,8 @@
  * y the smoothed target; the poly term is not weighted by pos_weight.  Label smoothing ls:
  * y = t (1 - ls) + ls/2, q = (1 - t)(1 - ls) + ls/2, with 1 - ls formed in the working
  * precision (exact in long double for a double ls >= 2^-11, else within 2^-64: a double
- * 1 - ls would carry a
- * relative error up to 2^-54 into q, which soft-label gradients amplify past 2 ulp).
+ * 1 - ls would carry a relative error up to 2^-54 into q, which soft-label gradients
+ * amplify past 2 ulp).
  *
  * Notation as in the focal element: a = |x|, e = exp(-a), t = log1p(e), d = 1 + e,
  * s = e/d = sigmoid(-|x|), r = 1/d = sigmoid(|x|), q = 1 - y from the raw target, and A, B
@@ -26,10 +26,11 @@
  * form D rho/d, u'' without the cancelling v''/v - u'^2).  Products gamma u' ce are taken as
  * 0 where gamma or u' is 0, which keeps infinite logits at their limits.
  *
- * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few 2^-53,
- * rounded once to float); float64 data in long double with libm (64-bit significand on
- * x86-64: relative errors a few 2^-64, rounded once to double: <= 0.5 + ~2^-9 ulp where the
- * result is not a cancelling difference).  Cancelling differences: a negative eps (the
+ * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
+ * 2^-53, rounded once to float); float64 data in long double with libm (64-bit significand
+ * on x86-64, 113 on aarch64 Linux: relative errors a few 2^-64, rounded once to double:
+ * <= 0.5 + ~2^-9 ulp where the result is not a cancelling difference; where long double is
+ * double (MSVC) the float64 results are plain double, about 2 ulp).  Cancelling differences: a negative eps (the
  * bound is then in ulps of the larger of the two terms) and soft-label gradients and
  * hessians (ulps of their largest term), as for the other families.
  */
