@@ -28,11 +28,13 @@
  *    (|result| >= half the larger term); soft-label gradients are within 2^-57 of
  *    max(L*s, p*y) (the scale API.md measures them in).
  * The fast element assumes every value it forms is a normal double: it flags ("rare") the
- * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum or gradient scale or
- * hessian outside [2^-960, 2^960], or a result that overflowed.  Those lanes are computed
- * again by the careful element, which carries every exponent separately (cbce__xd below),
- * so weights, pos_weight, label smoothing (a subnormal one included) and exp(-a) down to
- * a = 2400 enter before the one rounding whatever their range, and subnormal results are
+ * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum (hi + lo) or gradient
+ * scale or hessian outside [2^-960, 2^960] or NaN, a result that overflowed or is NaN
+ * (a NaN low part: without FMA, two_prod of an operand beyond 2^996 gives one), or an L
+ * whose terms cancel (|Ll| > 2^-40 |Lh|).  Those lanes are computed again by the careful
+ * element, which carries every exponent separately (cbce__xd below), so weights,
+ * pos_weight, label smoothing (a subnormal one included) and exp(-a) down to a = 2400 enter
+ * before the one rounding whatever their range, and subnormal results are
  * rounded once.  A call with 0 < label_smoothing < 2^-500 (eps/2 and p*eps/2 would round on
  * the subnormal grid) takes the careful element for every element.
  */
@@ -320,6 +322,9 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         pyl = vd_mla(p, yl, pyl);
         Lh = vd_two_sum(qh, pyh, &Ll);
         Ll = vd_add(Ll, vd_add(ql, pyl));
+        /* the products by L drop Ll * (low part): flag the lanes where q and p*y cancel
+         * (a target outside [0, 1] or a negative pos_weight); otherwise |Ll| <= 2^-52 |Lh| */
+        *bad = vm_or(*bad, vd_gt(vd_abs(Ll), vd_mul(vd_abs(Lh), vd_set1(0x1p-40))));
     }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
@@ -367,7 +372,10 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         }
         *Sh = vd_two_sum(Ah, Bh, Sl);
         *Sl = vd_add(*Sl, vd_add(Al, Bl));
-        cbce__x64_range(*Sh, bad);
+        /* the rounded sum, not Sh alone: a low part is NaN where Dekker's two_prod split
+         * overflowed (levels without FMA, an operand beyond 2^996: c = 1 - t for a target
+         * of -DBL_MAX), with Sh finite */
+        cbce__x64_range(vd_add(*Sh, *Sl), bad);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         /* s = e/(1+e) = sh + sl */
