@@ -529,8 +529,23 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     return 1;
 }
 
+/* A vector that has a rare lane, or the last, partial one: cbce__x64_vec with the flags
+ * as run-time values, out of line (one copy per level instead of one per instance of the
+ * body: these vectors are rare, and the operations are the same, so are the results). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void cbce__x64_vec_rare(int want, int reduced, int smooth, int unit,
+                               const cbce__span *S, const cbce__span_consts *k,
+                               const cbce__x64k *kx, const cbce__x64tab *T, size_t i, size_t m,
+                               vd_t *acc_h, vd_t *acc_l)
+{
+    (void)cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, T, i, m, acc_h, acc_l);
+}
+
 /* A span: vectors two at a time; vector v of the span sums into accumulator v % 2 (the
- * lanes of the block sum beyond 2 VW stay 0). */
+ * lanes of the block sum beyond 2 VW stay 0).  smooth == 2 (every lane careful) skips the
+ * fast loop. */
 CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth,
                              const int unit, const cbce__span *S, const cbce__span_consts *k,
                              const cbce__x64k *kx)
@@ -551,7 +566,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     }
     while (i + 2 * CBCE__VW <= c) {
         int odd = 0;
-        for (; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
+        for (; smooth != 2 && i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
             if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW,
                                &ah0, &al0))
                 break;
@@ -564,17 +579,17 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
         if (i + 2 * CBCE__VW > c)
             break;
         if (!odd)
-            cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
-                          &al0);
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
-                      &ah1, &al1);
+            cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
+                               &al0);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
+                           &ah1, &al1);
         i += 2 * CBCE__VW;
     }
     if (i < c)
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
     if (i + CBCE__VW < c)
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
-                      c - i - CBCE__VW, &ah1, &al1);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                           c - i - CBCE__VW, &ah1, &al1);
     if (reduced) {
         vd_store(S->lanes, ah0);
         vd_store(S->lanes_lo, al0);
