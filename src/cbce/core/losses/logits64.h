@@ -602,16 +602,18 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     do {                                                                                   \
         if (kx.smooth == 0 && unit)                                                        \
             cbce__x64_body(WANT, RED, 0, 1, S, k, &kx);                                    \
-        else if (kx.smooth == 0)                                                           \
-            cbce__x64_body(WANT, RED, 0, 0, S, k, &kx);                                    \
-        else if (kx.smooth == 1)                                                           \
-            cbce__x64_body(WANT, RED, 1, 0, S, k, &kx);                                    \
-        else                                                                               \
+        else if (kx.smooth == 2)                                                           \
             cbce__x64_body(WANT, RED, 2, 0, S, k, &kx);                                    \
+        else /* smooth 0 or 1 tested per vector: one predictable branch */                 \
+            cbce__x64_body(WANT, RED, kx.smooth, 0, S, k, &kx);                            \
     } while (0)
 
-/* The span kernel (internal.h (e)): one instance per output set, reduction, smoothing
- * (none, >= 2^-500, tiny) and `unit` (no smoothing, every pos_weight 1, loss weight 1). */
+/* The span kernel (internal.h (e)): one instance per output set and reduction, for `unit`
+ * (no smoothing, every pos_weight 1, loss weight 1), for the rest (smoothing none or >=
+ * 2^-500 a run-time flag), and for tiny smoothing (every vector careful, no fast loop). */
+#if defined(__GNUC__)
+__attribute__((unused)) /* the baseline may take the scalar level's (logits.c) */
+#endif
 static void cbce__x64_span(int want, int reduced, const cbce__span *S,
                            const cbce__span_consts *k)
 {
