@@ -3,7 +3,8 @@
 
     python tools/test_installed.py PROJECT_DIR [pytest arguments]
 
-Copies PROJECT_DIR's tests/ (with its reference tables), tools/, the C core sources that
+Copies PROJECT_DIR's tests/ (with its reference tables), tools/, include/ (gen_registry.py
+--check reads cbce.h), the C core sources that
 tests read (src/cbce/core/), README.md and pyproject.toml into a temporary folder, checks that
 `import cbce` there finds the package installed in this Python's environment (sys.prefix:
 not PROJECT_DIR, nor a copy in a parent environment), and runs pytest in that folder.  tools/build_release.sh runs it for the repaired wheel and for the
@@ -15,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-COPIED = ["tests", "tools", os.path.join("src", "cbce", "core"), "README.md", "pyproject.toml"]
+COPIED = ["tests", "tools", "include", os.path.join("src", "cbce", "core"), "README.md",
+          "pyproject.toml"]
 
 
 def main():
