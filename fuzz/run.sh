@@ -7,6 +7,9 @@
 #   FUZZ_JOBS=2 fuzz/run.sh          # parallel workers
 #   fuzz/run.sh path/to/crash-file   # replay one input (e.g. a saved crash)
 #
+# A normal run first replays every saved finding (fuzz/findings/*.bin, inputs that once
+# failed) through both builds, so each stays a regression input.
+#
 # The core's kernel files (those containing CBCE__ISA_NAME( ) are compiled once per SIMD
 # level, as setup.py does (internal.h, note (d)), so the fuzzer compares the scalar, SSE2,
 # AVX2 and AVX-512 kernels.  Artifacts (crashing inputs) go to build/fuzz/artifacts/, the
@@ -62,6 +65,9 @@ if [ "$FUZZ_RANDOM_INPUTS" -gt 0 ] && command -v gcc >/dev/null; then
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
         -Iinclude -Isrc/cbce/core -DCBCE_STATIC_DEFINE -DCBCE_NO_SIMD_VARIANTS \
         fuzz/fuzz_cbce.c fuzz/random_driver.c $(find src/cbce/core -name "*.c") -lm -o "$OUT/random_driver"
+    # the saved findings first: each one is a regression input
+    "$OUT/random_driver" -r fuzz/findings/*.bin ||
+        { echo "fuzz: a saved finding fails again (gcc build)"; exit 1; }
     t0=$(date +%s)
     FUZZ_STATS=1 "$OUT/random_driver" "$FUZZ_RANDOM_INPUTS" "${FUZZ_SEED:-$(date +%s)}" \
         2> "$OUT/random_stats.txt" ||
@@ -75,6 +81,9 @@ if [ "$FUZZ_RANDOM_INPUTS" -gt 0 ] && command -v gcc >/dev/null; then
     done
     echo "fuzz: random driver took $(( $(date +%s) - t0 ))s"
 fi
+# The saved findings through the libFuzzer build (every SIMD level's kernels) too.
+"$OUT/fuzz_cbce" fuzz/findings/*.bin ||
+    { echo "fuzz: a saved finding fails again (clang build)"; exit 1; }
 # An empty corpus is seeded with random inputs (fixed seed): libFuzzer's mutations reach
 # long, valid calls much sooner from there than from the empty input.
 if [ -z "$(ls -A "$OUT/corpus")" ]; then

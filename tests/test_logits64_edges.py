@@ -6,6 +6,11 @@ overflow are infinite, not NaN; subnormal results are rounded once.  Each case n
 inputs; the bound is API.md's (1 ulp for hard labels, subnormal results in ulps of the
 subnormal spacing).
 """
+import itertools
+import os
+import subprocess
+import sys
+
 import mpmath
 import numpy as np
 import pytest
@@ -104,3 +109,88 @@ def test_infinite_and_nan_propagation():
     g = B(x, t, w, reduction="none")
     assert list(g[:4]) == [-1e-200, 1e-200, 0.0, 0.0], f"gradient limits: {g}"
     assert np.isnan(g[4]) and np.isnan(g[5]), f"gradient NaN propagation: {g}"
+
+
+# Targets far outside [0, 1] (q = 1 - t or p*y beyond 2^996, where two_prod without FMA
+# splits into NaN; q and p*y cancelling in L = q + p*y) with NaN operands among them: run
+# at every SIMD level the CPU has (CBCE_SIMD is read at import: one process per level).
+_EXTREME_SCRIPT = r"""
+import sys, numpy as np, cbce, cbce._core
+d = np.load(sys.argv[1])
+x, t, p, w = d["x"], d["t"], d["p"], d["w"]
+kw = dict(pos_weight=p, reduction="none")
+res = {"loss": cbce.binary_cross_entropy_with_logits(x, t, w, **kw),
+       "grad": cbce.binary_cross_entropy_with_logits_backward(x, t, w, **kw)}
+res["fused loss"], res["fused grad"] = cbce.binary_cross_entropy_with_logits_forward_backward(
+    x, t, w, **kw)
+res["gh grad"], res["hess"] = cbce.binary_cross_entropy_with_logits_grad_hess(x, t, w, pos_weight=p)
+# pos_weight and weight absent: the kernel's instance for unit multipliers
+u = (p == 1) & (w == 1)
+res["unit loss"] = cbce.binary_cross_entropy_with_logits(x[u], t[u], reduction="none")
+res["unit fused loss"], res["unit fused grad"] = (
+    cbce.binary_cross_entropy_with_logits_forward_backward(x[u], t[u], reduction="none"))
+res["level"] = np.array(cbce._core.SIMD_LEVEL)
+np.savez(sys.argv[2], **res)
+"""
+
+
+def _extreme_grid():
+    big = np.finfo(np.float64).max
+    xs = [float.fromhex("0x1.5c7225ef508acp-836"), -float.fromhex("0x1.5c7225ef508acp-836"),
+          1e-300, -1e-300, 0.5, -3.0, 20.0, -20.0, 700.0, np.nan]
+    ts = [-big, big, -2.0**1000, 2.0**997, -2.0**997, 0.0, 1.0, 0.25, np.nan]
+    grid = itertools.product(xs, ts, [1.0, 0.5, np.nan], [1.0, 2.0, np.nan])
+    return {k: np.array(v) for k, v in zip("xtpw", zip(*grid))}
+
+
+def test_extreme_targets_fused_matches_forward_and_nan_only_from_nan(tmp_path):
+    """Fused loss and gradient equal the forward and backward calls' (within one ulp), a
+    result is NaN exactly where an operand is NaN, and the finite losses are within 1 ulp of
+    mpmath's, at every SIMD level.  (Without FMA the fast element's loss was NaN for a
+    target of -DBL_MAX; with pos_weight != 1 it dropped a term where q and p*y cancel.)"""
+    g = _extreme_grid()
+    np.savez(tmp_path / "in.npz", **g)
+    (tmp_path / "run.py").write_text(_EXTREME_SCRIPT)
+    operand_nan = np.isnan(g["x"]) | np.isnan(g["t"]) | np.isnan(g["p"]) | np.isnan(g["w"])
+    unit = np.nonzero((g["p"] == 1) & (g["w"] == 1))[0]  # grid indices of the unit calls
+    finite = np.nonzero(~operand_nan)[0]
+    with mpmath.workprec(2200):  # (1 - t) x and L log1p(e^-x) exactly enough at 2^1024
+        exact = exact_value([w * ((1 - t) * x + (1 + (p - 1) * t) * mpmath.log1p(mpmath.exp(-x)))
+                             for x, t, p, w in zip(*(map(mpmath.mpf, g[k][finite])
+                                                     for k in "xtpw"))])
+    msgs = []
+
+    def case(i):
+        return ", ".join(f"{k}={g[k][i]!r}" for k in "xtpw")
+
+    for level in ("scalar", "baseline", "avx2", "avx512"):
+        out = tmp_path / f"out_{level}.npz"
+        r = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "in.npz"),
+                            str(out)], env=dict(os.environ, CBCE_SIMD=level),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"CBCE_SIMD={level}: {r.stderr[-2000:]}"
+        res = dict(np.load(out))
+        tag = f"CBCE_SIMD={level} (running {res.pop('level')})"
+        # every result on the full grid's indices (NaN where the unit call had no element)
+        full = {}
+        for key, v in res.items():
+            full[key] = np.full(len(g["x"]), np.nan)
+            full[key][unit if key.startswith("unit") else slice(None)] = v
+        for key, v in full.items():
+            idx = unit if key.startswith("unit") else np.arange(len(v))
+            bad = idx[np.isnan(v[idx]) != operand_nan[idx]]
+            msgs += [f"{tag} {key}: {v[i]!r} for {case(i)}" for i in bad[:3]]
+        for a, b in (("fused loss", "loss"), ("fused grad", "grad"), ("gh grad", "grad"),
+                     ("unit fused loss", "unit loss"), ("unit loss", "loss")):
+            idx = unit if a.startswith("unit") else np.arange(len(g["x"]))
+            va, vb = full[a][idx], full[b][idx]
+            both = ~np.isnan(va) & ~np.isnan(vb)
+            far = np.isnan(va) != np.isnan(vb)
+            far[both] = np.abs(va[both] - vb[both]) > np.spacing(np.abs(vb[both]))
+            msgs += [f"{tag} {a} {va[i]!r} vs {b} {vb[i]!r} for {case(idx[i])}"
+                     for i in np.nonzero(far)[0][:3]]
+        for key in ("loss", "fused loss"):
+            err = ulp_error(full[key][finite], exact, np.float64)
+            msgs += [f"{tag} {key} {full[key][finite[j]]!r}, {err[j]:.3g} ulp from mpmath "
+                     f"for {case(finite[j])}" for j in np.nonzero(~(err <= 1.0))[0][:3]]
+    assert not msgs, "\n".join(msgs)

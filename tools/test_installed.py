@@ -3,8 +3,9 @@
 
     python tools/test_installed.py PROJECT_DIR [pytest arguments]
 
-Copies PROJECT_DIR's tests/ (with its reference tables), tools/, the C core sources that
-tests read (src/cbce/core/), README.md and pyproject.toml into a temporary folder, checks that
+Copies PROJECT_DIR's tests/ (with its reference tables), tools/, include/, the C core
+sources that tests read (src/cbce/core/), the generated files gen_registry.py --check
+compares, README.md and pyproject.toml into a temporary folder, checks that
 `import cbce` there finds the package installed in this Python's environment (sys.prefix:
 not PROJECT_DIR, nor a copy in a parent environment), and runs pytest in that folder.  tools/build_release.sh runs it for the repaired wheel and for the
 sdist; cibuildwheel's test-command (pyproject.toml) is the same call.  Exit status: pytest's.
@@ -15,7 +16,10 @@ import subprocess
 import sys
 import tempfile
 
-COPIED = ["tests", "tools", os.path.join("src", "cbce", "core"), "README.md", "pyproject.toml"]
+# the generated files gen_registry.py --check compares (tests/test_registry.py) included
+COPIED = ["tests", "tools", "include", os.path.join("src", "cbce", "core"), "README.md",
+          "pyproject.toml"] + [os.path.join("src", "cbce", f)
+                               for f in ("_registry.py", "cbce.pxd", "__init__.pyi")]
 
 
 def main():
@@ -28,6 +32,7 @@ def main():
             if os.path.isdir(src):
                 shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
             else:
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
                 shutil.copy(src, dst)
         where = subprocess.run(
             [sys.executable, "-c", "import cbce, cbce._core; print(cbce.__file__); "

@@ -190,6 +190,7 @@ int main(int argc, char **argv)
             }
         }
         memset(&A, 0, sizeof A);
+        A.size = sizeof A;
         A.n = n;
         A.input = op(x, 1);
         A.target = op(t, 1);
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
                 s += a;
             }
             memset(&A, 0, sizeof A);
+            A.size = sizeof A;
             A.n = mn;
             A.input = op(x, 1);
             A.target = op(t, 1);

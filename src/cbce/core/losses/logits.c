@@ -284,5 +284,19 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           h + i);
 }
 
+/* The baseline level's vector layer is the scalar one (CBCE__VW 1) on x86-64, as at the
+ * scalar level, which compiles the same C with auto-vectorisation off: the same IEEE
+ * operations in the same order, the same results.  Where the scalar level is built, the
+ * baseline runs its float64 span kernel instead of carrying a second copy (~90 KB). */
+#if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS && CBCE__VW == 1
+extern const cbce__steps cbce__logits_steps_scalar;
+static void x64_span(int want, int reduced, const cbce__span *S, const cbce__span_consts *k)
+{
+    cbce__logits_steps_scalar.x_span(want, reduced, S, k);
+}
+#else
+#define x64_span cbce__x64_span
+#endif
+
 const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
-                                                        logits32_span, cbce__x64_span};
+                                                        logits32_span, x64_span};

@@ -28,11 +28,13 @@
  *    (|result| >= half the larger term); soft-label gradients are within 2^-57 of
  *    max(L*s, p*y) (the scale API.md measures them in).
  * The fast element assumes every value it forms is a normal double: it flags ("rare") the
- * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum or gradient scale or
- * hessian outside [2^-960, 2^960], or a result that overflowed.  Those lanes are computed
- * again by the careful element, which carries every exponent separately (cbce__xd below),
- * so weights, pos_weight, label smoothing (a subnormal one included) and exp(-a) down to
- * a = 2400 enter before the one rounding whatever their range, and subnormal results are
+ * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum (hi + lo) or gradient
+ * scale or hessian outside [2^-960, 2^960] or NaN, a result that overflowed or is NaN
+ * (a NaN low part: without FMA, two_prod of an operand beyond 2^996 gives one), or an L
+ * whose terms cancel (|Ll| > 2^-40 |Lh|).  Those lanes are computed again by the careful
+ * element, which carries every exponent separately (cbce__xd below), so weights,
+ * pos_weight, label smoothing (a subnormal one included) and exp(-a) down to a = 2400 enter
+ * before the one rounding whatever their range, and subnormal results are
  * rounded once.  A call with 0 < label_smoothing < 2^-500 (eps/2 and p*eps/2 would round on
  * the subnormal grid) takes the careful element for every element.
  */
@@ -320,6 +322,9 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         pyl = vd_mla(p, yl, pyl);
         Lh = vd_two_sum(qh, pyh, &Ll);
         Ll = vd_add(Ll, vd_add(ql, pyl));
+        /* the products by L drop Ll * (low part): flag the lanes where q and p*y cancel
+         * (a target outside [0, 1] or a negative pos_weight); otherwise |Ll| <= 2^-52 |Lh| */
+        *bad = vm_or(*bad, vd_gt(vd_abs(Ll), vd_mul(vd_abs(Lh), vd_set1(0x1p-40))));
     }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
@@ -367,7 +372,10 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         }
         *Sh = vd_two_sum(Ah, Bh, Sl);
         *Sl = vd_add(*Sl, vd_add(Al, Bl));
-        cbce__x64_range(*Sh, bad);
+        /* the rounded sum, not Sh alone: a low part is NaN where Dekker's two_prod split
+         * overflowed (levels without FMA, an operand beyond 2^996: c = 1 - t for a target
+         * of -DBL_MAX), with Sh finite */
+        cbce__x64_range(vd_add(*Sh, *Sl), bad);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         /* s = e/(1+e) = sh + sl */
@@ -521,8 +529,23 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     return 1;
 }
 
+/* A vector that has a rare lane, or the last, partial one: cbce__x64_vec with the flags
+ * as run-time values, out of line (one copy per level instead of one per instance of the
+ * body: these vectors are rare, and the operations are the same, so are the results). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void cbce__x64_vec_rare(int want, int reduced, int smooth, int unit,
+                               const cbce__span *S, const cbce__span_consts *k,
+                               const cbce__x64k *kx, const cbce__x64tab *T, size_t i, size_t m,
+                               vd_t *acc_h, vd_t *acc_l)
+{
+    (void)cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, T, i, m, acc_h, acc_l);
+}
+
 /* A span: vectors two at a time; vector v of the span sums into accumulator v % 2 (the
- * lanes of the block sum beyond 2 VW stay 0). */
+ * lanes of the block sum beyond 2 VW stay 0).  smooth == 2 (every lane careful) skips the
+ * fast loop. */
 CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth,
                              const int unit, const cbce__span *S, const cbce__span_consts *k,
                              const cbce__x64k *kx)
@@ -543,7 +566,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     }
     while (i + 2 * CBCE__VW <= c) {
         int odd = 0;
-        for (; i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
+        for (; smooth != 2 && i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
             if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW,
                                &ah0, &al0))
                 break;
@@ -556,17 +579,17 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
         if (i + 2 * CBCE__VW > c)
             break;
         if (!odd)
-            cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
-                          &al0);
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
-                      &ah1, &al1);
+            cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
+                               &al0);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
+                           &ah1, &al1);
         i += 2 * CBCE__VW;
     }
     if (i < c)
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
     if (i + CBCE__VW < c)
-        cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
-                      c - i - CBCE__VW, &ah1, &al1);
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+                           c - i - CBCE__VW, &ah1, &al1);
     if (reduced) {
         vd_store(S->lanes, ah0);
         vd_store(S->lanes_lo, al0);
@@ -579,16 +602,19 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     do {                                                                                   \
         if (kx.smooth == 0 && unit)                                                        \
             cbce__x64_body(WANT, RED, 0, 1, S, k, &kx);                                    \
-        else if (kx.smooth == 0)                                                           \
-            cbce__x64_body(WANT, RED, 0, 0, S, k, &kx);                                    \
-        else if (kx.smooth == 1)                                                           \
-            cbce__x64_body(WANT, RED, 1, 0, S, k, &kx);                                    \
-        else                                                                               \
+        else if (kx.smooth == 2)                                                           \
             cbce__x64_body(WANT, RED, 2, 0, S, k, &kx);                                    \
+        else /* smooth 0 or 1 tested per vector: one predictable branch */                 \
+            cbce__x64_body(WANT, RED, kx.smooth, 0, S, k, &kx);                            \
     } while (0)
 
-/* The span kernel (internal.h (e)): one instance per output set, reduction, smoothing
- * (none, >= 2^-500, tiny) and `unit` (no smoothing, every pos_weight 1, loss weight 1). */
+/* The span kernel (internal.h (e)): one instance per output set (and reduction for the
+ * loss alone), for `unit` (no smoothing, every pos_weight 1, loss weight 1), for the rest
+ * (smoothing none or >= 2^-500 a run-time flag), and for tiny smoothing (every vector
+ * careful, no fast loop). */
+#if defined(__GNUC__)
+__attribute__((unused)) /* the baseline may take the scalar level's (logits.c) */
+#endif
 static void cbce__x64_span(int want, int reduced, const cbce__span *S,
                            const cbce__span_consts *k)
 {
@@ -611,11 +637,9 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
             CBCE__X64_BODY(CBCE__LOSS, 0);
         break;
     case CBCE__GRAD: CBCE__X64_BODY(CBCE__GRAD, 0); break;
-    case CBCE__LOSS | CBCE__GRAD:
-        if (reduced)
-            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 1);
-        else
-            CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, 0);
+    case CBCE__LOSS | CBCE__GRAD: /* lane sums or loss stores: a branch per vector (measured:
+                                   * no slower; the loss-only body is, by 6-10%) */
+        CBCE__X64_BODY(CBCE__LOSS | CBCE__GRAD, reduced);
         break;
     default: CBCE__X64_BODY(CBCE__GRAD | CBCE__HESS, 0); break;
     }
