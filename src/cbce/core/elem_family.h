@@ -35,12 +35,13 @@
     static void NAME(int want, size_t c, const double *restrict x,                         \
                      const double *restrict t, const double *restrict p,                   \
                      const double *restrict w, const double *restrict m,                   \
-                     const cbce__consts *k0, double *restrict l, double *restrict g,       \
-                     double *restrict h)                                                   \
+                     const double *restrict ml, const cbce__consts *k0,                    \
+                     double *restrict l, double *restrict g, double *restrict h)           \
     {                                                                                      \
         size_t i;                                                                          \
         const cbce__consts kc = *k0, *k = &kc;                                             \
         (void)p;                                                                           \
+        (void)ml;                                                                          \
         (void)t;                                                                           \
         (void)w;                                                                           \
         (void)m;                                                                           \
@@ -115,7 +116,8 @@ CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
  *   <= 2^-57 each.  The clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
  *   two non-positive terms (no cancellation), times -w, rounded once.
  *   x - y and 1 - x by two_sum (exact), x(1 - x) by an exact product (relative u^2), the
- *   quotient by one corrected division, times m, rounded once.  y and q are the smoothed
+ *   quotient by one corrected division, times m + ml (the multiplier as a double-double),
+ *   rounded once.  y and q are the smoothed
  *   targets rounded to double (exact for hard labels without smoothing).
  */
 CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
@@ -124,11 +126,12 @@ CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
     return cbce__sel_f2(v.hi < -100.0 || (v.hi == -100.0 && v.lo < 0.0), c, v);
 }
 
-/* w * (s.hi + s.lo) rounded once; where that is not finite (an infinite or huge w makes
- * two_prod's low part inf - inf = NaN) the plain product, which is then the right inf. */
-CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
+/* (w + wl) * (s.hi + s.lo) rounded once (wl: the low part of a multiplier, or 0); where
+ * that is not finite (an infinite or huge w makes two_prod's low part inf - inf = NaN)
+ * the plain product, which is then the right inf. */
+CBCE__INLINE double cbce__probs_scale(double w, double wl, cbce__f2 s)
 {
-    cbce__f2 v = cbce__mul_d_f2(w, s);
+    cbce__f2 ww = {w, wl}, v = cbce__mul_f2(ww, s);
     double r = v.hi + v.lo;
     return r == r ? r : w * (s.hi + s.lo);
 }
@@ -140,8 +143,9 @@ CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
  * in dy (up to dy^2 terms): y and q are taken as tr and 1 - tr, and the dy terms are added
  * from ds = dy * 2^600 (ls * 2^600 exact, one rounding) and scaled back last.  A normal ls
  * takes the plain path. */
-CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
-                                double half, double ls, double *l, double *g, double *h)
+CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double ml,
+                                double keep, double half, double ls, double *l, double *g,
+                                double *h)
 {
     const double eps = (double)1e-12f; /* PyTorch's EPSILON, see CBCE__ELEM_PROBS */
     int sub = ls > 0 && ls < 0x1p-1022;
@@ -159,7 +163,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
         cbce__f2 s = cbce__add_f2(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
         /* sub: -w dy (log x - log(1 - x)), one more rounding (<= 1 ulp in all) */
-        *l = cbce__probs_scale(-w, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
+        *l = cbce__probs_scale(-w, 0.0, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 r = cbce__two_sum(x, -y);
@@ -176,7 +180,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             cbce__f2 rs = cbce__two_sum(r.hi * up, -(ds * (up * 0x1p-600))), qd; /* - dy */
             rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
             qd = cbce__div_f2(rs, den, 1.0 / den.hi);
-            *g = cbce__probs_scale(m, qd) / up;
+            *g = cbce__probs_scale(m, ml, qd) / up;
         }
         if (want & CBCE__HESS) {
             /* For |x - y| below 2^-450 with y q below 2^-900, (x - y)^2 would fall into or
@@ -188,7 +192,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             cbce__f2 num = cbce__add_f2(cbce__mul_f2(ru, ru), cbce__two_prod(y, q * up * up));
             cbce__f2 d2 = cbce__mul_f2(den, den);
             /* sub: y q gains dy (1 - 2 tr), (x - y)^2 gains -2 (x - tr) dy */
-            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) / (up * up) +
+            *h = cbce__probs_scale(m, ml, cbce__div_f2(num, d2, 1.0 / d2.hi)) / (up * up) +
                  (sub ? (m * ((ds * ((1.0 - 2.0 * tr) - 2.0 * r.hi)) / d2.hi)) * 0x1p-600
                       : 0.0);
         }
@@ -300,9 +304,21 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1
  * 2^-104 each.  So the loss and the hard-label gradient (its two terms have the same sign)
  * are within 0.5 + ~0.3 ulp for gamma <= 4, soft-label gradients and hessians within
  * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
- * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weights multiply
- * the rounded result (a second rounding unless 1), as in elem.h.
+ * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weight w and
+ * the gradient multiplier m + ml enter the one rounding: their significands (in [1, 2)) are
+ * factors of P, their powers of two scale the rounded result (exact unless it is subnormal:
+ * then one more rounding, on the subnormal grid, far below its ulp).
  */
+/* v = vm 2^k with 1 <= |vm| < 2: returns 2^k and sets *vm (k = 0 for a zero, subnormal,
+ * infinite or NaN v: vm = v). */
+CBCE__INLINE double cbce__focal_pow2(double v, double *vm)
+{
+    uint64_t b = cbce__to_bits(v) & 0x7ff0000000000000u;
+    double p = (b == 0 || b == 0x7ff0000000000000u) ? 1.0 : cbce__from_bits(b);
+    *vm = v / p;
+    return p;
+}
+
 CBCE__INLINE cbce__f2 cbce__focal_log_f2(cbce__f2 v)
 {
     cbce__f2 r = cbce__log_dd(v.hi);
@@ -330,9 +346,9 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     return r == r ? r : fb;
 }
 
-CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double keep,
-                                double half, double alpha, int has_alpha, double gamma,
-                                double *l, double *g, double *h)
+CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double ml,
+                                double keep, double half, double alpha, int has_alpha,
+                                double gamma, double *l, double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
     cbce__f2 y = cbce__add_d_f2(half, cbce__two_prod(tr, keep));
@@ -382,16 +398,21 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
     if (want & CBCE__LOSS) {
         /* |x| > 2^995: rounded as (2^100 P)(2^-100 A a) if that is below 2^900 (no overflow
          * in two_prod), else at 2^-100 and scaled back (exact) */
-        int down = (huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900;
-        double fb = ath * (Fd * ((A0 ? 0.0 : A.hi * a) + LT.hi * sce));
-        double r = cbce__focal_round(huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P, Aa, LT,
-                                     sce, isce, scF, iscF, down ? fb * 0x1p-100 : fb);
-        *l = down ? (w * r) * 0x1p100 : w * r; /* (w * r: no overflow in between) */
+        int down = fabs(huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900; /* a_t < 0 too */
+        double wm, wp = cbce__focal_pow2(w, &wm);
+        double fb = wm * (ath * (Fd * ((A0 ? 0.0 : A.hi * a) + LT.hi * sce)));
+        cbce__f2 Pw = cbce__mul_d_f2(wm, huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P);
+        double r = cbce__focal_round(Pw, Aa, LT, sce, isce, scF, iscF,
+                                     down ? fb * 0x1p-100 : fb);
+        *l = down ? (r * wp) * 0x1p100 : r * wp; /* (r * wp: no overflow in between) */
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, E.hi * sce); /* 1 + e, true scale */
         double inv, iS = 1.0 / S.hi;
-        cbce__f2 s, Ls, rho, gu1, g0X, G, D;
+        cbce__f2 s, Ls, rho, gu1, g0X, G, D, Pm;
+        double mm, mp = cbce__focal_pow2(m, &mm);
+        cbce__f2 M = {mm, ml / mp};
+        Pm = cbce__mul_f2(P, M);
         d = cbce__fast_two_sum(d.hi, d.lo + E.lo * sce);
         inv = 1.0 / d.hi;
         s = cbce__div_f2(E, d, inv); /* e/(1+e), scaled like E */
@@ -405,8 +426,8 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         G = cbce__add_f2(cbce__mul_f2(gu1, C), cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls));
         G = cbce__sel_f2(far, zero, G);
         if (want & CBCE__GRAD) {
-            *g = m * cbce__focal_round(P, g0X, G, sce, isce, scF, iscF,
-                                       ath * (Fd * (g0X.hi + G.hi * sce)));
+            *g = mp * cbce__focal_round(Pm, g0X, G, sce, isce, scF, iscF,
+                                        mm * (ath * (Fd * (g0X.hi + G.hi * sce))));
         }
         if (want & CBCE__HESS) {
             /* gu2 = -sg gamma D rho kappa / d^2, kappa = (A/sc - B E e)/S; gu1's bracket
@@ -422,8 +443,8 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
             Y = cbce__add_f2(cbce__add_f2(cbce__mul_f2(gu1, G2), cbce__mul_f2(gu2, C)),
                              cbce__div_f2(Ls, d, inv));
             Y = cbce__sel_f2(far, zero, Y);
-            *h = m * cbce__focal_round(P, zero, Y, sce, isce, scF, iscF,
-                                       ath * (Fd * (Y.hi * sce)));
+            *h = mp * cbce__focal_round(Pm, zero, Y, sce, isce, scF, iscF,
+                                        mm * (ath * (Fd * (Y.hi * sce))));
         }
     }
 }
