@@ -58,7 +58,7 @@ SHARED_LDFLAGS = -shared -Wl,-soname,$(SHARED_SO) -Wl,--no-undefined
 RPATH_FLAG = -Wl,-rpath,
 endif
 
-SRCS := $(sort $(wildcard src/cbce/core/*.c))
+SRCS := $(sort $(wildcard src/cbce/core/*.c src/cbce/core/*/*.c))
 OBJS := $(patsubst src/cbce/core/%.c,$(BUILDDIR)/obj/%.o,$(SRCS))
 
 # SIMD variants (src/cbce/core/internal.h (d)): the kernel files -- those defining compute
@@ -149,8 +149,8 @@ $(BUILDDIR)/test_api_shared: tests/c/test_api.c include/cbce.h $(SHARED)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Iinclude $< -o $@ -L$(BUILDDIR) -lcbce \
 	    $(RPATH_FLAG)$(abspath $(BUILDDIR)) $(LDFLAGS) $(LIBS)
 
-# the internal thread pool (src/cbce/core/pool.h), linked from the static library
-$(BUILDDIR)/test_pool: tests/c/test_pool.c src/cbce/core/pool.h $(STATIC)
+# the internal thread pool (src/cbce/core/runtime/pool.h), linked from the static library
+$(BUILDDIR)/test_pool: tests/c/test_pool.c src/cbce/core/runtime/pool.h $(STATIC)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Isrc/cbce/core $< $(STATIC) -o $@ $(LDFLAGS) $(LIBS)
 
 $(BUILDDIR)/test_cxx: tests/c/test_cxx.cpp include/cbce.h $(STATIC)

@@ -100,11 +100,11 @@ else:
 cflags += os.environ.get("CBCE_CFLAGS", "").split()
 print("cbce: compiling with", " ".join(cflags))
 
-core_sources = sorted(glob.glob("src/cbce/core/*.c"))
+core_sources = sorted(glob.glob("src/cbce/core/**/*.c", recursive=True))
 ext = Extension(
     "cbce._core",
     sources=["src/cbce/_core.pyx"] + core_sources,
-    depends=core_sources + sorted(glob.glob("src/cbce/core/*.h") + glob.glob("src/cbce/core/simd/*.h"))
+    depends=core_sources + sorted(glob.glob("src/cbce/core/**/*.h", recursive=True))
     + ["include/cbce.h"],
     include_dirs=["include", "src/cbce/core", numpy.get_include()],
     define_macros=[("CBCE_STATIC_DEFINE", "1"), ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -27,7 +27,7 @@ CFLAGS="-O1 -g -std=c99 -fno-trapping-math -ffp-contract=off -pthread $SAN \
 FAMILIES="logits probs focal sigmoid log_sigmoid softplus"
 
 objs=()
-for src in src/cbce/core/*.c; do
+for src in $(find src/cbce/core -name "*.c" | sort); do
     base=$(basename "$src" .c)
     $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$OUT/obj/$base.o"
     objs+=("$OUT/obj/$base.o")
@@ -61,7 +61,7 @@ if [ "$FUZZ_RANDOM_INPUTS" -gt 0 ] && command -v gcc >/dev/null; then
     gcc -O1 -g -std=c99 -fno-trapping-math -ffp-contract=off -pthread \
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
         -Iinclude -Isrc/cbce/core -DCBCE_STATIC_DEFINE -DCBCE_NO_SIMD_VARIANTS \
-        fuzz/fuzz_cbce.c fuzz/random_driver.c src/cbce/core/*.c -lm -o "$OUT/random_driver"
+        fuzz/fuzz_cbce.c fuzz/random_driver.c $(find src/cbce/core -name "*.c") -lm -o "$OUT/random_driver"
     t0=$(date +%s)
     FUZZ_STATS=1 "$OUT/random_driver" "$FUZZ_RANDOM_INPUTS" "${FUZZ_SEED:-$(date +%s)}" \
         2> "$OUT/random_stats.txt" ||

@@ -1,4 +1,4 @@
-"""The float32 exp/log1p coefficients of src/cbce/core/fastmath.h are what tools/fit_float32.py
+"""The float32 exp/log1p coefficients of src/cbce/core/math/scalar.h are what tools/fit_float32.py
 fits (bit for bit), and the fit errors are those the comments state: editing a coefficient
 without refitting (or refitting without updating the comments) fails here.
 
@@ -33,7 +33,7 @@ def header():
 def test_header_matches_the_fit(fit, header):
     coeffs, errors, _ = fit
     problems = fit_float32.compare(coeffs, errors, header)
-    assert not problems, "fastmath.h vs tools/fit_float32.py:\n" + "\n".join(problems)
+    assert not problems, "math/scalar.h vs tools/fit_float32.py:\n" + "\n".join(problems)
 
 
 def test_every_float32_coefficient_is_checked(fit, header):

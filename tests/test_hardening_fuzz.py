@@ -777,7 +777,7 @@ def test_mean_of_huge_float64_losses_is_finite(reduction, value):
 @pytest.mark.parametrize("reduction", ["none", "sum"])
 def test_small_weight_times_overflowing_pos_weight_loss(w, p, reduction):
     """Bug found by test_fuzz_losses under ASan (fixed: such losses are formed again at
-    2^-128 with the weight applied, bce_logits.c).
+    2^-128 with the weight applied, logits.c).
     x = -DBL_MAX, y = 1: the loss is pos_weight * softplus(DBL_MAX) = pos_weight * DBL_MAX
     (+ e^-DBL_MAX), above DBL_MAX; times the weight it is finite (0 for a weight of 0, which
     "masks an element out", the contract).  Reference: exact products (Fraction)."""

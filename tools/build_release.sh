@@ -49,7 +49,7 @@ missing=0
 for f in LICENSE README.md pyproject.toml setup.py MANIFEST.in requirements-test.txt \
          Makefile CMakeLists.txt cbce.pc.in cmake/cbceConfig.cmake.in include/cbce.h \
          src/cbce/_core.pyx src/cbce/cbce.pxd src/cbce/__init__.py src/cbce/__init__.pyi \
-         src/cbce/py.typed src/cbce/core/driver.c src/cbce/core/fastmath.h \
+         src/cbce/py.typed src/cbce/core/runtime/driver.c src/cbce/core/math/scalar.h \
          src/cbce/integrations/torch.py tests/conftest.py tests/reference.py \
          tests/data/logits_float32.csv.xz tests/data/logits_float64.csv.xz tests/data/README.md \
          tests/c/test_api.c tests/c/run_reference.sh examples/c/example.c examples/c/Makefile \

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Recompute the coefficients of the float32-only exp and log1p in src/cbce/core/fastmath.h.
+"""Recompute the coefficients of the float32-only exp and log1p in src/cbce/core/math/scalar.h.
 
     python3 tools/fit_float32.py           # print them as C #defines, with each fit's error
-    python3 tools/fit_float32.py --check   # also compare with fastmath.h; exit 1 on a difference
+    python3 tools/fit_float32.py --check   # also compare with math/scalar.h; exit 1 on a difference
 
 cbce__exp_neg_f32_nd(a) = 2^-n 2^f, f in [-1/2, 1/2]; 2^f = exp(x), x = f ln2, by the [4/4]
 Pade approximant of exp at 0, P(x)/P(-x) with P(x) = 1 + x/2 + 3x^2/28 + x^3/84 + x^4/1680
@@ -25,7 +25,7 @@ last bits.
 The error of each fit is then measured with the double coefficients, in exact (60-digit)
 arithmetic, on the whole interval (not only the grid): the largest sampled error is refined
 by golden-section search.  --check requires every coefficient bit-identical, and the
-measured errors equal to the values fastmath.h states (to the stated 2 decimals of log2)
+measured errors equal to the values math/scalar.h states (to the stated 2 decimals of log2)
 and below each function's stated total bound.
 """
 import argparse
@@ -40,7 +40,7 @@ import mpmath as mp
 DPS = 60  # working precision (digits); every entry point below sets it with mp.workdps
 
 HEADER = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                      "src", "cbce", "core", "fastmath.h"))
+                                      "src", "cbce", "core", "math/scalar.h"))
 
 LQ_DEGREE = 6
 LQ_GRID = 3000
@@ -191,7 +191,7 @@ def log2(e):
     return float(mp.log(e, 2))
 
 
-# ---- fastmath.h ------------------------------------------------------------------------------
+# ---- math/scalar.h ------------------------------------------------------------------------------
 
 def parse_header(text):
     """({name: double} of the CBCE__ hex-float #defines, {key: stated log2 error, as text}).
@@ -228,10 +228,10 @@ def compare(fitted, errors, text):
     problems = []
     for name, d in fitted.items():
         if name not in have:
-            problems.append(f"CBCE__{name}: not defined as a hex float in fastmath.h")
+            problems.append(f"CBCE__{name}: not defined as a hex float in math/scalar.h")
         elif have[name] != d:
             ulps = (have[name] - d) / (math.ulp(d) if d else 1.0)
-            problems.append(f"CBCE__{name}: fastmath.h has {have[name].hex()}, the fit gives "
+            problems.append(f"CBCE__{name}: math/scalar.h has {have[name].hex()}, the fit gives "
                             f"{d.hex()} ({ulps:+.0f} ulp)")
     for fit, bound in [("exp fit", "exp bound"), ("log1p fit", "log1p bound")]:
         e = log2(errors[fit])
@@ -262,8 +262,8 @@ def fit_all():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="compare with fastmath.h")
-    ap.add_argument("--header", default=HEADER, help="the fastmath.h to check")
+    ap.add_argument("--check", action="store_true", help="compare with math/scalar.h")
+    ap.add_argument("--header", default=HEADER, help="the math/scalar.h to check")
     args = ap.parse_args(argv)
     coeffs, errors, info = fit_all()
     for name, d in coeffs.items():

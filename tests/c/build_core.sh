@@ -3,7 +3,7 @@
 # level, into $tmp.  Needs CC, FLAGS, root and tmp; sets inc and objs.
 inc="-I$root/include -I$root/src/cbce/core"
 objs=""
-for f in "$root"/src/cbce/core/*.c; do
+for f in $(find "$root/src/cbce/core" -name "*.c" | sort); do
     o="$tmp/$(basename "$f" .c).o"
     $CC $FLAGS $inc -c "$f" -o "$o"
     objs="$objs $o"

@@ -1,5 +1,5 @@
 /*
- * test_pool.c -- the C core's thread pool (src/cbce/core/pool.c), POSIX only:
+ * test_pool.c -- the C core's thread pool (src/cbce/core/runtime/pool.c), POSIX only:
  *
  *  (a) every task of every job runs exactly once, for many (ntasks, nthreads), and its
  *      writes are visible when cbce__pool_run returns;
@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pool.h"
+#include "runtime/pool.h"
 
 static long n_checks, n_failed;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -12,7 +12,7 @@
  * Every other SIMD level is measured against the same bars (levels may differ in the last
  * bit).  It also exits 1 if the fused entry points differ from the separate ones.
  * sigmoid / log_sigmoid / softplus: the public cbce_sigmoid_f32/_f64 & co. on the x column,
- * and the core's scalar primitives in elem.h (cbce__sigmoid_x etc., compiled into this
+ * and the core's scalar primitives in logits_elem.h (cbce__sigmoid_x etc., compiled into this
  * file) that the next loss families build on; log(p) and log1p(-p) primitives against a
  * small mpmath table (bar 1 ulp for all of these).
  *
@@ -45,7 +45,7 @@
 #include <string.h>
 
 #include "cbce.h"
-#include "elem.h"
+#include "losses/logits_elem.h"
 
 /* ---- double-double arithmetic for the parser (Dekker 1971; no FMA, no long double) ---- */
 
@@ -574,7 +574,7 @@ static void measure_public_elementwise(const table_t *t, int f64)
     free(od);
 }
 
-/* sigmoid, log_sigmoid, softplus from elem.h's primitives */
+/* sigmoid, log_sigmoid, softplus from logits_elem.h's primitives */
 static void measure_elementwise(const table_t *t, int f64)
 {
     const char *dt = f64 ? "float64" : "float32";
@@ -603,7 +603,7 @@ static void measure_elementwise(const table_t *t, int f64)
             upd(&st[c], ulp_err(r[c], &t->v[C_SIG + c][i], prec, emin, emax, 0), i, r[c]);
     }
     for (c = 0; c < 3; c++)
-        report(dt, col_name[C_SIG + c], "(elem.h primitive)", &st[c], 1.0, t, C_SIG + c);
+        report(dt, col_name[C_SIG + c], "(logits_elem.h primitive)", &st[c], 1.0, t, C_SIG + c);
 }
 
 /* log(p) and log1p(-p) for probabilities p (BCE on probabilities): cbce__log_dd /
@@ -784,7 +784,7 @@ static void measure_log(void)
     for (f64 = 0; f64 < 2; f64++)
         for (c = 0; c < 2; c++) {
             t.v[0] = ex[c];
-            report(f64 ? "float64" : "float32", c ? "log1p(-p)" : "log(p)", "(elem.h primitive)",
+            report(f64 ? "float64" : "float32", c ? "log1p(-p)" : "log(p)", "(logits_elem.h primitive)",
                    &st[f64][c], 1.0, &t, 0);
         }
 }

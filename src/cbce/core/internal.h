@@ -10,7 +10,7 @@
  *      compute step.  Memory is read and written once per call.
  *  (b) The compute step exists in two precisions from one body: "D" (double arithmetic,
  *      used for float32 data: rounding a double result once gives <= 1 ulp) and "X"
- *      (extended arithmetic, used for float64 data).  See elem.h.
+ *      (extended arithmetic, used for float64 data).  See logits_elem.h.
  *  (c) Reductions: lanes and blocks fixed by the flat index (CBCE_BLOCK elements a block,
  *      CBCE__LANES lanes a block, a pairwise tree over blocks): lanes in double (float32
  *      data) or double-double (float64), block sums and the tree in double-double, so
@@ -171,7 +171,7 @@ int cbce__check_params(const cbce__family *f, const cbce_args_t *a);
 int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
               const cbce__outputs *o);
 
-/* BCE on probabilities (bce_probs.c): CBCE_ERR_DOMAIN with the flat index of the first
+/* BCE on probabilities (probs.c): CBCE_ERR_DOMAIN with the flat index of the first
  * input or target outside [0, 1] (NaN included) stored in *bad_index (if not NULL), else
  * CBCE_OK.  `a` must have passed cbce__check. */
 int cbce__domain(const cbce_args_t *a, size_t *bad_index);

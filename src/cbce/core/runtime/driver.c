@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fastmath.h"
+#include "math/scalar.h"
 #include "internal.h"
-#include "pool.h"
+#include "runtime/pool.h"
 
-/* ---- double-double arithmetic: fastmath.h's, with guards for infinite values ---------- */
+/* ---- double-double arithmetic: math/scalar.h's, with guards for infinite values ---------- */
 
 typedef cbce__f2 cbce__dd;
 
@@ -31,7 +31,7 @@ static inline cbce__dd dd_add(cbce__dd a, cbce__dd b)
 }
 
 #ifndef CBCE__ISA_VARIANT /* the scalar arithmetic of the final combination */
-/* Exact product a*b = hi + lo (fastmath.h; this compile is the baseline: Dekker's split). */
+/* Exact product a*b = hi + lo (math/scalar.h; this compile is the baseline: Dekker's split). */
 static inline cbce__dd dd_two_prod(double a, double b)
 {
     cbce__dd r = cbce__two_prod(a, b);
@@ -269,7 +269,7 @@ static int is_const(const cbce_operand_t *op)
 }
 
 /* The low part of a*b (a*b = RN(a*b) + lo): exact for products above 2^-969, within a few
- * 2^-1075 below (fastmath.h's two_prod); 0 where an operand or the product reaches 2^995
+ * 2^-1075 below (math/scalar.h's two_prod); 0 where an operand or the product reaches 2^995
  * (Dekker's split would overflow). */
 static inline double prod_lo(double a, double b)
 {

@@ -1,6 +1,6 @@
 /*
- * bce_probs.c -- binary cross-entropy on probabilities (PyTorch's binary_cross_entropy):
- * the compute step (one body, two precisions, see elem_family.h) and the domain check
+ * probs.c -- binary cross-entropy on probabilities (PyTorch's binary_cross_entropy):
+ * the compute step (one body, two precisions, see probs_elem.h) and the domain check
  * (the entry points are families.c's).
  *
  * The domain check (input and raw target in [0, 1], NaN rejected) is a separate read-only
@@ -11,7 +11,8 @@
  */
 #include <stdint.h>
 
-#include "elem_family.h"
+#include "losses/probs_elem.h"
+#include "losses/step.h"
 
 #define CBCE__PROBS_CALL_D(W, i)                                                          \
     cbce__probs_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])

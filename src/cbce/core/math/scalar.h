@@ -1,5 +1,5 @@
 /*
- * fastmath.h -- branch-free exp and log1p for the element kernels, in double ("_d", for
+ * math/scalar.h -- branch-free exp and log1p for the element kernels, in double ("_d", for
  * float32 data) and double-double ("_dd", for float64 data), in portable C99.
  *
  * Why not libm: exp/log1p are function calls the vectoriser cannot see through (glibc's

@@ -1,6 +1,6 @@
 /*
- * sigmoid.c -- the elementwise helpers sigmoid, log_sigmoid and softplus: compute steps
- * (one body, two precisions, see elem_family.h) and the public entry points.
+ * helpers.c -- the elementwise helpers sigmoid, log_sigmoid and softplus: compute steps
+ * (one body, two precisions, see logits_elem.h) and the public entry points.
  *
  * They run through the one driver like the losses (strided loads and stores, rounding
  * once, the SIMD level), as three families whose step writes f(x) as the "loss" of a
@@ -9,7 +9,8 @@
  */
 #include <string.h>
 
-#include "elem_family.h"
+#include "losses/logits_elem.h"
+#include "losses/step.h"
 
 /* The "want" argument W is always CBCE__LOSS for the helpers. */
 #define CBCE__SIGMOID_D(W, i) l[i] = cbce__sigmoid_d(x[i])

@@ -43,7 +43,7 @@
 #include <math.h>
 
 #include "internal.h"
-#include "logits64_tables.h"
+#include "losses/logits64_tables.h"
 #include "simd/vec.h"
 
 /* Per-call constants of the float64 step. */

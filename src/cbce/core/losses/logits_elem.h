@@ -1,5 +1,6 @@
 /*
- * elem.h -- per-element arithmetic of the losses, in two precisions:
+ * logits_elem.h -- per-element arithmetic of BCE with logits and of the elementwise helpers
+ * (sigmoid, log_sigmoid, softplus), in two precisions:
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
  *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
  *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
@@ -7,7 +8,7 @@
  *       double-double arithmetic in portable C99 (no long double; FMA used only for exact
  *       products), used for float64 data.  Each result is formed as a double-double with
  *       relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
- * Both are branch-free (selects only) and built on fastmath.h, so the loops that inline
+ * Both are branch-free (selects only) and built on math/scalar.h, so the loops that inline
  * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.
  *
  * The formulas (docs/numerics.md, Maechler 2012 "Accurately computing log(1-exp(-|a|))"):
@@ -61,7 +62,7 @@
  *
  * Also here, for the other loss families, scalar primitives of the same accuracy:
  *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
- *   by tests/c/test_reference.c on the reference columns), and in fastmath.h
+ *   by tests/c/test_reference.c on the reference columns), and in math/scalar.h
  *   cbce__exp_neg_dd / _d (exp(-a), a >= 0; for focal loss exp(gamma * log(1 - p_t))),
  *   cbce__exp_neg_f32_nd and cbce__log1p_f32_u (only for float32 results: 2^-38),
  *   cbce__log1p_dd (log1p on [-0.646, 1]: log1p(-p) for p <= 0.5), cbce__log_dd / _d (log
@@ -72,7 +73,7 @@
 #ifndef CBCE_ELEM_H
 #define CBCE_ELEM_H
 
-#include "fastmath.h"
+#include "math/scalar.h"
 #include "internal.h"
 
 /* ---- float32 data: double arithmetic ----------------------------------------------------- */

@@ -33,7 +33,7 @@
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* pthread_sigmask under -std=c99 */
 #endif
-#include "pool.h"
+#include "runtime/pool.h"
 
 #if defined(_WIN32)
 #if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601

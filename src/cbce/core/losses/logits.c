@@ -1,8 +1,8 @@
 /*
- * bce_logits.c -- binary cross-entropy with logits: the compute step (one body, two
- * precisions, see elem.h) and the float32 span kernel; the entry points are families.c's.
+ * logits.c -- binary cross-entropy with logits: the compute step (one body, two
+ * precisions, see logits_elem.h) and the float32 span kernel; the entry points are families.c's.
  */
-#include "elem.h"
+#include "losses/logits_elem.h"
 #include "simd/vec.h"
 
 /* One body for both precisions.  `want` is tested once per chunk, so each loop is a
@@ -10,7 +10,7 @@
  * distinct (the driver's chunk buffers): `restrict` and the constants read once spare GCC
  * the run-time alias checks it would otherwise need (more than 10 for the two-output
  * loops, so it gave up vectorising them).  S: the smoothing constant the element takes,
- * keep = 1 - eps for the "d" element, eps itself for the "x" one (see elem.h). */
+ * keep = 1 - eps for the "d" element, eps itself for the "x" one (see logits_elem.h). */
 #define CBCE__LOGITS_STEP(NAME, ELEM, S)                                                   \
     static void NAME(int want, size_t c, const double *restrict x,                      \
                      const double *restrict t, const double *restrict p,                \
@@ -49,7 +49,7 @@ CBCE__LOGITS_STEP(logits_step_d_general, cbce__logits_d, keep)
 CBCE__LOGITS_STEP(logits_step_d_unit, cbce__logits_d_unit, keep)
 
 /* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
- * takes the element without the smoothing and pos_weight arithmetic (elem.h `unit`). */
+ * takes the element without the smoothing and pos_weight arithmetic (logits_elem.h `unit`). */
 static int unit_pos_weight(size_t c, const double *p)
 {
     int unit = 1;
@@ -88,7 +88,7 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
  *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 5 (2^-33);
  *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512, the largest
  *   term of the budget there; 2^-45 on AVX2, exact on the scalar level).
- * The formulas are elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
+ * The formulas are logits_elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
  * still comes through t).
  * K = 4 independent vectors are in flight per step (the chain is long and latency-bound
  * otherwise); lane sums: vector v of a span goes to accumulator v % K.
@@ -303,7 +303,7 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
 #undef L32_BODIES
 
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */
-#include "logits64.h"
+#include "losses/logits64.h"
 
 /* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
  * family itself runs cbce__x64_span): the careful element on every element. */
