@@ -315,7 +315,7 @@ static void logits_step_x(int want, size_t c, const double *x, const double *t,
     cbce__x64k kx = cbce__x64_consts(k->eps);
     size_t i;
     for (i = 0; i < c; i++)
-        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, m[i], 1.0, ml[i], &kx, l + i,
+        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, 1.0, m[i], ml[i], &kx, l + i,
                           g + i, h + i);
 }
 
