@@ -49,7 +49,7 @@ ignore_missing_imports = True
 # The frameworks are typed as Any here: analysing torch's own annotations takes minutes.
 [mypy-torch.*,dask.*,distributed.*,xgboost.*,lightgbm.*,sklearn.*,jax.*,optax.*]
 follow_imports = skip
-# The lead's modules behind the stub are not part of this check.
+# Modules behind the stub that this check does not type.
 [mypy-cbce._losses,cbce._bench,cbce.__main__]
 follow_imports = skip
 # Public signatures of the integrations are annotated; their private helpers are not (they

@@ -3,50 +3,17 @@
  * precisions, see logits_elem.h) and the float32 span kernel; the entry points are families.c's.
  */
 #include "losses/logits_elem.h"
+#include "losses/step.h"
 #include "simd/vec.h"
 
-/* One body for both precisions.  `want` is tested once per chunk, so each loop is a
- * plain elementwise loop with the branch-free element function inlined.  The buffers are
- * distinct (the driver's chunk buffers): `restrict` and the constants read once spare GCC
- * the run-time alias checks it would otherwise need (more than 10 for the two-output
- * loops, so it gave up vectorising them).  S: the smoothing constant the element takes,
- * keep = 1 - eps for the "d" element, eps itself for the "x" one (see logits_elem.h). */
-#define CBCE__LOGITS_STEP(NAME, ELEM, S)                                                   \
-    static void NAME(int want, size_t c, const double *restrict x,                      \
-                     const double *restrict t, const double *restrict p,                \
-                     const double *restrict w, const double *restrict m,                \
-                     const double *restrict ml, const cbce__consts *k0,                 \
-                     double *restrict l, double *restrict g, double *restrict h)        \
-    {                                                                                   \
-        size_t i;                                                                       \
-        const cbce__consts kc = *k0, *k = &kc;                                          \
-        (void)ml; /* float32 data: m rounded to double is far below a float32 ulp */    \
-        switch (want) {                                                                 \
-        case CBCE__LOSS:                                                                \
-            for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__LOSS, x[i], t[i], p[i], w[i], m[i], k->S, k->half, &l[i], \
-                     0, 0);                                                             \
-            break;                                                                      \
-        case CBCE__GRAD:                                                                \
-            for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->S, k->half, 0,     \
-                     &g[i], 0);                                                         \
-            break;                                                                      \
-        case CBCE__LOSS | CBCE__GRAD:                                                   \
-            for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__LOSS | CBCE__GRAD, x[i], t[i], p[i], w[i], m[i], k->S,    \
-                     k->half, &l[i], &g[i], 0);                                         \
-            break;                                                                      \
-        default:                                                                        \
-            for (i = 0; i < c; i++)                                                     \
-                ELEM(CBCE__GRAD | CBCE__HESS, x[i], t[i], p[i], w[i], m[i], k->S,    \
-                     k->half, 0, &g[i], &h[i]);                                         \
-            break;                                                                      \
-        }                                                                               \
-    }
+#define CBCE__LOGITS_CALL_D(W, i)                                                         \
+    cbce__logits_d(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
+#define CBCE__LOGITS_CALL_D_UNIT(W, i)                                                    \
+    cbce__logits_d_unit(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], &g[i],  \
+                        &h[i])
 
-CBCE__LOGITS_STEP(logits_step_d_general, cbce__logits_d, keep)
-CBCE__LOGITS_STEP(logits_step_d_unit, cbce__logits_d_unit, keep)
+CBCE__FAMILY_STEP(logits_step_d_general, CBCE__LOGITS_CALL_D)
+CBCE__FAMILY_STEP(logits_step_d_unit, CBCE__LOGITS_CALL_D_UNIT)
 
 /* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
  * takes the element without the smoothing and pos_weight arithmetic (logits_elem.h `unit`). */
