@@ -213,3 +213,73 @@ def test_focal_objectives_train(data):
     curve = [_focal_mean(booster.predict(X, num_iteration=k), y) for k in (5, 10, 20, 30)]
     assert all(b < a for a, b in zip([start] + curve, curve)), f"lightgbm: {start} {curve}"
     assert curve[-1] < 0.6 * start, f"lightgbm focal loss {start} -> {curve[-1]}"
+
+
+# ---- any registry family on logits by name (loss=) ---------------------------------------------
+
+def _np_asymmetric(x, y, gp, gn, clip):
+    """The ASL paper's formula in float64 NumPy (soft labels: the y-weighted sum)."""
+    p = _sigmoid(x)
+    pm = np.maximum(p - clip, 0)
+    return y * (1 - p) ** gp * -np.log(p) + (1 - y) * pm ** gn * -np.log1p(-pm)
+
+
+def _np_poly1(x, y, eps):
+    p = _sigmoid(x)
+    return np.logaddexp(0.0, x) - x * y + eps * (y * (1 - p) + (1 - y) * p)
+
+
+@pytest.mark.parametrize("module", [cxgb, clgb], ids=["xgboost", "lightgbm"])
+@pytest.mark.parametrize("loss,settings,ref", [
+    ("asymmetric_loss", dict(gamma_pos=1.0, gamma_neg=3.0, clip=0.05),
+     lambda x, y: _np_asymmetric(x, y, 1.0, 3.0, 0.05)),
+    ("poly1_loss", dict(epsilon=2.0), lambda x, y: _np_poly1(x, y, 2.0)),
+    ("poly1_focal_loss", dict(epsilon=1.0, gamma=2.0, alpha=0.25),
+     lambda x, y: _np_focal(x, y, 0.25, 2.0) + (y * (1 - _sigmoid(x)) +
+                                                (1 - y) * _sigmoid(x)) ** 3)])
+def test_registry_losses_grad_hess_finite_differences(module, loss, settings, ref):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-5, 5, 400)
+    y = (rng.random(400) < 0.4).astype(np.float64)
+    w = rng.uniform(0.5, 2, 400)
+    obj = module.objective(loss=loss, **settings)
+    g, h = obj(x, _Data(y, w))
+    d = 1e-5
+    fd_g = (ref(x + d, y) - ref(x - d, y)) / (2 * d)
+    fd_h = (ref(x + d, y) - 2 * ref(x, y) + ref(x - d, y)) / d ** 2
+    np.testing.assert_allclose(g, w * fd_g, rtol=1e-6, atol=1e-8, err_msg=f"{loss} gradient")
+    want_h = np.maximum(w * fd_h, 1e-16 * w)
+    np.testing.assert_allclose(h, want_h, rtol=1e-3, atol=1e-5, err_msg=f"{loss} hessian")
+    gg, hh = getattr(cbce, loss + "_grad_hess")(x, y, w[:, None][:, 0], **settings)
+    np.testing.assert_array_equal(g, gg)
+    np.testing.assert_array_equal(h, np.maximum(hh, 1e-16 * w))
+
+
+def test_registry_loss_selection_errors():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        cxgb.objective(loss="binary_cross_entropy")  # on probabilities
+    with pytest.raises(ValueError, match="loss must be one of"):
+        clgb.objective(loss="hinge")
+    with pytest.raises(TypeError, match="need loss="):
+        cxgb.objective(clip=0.1)
+    with pytest.raises(ValueError, match="clip"):
+        cxgb.objective(loss="asymmetric_loss", clip=1.5)
+    with pytest.raises(TypeError):
+        clgb.objective(loss="asymmetric_loss", epsilon=1.0)  # not an asymmetric setting
+    with pytest.raises(TypeError):
+        cxgb.objective(loss="asymmetric_loss", pos_weight=2.0)
+
+
+def test_asymmetric_objective_trains(data):
+    X, y, _ = data
+
+    def mean_loss(m):
+        return float(cbce.asymmetric_loss(np.asarray(m, np.float64), y))
+
+    start = mean_loss(np.zeros(N))
+    d = xgb.DMatrix(X, label=y, base_margin=np.zeros(N))
+    booster = xgb.train(XGB_PARAMS, d, 20, obj=cxgb.objective(loss="asymmetric_loss"))
+    assert mean_loss(booster.predict(d, output_margin=True)) < 0.7 * start
+    booster = lgb.train({**LGB_PARAMS, "objective": clgb.objective(loss="asymmetric_loss")},
+                        lgb.Dataset(X, label=y), 20)
+    assert mean_loss(booster.predict(X)) < 0.7 * start

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import cbce
+from cbce._registry import FAMILIES as REGISTRY
 from reference import report_ulp
 
 
@@ -31,30 +32,28 @@ def _need(name):
 da = _need("dask.array")
 cd = _need("cbce.integrations.dask")
 
-FAMILIES = {
-    "logits": (cd.binary_cross_entropy_with_logits, cbce.binary_cross_entropy_with_logits,
-               cd.binary_cross_entropy_with_logits_backward,
-               cbce.binary_cross_entropy_with_logits_backward),
-    "probs": (cd.binary_cross_entropy, cbce.binary_cross_entropy,
-              cd.binary_cross_entropy_backward, cbce.binary_cross_entropy_backward),
-    "focal": (cd.sigmoid_focal_loss, cbce.sigmoid_focal_loss, cd.sigmoid_focal_loss_backward,
-              cbce.sigmoid_focal_loss_backward),
-}
-KW = {"logits": dict(label_smoothing=0.1), "probs": dict(label_smoothing=0.05),
-      "focal": dict(alpha=0.3, gamma=1.5)}
+# every registry family: (dask loss, cbce loss, dask backward, cbce backward), and settings
+# other than the defaults (per parameter; a parameter not listed keeps its default)
+SETTINGS = {"label_smoothing": 0.1, "alpha": 0.3, "gamma": 1.5, "epsilon": -0.5,
+            "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.1}
+BY_NAME = {f["name"]: f for f in REGISTRY}
+FAMILIES = {f["name"]: tuple(getattr(m, f["python"] + s) for s in ("", "_backward")
+                             for m in (cd, cbce))
+            for f in REGISTRY}
+KW = {f["name"]: {p: SETTINGS.get(p, d) for p, d in f["params"]} for f in REGISTRY}
 DTYPES = [np.float16, np.float32, np.float64]
 
 
 def _case(family, dtype, seed, n=6000, c=5):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, c)) * 4
-    if family == "probs":
+    if BY_NAME[family]["probs"]:
         x = 1 / (1 + np.exp(-x))
     x = x.astype(dtype)
     y = (rng.random((n, c)) < 0.3).astype(np.float32)
     w = rng.uniform(0.0, 2.0, size=(c,))
     w[1] = 0.0
-    pw = rng.uniform(0.5, 3.0, size=(n, 1)) if family == "logits" else None
+    pw = rng.uniform(0.5, 3.0, size=(n, 1)) if BY_NAME[family]["pos_weight"] else None
     return x, y, w, pw
 
 
@@ -128,14 +127,14 @@ def test_reduced_losses_equal_numpy(family, dtype):
             want = fwd_n(x, y, w, reduction=reduction, **kw_n)
             assert got.dtype == want.dtype == np.dtype(dtype)
             case = f"{family} {np.dtype(dtype)} {reduction} chunks={chunks}: {got!r} vs {want!r}"
-            if dtype == np.float64 or family == "logits":
+            if dtype == np.float64 or family == "bce_logits":
                 err = _ulps(got, want)
                 worst = max(worst, err)
                 assert err <= 1, case
             else:
                 assert got == want, case
     report_ulp(f"dask reduced {family} {np.dtype(dtype)} vs numpy", worst,
-               1 if dtype == np.float64 or family == "logits" else 0)
+               1 if dtype == np.float64 or family == "bce_logits" else 0)
 
 
 def test_lazy_until_computed():
@@ -203,7 +202,7 @@ def client():
 
 def test_distributed_local_cluster(client):
     from distributed import get_task_stream
-    x, y, w, pw = _case("logits", np.float64, 7, n=20000)
+    x, y, w, pw = _case("bce_logits", np.float64, 7, n=20000)
     X, Y, W, PW = _chunked(x, y, w, pw, (2500, 5))
     kw = dict(pos_weight=PW, label_smoothing=0.1, num_threads=1)
     with get_task_stream(client) as ts:
@@ -257,7 +256,7 @@ def _near_ties(family, n_search=1 << 20, keep=1500, seed=11):
     rng = np.random.default_rng(seed)
     c = 4
     x = (rng.normal(size=(n_search // c, c)) * 3).astype(np.float32)
-    if family == "probs":
+    if BY_NAME[family]["probs"]:
         x = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32)
     y = (rng.random(x.shape) < 0.4).astype(np.float32)
     w = rng.uniform(0.1, 2.0, size=c).astype(np.float32)

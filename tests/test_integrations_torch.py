@@ -192,14 +192,18 @@ def test_custom_ops_pass_opcheck():
     x.requires_grad_(True)
     pw = torch.full((3,), 2.0, dtype=torch.float64)
     w = _weights("C", (4, 3), torch.float64, 35)
-    loss_args = [(x, y, w, pw, "logits", "mean", 0.1, None, 0.0, True),
-                 (torch.sigmoid(x).detach().requires_grad_(True), y, None, None, "probs",
-                  "none", 0.0, None, 0.0, True),
-                 (x, y, w, None, "focal", "weighted_mean", 0.0, 0.25, 2.0, False)]
+    # the family's registry parameters in its order, NaN for None
+    loss_args = [(x, y, w, pw, "bce_logits", "mean", [0.1], True),
+                 (torch.sigmoid(x).detach().requires_grad_(True), y, None, None, "bce",
+                  "none", [0.0], True),
+                 (x, y, w, None, "focal", "weighted_mean", [0.25, 2.0, 0.0], False),
+                 (x, y, w, pw, "poly1", "sum", [-1.5, 0.1], True),
+                 (x, y, None, None, "asymmetric", "mean", [1.0, 4.0, 0.05], True)]
     for args in loss_args:
         torch.library.opcheck(torch.ops.cbce.loss.default, args)
-    torch.library.opcheck(torch.ops.cbce.grad_hess.default,
-                          (x.detach(), y, w, None, "focal", 0.0, None, 1.5))
+    for args in ((x.detach(), y, w, None, "focal", [float("nan"), 1.5, 0.0]),
+                 (x.detach(), y, w, None, "poly1_focal", [2.0, 0.25, 1.0, 0.0])):
+        torch.library.opcheck(torch.ops.cbce.grad_hess.default, args)
     # the op itself (what traced code calls; eager calls take an autograd.Function with the
     # same derivatives), to second order
     for args in loss_args:
@@ -615,3 +619,53 @@ def test_training_loop_loss_curve_matches_torch():
     assert diff <= 1e-5, f"loss curves differ by {diff:.3g}"
     assert float((p1 - p2).abs().max()) <= 1e-4
     assert c1[-8:].mean() < 0.6 * c1[:8].mean(), f"did not train: {c1[:8]} .. {c1[-8:]}"
+
+
+# ---- the other registry families: functions and modules made from the registry ----------
+
+from cbce._registry import FAMILIES as REGISTRY  # noqa: E402
+
+MADE = [f for f in REGISTRY if f["name"] not in ("bce_logits", "bce", "focal")]
+SETTINGS = {"epsilon": -0.7, "alpha": 0.3, "gamma": 1.5, "label_smoothing": 0.1,
+            "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.05}
+
+
+@pytest.mark.parametrize("fam", MADE, ids=[f["name"] for f in MADE])
+@pytest.mark.parametrize("reduction", REDUCTIONS + ["weighted_mean"])
+def test_registry_families_gradcheck_and_values(fam, reduction):
+    """Every family without a written module: the loss and gradient equal cbce's NumPy
+    functions bit for bit, first and second derivatives pass gradcheck / gradgradcheck,
+    the target is refused when it requires grad, the module holds the settings."""
+    fn, cls = getattr(ct, fam["python"]), getattr(ct, fam["cls"])
+    kw = {n: SETTINGS.get(n, d) for n, d in fam["params"]}
+    x, y = _data((5, 3), torch.float64, 40)
+    x = x.detach()
+    w = _weights("C", (5, 3), torch.float64, 41)
+    if fam["pos_weight"]:
+        kw["pos_weight"] = _weights("N1", (5, 3), torch.float64, 42)
+    xr = x.clone().requires_grad_(True)
+    loss = fn(xr, y, w, reduction=reduction, **kw)
+    npkw = {k: (v.detach().numpy() if isinstance(v, torch.Tensor) else v) for k, v in kw.items()}
+    want_l, want_g = getattr(cbce, fam["python"] + "_forward_backward")(
+        x.detach().numpy(), y.numpy(), w.numpy(), reduction=reduction, **npkw)
+    assert np.array_equal(loss.detach().numpy(), want_l), fam["name"]
+    (g,) = torch.autograd.grad(loss.sum(), xr)
+    if reduction == "none":
+        want_g = getattr(cbce, fam["python"] + "_backward")(
+            x.detach().numpy(), y.numpy(), w.numpy(), reduction="none", **npkw)
+    assert np.array_equal(g.detach().numpy(), want_g), fam["name"]
+
+    def f(a):
+        return fn(a, y, w, reduction=reduction, **kw)
+
+    assert torch.autograd.gradcheck(f, (xr,)), fam["name"]
+    assert torch.autograd.gradgradcheck(f, (xr,)), fam["name"]
+    with pytest.raises(ValueError, match="target.detach"):
+        fn(xr, y.clone().requires_grad_(True), **kw)
+    m = cls(**{k: v for k, v in kw.items()}, reduction=reduction)
+    assert torch.equal(m(x, y), fn(x, y, reduction=reduction, **kw))
+    for n, v in kw.items():
+        assert (f"{n}=shape" if isinstance(v, torch.Tensor) else f"{n}={v!r}") in repr(m)
+    (g1,) = torch.autograd.grad(f(xr).sum(), xr, create_graph=True)
+    with pytest.raises(RuntimeError, match="second order"):
+        torch.autograd.grad(torch.autograd.grad(g1.sum(), xr, create_graph=True)[0].sum(), xr)

@@ -136,3 +136,56 @@ def test_functions_made_from_the_registry_match_the_written_ones(fam):
         a, b = made(x, y, w, **kw), written(x, y, w, **kw)
         for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
             np.testing.assert_array_equal(u, v, err_msg=fam["python"] + sfx)
+
+
+# a setting other than the default for each parameter (a parameter not listed keeps it)
+SETTINGS = {"label_smoothing": 0.1, "alpha": 0.3, "gamma": 1.5, "epsilon": -0.5,
+            "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.1}
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=[f["name"] for f in FAMILIES])
+def test_weights_reductions_grad_output_layouts(fam, rng):
+    """The options every family shares, against the family's own unreduced results: weights,
+    the four reductions, grad_output, forward_backward = forward and backward, layouts and
+    target dtypes, in place, thread counts (bitwise), float16."""
+    FL, FB, FFB = (getattr(cbce, fam["python"] + s) for s in SUFFIXES[:3])
+    kw = {n: SETTINGS.get(n, d) for n, d in fam["params"]}
+    x = rng.normal(0, 3, (20, 5))
+    if fam["probs"]:
+        x = 1 / (1 + np.exp(-x))
+    y = (rng.random((20, 5)) < 0.3).astype(np.float64)
+    w = rng.random(5)
+    ln = FL(x, y, w, **kw, reduction="none")
+    np.testing.assert_allclose(ln, w * FL(x, y, **kw, reduction="none"), rtol=1e-15)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="sum"), ln.sum(), rtol=1e-14)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="mean"), ln.mean(), rtol=1e-14)
+    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="weighted_mean"),
+                               ln.sum() / np.broadcast_to(w, x.shape).sum(), rtol=1e-14)
+    gn = FB(x, y, w, **kw, reduction="none")
+    np.testing.assert_allclose(FB(x, y, w, **kw, reduction="mean", grad_output=2.0),
+                               2 * gn / x.size, rtol=1e-14)
+    go = rng.random(x.shape)
+    np.testing.assert_allclose(FB(x, y, w, **kw, reduction="none", grad_output=go), gn * go,
+                               rtol=1e-14)
+    for red in ("none", "sum", "mean", "weighted_mean"):
+        a, b = FFB(x, y, w, **kw, reduction=red)
+        np.testing.assert_array_equal(a, FL(x, y, w, **kw, reduction=red), err_msg=red)
+        np.testing.assert_array_equal(b, FB(x, y, w, **kw, reduction=red), err_msg=red)
+    np.testing.assert_array_equal(FL(x.T, y.astype(bool).T, **kw, reduction="none"),
+                                  FL(np.ascontiguousarray(x.T), y.T.copy(), **kw,
+                                     reduction="none"))
+    np.testing.assert_array_equal(FL(x[::-2], y[::-2].astype(np.int8), **kw, reduction="none"),
+                                  FL(x[::-2].copy(), y[::-2].copy(), **kw, reduction="none"))
+    g = x.copy()
+    assert FB(g, y, **kw, reduction="none", out=g) is g
+    np.testing.assert_array_equal(g, FB(x, y, **kw, reduction="none"))
+    big = rng.normal(0, 4, 300_000)
+    if fam["probs"]:
+        big = 1 / (1 + np.exp(-big))
+    tb = (rng.random(300_000) < 0.5).astype(np.uint8)
+    assert FL(big, tb, **kw, num_threads=1) == FL(big, tb, **kw, num_threads=2)
+    h16 = FL(x.astype(np.float16), y, **kw, reduction="none")
+    assert h16.dtype == np.float16
+    np.testing.assert_array_equal(
+        h16, FL(x.astype(np.float16).astype(np.float32), y, **kw, reduction="none")
+        .astype(np.float16))

@@ -70,9 +70,24 @@ __all__ += [
     'sigmoid_focal_loss_backward',
     'sigmoid_focal_loss_forward_backward',
     'sigmoid_focal_loss_grad_hess',
+    'poly1_loss',
+    'poly1_loss_backward',
+    'poly1_loss_forward_backward',
+    'poly1_loss_grad_hess',
+    'poly1_focal_loss',
+    'poly1_focal_loss_backward',
+    'poly1_focal_loss_forward_backward',
+    'poly1_focal_loss_grad_hess',
+    'asymmetric_loss',
+    'asymmetric_loss_backward',
+    'asymmetric_loss_forward_backward',
+    'asymmetric_loss_grad_hess',
     'BCEWithLogitsLoss',
     'BCELoss',
     'SigmoidFocalLoss',
+    'Poly1Loss',
+    'Poly1FocalLoss',
+    'AsymmetricLoss',
 ]
 
 # ---- binary_cross_entropy_with_logits ------------------------------------------------
@@ -240,6 +255,153 @@ def sigmoid_focal_loss_grad_hess(input: ArrayLike, target: ArrayLike,
                                  num_threads: int | None = ...,
                                  out: _OutPair = ...) -> tuple[_Array, _Array]: ...
 
+# ---- poly1_loss ----------------------------------------------------------------------
+@overload
+def poly1_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+               epsilon: float = ..., pos_weight: ArrayLike | None = ...,
+               reduction: Literal["none"], label_smoothing: float = ...,
+               num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+@overload
+def poly1_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+               epsilon: float = ..., pos_weight: ArrayLike | None = ...,
+               reduction: _Reduced = ..., label_smoothing: float = ...,
+               num_threads: int | None = ..., out: None = ...) -> _Float: ...
+@overload
+def poly1_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+               epsilon: float = ..., pos_weight: ArrayLike | None = ...,
+               reduction: str = ..., label_smoothing: float = ...,
+               num_threads: int | None = ..., out: _Out = ...) -> _Float | _Array: ...
+def poly1_loss_backward(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ...,
+                        *, epsilon: float = ..., pos_weight: ArrayLike | None = ...,
+                        reduction: str = ..., label_smoothing: float = ...,
+                        grad_output: ArrayLike = ..., num_threads: int | None = ...,
+                        out: _Out = ...) -> _Array: ...
+@overload
+def poly1_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                                pos_weight: ArrayLike | None = ...,
+                                reduction: Literal["none"], label_smoothing: float = ...,
+                                num_threads: int | None = ...,
+                                out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def poly1_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                                pos_weight: ArrayLike | None = ...,
+                                reduction: _Reduced = ..., label_smoothing: float = ...,
+                                num_threads: int | None = ...,
+                                out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def poly1_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                                pos_weight: ArrayLike | None = ..., reduction: str = ...,
+                                label_smoothing: float = ..., num_threads: int | None = ...,
+                                out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def poly1_loss_grad_hess(input: ArrayLike, target: ArrayLike,
+                         weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                         pos_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         num_threads: int | None = ...,
+                         out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
+# ---- poly1_focal_loss ----------------------------------------------------------------
+@overload
+def poly1_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                     epsilon: float = ..., alpha: float | None = ..., gamma: float = ...,
+                     reduction: Literal["none"], label_smoothing: float = ...,
+                     num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+@overload
+def poly1_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                     epsilon: float = ..., alpha: float | None = ..., gamma: float = ...,
+                     reduction: _Reduced = ..., label_smoothing: float = ...,
+                     num_threads: int | None = ..., out: None = ...) -> _Float: ...
+@overload
+def poly1_focal_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                     epsilon: float = ..., alpha: float | None = ..., gamma: float = ...,
+                     reduction: str = ..., label_smoothing: float = ...,
+                     num_threads: int | None = ..., out: _Out = ...) -> _Float | _Array: ...
+def poly1_focal_loss_backward(input: ArrayLike, target: ArrayLike,
+                              weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                              alpha: float | None = ..., gamma: float = ...,
+                              reduction: str = ..., label_smoothing: float = ...,
+                              grad_output: ArrayLike = ..., num_threads: int | None = ...,
+                              out: _Out = ...) -> _Array: ...
+@overload
+def poly1_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                      weight: ArrayLike | None = ..., *,
+                                      epsilon: float = ..., alpha: float | None = ...,
+                                      gamma: float = ..., reduction: Literal["none"],
+                                      label_smoothing: float = ...,
+                                      num_threads: int | None = ...,
+                                      out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def poly1_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                      weight: ArrayLike | None = ..., *,
+                                      epsilon: float = ..., alpha: float | None = ...,
+                                      gamma: float = ..., reduction: _Reduced = ...,
+                                      label_smoothing: float = ...,
+                                      num_threads: int | None = ...,
+                                      out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def poly1_focal_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                      weight: ArrayLike | None = ..., *,
+                                      epsilon: float = ..., alpha: float | None = ...,
+                                      gamma: float = ..., reduction: str = ...,
+                                      label_smoothing: float = ...,
+                                      num_threads: int | None = ...,
+                                      out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def poly1_focal_loss_grad_hess(input: ArrayLike, target: ArrayLike,
+                               weight: ArrayLike | None = ..., *, epsilon: float = ...,
+                               alpha: float | None = ..., gamma: float = ...,
+                               label_smoothing: float = ..., num_threads: int | None = ...,
+                               out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
+# ---- asymmetric_loss -----------------------------------------------------------------
+@overload
+def asymmetric_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                    gamma_pos: float = ..., gamma_neg: float = ..., clip: float = ...,
+                    reduction: Literal["none"], num_threads: int | None = ...,
+                    out: _Out = ...) -> _Array: ...
+@overload
+def asymmetric_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                    gamma_pos: float = ..., gamma_neg: float = ..., clip: float = ...,
+                    reduction: _Reduced = ..., num_threads: int | None = ...,
+                    out: None = ...) -> _Float: ...
+@overload
+def asymmetric_loss(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = ..., *,
+                    gamma_pos: float = ..., gamma_neg: float = ..., clip: float = ...,
+                    reduction: str = ..., num_threads: int | None = ...,
+                    out: _Out = ...) -> _Float | _Array: ...
+def asymmetric_loss_backward(input: ArrayLike, target: ArrayLike,
+                             weight: ArrayLike | None = ..., *, gamma_pos: float = ...,
+                             gamma_neg: float = ..., clip: float = ...,
+                             reduction: str = ..., grad_output: ArrayLike = ...,
+                             num_threads: int | None = ..., out: _Out = ...) -> _Array: ...
+@overload
+def asymmetric_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     gamma_pos: float = ..., gamma_neg: float = ...,
+                                     clip: float = ..., reduction: Literal["none"],
+                                     num_threads: int | None = ...,
+                                     out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+@overload
+def asymmetric_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     gamma_pos: float = ..., gamma_neg: float = ...,
+                                     clip: float = ..., reduction: _Reduced = ...,
+                                     num_threads: int | None = ...,
+                                     out: _OutPair = ...) -> tuple[_Float, _Array]: ...
+@overload
+def asymmetric_loss_forward_backward(input: ArrayLike, target: ArrayLike,
+                                     weight: ArrayLike | None = ..., *,
+                                     gamma_pos: float = ..., gamma_neg: float = ...,
+                                     clip: float = ..., reduction: str = ...,
+                                     num_threads: int | None = ...,
+                                     out: _OutPair = ...) -> tuple[_Float | _Array, _Array]: ...
+def asymmetric_loss_grad_hess(input: ArrayLike, target: ArrayLike,
+                              weight: ArrayLike | None = ..., *, gamma_pos: float = ...,
+                              gamma_neg: float = ..., clip: float = ...,
+                              num_threads: int | None = ...,
+                              out: _OutPair = ...) -> tuple[_Array, _Array]: ...
+
 # ---- loss objects (the reduction is a run-time setting: calls return Any) -------
 class BCEWithLogitsLoss:
     weight: ArrayLike | None
@@ -279,6 +441,57 @@ class SigmoidFocalLoss:
     label_smoothing: float
     def __init__(self, alpha: float | None = ..., gamma: float = ..., reduction: str = ...,
                  label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
+    def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
+                         num_threads: int | None = ..., out: _OutPair = ...
+                         ) -> tuple[Any, _Array]: ...
+
+class Poly1Loss:
+    epsilon: float
+    weight: ArrayLike | None
+    pos_weight: ArrayLike | None
+    reduction: str
+    label_smoothing: float
+    def __init__(self, epsilon: float = ..., weight: ArrayLike | None = ...,
+                 pos_weight: ArrayLike | None = ..., reduction: str = ...,
+                 label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
+    def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
+                         num_threads: int | None = ..., out: _OutPair = ...
+                         ) -> tuple[Any, _Array]: ...
+
+class Poly1FocalLoss:
+    epsilon: float
+    alpha: float | None
+    gamma: float
+    reduction: str
+    label_smoothing: float
+    def __init__(self, epsilon: float = ..., alpha: float | None = ..., gamma: float = ...,
+                 reduction: str = ..., label_smoothing: float = ...) -> None: ...
+    def __call__(self, input: ArrayLike, target: ArrayLike, *,
+                 num_threads: int | None = ..., out: _Out = ...) -> Any: ...
+    def backward(self, input: ArrayLike, target: ArrayLike,
+                 grad_output: ArrayLike = ..., *, num_threads: int | None = ...,
+                 out: _Out = ...) -> _Array: ...
+    def forward_backward(self, input: ArrayLike, target: ArrayLike, *,
+                         num_threads: int | None = ..., out: _OutPair = ...
+                         ) -> tuple[Any, _Array]: ...
+
+class AsymmetricLoss:
+    gamma_pos: float
+    gamma_neg: float
+    clip: float
+    reduction: str
+    def __init__(self, gamma_pos: float = ..., gamma_neg: float = ..., clip: float = ...,
+                 reduction: str = ...) -> None: ...
     def __call__(self, input: ArrayLike, target: ArrayLike, *,
                  num_threads: int | None = ..., out: _Out = ...) -> Any: ...
     def backward(self, input: ArrayLike, target: ArrayLike,

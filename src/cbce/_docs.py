@@ -66,6 +66,20 @@ PARAMETERS = {
         Focusing exponent; ``gamma=0, alpha=None`` is BCE with logits.  ``gamma < 0``, NaN
         or inf raises ValueError.
         """),
+    'epsilon': ('float', """\
+        Coefficient of the poly term ``(1 - p_t)`` (Poly-1), any finite real; 0 gives the
+        base loss.  NaN or inf raises ValueError.
+        """),
+    'gamma_pos': ('float >= 0', """\
+        Focusing exponent of the positive term, ``(1 - p)**gamma_pos``.
+        """),
+    'gamma_neg': ('float >= 0', """\
+        Focusing exponent of the negative term, ``p_m**gamma_neg``.
+        """),
+    'clip': ('float in [0, 1)', """\
+        Probability margin: negatives with ``sigmoid(x) <= clip`` add nothing
+        (``p_m = max(p - clip, 0)``); 0 disables it.
+        """),
 }
 
 RETURNS = {
@@ -298,6 +312,162 @@ FAMILIES = {
                 ...                                          alpha=None, gamma=2.0)
                 >>> g, h
                 (array([-1.12674988, -0.2982868 ]), array([-0.02008887,  0.3991434 ]))
+                """),
+    },
+    'poly1': {
+        '_forward': dict(
+            summary="""\
+                Poly-1 loss (Leng et al., "PolyLoss", ICLR 2022), binary, on logits.
+
+                Per element, with ``p_t = y*sigmoid(x) + (1-y)*sigmoid(-x)``::
+
+                    l = w * (binary_cross_entropy_with_logits(x, y; pos_weight) + epsilon * (1 - p_t))
+
+                ``1 - p_t`` is formed as ``y*sigmoid(-x) + (1-y)*sigmoid(x)``, never as a difference;
+                pos_weight weighs the cross-entropy term only.  A negative ``epsilon`` makes the loss a
+                difference: it is then accurate to 1 ulp of the larger of the two terms.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> x = np.array([-2.0, 0.0, 3.0]); y = np.array([0.0, 1.0, 1.0])
+                >>> cbce.poly1_loss(x, y, reduction="none")
+                array([0.24613093, 1.19314718, 0.09601322])
+                """),
+        '_backward': dict(
+            summary="""\
+                Gradient of :func:`poly1_loss` with respect to ``input``.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.poly1_loss_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]),
+                ...                          epsilon=2.0, reduction="sum")
+                array([-1.        , -0.32919009])
+                """),
+        '_forward_backward': dict(
+            summary="""\
+                ``(loss, grad)`` of :func:`poly1_loss` from one pass over memory.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> loss, grad = cbce.poly1_loss_forward_backward(np.array([0.0]), np.array([1.0]),
+                ...                                               epsilon=-1.0)
+                >>> float(loss), grad
+                (0.19314718055994531, array([-0.25]))
+                """),
+        '_grad_hess': dict(
+            summary="""\
+                Elementwise ``(grad, hess)`` of the unreduced Poly-1 loss (the true second derivative).
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.poly1_loss_grad_hess(np.array([-3.0, 0.0]), np.array([1.0, 1.0]))
+                (array([-0.99775079, -0.75      ]), array([0.00428509, 0.25      ]))
+                """),
+    },
+    'poly1_focal': {
+        '_forward': dict(
+            summary="""\
+                Poly-1 with the focal base (Leng et al., ICLR 2022), on logits.
+
+                Per element, with ``p_t`` and ``a_t`` as for :func:`sigmoid_focal_loss`::
+
+                    l = w * (a_t * (1 - p_t)**gamma * ce + epsilon * (1 - p_t)**(gamma + 1))
+
+                with ``ce`` BCE with logits, computed in log space as the focal loss is (finite for
+                every ``gamma >= 0``, infinite logits giving the limits).  ``epsilon=0`` is the focal
+                loss.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> x = np.array([-2.0, 0.0, 3.0]); y = np.array([0.0, 1.0, 1.0])
+                >>> cbce.poly1_focal_loss(x, y, reduction="none")
+                array([3.04646657e-03, 1.68321699e-01, 1.33991743e-04])
+                """),
+        '_backward': dict(
+            summary="""\
+                Gradient of :func:`poly1_focal_loss` with respect to ``input``.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.poly1_focal_loss_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]),
+                ...                                epsilon=2.0, alpha=None, gamma=0.5, reduction="sum")
+                array([-1.00641574, -0.16920482])
+                """),
+        '_forward_backward': dict(
+            summary="""\
+                ``(loss, grad)`` of :func:`poly1_focal_loss` from one pass over memory.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> loss, grad = cbce.poly1_focal_loss_forward_backward(
+                ...     np.array([0.0]), np.array([1.0]), alpha=None, gamma=1.0)
+                >>> float(loss), grad
+                (0.5965735902799727, array([-0.6732868]))
+                """),
+        '_grad_hess': dict(
+            summary="""\
+                Elementwise ``(grad, hess)`` of the unreduced Poly-1 focal loss (the true second
+                derivative, negative where the loss is locally concave).
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.poly1_focal_loss_grad_hess(np.array([-3.0, 0.0]), np.array([1.0, 1.0]),
+                ...                                 alpha=None, gamma=2.0)
+                (array([-1.24972944, -0.4857868 ]), array([-0.11973877,  0.5866434 ]))
+                """),
+    },
+    'asymmetric': {
+        '_forward': dict(
+            summary="""\
+                Asymmetric loss (Ridnik et al., ICCV 2021) for multi-label classification, on logits.
+
+                Per element, with ``p = sigmoid(x)`` and the margin ``p_m = max(p - clip, 0)``::
+
+                    l = w * (y * (1 - p)**gamma_pos * (-log p) + (1 - y) * p_m**gamma_neg * (-log(1 - p_m)))
+
+                soft labels giving the y-weighted sum of the two terms.  Computed in log space
+                (``-log p = softplus(-x)``, ``1 - p_m = sigmoid(-x) + clip``), infinite logits giving the
+                limits.  ``gamma_pos = gamma_neg = clip = 0`` is BCE with logits.  Near the margin
+                ``p_m`` is itself a difference: the negative term is accurate to its sensitivity to
+                ``p_m`` times the rounding of ``p``.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> x = np.array([-2.0, -4.0, 0.0, 3.0]); y = np.array([0.0, 0.0, 1.0, 1.0])
+                >>> cbce.asymmetric_loss(x, y, reduction="none")
+                array([1.64475645e-06, 0.00000000e+00, 6.93147181e-01, 4.85873516e-02])
+                """),
+        '_backward': dict(
+            summary="""\
+                Gradient of :func:`asymmetric_loss` with respect to ``input`` (at ``p = clip`` the
+                one-sided derivative from ``p > clip``).
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.asymmetric_loss_backward(np.array([-1.0, 2.0]), np.array([0.0, 1.0]),
+                ...                               gamma_pos=1.0, reduction="sum")
+                array([ 0.00261797, -0.02753596])
+                """),
+        '_forward_backward': dict(
+            summary="""\
+                ``(loss, grad)`` of :func:`asymmetric_loss` from one pass over memory.
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> loss, grad = cbce.asymmetric_loss_forward_backward(np.array([0.0]), np.array([0.0]))
+                >>> float(loss), grad
+                (0.02451505351223516, array([0.0731171]))
+                """),
+        '_grad_hess': dict(
+            summary="""\
+                Elementwise ``(grad, hess)`` of the unreduced asymmetric loss (the true second
+                derivative; +inf at the margin for ``0 < gamma_neg < 1``).
+                """,
+            examples="""\
+                >>> import numpy as np, cbce
+                >>> cbce.asymmetric_loss_grad_hess(np.array([-2.0, 3.0]), np.array([0.0, 1.0]),
+                ...                                gamma_pos=1.0)
+                (array([ 1.25686484e-05, -4.44422770e-03]), array([8.66960834e-05, 8.41444092e-03]))
                 """),
     },
 }

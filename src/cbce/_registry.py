@@ -9,6 +9,14 @@ PARAMS = {
         'gamma must be a finite number >= 0'),
     'alpha': (7, -1.7976931348623157e+308, 1.7976931348623157e+308, 'or_nan',
         'alpha must be a finite number or None'),
+    'epsilon': (12, -1.7976931348623157e+308, 1.7976931348623157e+308, 'closed',
+        'epsilon must be a finite number'),
+    'gamma_pos': (13, 0.0, 1.7976931348623157e+308, 'closed',
+        'gamma_pos must be a finite number >= 0'),
+    'gamma_neg': (14, 0.0, 1.7976931348623157e+308, 'closed',
+        'gamma_neg must be a finite number >= 0'),
+    'clip': (15, 0.0, 1.0, 'half_open',
+        'clip must be in [0, 1)'),
 }
 
 # in the core's order (the family number is the index): name, python,
@@ -24,4 +32,13 @@ FAMILIES = (
     dict(name='focal', python='sigmoid_focal_loss', cls='SigmoidFocalLoss', cls_weight=False,
          pos_weight=False, probs=False,
          params=(('alpha', 0.25), ('gamma', 2.0), ('label_smoothing', 0.0))),
+    dict(name='poly1', python='poly1_loss', cls='Poly1Loss', cls_weight=True,
+         pos_weight=True, probs=False,
+         params=(('epsilon', 1.0), ('label_smoothing', 0.0))),
+    dict(name='poly1_focal', python='poly1_focal_loss', cls='Poly1FocalLoss', cls_weight=False,
+         pos_weight=False, probs=False,
+         params=(('epsilon', 1.0), ('alpha', 0.25), ('gamma', 2.0), ('label_smoothing', 0.0))),
+    dict(name='asymmetric', python='asymmetric_loss', cls='AsymmetricLoss', cls_weight=False,
+         pos_weight=False, probs=False,
+         params=(('gamma_pos', 0.0), ('gamma_neg', 4.0), ('clip', 0.05))),
 )

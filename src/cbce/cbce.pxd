@@ -141,6 +141,56 @@ cdef extern from "cbce.h" nogil:
                                double *result, double *grad, ptrdiff_t grad_stride)
     int cbce_focal_grad_hess_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
                                  double *hess, ptrdiff_t hess_stride)
+    # poly1_loss
+    int cbce_poly1_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                           float *result)
+    int cbce_poly1_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                               float *result, float *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_grad_hess_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride,
+                                 float *hess, ptrdiff_t hess_stride)
+    int cbce_poly1_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                           double *result)
+    int cbce_poly1_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                               double *result, double *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_grad_hess_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride,
+                                 double *hess, ptrdiff_t hess_stride)
+    # poly1_focal_loss
+    int cbce_poly1_focal_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                 float *result)
+    int cbce_poly1_focal_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_focal_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                     float *result, float *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_focal_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                       ptrdiff_t grad_stride, float *hess,
+                                       ptrdiff_t hess_stride)
+    int cbce_poly1_focal_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                 double *result)
+    int cbce_poly1_focal_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride)
+    int cbce_poly1_focal_fwd_bwd_f64(const cbce_args_t *a, double *out,
+                                     ptrdiff_t out_stride, double *result, double *grad,
+                                     ptrdiff_t grad_stride)
+    int cbce_poly1_focal_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                       ptrdiff_t grad_stride, double *hess,
+                                       ptrdiff_t hess_stride)
+    # asymmetric_loss
+    int cbce_asymmetric_fwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                float *result)
+    int cbce_asymmetric_bwd_f32(const cbce_args_t *a, float *grad, ptrdiff_t grad_stride)
+    int cbce_asymmetric_fwd_bwd_f32(const cbce_args_t *a, float *out, ptrdiff_t out_stride,
+                                    float *result, float *grad, ptrdiff_t grad_stride)
+    int cbce_asymmetric_grad_hess_f32(const cbce_args_t *a, float *grad,
+                                      ptrdiff_t grad_stride, float *hess,
+                                      ptrdiff_t hess_stride)
+    int cbce_asymmetric_fwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                double *result)
+    int cbce_asymmetric_bwd_f64(const cbce_args_t *a, double *grad, ptrdiff_t grad_stride)
+    int cbce_asymmetric_fwd_bwd_f64(const cbce_args_t *a, double *out, ptrdiff_t out_stride,
+                                    double *result, double *grad, ptrdiff_t grad_stride)
+    int cbce_asymmetric_grad_hess_f64(const cbce_args_t *a, double *grad,
+                                      ptrdiff_t grad_stride, double *hess,
+                                      ptrdiff_t hess_stride)
     # END generated
 
     # elementwise helpers: out[i*out_stride] = f(x[i*x_stride]); out may be x

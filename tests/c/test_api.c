@@ -97,7 +97,7 @@ static int bce_gh64(const cbce_args_t *a, double *g, ptrdiff_t gs, double *h, pt
     return cbce_bce_grad_hess_f64(a, g, gs, h, hs, &bad_index);
 }
 
-enum { F_POS_WEIGHT = 1, F_FOCAL = 2, F_PROB = 4, F_LOGITS = 8 };
+enum { F_POS_WEIGHT = 1, F_FOCAL = 2, F_PROB = 4, F_LOGITS = 8, F_NO_SMOOTHING = 16 };
 
 typedef struct family {
     const char *name;
@@ -122,6 +122,17 @@ static const family families[] = {
     {"focal", F_FOCAL, cbce_focal_fwd_f32, cbce_focal_fwd_f64, cbce_focal_bwd_f32,
      cbce_focal_bwd_f64, cbce_focal_fwd_bwd_f32, cbce_focal_fwd_bwd_f64,
      cbce_focal_grad_hess_f32, cbce_focal_grad_hess_f64},
+    {"poly1", F_POS_WEIGHT, cbce_poly1_fwd_f32, cbce_poly1_fwd_f64, cbce_poly1_bwd_f32,
+     cbce_poly1_bwd_f64, cbce_poly1_fwd_bwd_f32, cbce_poly1_fwd_bwd_f64,
+     cbce_poly1_grad_hess_f32, cbce_poly1_grad_hess_f64},
+    {"poly1_focal", 0, cbce_poly1_focal_fwd_f32, cbce_poly1_focal_fwd_f64,
+     cbce_poly1_focal_bwd_f32, cbce_poly1_focal_bwd_f64, cbce_poly1_focal_fwd_bwd_f32,
+     cbce_poly1_focal_fwd_bwd_f64, cbce_poly1_focal_grad_hess_f32,
+     cbce_poly1_focal_grad_hess_f64},
+    {"asymmetric", F_NO_SMOOTHING, cbce_asymmetric_fwd_f32, cbce_asymmetric_fwd_f64,
+     cbce_asymmetric_bwd_f32, cbce_asymmetric_bwd_f64, cbce_asymmetric_fwd_bwd_f32,
+     cbce_asymmetric_fwd_bwd_f64, cbce_asymmetric_grad_hess_f32,
+     cbce_asymmetric_grad_hess_f64},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -426,11 +437,11 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
     case 23:
         *what = "reduction INT_MAX";
         a->reduction = INT_MAX; return takes_reduction ? CBCE_ERR_REDUCTION : CBCE_OK;
-    case 24: *what = "label_smoothing -0.25"; a->label_smoothing = -0.25; return CBCE_ERR_SMOOTHING;
-    case 25: *what = "label_smoothing 1+2^-52"; a->label_smoothing = 1.0 + 0x1p-52; return CBCE_ERR_SMOOTHING;
-    case 26: *what = "label_smoothing NaN"; a->label_smoothing = NAN; return CBCE_ERR_SMOOTHING;
-    case 27: *what = "label_smoothing +inf"; a->label_smoothing = INFINITY; return CBCE_ERR_SMOOTHING;
-    case 28: *what = "label_smoothing 1 (valid)"; a->label_smoothing = 1.0; return CBCE_OK;
+    case 24: *what = "label_smoothing -0.25"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = -0.25; return CBCE_ERR_SMOOTHING;
+    case 25: *what = "label_smoothing 1+2^-52"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = 1.0 + 0x1p-52; return CBCE_ERR_SMOOTHING;
+    case 26: *what = "label_smoothing NaN"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = NAN; return CBCE_ERR_SMOOTHING;
+    case 27: *what = "label_smoothing +inf"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = INFINITY; return CBCE_ERR_SMOOTHING;
+    case 28: *what = "label_smoothing 1 (valid)"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = 1.0; return CBCE_OK;
     case 29:
         *what = "gamma -1";
         if (!(f->flags & F_FOCAL)) return -1;
@@ -1394,9 +1405,19 @@ static void test_args_size(void)
     a.size = 0;
     st = cbce_bce_logits_fwd_f64(&a, out, 1, NULL);
     check(st == CBCE_ERR_ARGS_SIZE, "size 0 gives status %d, want CBCE_ERR_ARGS_SIZE", st);
-    a.size = sizeof a - sizeof a.simd - 8;
+    a.size = offsetof(cbce_args_t, simd);
     st = cbce_focal_fwd_f64(&a, out, 1, NULL);
     check(st == CBCE_ERR_ARGS_SIZE, "a size below the 0.2 layout gives %d", st);
+    /* a caller of the 0.2 layout (up to simd): the later fields read as 0, so Poly-1's
+     * epsilon is 0 and it is BCE with logits (within 1 ulp), whatever lies past `size` */
+    a.size = offsetof(cbce_args_t, simd) + sizeof a.simd;
+    a.epsilon = 1e300;
+    st = cbce_poly1_fwd_f64(&a, out, 1, NULL);
+    check(st == CBCE_OK && fabs(out[0] - ref[0]) <= 2.3e-16 * ref[0] &&
+          fabs(out[2] - ref[2]) <= 2.3e-16 * ref[2], "a 0.2-sized Poly-1 call: status %d, "
+          "%.17g vs BCE %.17g", st, out[0], ref[0]);
+    a.size = sizeof a;
+    a.epsilon = 0.0;
     memset(&big, 0, sizeof big);
     big.a = zero_args();
     big.a.size = sizeof big;

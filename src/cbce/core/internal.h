@@ -36,6 +36,7 @@ typedef struct cbce__consts {
     double alpha;  /* focal class balance (has_alpha != 0) */
     double gamma;  /* focal exponent */
     int has_alpha;
+    double par[CBCE__NPARAMS]; /* every registry.h parameter, by CBCE__PARAM_<name> */
 } cbce__consts;
 
 /*

@@ -36,12 +36,19 @@
 #define CBCE__PARAMS(P)                                                                   \
     P(label_smoothing, CBCE_ERR_SMOOTHING, 0.0, 1.0, CBCE__CLOSED, "label_smoothing must be in [0, 1]") \
     P(gamma, CBCE_ERR_GAMMA, 0.0, DBL_MAX, CBCE__CLOSED, "gamma must be a finite number >= 0") \
-    P(alpha, CBCE_ERR_ALPHA, -DBL_MAX, DBL_MAX, CBCE__OR_NAN, "alpha must be a finite number or None")
+    P(alpha, CBCE_ERR_ALPHA, -DBL_MAX, DBL_MAX, CBCE__OR_NAN, "alpha must be a finite number or None") \
+    P(epsilon, CBCE_ERR_EPSILON, -DBL_MAX, DBL_MAX, CBCE__CLOSED, "epsilon must be a finite number") \
+    P(gamma_pos, CBCE_ERR_GAMMA_POS, 0.0, DBL_MAX, CBCE__CLOSED, "gamma_pos must be a finite number >= 0") \
+    P(gamma_neg, CBCE_ERR_GAMMA_NEG, 0.0, DBL_MAX, CBCE__CLOSED, "gamma_neg must be a finite number >= 0") \
+    P(clip, CBCE_ERR_CLIP, 0.0, 1.0, CBCE__HALF_OPEN, "clip must be in [0, 1)")
 
 #define CBCE__FAMILIES(F)                                                                 \
     F(bce_logits, logits, CBCE__LOGITS_PW, binary_cross_entropy_with_logits, BCEWithLogitsLoss(weight), CBCE__P(label_smoothing, 0.0)) \
     F(bce, probs, CBCE__PROBS, binary_cross_entropy, BCELoss(weight), CBCE__P(label_smoothing, 0.0)) \
-    F(focal, focal, CBCE__LOGITS, sigmoid_focal_loss, SigmoidFocalLoss, CBCE__P(alpha, 0.25) CBCE__P(gamma, 2.0) CBCE__P(label_smoothing, 0.0))
+    F(focal, focal, CBCE__LOGITS, sigmoid_focal_loss, SigmoidFocalLoss, CBCE__P(alpha, 0.25) CBCE__P(gamma, 2.0) CBCE__P(label_smoothing, 0.0)) \
+    F(poly1, poly1, CBCE__LOGITS_PW, poly1_loss, Poly1Loss(weight), CBCE__P(epsilon, 1.0) CBCE__P(label_smoothing, 0.0)) \
+    F(poly1_focal, poly1_focal, CBCE__LOGITS, poly1_focal_loss, Poly1FocalLoss, CBCE__P(epsilon, 1.0) CBCE__P(alpha, 0.25) CBCE__P(gamma, 2.0) CBCE__P(label_smoothing, 0.0)) \
+    F(asymmetric, asymmetric, CBCE__LOGITS, asymmetric_loss, AsymmetricLoss, CBCE__P(gamma_pos, 0.0) CBCE__P(gamma_neg, 4.0) CBCE__P(clip, 0.05))
 
 enum { CBCE__CLOSED, CBCE__HALF_OPEN, CBCE__OR_NAN };
 

@@ -29,7 +29,7 @@ __all__ = ["objective"]
 
 def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
               gamma: float | None = None, alpha: float | None = None,
-              min_hessian: float = 1e-16
+              min_hessian: float = 1e-16, loss: str | None = None, **settings: float
               ) -> Callable[[NDArray[np.floating[Any]], Any],
                             tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]]:
     """A custom objective ``f(preds, train_data) -> (grad, hess)`` for
@@ -46,6 +46,10 @@ def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
         Selects the sigmoid focal loss with this focusing exponent; otherwise logistic.
     alpha : float, optional
         Focal loss only: weight of the positive class (``1 - alpha`` for the negative).
+    loss : str, optional
+        Another loss on logits, by its function name (``"poly1_loss"``,
+        ``"poly1_focal_loss"``, ``"asymmetric_loss"``, ...); its settings as further
+        keywords (``epsilon=``, ``gamma_neg=``, ``clip=``, ...), the defaults its function's.
     min_hessian : float > 0
         The hessian is floored at ``min_hessian * sample_weight`` (default 1e-16).
 
@@ -63,4 +67,4 @@ def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
     ``boost_from_average=False``.
     """
     return framework_objective("cbce_lightgbm_objective", pos_weight, label_smoothing, gamma,
-                               alpha, min_hessian)
+                               alpha, min_hessian, loss, settings)

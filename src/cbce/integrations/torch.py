@@ -61,6 +61,8 @@ BCEWithLogitsLoss(weight=None, pos_weight=shape (1,), reduction='mean', label_sm
 """
 from __future__ import annotations
 
+import inspect
+import math
 from typing import Any, Optional
 
 import numpy as np
@@ -68,6 +70,9 @@ import torch
 from torch import Tensor
 
 import cbce as _cbce
+from cbce._registry import FAMILIES as _REGISTRY_ENTRIES
+from cbce._registry import PARAMS as _PARAMS_ENTRIES
+from cbce._losses import _settings as _class_settings
 
 __all__ = [
     "BCEWithLogitsLoss",
@@ -80,20 +85,18 @@ __all__ = [
 
 _REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
-# family -> (loss, forward_backward, grad_hess) names in the cbce namespace, looked up at
-# call time (_fn); _TORCH_LOSS: the alternative named in error messages.
-_FAMILIES = {
-    "logits": ("binary_cross_entropy_with_logits",
-               "binary_cross_entropy_with_logits_forward_backward",
-               "binary_cross_entropy_with_logits_grad_hess"),
-    "probs": ("binary_cross_entropy", "binary_cross_entropy_forward_backward",
-              "binary_cross_entropy_grad_hess"),
-    "focal": ("sigmoid_focal_loss", "sigmoid_focal_loss_forward_backward",
-              "sigmoid_focal_loss_grad_hess"),
-}
-_TORCH_LOSS = {"logits": "torch.nn.functional.binary_cross_entropy_with_logits",
-               "probs": "torch.nn.functional.binary_cross_entropy",
+# The registry's families by name (cbce._registry); their functions are looked up by name
+# at call time (_fn).  _TORCH_LOSS: the alternative named in error messages.
+_REGISTRY: tuple[dict[str, Any], ...] = _REGISTRY_ENTRIES
+_PARAMS: dict[str, Any] = _PARAMS_ENTRIES
+_FAMILIES = {f["name"]: f for f in _REGISTRY}
+_TORCH_LOSS = {"bce_logits": "torch.nn.functional.binary_cross_entropy_with_logits",
+               "bce": "torch.nn.functional.binary_cross_entropy",
                "focal": "torchvision.ops.sigmoid_focal_loss"}
+# families whose target derivatives are written below (the others are not differentiable
+# with respect to the target), and those differentiable to any order (the others: second)
+_TARGET_DERIVATIVES = ("bce_logits", "bce", "focal")
+_ANY_ORDER = ("bce_logits", "bce")
 
 
 # ---- validation (plain Python on tensor metadata: traced by torch.compile) ---------------
@@ -103,14 +106,14 @@ def _check_tensor(t, name, family):
     if t.is_nested:
         raise TypeError(f"cbce: {name} is a nested tensor; cbce takes dense CPU tensors: "
                         f"call the loss on each component (or on {name}.values() with the "
-                        f"target's values), or use {_TORCH_LOSS[family]}")
+                        f"target's values), or use {_alternative(family)}")
     if t.layout != torch.strided:
         raise TypeError(f"cbce: {name} has layout {t.layout}; cbce takes dense tensors: "
                         f"pass {name}.to_dense()")
     if t.device.type != "cpu":
         raise ValueError(f"cbce: {name} is on device '{t.device}'; cbce computes on CPU "
                          f"tensors only: move it with {name}.cpu(), or use "
-                         f"{_TORCH_LOSS[family]} on '{t.device}'")
+                         f"{_alternative(family)} on '{t.device}'")
     if t.dtype == torch.bfloat16 or t.is_complex() or (
             t.dtype.is_floating_point and t.element_size() == 1):
         raise TypeError(f"cbce: {name} has dtype {t.dtype}, which cbce cannot read; convert "
@@ -118,18 +121,32 @@ def _check_tensor(t, name, family):
                         f"float64)")
 
 
+def _alternative(family):
+    return _TORCH_LOSS.get(family, "the loss written in torch operations")
+
+
 def _no_grad_through(t, name, family):
     if t is not None and t.requires_grad and torch.is_grad_enabled():
-        raise ValueError(f"cbce: {name} requires grad, but {_FAMILIES[family][0]} is not "
-                         f"differentiable with respect to {name}; pass {name}.detach()")
+        raise ValueError(f"cbce: {name} requires grad, but {_FAMILIES[family]['python']} is "
+                         f"not differentiable with respect to {name}; pass {name}.detach()")
 
 
-def _loss(input, target, weight, pos_weight, family, reduction, label_smoothing=0.0,
-          alpha=None, gamma=0.0):
+def _param_list(family, settings):
+    """The family's registry parameters in its order, as the ops take them: floats, NaN for
+    None (the core's "none"); a parameter not in ``settings`` takes its default."""
+    out = []
+    for name, default in _FAMILIES[family]["params"]:
+        v = settings.get(name, default)
+        out.append(math.nan if v is None else float(v))
+    return out
+
+
+def _loss(input, target, weight, pos_weight, family, reduction, settings):
     if not isinstance(input, Tensor):
         raise TypeError(f"cbce: input must be a torch.Tensor, got {type(input).__name__}")
     _check_reduction(reduction)
-    label_smoothing = _check_smoothing(label_smoothing)
+    if "label_smoothing" in settings:
+        settings = dict(settings, label_smoothing=_check_smoothing(settings["label_smoothing"]))
     if not isinstance(target, Tensor):
         target = torch.as_tensor(np.asarray(target))
     for name, t in (("input", input), ("target", target), ("weight", weight),
@@ -141,9 +158,11 @@ def _loss(input, target, weight, pos_weight, family, reduction, label_smoothing=
                         f"{input.dtype}")
     _no_grad_through(weight, "weight", family)
     _no_grad_through(pos_weight, "pos_weight", family)
+    if family not in _TARGET_DERIVATIVES:
+        _no_grad_through(target, "target", family)
     want_grad = input.requires_grad and torch.is_grad_enabled()
-    args = (input, target, weight, pos_weight, family, reduction, label_smoothing, alpha,
-            float(gamma), want_grad)
+    args = (input, target, weight, pos_weight, family, reduction,
+            _param_list(family, settings), want_grad)
     if _eager(input):
         return _LossFunction.apply(*args)[0]
     return torch.ops.cbce.loss(*args)[0]
@@ -172,27 +191,29 @@ def _np(t):
     return t.numpy()
 
 
-def _options(family, weight, pos_weight, label_smoothing, alpha, gamma):
-    kw = {}
+def _settings(family, params):
+    """The ops' parameter list as keywords of the family's cbce functions (NaN: None)."""
+    return {name: (None if v != v and _PARAMS[name][3] == "or_nan" else v)
+            for (name, _), v in zip(_FAMILIES[family]["params"], params)}
+
+
+def _options(family, weight, pos_weight, params):
+    kw = _settings(family, params)
     if weight is not None:
         kw["weight"] = _np(weight)
     if pos_weight is not None:
         kw["pos_weight"] = _np(pos_weight)
-    if family == "focal":
-        kw.update(alpha=alpha, gamma=gamma)
-    else:
-        kw["label_smoothing"] = label_smoothing
     return kw
 
 
 def _loss_impl(input: Tensor, target: Tensor, weight: Optional[Tensor],
-             pos_weight: Optional[Tensor], family: str, reduction: str,
-             label_smoothing: float, alpha: Optional[float], gamma: float,
-             want_grad: bool) -> tuple[Tensor, Tensor]:
+               pos_weight: Optional[Tensor], family: str, reduction: str,
+               params: list[float], want_grad: bool) -> tuple[Tensor, Tensor]:
     """(loss, d loss / d input) by one fused cbce call; the gradient is empty (shape (0,))
-    unless ``want_grad``."""
-    loss_name, fused_name, _ = _FAMILIES[family]
-    kw = _options(family, weight, pos_weight, label_smoothing, alpha, gamma)
+    unless ``want_grad``.  ``params``: the family's registry parameters (_param_list)."""
+    loss_name = _FAMILIES[family]["python"]
+    fused_name = loss_name + "_forward_backward"
+    kw = _options(family, weight, pos_weight, params)
     x, t = _np(input), _np(target)
     reduced = reduction != "none"
     loss = torch.empty(() if reduced else input.shape, dtype=input.dtype)
@@ -212,26 +233,26 @@ _loss_op = torch.library.custom_op("cbce::loss", mutates_args=())(_loss_impl)
 
 
 @_loss_op.register_fake
-def _(input, target, weight, pos_weight, family, reduction, label_smoothing, alpha, gamma,
-      want_grad):
+def _(input, target, weight, pos_weight, family, reduction, params, want_grad):
     return (input.new_empty(() if reduction != "none" else input.shape),
             input.new_empty(input.shape if want_grad else (0,)))
 
 
 @torch.library.custom_op("cbce::grad_hess", mutates_args=())
 def _grad_hess_op(input: Tensor, target: Tensor, weight: Optional[Tensor],
-                  pos_weight: Optional[Tensor], family: str, label_smoothing: float,
-                  alpha: Optional[float], gamma: float) -> tuple[Tensor, Tensor]:
+                  pos_weight: Optional[Tensor], family: str,
+                  params: list[float]) -> tuple[Tensor, Tensor]:
     """Elementwise (d l / d x, d^2 l / d x^2), weighted, unreduced, from one cbce pass."""
-    kw = _options(family, weight, pos_weight, label_smoothing, alpha, gamma)
+    kw = _options(family, weight, pos_weight, params)
     g = torch.empty(input.shape, dtype=input.dtype)
     h = torch.empty(input.shape, dtype=input.dtype)
-    _fn(_FAMILIES[family][2])(_np(input), _np(target), out=(g.numpy(), h.numpy()), **kw)
+    _fn(_FAMILIES[family]["python"] + "_grad_hess")(_np(input), _np(target),
+                                                    out=(g.numpy(), h.numpy()), **kw)
     return g, h
 
 
 @_grad_hess_op.register_fake
-def _(input, target, weight, pos_weight, family, label_smoothing, alpha, gamma):
+def _(input, target, weight, pos_weight, family, params):
     return input.new_empty(input.shape), input.new_empty(input.shape)
 
 
@@ -288,22 +309,23 @@ def _focal_target_derivatives(x, y, alpha, gamma):
     return (2 * alpha - 1) * f * ce + a_t * e_y, (2 * alpha - 1) * e_x + a_t * e_xy
 
 
-def _target_derivatives(x, t, weight, pos_weight, family, label_smoothing, alpha, gamma):
+def _target_derivatives(x, t, weight, pos_weight, family, params):
     """(d l / d t, d^2 l / d x d t), elementwise, weighted, unreduced, as torch expressions
-    (so that they differentiate further)."""
-    k = 1.0 - label_smoothing            # d y / d t for y = t (1 - eps) + eps / 2
-    if family == "logits":
+    (so that they differentiate further); families of _TARGET_DERIVATIVES."""
+    kw = _settings(family, params)
+    k = 1.0 - kw.get("label_smoothing", 0.0)   # d y / d t for y = t (1 - eps) + eps / 2
+    if family == "bce_logits":
         if pos_weight is None:
             dt, dxt = -x, torch.full_like(x, -1.0)
         else:
             p = pos_weight.to(x.dtype)
             dt = (p - 1) * torch.nn.functional.softplus(-x) - x
             dxt = -(torch.sigmoid(x) + p * torch.sigmoid(-x))
-    elif family == "probs":
+    elif family == "bce":
         dt = _neg_logit(x)
         dxt = -1.0 / (x * (1 - x)).clamp_min(1e-12)
     else:
-        dt, dxt = _focal_target_derivatives(x, t.to(x.dtype), alpha, gamma)
+        dt, dxt = _focal_target_derivatives(x, t.to(x.dtype), kw["alpha"], kw["gamma"])
     if weight is not None:
         w = weight.to(x.dtype)
         dt, dxt = dt * w, dxt * w
@@ -311,9 +333,9 @@ def _target_derivatives(x, t, weight, pos_weight, family, label_smoothing, alpha
 
 
 def _setup(ctx, inputs, output):
-    input, target, weight, pos_weight, family, reduction, ls, alpha, gamma, want_grad = inputs
+    input, target, weight, pos_weight, family, reduction, params, want_grad = inputs
     ctx.set_materialize_grads(False)
-    ctx.options = (family, reduction, ls, alpha, gamma, want_grad)
+    ctx.options = (family, reduction, params, want_grad)
     ctx.save_for_backward(input, target, weight, pos_weight, output[1])
 
 
@@ -321,11 +343,11 @@ def _backward(ctx, d_loss, d_grad):
     """d_loss: upstream gradient of the loss; d_grad: of the `grad` output, which is not
     None only when a backward pass is itself differentiated (second order)."""
     x, t, w, pw, grad = ctx.saved_tensors
-    family, reduction, ls, alpha, gamma, want_grad = ctx.options
+    family, reduction, params, want_grad = ctx.options
     if not want_grad and ctx.needs_input_grad[0]:
         # called without the fused gradient (only a direct call of the op does that)
         d_grad = None
-        grad = torch.ops.cbce.loss(x, t, w, pw, family, reduction, ls, alpha, gamma, True)[1]
+        grad = torch.ops.cbce.loss(x, t, w, pw, family, reduction, params, True)[1]
     scale = _scale(x, w, reduction)
     dx = dt = None
     if ctx.needs_input_grad[0]:
@@ -335,18 +357,18 @@ def _backward(ctx, d_loss, d_grad):
         elif d_loss is not None:
             dx = grad * d_loss
         if d_grad is not None:
-            h = torch.ops.cbce.grad_hess(x, t, w, pw, family, ls, alpha, gamma)[1]
+            h = torch.ops.cbce.grad_hess(x, t, w, pw, family, params)[1]
             term = d_grad * h * scale
             dx = term if dx is None else dx + term
     if ctx.needs_input_grad[1]:
-        d_t, d_xt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)
+        d_t, d_xt = _target_derivatives(x, t, w, pw, family, params)
         if d_loss is not None:
             dt = d_t * (d_loss * scale)
         if d_grad is not None:
             term = d_grad * d_xt * scale
             dt = term if dt is None else dt + term
         dt = None if dt is None else dt.to(t.dtype)
-    return dx, dt, None, None, None, None, None, None, None, None
+    return dx, dt, None, None, None, None, None, None
 
 
 def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
@@ -354,7 +376,7 @@ def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
     as torch expressions of x, g and h, so that every further order follows from the
     registered derivatives of g and h."""
     k = 1.0 - label_smoothing
-    if family == "logits":
+    if family == "bce_logits":
         # h = w c s (1 - s), c = 1 + (p - 1) y, s = sigmoid(x): h' = h (1 - 2 s)
         d_x = -h * torch.tanh(x / 2)
         if pos_weight is None:
@@ -372,23 +394,24 @@ def _hess_derivatives(family, x, weight, pos_weight, label_smoothing, g, h):
 
 
 def _setup_grad_hess(ctx, inputs, output):
-    input, target, weight, pos_weight, family, ls, alpha, gamma = inputs
+    input, target, weight, pos_weight, family, params = inputs
     ctx.set_materialize_grads(False)
-    ctx.options = (family, ls, alpha, gamma)
+    ctx.options = (family, params)
     ctx.save_for_backward(input, target, weight, pos_weight, *output)
 
 
 def _grad_hess_backward(ctx, d_g, d_h):
     """Third and higher derivatives (BCE with logits and on probabilities)."""
     x, t, w, pw, g, h = ctx.saved_tensors
-    family, ls, alpha, gamma = ctx.options
-    if family == "focal":
-        raise RuntimeError("cbce: sigmoid_focal_loss gives derivatives up to the second "
-                           "order; for the third and higher, write the loss in torch "
-                           "operations")
+    family, params = ctx.options
+    if family not in _ANY_ORDER:
+        raise RuntimeError(f"cbce: {_FAMILIES[family]['python']} gives derivatives up to the "
+                           f"second order; for the third and higher, write the loss in torch "
+                           f"operations")
     need_x, need_t = ctx.needs_input_grad[:2]
-    hx, ht = _hess_derivatives(family, x, w, pw, ls, g, h)
-    gt = _target_derivatives(x, t, w, pw, family, ls, alpha, gamma)[1] if need_t else None
+    hx, ht = _hess_derivatives(family, x, w, pw, _settings(family, params)["label_smoothing"],
+                               g, h)
+    gt = _target_derivatives(x, t, w, pw, family, params)[1] if need_t else None
     dx = dt = None
     for d, dfx, dft in ((d_g, h, gt), (d_h, hx, ht)):
         if d is None:
@@ -397,7 +420,7 @@ def _grad_hess_backward(ctx, d_g, d_h):
             dx = d * dfx if dx is None else dx + d * dfx
         if need_t:
             dt = d * dft if dt is None else dt + d * dft
-    return dx, None if dt is None else dt.to(t.dtype), None, None, None, None, None, None
+    return dx, None if dt is None else dt.to(t.dtype), None, None, None, None
 
 
 _loss_op.register_autograd(_backward, setup_context=_setup)
@@ -446,7 +469,8 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
     >>> float(binary_cross_entropy_with_logits(torch.zeros(2), torch.tensor([0.0, 1.0])))
     0.6931471824645996
     """
-    return _loss(input, target, weight, pos_weight, "logits", reduction, label_smoothing)
+    return _loss(input, target, weight, pos_weight, "bce_logits", reduction,
+                 {"label_smoothing": label_smoothing})
 
 
 def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor,
@@ -461,7 +485,8 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor,
     >>> float(binary_cross_entropy(torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0])))
     0.6931471824645996
     """
-    return _loss(input, target, weight, None, "probs", reduction, label_smoothing)
+    return _loss(input, target, weight, None, "bce", reduction,
+                 {"label_smoothing": label_smoothing})
 
 
 def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor,
@@ -477,7 +502,7 @@ def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor,
     0.3465735912322998
     """
     return _loss(input, target, weight, None, "focal", reduction,
-                 alpha=None if alpha is None else float(alpha), gamma=gamma)
+                 {"alpha": None if alpha is None else float(alpha), "gamma": float(gamma)})
 
 
 def _buffer(value):
@@ -577,3 +602,78 @@ class SigmoidFocalLoss(torch.nn.Module):
 
     def extra_repr(self):
         return f"alpha={self.alpha!r}, gamma={self.gamma!r}, reduction={self.reduction!r}"
+
+
+# ---- every other family of the registry: its function and module, made from the registry ---
+
+def _family_function(fam):
+    """``cbce.<python name>`` on tensors with its keywords (but ``num_threads`` and ``out``):
+    differentiable to the second order with respect to the input, not the target."""
+    sig = inspect.signature(getattr(_cbce, fam["python"]))
+    sig = sig.replace(parameters=[p for p in sig.parameters.values()
+                                  if p.name not in ("num_threads", "out")])
+    names = [n for n, _ in fam["params"]]
+
+    def f(*args: Any, **kwargs: Any) -> torch.Tensor:
+        a = sig.bind(*args, **kwargs)
+        a.apply_defaults()
+        v = a.arguments
+        return _loss(v["input"], v["target"], v["weight"], v.get("pos_weight"), fam["name"],
+                     v["reduction"], {n: v[n] for n in names})
+
+    f.__name__ = f.__qualname__ = fam["python"]
+    f.__signature__ = sig  # type: ignore[attr-defined]
+    f.__doc__ = (f":func:`cbce.{fam['python']}` computed by cbce on CPU tensors, "
+                 f"differentiable to the second order with respect to ``input``.")
+    return f
+
+
+def _family_module(fam, fn):
+    """A ``torch.nn.Module`` holding ``fn``'s settings, with the constructor of the cbce
+    class ``cbce.<cls>``; ``weight`` and ``pos_weight`` are buffers."""
+    P = inspect.Parameter
+    settings = _class_settings(fam)
+    sig = inspect.Signature([P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in settings])
+    buffers = ("weight", "pos_weight")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        torch.nn.Module.__init__(self)
+        b = sig.bind(*args, **kwargs)
+        b.apply_defaults()
+        _check_reduction(b.arguments["reduction"])
+        for n, v in b.arguments.items():
+            if n in buffers:
+                self.register_buffer(n, _buffer(v))
+            else:
+                setattr(self, n, v)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return fn(input, target, **{n: getattr(self, n) for n, _ in settings})
+
+    def extra_repr(self) -> str:
+        shown = (_shape_repr(getattr(self, n)) if n in buffers else repr(getattr(self, n))
+                 for n, _ in settings)
+        return ", ".join(f"{n}={v}" for (n, _), v in zip(settings, shown))
+
+    doc = (f"``cbce.{fam['cls']}`` as a ``torch.nn.Module`` (see :func:`{fam['python']}`).")
+    cls = type(fam["cls"], (torch.nn.Module,),
+               {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+                "__doc__": doc, "__module__": __name__})
+    init: Any = __init__
+    init.__signature__ = sig.replace(
+        parameters=[P("self", P.POSITIONAL_OR_KEYWORD)] + list(sig.parameters.values()))
+    return cls
+
+
+for _fam in _REGISTRY:
+    if _fam["python"] not in globals():
+        _f = _family_function(_fam)
+        globals()[_fam["python"]] = _f
+        globals()[_fam["cls"]] = _family_module(_fam, _f)
+        __all__ += [_fam["python"], _fam["cls"]]
+
+
+def __getattr__(name: str) -> Any:
+    """Only names not made above reach this: the registry's functions and modules are module
+    globals, which type checkers cannot see (they type them as Any through this function)."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

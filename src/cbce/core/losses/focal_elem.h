@@ -50,6 +50,19 @@
  * infinite logits at their limits; NaN still propagates through e.  The hessian can be
  * negative (the focal loss is not convex); it is returned as it is.
  */
+/* The focusing terms of the derivatives (the formulas above), as declarations of type R
+ * from the names A, B, Be, e, d, D, pos, gamma, ce and g0 in scope (the focal and Poly-1
+ * elements share them): rho, u1 = u', gu = gamma u' ce; kappa, u2 = u'', h1, h2. */
+#define CBCE__FOCAL_GRAD_TERMS(R)                                                          \
+    R rho = A == 0 ? (R)1 / B : e / (A + Be);                                              \
+    R u1 = D * rho / d;                                                                    \
+    R gu = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * ce;
+#define CBCE__FOCAL_HESS_TERMS(R)                                                          \
+    R kappa = A == 0 ? -e : (A - Be * e) / (A + Be);                                       \
+    R u2 = (pos ? -D : D) * rho * kappa / (d * d);                                         \
+    R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);                    \
+    R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;
+
 #define CBCE__ELEM_FOCAL(NAME, R, EXP, LOG, LOG1P)                                         \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R keep, R half, R alpha,        \
                             int has_alpha, R gamma, double *l, double *g, double *h)       \
@@ -74,16 +87,11 @@
             R s = e / d;                                                                   \
             R g0 = pos ? q - L * s : L * s - y;                                            \
             R D = keep * (((R)1 - tr) - tr);                                               \
-            R rho = A == 0 ? (R)1 / B : e / (A + Be);                                      \
-            R u1 = D * rho / d;                                                            \
-            R gu = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * ce;                       \
+            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
             if (want & CBCE__GRAD)                                                         \
                 *g = (double)(m * (at * F * (gu + g0)));                                   \
             if (want & CBCE__HESS) {                                                       \
-                R kappa = A == 0 ? -e : (A - Be * e) / (A + Be);                           \
-                R u2 = (pos ? -D : D) * rho * kappa / (d * d);                             \
-                R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);        \
-                R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;                   \
+                CBCE__FOCAL_HESS_TERMS(R)                                                  \
                 *h = (double)(m * (at * F * (h1 + h2 + L * s / d)));                       \
             }                                                                              \
         }                                                                                  \

@@ -929,6 +929,11 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     J.k.has_alpha = !isnan(a->alpha);
     J.k.gamma = a->gamma;
     {
+        int i;
+        for (i = 0; i < CBCE__NPARAMS; i++)
+            J.k.par[i] = *(const double *)((const char *)a + cbce__param_offsets[i]);
+    }
+    {
         int level = cbce_simd_level(a->simd);
         while (level > CBCE_SIMD_SCALAR && f->steps[level] == NULL)
             level--;

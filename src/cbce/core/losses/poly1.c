@@ -1,0 +1,102 @@
+/*
+ * poly1.c -- the Poly-1 losses (Leng et al., "PolyLoss", ICLR 2022), binary form, on logits:
+ *   poly1:        l = w * (bce_with_logits(x, y; pos_weight) + eps * (1 - p_t))
+ *   poly1_focal:  l = w * (a_t (1 - p_t)^gamma bce_with_logits(x, y) + eps (1 - p_t)^(gamma+1))
+ * with p_t = y sigmoid(x) + (1 - y) sigmoid(-x), a_t as for the focal loss (1 without alpha),
+ * y the smoothed target; the poly term is not weighted by pos_weight.  Label smoothing ls:
+ * y = t (1 - ls) + ls/2, q = (1 - t)(1 - ls) + ls/2, with 1 - ls formed in the working
+ * precision (exact in long double for a double ls >= 2^-11, else within 2^-64: a double
+ * 1 - ls would carry a relative error up to 2^-54 into q, which soft-label gradients
+ * amplify past 2 ulp).
+ *
+ * Notation as in the focal element: a = |x|, e = exp(-a), t = log1p(e), d = 1 + e,
+ * s = e/d = sigmoid(-|x|), r = 1/d = sigmoid(|x|), q = 1 - y from the raw target, and A, B
+ * the coefficients of r and s in
+ *   v = 1 - p_t = (A + B e)/d       (x >= 0: A = q, B = y; x < 0: A = y, B = q),
+ * a sum of terms >= 0, never formed as 1 - p_t.  u = log v = log(A + B e) - t (log B - a - t
+ * where A == 0, exact for any a), F = (1 - p_t)^gamma = exp(gamma u), so v^(gamma+1) = F v.
+ * ce = c a + L t (c = q for x >= 0, p y for x < 0; L = q + p y) is BCE with logits.
+ *   l   = F (a_t ce + eps v)
+ *   l'  = F (a_t (gamma u' ce + g0) + eps (gamma + 1) v')
+ *   l'' = F (a_t (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + L s r)
+ *            + eps (gamma + 1) (gamma u' v' + v''))
+ * with g0 = sigmoid(x) L - p y (q - L s for x >= 0, L s - p y for x < 0), v' = (q - y) r s,
+ * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d with 1 - e = -expm1(-a) (no
+ * cancellation at small a), and u', u'' as derived for the focal element (u' = v'/v in the
+ * form D rho/d, u'' without the cancelling v''/v - u'^2).  Products gamma u' ce are taken as
+ * 0 where gamma or u' is 0, which keeps infinite logits at their limits.
+ *
+ * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
+ * 2^-53, rounded once to float); float64 data in long double with libm (64-bit significand
+ * on x86-64, 113 on aarch64 Linux: relative errors a few 2^-64, rounded once to double:
+ * <= 0.5 + ~2^-9 ulp where the result is not a cancelling difference; where long double is
+ * double (MSVC) the float64 results are plain double, about 2 ulp).  Cancelling differences: a negative eps (the
+ * bound is then in ulps of the larger of the two terms) and soft-label gradients and
+ * hessians (ulps of their largest term), as for the other families.
+ */
+#include "losses/focal_elem.h"
+#include "losses/step.h"
+
+#define CBCE__ELEM_POLY1(NAME, R, EXP, EXPM1, LOG, LOG1P)                                  \
+    CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
+                           int has_alpha, R gamma, double *l, double *g, double *h)        \
+    {                                                                                      \
+        R keep = (R)1 - ls, half = ls / 2;                                                 \
+        R y = tr * keep + half;                                                            \
+        R q = ((R)1 - tr) * keep + half;                                                   \
+        R py = p * y, L = q + py;                                                          \
+        R at = has_alpha ? alpha * y + ((R)1 - alpha) * q : (R)1;                          \
+        R a = x < 0 ? -x : x;                                                              \
+        R e = EXP(-a), t = LOG1P(e), d = (R)1 + e, s = e / d, r = (R)1 / d;                \
+        int pos = x >= 0;                                                                  \
+        R A = pos ? q : y, B = pos ? y : q, Be = B * e;                                    \
+        R v = (A + Be) / d;                                                                \
+        R F = gamma == 0 ? (R)1 : EXP(gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t));  \
+        R c = pos ? q : py;                                                                \
+        R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
+        if (want & CBCE__LOSS)                                                             \
+            *l = (double)(w * (F * (at * ce + eps * v)));                                  \
+        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
+            R g0 = pos ? q - L * s : L * s - py;                                           \
+            R D = keep * (((R)1 - tr) - tr);                                               \
+            R vp = D * (r * s);                                                            \
+            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
+            R G1 = gamma + 1;                                                              \
+            if (want & CBCE__GRAD)                                                         \
+                *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
+            if (want & CBCE__HESS) {                                                       \
+                CBCE__FOCAL_HESS_TERMS(R)                                                  \
+                R om = -EXPM1(-a) / d;                                                     \
+                R vpp = vp * (pos ? -om : om);                                             \
+                R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
+                *h = (double)(m * (F * (at * (h1 + h2 + L * s * r) + eps * G1 * hv)));     \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, expm1, cbce__log_d, cbce__log1p_d)
+CBCE__ELEM_POLY1(cbce__poly1_x, long double, expl, expm1l, logl, log1pl)
+
+/* poly1: pos_weight from its buffer, no focusing (gamma 0 and no a_t: the focal part is
+ * compiled away). */
+#define CBCE__POLY1_CALL(ELEM, W, i)                                                       \
+    ELEM(W, x[i], t[i], p[i], w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],               \
+         0, 0, 0, &l[i], &g[i], &h[i])
+#define CBCE__POLY1_D(W, i) CBCE__POLY1_CALL(cbce__poly1_d, W, i)
+#define CBCE__POLY1_X(W, i) CBCE__POLY1_CALL(cbce__poly1_x, W, i)
+
+/* poly1_focal: no pos_weight; alpha NaN drops a_t (Python's alpha=None). */
+#define CBCE__POLY1_FOCAL_CALL(ELEM, W, i)                                                 \
+    ELEM(W, x[i], t[i], 1, w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],                  \
+         k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
+#define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
+#define CBCE__POLY1_FOCAL_X(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_x, W, i)
+
+CBCE__FAMILY_STEP(poly1_step_d, CBCE__POLY1_D)
+CBCE__FAMILY_STEP(poly1_step_x, CBCE__POLY1_X)
+CBCE__FAMILY_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
+CBCE__FAMILY_STEP(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
+
+const cbce__steps CBCE__ISA_NAME(cbce__poly1_steps) = {poly1_step_d, poly1_step_x, NULL, NULL};
+const cbce__steps CBCE__ISA_NAME(cbce__poly1_focal_steps) = {poly1_focal_step_d,
+                                                             poly1_focal_step_x, NULL, NULL};
