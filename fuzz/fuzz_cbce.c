@@ -731,8 +731,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fail("fused gradient differs from backward", "element");
                 }
             }
-            if (reduced && !same_value_bits(result_of(&r0, P.f64), result_of(&r1, P.f64), P.f64))
+            if (reduced && !same_value_bits(result_of(&r0, P.f64), result_of(&r1, P.f64), P.f64)) {
+                fprintf(stderr, "family %d f64 %d reduction %d n %zu: fused %a, forward %a\n", fam,
+                        P.f64, P.a.reduction, n, result_of(&r0, P.f64), result_of(&r1, P.f64));
                 fail("fused reduced loss differs from forward", "result");
+            }
             free_outcome(&r1);
             free_outcome(&r2);
         }

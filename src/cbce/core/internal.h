@@ -41,12 +41,15 @@ typedef struct cbce__consts {
 
 /*
  * A compute step over c <= CBCE__CHUNK elements: x input, t raw target, p pos_weight,
- * w loss multiplier (weight), m gradient multiplier (weight * grad_output * 1/n ...).
+ * w loss multiplier (weight), m + ml gradient multiplier (weight * grad_output * 1/n ...)
+ * as a double-double: ml is its low part for float64 data (the float64 steps round
+ * m*(m + ml) once) and 0 for float32 data.
  * Writes l = w*loss, g = m*dloss/dx, h = m*d2loss/dx2 for the parts asked for in `want`.
  */
 typedef void (*cbce__step_fn)(int want, size_t c, const double *x, const double *t,
                               const double *p, const double *w, const double *m,
-                              const cbce__consts *k, double *l, double *g, double *h);
+                              const double *ml, const cbce__consts *k, double *l, double *g,
+                              double *h);
 
 /*
  * (d) SIMD dispatch.  A kernel file (one that defines compute steps) is compiled once per
@@ -104,11 +107,13 @@ typedef struct cbce__span {
 /* Per-call constants of a span kernel: label smoothing y = t*keep + half (eps itself for
  * kernels that need it), the constant pos_weight / weight, and the multipliers: the loss
  * is weight * lscale * loss, the gradient and hessian go * weight * d (with go) or
- * ((weight * wpre) * gscale) * d (without), products in this order. */
+ * ((weight * wpre) * (gscale + gscale_lo)) * d (without), products in this order;
+ * gscale + gscale_lo is grad_output / denominator as a double-double (float64 kernels
+ * take the low part into their one rounding). */
 typedef struct cbce__span_consts {
     double keep, half, eps;
     double pk, wk;
-    double lscale, wpre, gscale;
+    double lscale, wpre, gscale, gscale_lo;
 } cbce__span_consts;
 
 typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,

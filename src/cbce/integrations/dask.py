@@ -25,14 +25,15 @@ Design notes
     result good to ~2^-37 (BCE with logits rounds one good to ~2^-28: within 1 ulp of it);
     float64 results differ from it by at most one rounding per chunk, in practice <= 1 ulp;
     and the result does not depend on how the partials are scheduled.
-(c) Gradients, bitwise the NumPy result.  ``reduction="none"`` and ``"sum"``: each block
-    calls the core's backward with the same arguments.  ``"mean"`` and ``"weighted_mean"``:
-    the block is differentiated as a ``"sum"`` with ``grad_output`` divided by the global
-    element count / weight sum, in double: the core forms the same multiplier
-    ``weight * (grad_output / n)`` for the whole array, and a reduced loss's grad_output is
-    read in double for every dtype, so each element is rounded once, in its own dtype, as
-    on the whole array (tests/test_integrations_dask.py checks this on near-ties found by
-    search).  The weight sum is added exactly here and in double-double by the core: the
+(c) Gradients, bitwise the NumPy result but for float64 ``"mean"`` / ``"weighted_mean"``
+    (within 1 ulp).  ``reduction="none"`` and ``"sum"``: each block calls the core's
+    backward with the same arguments.  ``"mean"`` and ``"weighted_mean"``: the block is
+    differentiated as a ``"sum"`` with ``grad_output`` divided by the global element count /
+    weight sum, in double.  For float16/float32 data the core forms the same multiplier
+    ``weight * (grad_output / n)`` for the whole array, so each element is rounded once, in
+    its own dtype, as on the whole array (tests/test_integrations_dask.py checks this on
+    near-ties found by search); for float64 data the core carries grad_output / n as a
+    double-double into its one rounding, which a block's double grad_output cannot carry.  The weight sum is added exactly here and in double-double by the core: the
     same double unless the weights span more than ~50 binades.
 (d) Errors.  Dtypes, shapes, the reduction, label_smoothing and gamma are checked when the
     graph is built; values (e.g. probabilities outside [0, 1]) when a block is computed:

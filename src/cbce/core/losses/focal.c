@@ -12,8 +12,8 @@
     cbce__focal_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->alpha, k->has_alpha,    \
                   k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__FOCAL_CALL_X(W, i)                                                          \
-    cbce__focal_x(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->alpha, k->has_alpha,    \
-                  k->gamma, &l[i], &g[i], &h[i])
+    cbce__focal_x(W, x[i], t[i], w[i], m[i], ml[i], k->keep, k->half, k->alpha,           \
+                  k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
 CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
@@ -32,9 +32,11 @@ extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 #define CBCE__FOCAL_STEP(NAME, BCE, GAMMA)                                                \
     static void NAME(int want, size_t c, const double *x, const double *t,                \
                      const double *p, const double *w, const double *m,                   \
-                     const cbce__consts *k, double *l, double *g, double *h)              \
+                     const double *ml, const cbce__consts *k, double *l, double *g,       \
+                     double *h)                                                           \
     {                                                                                     \
-        (k->gamma == 0 && !k->has_alpha ? BCE : GAMMA)(want, c, x, t, p, w, m, k, l, g, h); \
+        (k->gamma == 0 && !k->has_alpha ? BCE : GAMMA)(want, c, x, t, p, w, m, ml, k, l, g, \
+                                                       h);                                \
     }
 
 CBCE__FOCAL_STEP(focal_step_d, focal_bce_step_d, focal_gamma_step_d)

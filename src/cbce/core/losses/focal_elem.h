@@ -135,9 +135,21 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1
  * 2^-104 each.  So the loss and the hard-label gradient (its two terms have the same sign)
  * are within 0.5 + ~0.3 ulp for gamma <= 4, soft-label gradients and hessians within
  * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
- * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weights multiply
- * the rounded result (a second rounding unless 1), as in logits_elem.h.
+ * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weight w and
+ * the gradient multiplier m + ml enter the one rounding: their significands (in [1, 2)) are
+ * factors of P, their powers of two scale the rounded result (exact unless it is subnormal:
+ * then one more rounding, on the subnormal grid, far below its ulp).
  */
+/* v = vm 2^k with 1 <= |vm| < 2: returns 2^k and sets *vm (k = 0 for a zero, subnormal,
+ * infinite or NaN v: vm = v). */
+CBCE__INLINE double cbce__focal_pow2(double v, double *vm)
+{
+    uint64_t b = cbce__to_bits(v) & 0x7ff0000000000000u;
+    double p = (b == 0 || b == 0x7ff0000000000000u) ? 1.0 : cbce__from_bits(b);
+    *vm = v / p;
+    return p;
+}
+
 CBCE__INLINE cbce__f2 cbce__focal_log_f2(cbce__f2 v)
 {
     cbce__f2 r = cbce__log_dd(v.hi);
@@ -165,9 +177,9 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     return r == r ? r : fb;
 }
 
-CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double keep,
-                                double half, double alpha, int has_alpha, double gamma,
-                                double *l, double *g, double *h)
+CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double ml,
+                                double keep, double half, double alpha, int has_alpha,
+                                double gamma, double *l, double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
     cbce__f2 y = cbce__add_d_f2(half, cbce__two_prod(tr, keep));
@@ -217,16 +229,21 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
     if (want & CBCE__LOSS) {
         /* |x| > 2^995: rounded as (2^100 P)(2^-100 A a) if that is below 2^900 (no overflow
          * in two_prod), else at 2^-100 and scaled back (exact) */
-        int down = (huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900;
-        double fb = ath * (Fd * ((A0 ? 0.0 : A.hi * a) + LT.hi * sce));
-        double r = cbce__focal_round(huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P, Aa, LT,
-                                     sce, isce, scF, iscF, down ? fb * 0x1p-100 : fb);
-        *l = down ? (w * r) * 0x1p100 : w * r; /* (w * r: no overflow in between) */
+        int down = fabs(huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900; /* a_t < 0 too */
+        double wm, wp = cbce__focal_pow2(w, &wm);
+        double fb = wm * (ath * (Fd * ((A0 ? 0.0 : A.hi * a) + LT.hi * sce)));
+        cbce__f2 Pw = cbce__mul_d_f2(wm, huge && !down ? cbce__mul_pow2_f2(P, 0x1p100) : P);
+        double r = cbce__focal_round(Pw, Aa, LT, sce, isce, scF, iscF,
+                                     down ? fb * 0x1p-100 : fb);
+        *l = down ? (r * wp) * 0x1p100 : r * wp; /* (r * wp: no overflow in between) */
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 d = cbce__two_sum(1.0, E.hi * sce); /* 1 + e, true scale */
         double inv, iS = 1.0 / S.hi;
-        cbce__f2 s, Ls, rho, gu1, g0X, G, D;
+        cbce__f2 s, Ls, rho, gu1, g0X, G, D, Pm;
+        double mm, mp = cbce__focal_pow2(m, &mm);
+        cbce__f2 M = {mm, ml / mp};
+        Pm = cbce__mul_f2(P, M);
         d = cbce__fast_two_sum(d.hi, d.lo + E.lo * sce);
         inv = 1.0 / d.hi;
         s = cbce__div_f2(E, d, inv); /* e/(1+e), scaled like E */
@@ -240,8 +257,8 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         G = cbce__add_f2(cbce__mul_f2(gu1, C), cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls));
         G = cbce__sel_f2(far, zero, G);
         if (want & CBCE__GRAD) {
-            *g = m * cbce__focal_round(P, g0X, G, sce, isce, scF, iscF,
-                                       ath * (Fd * (g0X.hi + G.hi * sce)));
+            *g = mp * cbce__focal_round(Pm, g0X, G, sce, isce, scF, iscF,
+                                        mm * (ath * (Fd * (g0X.hi + G.hi * sce))));
         }
         if (want & CBCE__HESS) {
             /* gu2 = -sg gamma D rho kappa / d^2, kappa = (A/sc - B E e)/S; gu1's bracket
@@ -257,8 +274,8 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
             Y = cbce__add_f2(cbce__add_f2(cbce__mul_f2(gu1, G2), cbce__mul_f2(gu2, C)),
                              cbce__div_f2(Ls, d, inv));
             Y = cbce__sel_f2(far, zero, Y);
-            *h = m * cbce__focal_round(P, zero, Y, sce, isce, scF, iscF,
-                                       ath * (Fd * (Y.hi * sce)));
+            *h = mp * cbce__focal_round(Pm, zero, Y, sce, isce, scF, iscF,
+                                        mm * (ath * (Fd * (Y.hi * sce))));
         }
     }
 }

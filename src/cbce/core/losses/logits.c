@@ -28,7 +28,8 @@ static int unit_pos_weight(size_t c, const double *p)
 
 static void logits_step_d(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
-                          const cbce__consts *k, double *l, double *g, double *h)
+                          const double *ml, const cbce__consts *k, double *l, double *g,
+                          double *h)
 {
     cbce__consts kd = *k;
     /* The smallest subnormal label_smoothing halves to 0 (a tie, to even), which would make
@@ -38,7 +39,7 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
     if (kd.eps > 0 && kd.half == 0)
         kd.half = kd.eps;
     (kd.eps == 0 && unit_pos_weight(c, p) ? logits_step_d_unit : logits_step_d_general)(
-        want, c, x, t, p, w, m, &kd, l, g, h);
+        want, c, x, t, p, w, m, ml, &kd, l, g, h);
 }
 
 /*
@@ -275,13 +276,14 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
  * family itself runs cbce__x64_span): the careful element on every element. */
 static void logits_step_x(int want, size_t c, const double *x, const double *t,
                           const double *p, const double *w, const double *m,
-                          const cbce__consts *k, double *l, double *g, double *h)
+                          const double *ml, const cbce__consts *k, double *l, double *g,
+                          double *h)
 {
     cbce__x64k kx = cbce__x64_consts(k->eps);
     size_t i;
     for (i = 0; i < c; i++)
-        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, m[i], 1.0, &kx, l + i, g + i,
-                          h + i);
+        cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, 1.0, m[i], ml[i], &kx, l + i,
+                          g + i, h + i);
 }
 
 /* The baseline level's vector layer is the scalar one (CBCE__VW 1) on x86-64, as at the

@@ -194,10 +194,11 @@ static double cbce__x64_log1p_s(double eh, double el, double *tl)
     return th;
 }
 
-/* One element: loss * w * ls, gradient and hessian * m1 * m2 (every product exact). */
+/* One element: loss * w * ls, gradient and hessian * m1 * (m2 + m2l) (every product
+ * exact; m2 + m2l a double-double). */
 static void cbce__x64_careful(int want, double x, double tr, double p, double w, double ls,
-                              double m1, double m2, const cbce__x64k *k, double *lp,
-                              double *gp, double *hp)
+                              double m1, double m2, double m2l, const cbce__x64k *k,
+                              double *lp, double *gp, double *hp)
 {
     const cbce__xd zero = {0.0, 0.0, 0}, one = {1.0, 0.0, 0};
     double a = fabs(x), d0 = 1.0 - tr, bb = d0 - 1.0;
@@ -237,7 +238,7 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__xd d = cbce__xd_add(one, e), s = cbce__xd_div(e, d), Ls = cbce__xd_mul(L, s);
-        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_of(m2));
+        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_norm(m2, m2l, 0));
         if (want & CBCE__GRAD)
             *gp = cbce__xd_round(cbce__xd_mul(
                 M, pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
@@ -419,14 +420,14 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
  * (rare: not inlined; the vectors are stored to these arrays only on this path). */
 static void cbce__x64_fix(int want, const double *f, const double *x, const double *t,
                           const double *p, const double *w, double ls, const double *m1,
-                          const double *m2, const cbce__x64k *k, double *l, double *g,
-                          double *h)
+                          const double *m2, double m2l, const cbce__x64k *k, double *l,
+                          double *g, double *h)
 {
     int j;
     for (j = 0; j < CBCE__VW; j++)
         if (f[j] != 0)
-            cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], k, l + j, g + j,
-                              h + j);
+            cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], m2l, k, l + j,
+                              g + j, h + j);
 }
 
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
@@ -458,6 +459,8 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     } else if (want & CBCE__LOSS) {
         L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &bad);
     }
+    /* the gradient multiplier M1 (M2 + m2l), m2l the low part of gscale */
+    double m2l = S->go ? 0.0 : k->gscale_lo;
     if (S->go) {
         M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
                            : vd_loadn((const double *)S->go + i, m);
@@ -469,6 +472,7 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         vd_t Mh, Ml, rh, rl;
         Mh = vd_two_prod(M1, M2, &Ml);
+        Ml = vd_mla(M1, vd_set1(m2l), Ml);
         if (want & CBCE__GRAD)
             G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &bad);
         if (want & CBCE__HESS)
@@ -491,7 +495,7 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         vd_store(l, L);
         vd_store(g, G);
         vd_store(h, H);
-        cbce__x64_fix(want, f, x, t, p, w, k->lscale, m1, m2, kx, l, g, h);
+        cbce__x64_fix(want, f, x, t, p, w, k->lscale, m1, m2, m2l, kx, l, g, h);
         L = vd_load(l);
         Lh = vd_select(bad, L, Lh);
         Ll = vd_select(bad, vd_zero(), Ll);

@@ -17,8 +17,8 @@
 #define CBCE__PROBS_CALL_D(W, i)                                                          \
     cbce__probs_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
 #define CBCE__PROBS_CALL_X(W, i)                                                          \
-    cbce__probs_x(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->eps, &l[i], &g[i],   \
-                  &h[i])
+    cbce__probs_x(W, x[i], t[i], w[i], m[i], ml[i], k->keep, k->half, k->eps, &l[i],    \
+                  &g[i], &h[i])
 
 CBCE__FAMILY_STEP(probs_step_d, CBCE__PROBS_CALL_D)
 CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)

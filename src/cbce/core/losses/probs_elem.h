@@ -65,7 +65,8 @@ CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
  *   <= 2^-57 each.  The clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
  *   two non-positive terms (no cancellation), times -w, rounded once.
  *   x - y and 1 - x by two_sum (exact), x(1 - x) by an exact product (relative u^2), the
- *   quotient by one corrected division, times m, rounded once.  y and q are the smoothed
+ *   quotient by one corrected division, times m + ml (the multiplier as a double-double),
+ *   rounded once.  y and q are the smoothed
  *   targets rounded to double (exact for hard labels without smoothing).
  */
 CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
@@ -74,11 +75,12 @@ CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
     return cbce__sel_f2(v.hi < -100.0 || (v.hi == -100.0 && v.lo < 0.0), c, v);
 }
 
-/* w * (s.hi + s.lo) rounded once; where that is not finite (an infinite or huge w makes
- * two_prod's low part inf - inf = NaN) the plain product, which is then the right inf. */
-CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
+/* (w + wl) * (s.hi + s.lo) rounded once (wl: the low part of a multiplier, or 0); where
+ * that is not finite (an infinite or huge w makes two_prod's low part inf - inf = NaN)
+ * the plain product, which is then the right inf. */
+CBCE__INLINE double cbce__probs_scale(double w, double wl, cbce__f2 s)
 {
-    cbce__f2 v = cbce__mul_d_f2(w, s);
+    cbce__f2 ww = {w, wl}, v = cbce__mul_f2(ww, s);
     double r = v.hi + v.lo;
     return r == r ? r : w * (s.hi + s.lo);
 }
@@ -90,8 +92,9 @@ CBCE__INLINE double cbce__probs_scale(double w, cbce__f2 s)
  * in dy (up to dy^2 terms): y and q are taken as tr and 1 - tr, and the dy terms are added
  * from ds = dy * 2^600 (ls * 2^600 exact, one rounding) and scaled back last.  A normal ls
  * takes the plain path. */
-CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double keep,
-                                double half, double ls, double *l, double *g, double *h)
+CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double m, double ml,
+                                double keep, double half, double ls, double *l, double *g,
+                                double *h)
 {
     const double eps = (double)1e-12f; /* PyTorch's EPSILON, see CBCE__ELEM_PROBS */
     int sub = ls > 0 && ls < 0x1p-1022;
@@ -109,7 +112,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
         l1 = cbce__probs_clamp(cbce__sel_f2(x == 1.0, lo, l1));
         cbce__f2 s = cbce__add_f2(cbce__mul_d_f2(y, lx), cbce__mul_d_f2(q, l1));
         /* sub: -w dy (log x - log(1 - x)), one more rounding (<= 1 ulp in all) */
-        *l = cbce__probs_scale(-w, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
+        *l = cbce__probs_scale(-w, 0.0, s) + (sub ? (-w * (ds * (lx.hi - l1.hi))) * 0x1p-600 : 0.0);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         cbce__f2 r = cbce__two_sum(x, -y);
@@ -126,7 +129,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             cbce__f2 rs = cbce__two_sum(r.hi * up, -(ds * (up * 0x1p-600))), qd; /* - dy */
             rs = cbce__fast_two_sum(rs.hi, rs.lo + r.lo * up);
             qd = cbce__div_f2(rs, den, 1.0 / den.hi);
-            *g = cbce__probs_scale(m, qd) / up;
+            *g = cbce__probs_scale(m, ml, qd) / up;
         }
         if (want & CBCE__HESS) {
             /* For |x - y| below 2^-450 with y q below 2^-900, (x - y)^2 would fall into or
@@ -138,7 +141,7 @@ CBCE__INLINE void cbce__probs_x(int want, double x, double tr, double w, double 
             cbce__f2 num = cbce__add_f2(cbce__mul_f2(ru, ru), cbce__two_prod(y, q * up * up));
             cbce__f2 d2 = cbce__mul_f2(den, den);
             /* sub: y q gains dy (1 - 2 tr), (x - y)^2 gains -2 (x - tr) dy */
-            *h = cbce__probs_scale(m, cbce__div_f2(num, d2, 1.0 / d2.hi)) / (up * up) +
+            *h = cbce__probs_scale(m, ml, cbce__div_f2(num, d2, 1.0 / d2.hi)) / (up * up) +
                  (sub ? (m * ((ds * ((1.0 - 2.0 * tr) - 2.0 * r.hi)) / d2.hi)) * 0x1p-600
                       : 0.0);
         }

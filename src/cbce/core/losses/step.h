@@ -20,12 +20,13 @@
     static void NAME(int want, size_t c, const double *restrict x,                         \
                      const double *restrict t, const double *restrict p,                   \
                      const double *restrict w, const double *restrict m,                   \
-                     const cbce__consts *k0, double *restrict l, double *restrict g,       \
-                     double *restrict h)                                                   \
+                     const double *restrict ml, const cbce__consts *k0,                    \
+                     double *restrict l, double *restrict g, double *restrict h)           \
     {                                                                                      \
         size_t i;                                                                          \
         const cbce__consts kc = *k0, *k = &kc;                                             \
         (void)p;                                                                           \
+        (void)ml;                                                                          \
         (void)t;                                                                           \
         (void)w;                                                                           \
         (void)m;                                                                           \

@@ -54,6 +54,29 @@ static inline double dd_div(cbce__dd a, cbce__dd b)
 }
 #endif
 
+#ifndef CBCE__ISA_VARIANT
+/* a / (b.hi + b.lo) as a double-double (q + r, |r| <= ulp(q)) for 1 <= b.hi < 2^900,
+ * formed at a * 2^s in [2^-800, 2^990] (where the product below is exact) and scaled back
+ * (a low part on the subnormal grid keeps fewer bits); a zero, infinite or NaN a gives
+ * a / b.hi. */
+static cbce__dd dd_quot(double a, cbce__dd b)
+{
+    cbce__dd r, p;
+    int s = fabs(a) < 0x1p-800 ? 600 : fabs(a) > 0x1p990 ? -100 : 0;
+    double as = ldexp(a, s);
+    r.hi = as / b.hi;
+    r.lo = 0.0;
+    if (a == 0 || !isfinite(a) || !(b.hi >= 1.0 && b.hi < 0x1p900)) {
+        r.hi = a / (b.hi + b.lo);
+        return r;
+    }
+    p = dd_two_prod(r.hi, b.hi);
+    r.lo = ldexp(((as - p.hi) - p.lo - r.hi * b.lo) / b.hi, -s);
+    r.hi = ldexp(r.hi, -s);
+    return r;
+}
+#endif
+
 /* ---- loads and stores ----------------------------------------------------------------- */
 
 /* For k = 0 .. c-1: STMT with `at` the offset (in elements) of element i0 + k of op,
@@ -199,7 +222,8 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
  * result is bitwise identical for every thread count (and equal to a serial run).
  */
 #define CBCE__MAX_SEGMENTS 256
-#define CBCE__DOWN 0x1p-600 /* the scale of a sum that overflows (see cbce__run) */
+#define CBCE__DOWN 0x1p-600 /* the scale of a sum's large terms (see cbce__run) */
+#define CBCE__BIG 0x1p900   /* terms from here up are large (see cbce__run) */
 #define CBCE__MIN_PER_THREAD 32768 /* below this many elements a thread does not pay */
 
 struct cbce__job;
@@ -213,14 +237,17 @@ typedef struct cbce__job {
     cbce__span_fn span;     /* the family's span kernel for this dtype and level, or NULL */
     cbce__consts k;
     int dtype, want, reduced;
-    double gscale;  /* gradient multiplier: grad_output / denominator */
+    double gscale, gscale_lo; /* gradient multiplier grad_output / denominator, a pair */
     double wpre;    /* weights are multiplied by wpre before gscale (see cbce__run) */
     double lscale;  /* loss multiplier, a power of two (see cbce__run) */
-    int dual;       /* also sum the losses times CBCE__DOWN (see cbce__run) */
+    int dual;       /* also form the split sums (see cbce__run) */
+    int second;     /* the second pass: only the split sums */
     size_t n, seg_blocks, nseg;
     cbce__dd seg_sum[CBCE__MAX_SEGMENTS]; /* sum of each full segment */
     cbce__dd tail[66];                    /* the last segment's partial subtrees */
-    cbce__dd seg_sum2[CBCE__MAX_SEGMENTS], tail2[66]; /* the same times CBCE__DOWN (dual) */
+    /* the split sums (dual): the small terms, and the large ones times CBCE__DOWN */
+    cbce__dd seg_small[CBCE__MAX_SEGMENTS], tail_small[66];
+    cbce__dd seg_big[CBCE__MAX_SEGMENTS], tail_big[66];
     int ntail;
 } cbce__job;
 
@@ -241,20 +268,37 @@ static int is_const(const cbce_operand_t *op)
     return op->data == NULL || op->period == 1;
 }
 
-/* The gradient multipliers m = weight * grad_output (unreduced, with a grad_output array)
- * or weight * wpre * gscale (see cbce__run), for c elements from i0; w the weights. */
+/* The low part of a*b (a*b = RN(a*b) + lo): exact for products above 2^-969, within a few
+ * 2^-1075 below (math/scalar.h's two_prod); 0 where an operand or the product reaches 2^995
+ * (Dekker's split would overflow). */
+static inline double prod_lo(double a, double b)
+{
+    cbce__f2 r = cbce__two_prod(a, b);
+    return fabs(a) < 0x1p995 && fabs(b) < 0x1p995 && fabs(r.hi) < 0x1p995 ? r.lo : 0.0;
+}
+
+/* The gradient multipliers m + ml = weight * grad_output (unreduced, with a grad_output
+ * array) or (weight * wpre) * (gscale + gscale_lo) (see cbce__run), for c elements from
+ * i0; w the weights.  ml (the low part, which the float64 steps take into their one
+ * rounding) is 0 for float32 data. */
 static void multipliers(const struct cbce__job *J, size_t i0, size_t c, const double *w,
-                        double *m)
+                        double *m, double *ml)
 {
     size_t j;
     const cbce_args_t *a = J->a;
+    int x = J->dtype == CBCE_F64;
     if (a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) {
         load(&a->grad_output, i0, c, m, 1.0);
-        for (j = 0; j < c; j++)
+        for (j = 0; j < c; j++) {
+            ml[j] = x ? prod_lo(m[j], w[j]) : 0.0;
             m[j] *= w[j];
+        }
     } else {
-        for (j = 0; j < c; j++)
-            m[j] = (w[j] * J->wpre) * J->gscale;
+        for (j = 0; j < c; j++) {
+            double u = w[j] * J->wpre;
+            m[j] = u * J->gscale;
+            ml[j] = x ? prod_lo(u, J->gscale) + u * J->gscale_lo : 0.0;
+        }
     }
 }
 
@@ -343,41 +387,79 @@ static cbce__dd block_sum(double *lhi, double *llo)
     return sum;
 }
 
-/* The chunk's losses l scaled by CBCE__DOWN (the sums of an overflowing reduction): l *
- * DOWN where every l is finite, else the losses recomputed with the weights w * DOWN (an
- * element whose weighted loss overflows is finite at that scale).  ws and scratch are free
- * buffers of the chunk's size. */
-static void scaled_losses(const cbce__job *J, size_t c, const double *x, const double *t,
-                          const double *p, const double *w, const double *m, double *l,
-                          double *ws, double *scratch)
+/* Scratch of dual_sums. */
+typedef struct cbce__dualbuf {
+    double ws[CBCE__CHUNK], r[CBCE__CHUNK], small[CBCE__CHUNK], big[CBCE__CHUNK];
+} cbce__dualbuf;
+
+/*
+ * The split sums of a chunk (see cbce__run): each loss l (the chunk's weighted losses,
+ * weights w * lscale with w the raw weights) goes to the lanes sm (hi, lo) where |l| <
+ * CBCE__BIG, else to the lanes bg at the scale min(lscale, 1) * CBCE__DOWN: l times
+ * DOWN / max(lscale, 1) (exact: >= 2^300 / lscale, lscale <= 2^1000) where l is finite,
+ * else the loss recomputed with the weights w * min(lscale, 1) * DOWN (finite there where
+ * the weighted loss is), or l itself where that is NaN (an infinite loss times a weight
+ * that vanishes at that scale: l is the limit).
+ */
+static void dual_sums(const cbce__job *J, size_t c, const double *x, const double *t,
+                      const double *p, const double *w, const double *l, cbce__dualbuf *B,
+                      double *sm_hi, double *sm_lo, double *bg_hi, double *bg_lo)
 {
     size_t j;
-    int finite = 1;
+    int over = 0, plain = J->dtype == CBCE_F32;
+    double ls = J->lscale;
     for (j = 0; j < c; j++)
-        finite &= isfinite(l[j]) != 0;
-    if (finite) {
+        over |= !isfinite(l[j]);
+    if (over) {
         for (j = 0; j < c; j++)
-            l[j] *= CBCE__DOWN;
-        return;
+            B->ws[j] = (ls > 1.0 ? w[j] : w[j] * ls) * CBCE__DOWN;
+        J->step(CBCE__LOSS, c, x, t, p, B->ws, B->ws, B->ws, &J->k, B->r, B->big, B->big);
     }
-    for (j = 0; j < c; j++)
-        ws[j] = w[j] * CBCE__DOWN;
-    J->step(CBCE__LOSS, c, x, t, p, ws, m, &J->k, l, scratch, scratch);
+    for (j = 0; j < c; j++) {
+        double v = l[j], b = isfinite(v) ? (v * CBCE__DOWN) / (ls > 1.0 ? ls : 1.0)
+                                         : (over && B->r[j] == B->r[j]) ? B->r[j] : v;
+        int small = fabs(v) < CBCE__BIG;
+        B->small[j] = small ? v : 0.0;
+        B->big[j] = small ? 0.0 : b;
+    }
+    lane_sums(sm_hi, sm_lo, B->small, c, plain);
+    lane_sums(bg_hi, bg_lo, B->big, c, plain);
 }
 
-/* A segment's reduced blocks (nb of them, on the stack; their dual sums on stack2) into
- * the job. */
-static void segment_done(cbce__job *J, size_t s, const cbce__dd *stack, int top,
-                         const cbce__dd *stack2, int top2, size_t nb)
+/* The lane sums of a block: the reduced loss (l), and the split sums (s, b) when dual. */
+typedef struct cbce__block_lanes {
+    double lhi[CBCE__LANES], llo[CBCE__LANES];
+    double shi[CBCE__LANES], slo[CBCE__LANES], bhi[CBCE__LANES], blo[CBCE__LANES];
+} cbce__block_lanes;
+
+/* A block's lane sums pushed on the segment's trees (st: the loss, the small and the big
+ * sums). */
+typedef struct cbce__trees {
+    cbce__dd loss[66], small[66], big[66];
+    int top, top_small, top_big;
+} cbce__trees;
+
+static void trees_push(const cbce__job *J, cbce__trees *T, cbce__block_lanes *b, size_t nb)
+{
+    if (J->dual) {
+        tree_push(T->small, &T->top_small, block_sum(b->shi, b->slo), nb);
+        tree_push(T->big, &T->top_big, block_sum(b->bhi, b->blo), nb);
+    }
+    tree_push(T->loss, &T->top, block_sum(b->lhi, b->llo), nb);
+}
+
+/* A segment's reduced blocks (nb of them, on the trees T) into the job. */
+static void segment_done(cbce__job *J, size_t s, const cbce__trees *T, size_t nb)
 {
     if (nb == J->seg_blocks) { /* a full segment is one complete subtree */
-        J->seg_sum[s] = stack[0];
-        if (J->dual)
-            J->seg_sum2[s] = stack2[0];
+        J->seg_sum[s] = T->loss[0];
+        J->seg_small[s] = T->small[0];
+        J->seg_big[s] = T->big[0];
     } else {
-        memcpy(J->tail, stack, (size_t)top * sizeof stack[0]);
-        memcpy(J->tail2, stack2, (size_t)top2 * sizeof stack2[0]);
-        J->ntail = top;
+        memcpy(J->tail, T->loss, (size_t)T->top * sizeof T->loss[0]);
+        memcpy(J->tail_small, T->small, (size_t)T->top_small * sizeof T->small[0]);
+        memcpy(J->tail_big, T->big, (size_t)T->top_big * sizeof T->big[0]);
+        J->ntail = T->top;
     }
 }
 
@@ -400,33 +482,34 @@ static void run_segment(cbce__job *J, size_t s)
     const cbce_args_t *a = J->a;
     const cbce__outputs *o = J->o;
     double xb[CBCE__CHUNK], tb[CBCE__CHUNK], pb[CBCE__CHUNK], wb[CBCE__CHUNK];
-    double mb[CBCE__CHUNK], lb[CBCE__CHUNK], gb[CBCE__CHUNK], hb[CBCE__CHUNK];
-    cbce__dd stack[66], stack2[66];
-    int top = 0, top2 = 0, want = J->want;
+    double wl[CBCE__CHUNK], mb[CBCE__CHUNK], mlb[CBCE__CHUNK], lb[CBCE__CHUNK];
+    double gb[CBCE__CHUNK], hb[CBCE__CHUNK];
+    cbce__dualbuf dbuf;
+    cbce__trees T;
+    int want = J->want;
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int mconst = !(a->reduction == CBCE_REDUCTION_NONE && a->grad_output.data != NULL) ||
                  is_const(&a->grad_output);
     size_t j, nfill, b0, nb = 0, first, last;
+    T.top = T.top_small = T.top_big = 0;
     segment_range(J, s, &first, &last);
     /* Operands that are the same for every element (absent, or broadcast from one value)
-     * are loaded once per segment, not once per chunk. */
+     * are loaded once per segment, not once per chunk.  wb holds the raw weights, wl the
+     * loss multipliers weight * lscale. */
     nfill = last - first < CBCE__CHUNK ? last - first : CBCE__CHUNK;
     if (pconst)
         load(&a->pos_weight, 0, nfill, pb, 1.0);
     if (wconst) {
         load(&a->weight, 0, nfill, wb, 1.0);
         if (mconst && (want & (CBCE__GRAD | CBCE__HESS)))
-            multipliers(J, 0, nfill, wb, mb);
+            multipliers(J, 0, nfill, wb, mb, mlb);
         for (j = 0; j < nfill; j++)
-            wb[j] *= J->lscale;
+            wl[j] = wb[j] * J->lscale;
     }
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
         size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
-        double lhi[CBCE__LANES], llo[CBCE__LANES], dhi[CBCE__LANES], dlo[CBCE__LANES];
-        memset(lhi, 0, sizeof lhi);
-        memset(llo, 0, sizeof llo);
-        memset(dhi, 0, sizeof dhi);
-        memset(dlo, 0, sizeof dlo);
+        cbce__block_lanes L;
+        memset(&L, 0, sizeof L);
         for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
             size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
             load(&a->input, c0, c, xb, 0.0);
@@ -436,36 +519,30 @@ static void run_segment(cbce__job *J, size_t s)
             if (!wconst) {
                 load(&a->weight, c0, c, wb, 1.0);
                 if (want & (CBCE__GRAD | CBCE__HESS))
-                    multipliers(J, c0, c, wb, mb);
-                if (J->lscale != 1.0)
-                    for (j = 0; j < c; j++)
-                        wb[j] *= J->lscale;
+                    multipliers(J, c0, c, wb, mb, mlb);
+                for (j = 0; j < c; j++)
+                    wl[j] = wb[j] * J->lscale;
             } else if (!mconst) {
-                multipliers(J, c0, c, wb, mb); /* lscale is 1 when reduction is none */
+                multipliers(J, c0, c, wb, mb, mlb); /* lscale is 1 when reduction is none */
             }
-            J->step(want, c, xb, tb, pb, wb, mb, &J->k, lb, gb, hb);
-            if (J->reduced) {
-                lane_sums(lhi, llo, lb, c, J->dtype == CBCE_F32);
-            } else if (want & CBCE__LOSS) {
+            J->step(want, c, xb, tb, pb, wl, mb, mlb, &J->k, lb, gb, hb);
+            if (J->reduced && !J->second) {
+                lane_sums(L.lhi, L.llo, lb, c, J->dtype == CBCE_F32);
+            } else if ((want & CBCE__LOSS) && !J->reduced) {
                 store(o->loss, J->dtype, o->loss_stride, c0, c, lb);
             }
             if (want & CBCE__GRAD)
                 store(o->grad, J->dtype, o->grad_stride, c0, c, gb);
             if (want & CBCE__HESS)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
-            if (J->dual) { /* from the chunk's buffers, not the (maybe overwritten) input */
-                scaled_losses(J, c, xb, tb, pb, wb, mb, lb, gb, hb);
-                lane_sums(dhi, dlo, lb, c, J->dtype == CBCE_F32);
-            }
+            if (J->dual) /* from the chunk's buffers, not the (maybe overwritten) input */
+                dual_sums(J, c, xb, tb, pb, wb, lb, &dbuf, L.shi, L.slo, L.bhi, L.blo);
         }
-        if (J->reduced) {
-            if (J->dual)
-                tree_push(stack2, &top2, block_sum(dhi, dlo), nb);
-            tree_push(stack, &top, block_sum(lhi, llo), nb++);
-        }
+        if (J->reduced)
+            trees_push(J, &T, &L, nb++);
     }
     if (J->reduced)
-        segment_done(J, s, stack, top, stack2, top2, nb);
+        segment_done(J, s, &T, nb);
 }
 
 /* run_segment under this level's name (cbce__run_segment_avx2, ...) for segment_table. */
@@ -555,6 +632,56 @@ static double const_value(const cbce_operand_t *op, double dflt)
     return v;
 }
 
+/* c elements from element i of a contiguous buffer of dtype `dtype`, as doubles. */
+static void load_buffer(const void *buf, int dtype, size_t i, size_t c, double *dst)
+{
+    cbce_operand_t op;
+    op.data = (const char *)buf + i * dtype_size(dtype);
+    op.dtype = dtype;
+    op.stride = 1;
+    op.period = c;
+    op.repeat = 1;
+    load(&op, 0, c, dst, 0.0);
+}
+
+/* The split sums (dual_sums) of a span whose operands S holds as copies: the weighted
+ * losses at scale 1 from the span kernel (float64 data: the same terms as its reduced
+ * sums) or the chunk step (float32 data: in double, not rounded to float), in chunks. */
+static void span_dual(const cbce__job *J, const cbce__span *S, const cbce__span_consts *k,
+                      cbce__block_lanes *L)
+{
+    double x[CBCE__CHUNK], t[CBCE__CHUNK], p[CBCE__CHUNK], w[CBCE__CHUNK], wl[CBCE__CHUNK];
+    double l64[CBCE__SPAN];
+    cbce__dualbuf B;
+    size_t i, j;
+    if (J->dtype == CBCE_F64) {
+        cbce__span S1 = *S;
+        S1.l = l64;
+        S1.g = S1.h = NULL;
+        S1.go = NULL;
+        J->span(CBCE__LOSS, 0, &S1, k);
+    }
+    for (i = 0; i < S->c; i += CBCE__CHUNK) {
+        size_t c = S->c - i < CBCE__CHUNK ? S->c - i : CBCE__CHUNK;
+        load_buffer(S->x, J->dtype, i, c, x);
+        load_buffer(S->t, S->tdtype, i, c, t);
+        for (j = 0; j < c; j++) {
+            p[j] = k->pk;
+            w[j] = k->wk;
+        }
+        if (S->p)
+            load_buffer(S->p, J->dtype, i, c, p);
+        if (S->w)
+            load_buffer(S->w, J->dtype, i, c, w);
+        if (J->dtype != CBCE_F64) {
+            for (j = 0; j < c; j++)
+                wl[j] = w[j] * J->lscale;
+            J->step(CBCE__LOSS, c, x, t, p, wl, wl, wl, &J->k, l64 + i, B.r, B.r);
+        }
+        dual_sums(J, c, x, t, p, w, l64 + i, &B, L->shi, L->slo, L->bhi, L->blo);
+    }
+}
+
 /* One segment on the span kernel: spans of CBCE__SPAN within each block. */
 static void run_span_segment(cbce__job *J, size_t s)
 {
@@ -563,11 +690,12 @@ static void run_span_segment(cbce__job *J, size_t s)
     const cbce_args_t *a = J->a;
     const cbce__outputs *o = J->o;
     cbce__span_consts k;
-    cbce__dd stack[66], stack2[66];
-    int top = 0, top2 = 0, want = J->want;
+    cbce__trees T;
+    int want = J->want;
     int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
     int goarr = a->reduction == CBCE_REDUCTION_NONE && !is_const(&a->grad_output);
     size_t b0, nb = 0, first, last;
+    T.top = T.top_small = T.top_big = 0;
     segment_range(J, s, &first, &last);
     k.keep = J->k.keep;
     k.half = J->k.half;
@@ -577,15 +705,13 @@ static void run_span_segment(cbce__job *J, size_t s)
     k.lscale = J->lscale;
     k.wpre = J->wpre;
     k.gscale = J->gscale;
+    k.gscale_lo = J->gscale_lo;
     if (a->reduction == CBCE_REDUCTION_NONE && !goarr)
         k.gscale = const_value(&a->grad_output, 1.0);
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
         size_t bend = last - b0 < CBCE_BLOCK ? last : b0 + CBCE_BLOCK, c0;
-        double lhi[CBCE__LANES], llo[CBCE__LANES], dhi[CBCE__LANES], dlo[CBCE__LANES];
-        memset(lhi, 0, sizeof lhi);
-        memset(llo, 0, sizeof llo);
-        memset(dhi, 0, sizeof dhi);
-        memset(dlo, 0, sizeof dlo);
+        cbce__block_lanes L;
+        memset(&L, 0, sizeof L);
         for (c0 = b0; c0 < bend; c0 += CBCE__SPAN) {
             cbce__span S;
             S.c = bend - c0 < CBCE__SPAN ? bend - c0 : CBCE__SPAN;
@@ -604,32 +730,24 @@ static void run_span_segment(cbce__job *J, size_t s)
                                     : NULL;
             S.h = want & CBCE__HESS ? span_out(o->hess, J->dtype, o->hess_stride, c0, &hb)
                                     : NULL;
-            S.lanes = lhi;
-            S.lanes_lo = llo;
-            J->span(want, J->reduced, &S, &k);
+            S.lanes = L.lhi;
+            S.lanes_lo = L.llo;
+            if (!J->second)
+                J->span(want, J->reduced, &S, &k);
             if (S.l)
                 span_scatter(o->loss, J->dtype, o->loss_stride, c0, S.c, S.l);
             if (S.g)
                 span_scatter(o->grad, J->dtype, o->grad_stride, c0, S.c, S.g);
             if (S.h)
                 span_scatter(o->hess, J->dtype, o->hess_stride, c0, S.c, S.h);
-            if (J->dual) { /* from the copied operands, not the (maybe overwritten) input */
-                cbce__span_consts kd = k;
-                kd.lscale = k.lscale * CBCE__DOWN; /* the weights at the lower scale */
-                S.l = S.g = S.h = NULL;
-                S.lanes = dhi;
-                S.lanes_lo = dlo;
-                J->span(CBCE__LOSS, 1, &S, &kd);
-            }
+            if (J->dual) /* from the copied operands, not the (maybe overwritten) input */
+                span_dual(J, &S, &k, &L);
         }
-        if (J->reduced) {
-            if (J->dual)
-                tree_push(stack2, &top2, block_sum(dhi, dlo), nb);
-            tree_push(stack, &top, block_sum(lhi, llo), nb++);
-        }
+        if (J->reduced)
+            trees_push(J, &T, &L, nb++);
     }
     if (J->reduced)
-        segment_done(J, s, stack, top, stack2, top2, nb);
+        segment_done(J, s, &T, nb);
 }
 
 /* One pool task: segment s of the job. */
@@ -712,12 +830,21 @@ static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdi
 /*
  * Overflow.  A mean of finite losses is finite even where their sum (or the sum of the
  * weights) overflows, and a sum with weights of both signs can be finite even where some
- * lanes overflow to +inf and others to -inf (NaN): whenever the total is not finite, the
- * sums are formed once more with every loss scaled by CBCE__DOWN = 2^-600 (exact, a power
- * of two; scaled_losses) and the result scaled back.  Only such calls (and those with NaN
- * data, which stay NaN) pay the second pass.  A call whose gradient output overlaps an
- * operand cannot read its data twice (the gradient has overwritten it): it forms both sums
- * in its one pass (`dual`), with the same bits as the second pass.
+ * lanes overflow to +inf and others to -inf (NaN), or where such terms cancel exactly and
+ * leave terms 10^500 times smaller: whenever the total is not finite, the sum is formed
+ * once more as two sums (dual_sums): the terms below CBCE__BIG = 2^900 at their own scale
+ * (their sum cannot overflow), and the larger ones (overflowed ones recomputed) times
+ * CBCE__DOWN = 2^-600, where they are >= 2^300 and finite.  The result is the small sum if
+ * the large one is 0 (its terms cancelled), else the large sum plus the small one times
+ * DOWN, scaled back (the small sum is then below the large one's last bit, or its terms
+ * are).  Only such calls (and those with NaN data, which stay NaN) pay the second pass.
+ * A call whose gradient output overlaps an operand cannot read its data twice (the
+ * gradient has overwritten it): it forms the two sums in its one pass (`dual`), with the
+ * same bits as the second pass.
+ *
+ * Reduced gradients: grad_output / denominator (n or the weight sum) is carried as a
+ * double-double (gscale + gscale_lo), so that the float64 kernels round weight *
+ * grad_output / denominator * d once.
  *
  * weighted_mean: the weights are scaled by a power of two S that brings their sum into
  * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever that neither under- nor
@@ -815,7 +942,9 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         J.segment = J.span ? run_span_segment : segment_table[level];
     }
     J.ntail = 0;
+    J.second = 0;
     J.gscale = J.wpre = J.lscale = 1.0;
+    J.gscale_lo = 0.0;
 
     if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
         wsum = weight_sum(&a->weight, n, 1.0);
@@ -835,14 +964,18 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     if ((want & (CBCE__GRAD | CBCE__HESS)) && a->reduction != CBCE_REDUCTION_NONE) {
         /* A reduced loss's gradient: grad_output (element 0) / denominator. */
         double go = 1.0;
+        cbce__dd g = {1.0, 0.0}, den = {1.0, 0.0};
         if (a->grad_output.data != NULL)
             load(&a->grad_output, 0, 1, &go, 1.0);
-        if (a->reduction == CBCE_REDUCTION_MEAN)
-            J.gscale = go / (double)n;
-        else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN)
-            J.gscale = go / (wsum.hi + wsum.lo);
-        else
-            J.gscale = go;
+        if (a->reduction == CBCE_REDUCTION_MEAN) {
+            den.hi = (double)n;
+            den.lo = (double)(n - (size_t)den.hi);
+        } else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
+            den = wsum;
+        }
+        g = dd_quot(go, den);
+        J.gscale = g.hi;
+        J.gscale_lo = g.lo;
     }
 
     nblocks = n / CBCE_BLOCK + (n % CBCE_BLOCK != 0);
@@ -857,17 +990,24 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         double r;
         int mean = a->reduction == CBCE_REDUCTION_MEAN;
         int wmean = a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN;
+        int e = 0; /* the result is 2^e times the one formed below */
         if (!isfinite(total.hi) && !down) {
+            cbce__dd big, small;
             if (!J.dual) { /* the second pass */
-                J.dual = 1;
+                J.dual = J.second = 1;
                 J.want = CBCE__LOSS;
                 J.ntail = 0;
                 run_all(&J, a->num_threads);
             }
-            total = combine(&J, J.seg_sum2, J.tail2);
-            J.lscale *= CBCE__DOWN;
-            wsum.hi *= CBCE__DOWN;
-            wsum.lo *= CBCE__DOWN;
+            big = combine(&J, J.seg_big, J.tail_big);
+            small = combine(&J, J.seg_small, J.tail_small);
+            total = small;
+            if (big.hi != 0.0) { /* in big's scale, lscale 2^-e of small's */
+                e = 600 + (J.lscale > 1.0 ? ilogb(J.lscale) : 0);
+                small.hi = ldexp(small.hi, -e);
+                small.lo = ldexp(small.lo, -e);
+                total = dd_add(big, small);
+            }
         }
         if (mean) {
             den.hi = (double)n;
@@ -883,7 +1023,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
             r = dd_div(total, den);
         if (!wmean)
             r /= J.lscale;
-        store_result(o->result, dtype, r);
+        store_result(o->result, dtype, ldexp(r, e));
     }
     return CBCE_OK;
 }
