@@ -35,11 +35,14 @@ ALPHAS = [None, 0.25]
 PREC = 384
 
 
-def mp_focal(x, y, alpha, gamma):
+def mp_focal(x, y, alpha, gamma, ls=0.0):
     """(loss, grad, hess, grad_scale, hess_scale) at 384 bits; the scales are the largest
-    term of each sum (soft-label gradients and all hessians are measured in their ulps)."""
+    term of each sum (soft-label gradients and all hessians are measured in their ulps).
+    ls: label smoothing, applied exactly (y -> y (1 - ls) + ls / 2)."""
     with mpmath.workprec(PREC):
         x, y, g = mpmath.mpf(float(x)), mpmath.mpf(float(y)), mpmath.mpf(float(gamma))
+        ls = mpmath.mpf(float(ls))
+        y = y * (1 - ls) + ls / 2
         q = 1 - y
         s = 1 / (1 + mpmath.exp(-x))
         sb = 1 / (1 + mpmath.exp(x))
@@ -150,6 +153,30 @@ def test_vs_mpmath(mp_cases, quantity):
             failures.append(f"gamma={c['gamma']} alpha={a} {c['kind']}: max {worst:.3g} ulp "
                             f"(bound {bound})\n" + _worst_lines(err, c, quantity))
     assert not failures, f"{dt.name} focal {quantity}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("ls", [0.1, 0.3, 1e-3, 5e-324])
+def test_label_smoothing_vs_mpmath(dtype, ls):
+    """Label smoothing enters exactly: the loss within 1 ulp (hard labels; 2 soft); the
+    gradient, whose smoothed target is soft, within 2 ulp of its largest term."""
+    rng = np.random.default_rng(11)
+    n = 120
+    x = (rng.standard_normal(n) * rng.choice([1.0, 5.0, 20.0], n)).astype(dtype)
+    for kind, y in (("hard", (rng.random(n) > 0.5).astype(dtype)),
+                    ("soft", rng.random(n).astype(dtype))):
+        loss, grad = FFB(x, y, reduction="none", label_smoothing=ls)
+        refs = [mp_focal(x[i], y[i], 0.25, 2.0, ls) for i in range(n)]
+        lerr = ulp_error(loss, exact_value([r[0] for r in refs]), dtype)
+        gerr = ulp_error(grad, exact_value([r[1] for r in refs]), dtype,
+                         scale=exact_value([r[3] for r in refs]))
+        bound = 1.0 if kind == "hard" else 2.0
+        report_ulp(f"{np.dtype(dtype).name} focal loss label_smoothing {kind}", float(lerr.max()),
+                   bound)
+        assert lerr.max() <= bound, (f"label_smoothing={ls} {kind}: loss {lerr.max():.3g} ulp "
+                                     f"at x={x[lerr.argmax()]!r}, y={y[lerr.argmax()]!r}")
+        assert gerr.max() <= 2.0, (f"label_smoothing={ls} {kind}: gradient {gerr.max():.3g} "
+                                     f"ulp at x={x[gerr.argmax()]!r}, y={y[gerr.argmax()]!r}")
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 3.7])

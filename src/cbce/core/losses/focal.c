@@ -12,7 +12,7 @@
     cbce__focal_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->alpha, k->has_alpha,    \
                   k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__FOCAL_CALL_X(W, i)                                                          \
-    cbce__focal_x(W, x[i], t[i], w[i], m[i], ml[i], k->keep, k->half, k->alpha,           \
+    cbce__focal_x(W, x[i], t[i], w[i], m[i], ml[i], k->eps, k->half, k->alpha,            \
                   k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)

@@ -177,13 +177,15 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     return r == r ? r : fb;
 }
 
+/* ls: label_smoothing; K = 1 - ls is exact as a pair, so y = tr K + ls/2 and
+ * q = (1 - tr) K + ls/2 carry no rounding of K (a rounded 1 - ls cost up to 2.7 ulp). */
 CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double ml,
-                                double keep, double half, double alpha, int has_alpha,
+                                double ls, double half, double alpha, int has_alpha,
                                 double gamma, double *l, double *g, double *h)
 {
-    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
-    cbce__f2 y = cbce__add_d_f2(half, cbce__two_prod(tr, keep));
-    cbce__f2 q = cbce__add_d_f2(half, cbce__mul_d_f2(keep, cbce__two_sum(1.0, -tr)));
+    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0}, K = cbce__two_sum(1.0, -ls);
+    cbce__f2 y = cbce__add_d_f2(half, cbce__mul_d_f2(tr, K));
+    cbce__f2 q = cbce__add_d_f2(half, cbce__mul_f2(K, cbce__two_sum(1.0, -tr)));
     cbce__f2 L = cbce__add_f2(q, y);
     cbce__f2 P = has_alpha ? cbce__add_f2(cbce__mul_d_f2(alpha, y),
                                           cbce__mul_f2(cbce__two_sum(1.0, -alpha), q))
@@ -250,7 +252,7 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
         Ls = cbce__mul_f2(L, s);
         sr = A0 ? 1.0 : isce; /* rho / sr */
         rho = cbce__div_f2(cbce__mul_pow2_f2(E, sr), S, iS);
-        D = cbce__mul_d_f2(keep, cbce__two_sum(1.0, -2.0 * tr)); /* q - y */
+        D = cbce__mul_f2(K, cbce__two_sum(1.0, -2.0 * tr)); /* q - y */
         gu1 = cbce__mul_d_f2(gamma, cbce__div_f2(cbce__mul_f2(D, rho), d, inv));
         C = cbce__sel_f2(A0, LT, cbce__add_f2(Aa, cbce__mul_pow2_f2(LT, sce)));
         g0X = cbce__sel_f2(pos, q, cbce__neg_f2(y));

@@ -292,11 +292,14 @@ typedef struct cbce__x64tab {
 
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
  * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
- * as L would be, is added to each e-term).  *bad gets the lanes the careful element must
- * redo: a > 665 (and inf, NaN), a loss, gradient scale or hessian outside [2^-960, 2^960]. */
+ * as L would be, is added to each e-term).  The lanes the careful element must redo: in
+ * *bad those where every output needs it (a > 665, inf, NaN; q and p*y cancelling), in
+ * *badl those where only the loss does (outside [2^-960, 2^960]), in *badg those where only
+ * the gradient and hessian do (their scales outside that range). */
 CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k,
                              const cbce__x64tab *T, vd_t x, vd_t tr, vd_t p, vd_t *Sh,
-                             vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad)
+                             vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad,
+                             vm_t *badl, vm_t *badg)
 {
     const vd_t one = vd_set1(1.0);
     vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl = vd_zero(), pyh = tr;
@@ -376,7 +379,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         /* the rounded sum, not Sh alone: a low part is NaN where Dekker's two_prod split
          * overflowed (levels without FMA, an operand beyond 2^996: c = 1 - t for a target
          * of -DBL_MAX), with Sh finite */
-        cbce__x64_range(vd_add(*Sh, *Sl), bad);
+        cbce__x64_range(vd_add(*Sh, *Sl), badl);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         /* s = e/(1+e) = sh + sl */
@@ -398,7 +401,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
             vd_t sLh = vd_select(pos, vd_neg(Lsh), Lsh), sLl = vd_select(pos, vd_neg(Lsl), Lsl);
             *Gh = vd_two_sum(bh, sLh, Gl);
             *Gl = vd_add(*Gl, vd_add(bl, sLl));
-            cbce__x64_range(vd_max(vd_abs(bh), vd_abs(Lsh)), bad);
+            cbce__x64_range(vd_max(vd_abs(bh), vd_abs(Lsh)), badg);
         }
         if (want & CBCE__HESS) {
             /* L s/(1+e) */
@@ -411,7 +414,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
                 *Hh = vd_two_prod(Lh, uh, Hl);
                 *Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, *Hl));
             }
-            cbce__x64_range(*Hh, bad);
+            cbce__x64_range(*Hh, badg);
         }
     }
 }
@@ -447,17 +450,19 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
     vd_t G = X, H = X;
     vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
+    vm_t badl = vm_first(0), badg = vm_first(0), fix;
     if (S->p)
         P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
     if (S->w)
         W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
-    cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad);
+    cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad, &badl,
+                   &badg);
     if ((want & CBCE__LOSS) && unit) { /* weight 1: the loss is S, in range */
         Lh = Sh;
         Ll = Sl;
         L = vd_add(Sh, Sl);
     } else if (want & CBCE__LOSS) {
-        L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &bad);
+        L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &badl);
     }
     /* the gradient multiplier M1 (M2 + m2l), m2l the low part of gscale */
     double m2l = S->go ? 0.0 : k->gscale_lo;
@@ -474,18 +479,23 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         Mh = vd_two_prod(M1, M2, &Ml);
         Ml = vd_mla(M1, vd_set1(m2l), Ml);
         if (want & CBCE__GRAD)
-            G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &bad);
+            G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &badg);
         if (want & CBCE__HESS)
-            H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &bad);
+            H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &badg);
     }
+    /* a lane redone for one output keeps the fast value of the other, so that the fused call
+     * gives the bits of the separate ones */
+    badl = vm_or(bad, badl);
+    badg = vm_or(bad, badg);
+    fix = vm_or(badl, badg);
     if (m < CBCE__VW)
-        bad = vm_and(bad, vm_first(m));
-    if (fast && vm_any(bad))
+        fix = vm_and(fix, vm_first(m));
+    if (fast && vm_any(fix))
         return 0; /* nothing written: the caller takes the vector again with fast = 0 */
-    if (!fast && vm_any(bad)) {
+    if (!fast && vm_any(fix)) {
         double f[CBCE__VW], x[CBCE__VW], t[CBCE__VW], p[CBCE__VW], w[CBCE__VW], m1[CBCE__VW];
         double m2[CBCE__VW], l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
-        vd_store(f, vd_select(bad, vd_set1(1.0), vd_zero()));
+        vd_store(f, vd_select(fix, vd_set1(1.0), vd_zero()));
         vd_store(x, X);
         vd_store(t, Tr);
         vd_store(p, P);
@@ -496,11 +506,11 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         vd_store(g, G);
         vd_store(h, H);
         cbce__x64_fix(want, f, x, t, p, w, k->lscale, m1, m2, m2l, kx, l, g, h);
-        L = vd_load(l);
-        Lh = vd_select(bad, L, Lh);
-        Ll = vd_select(bad, vd_zero(), Ll);
-        G = vd_load(g);
-        H = vd_load(h);
+        L = vd_select(badl, vd_load(l), L);
+        Lh = vd_select(badl, L, Lh);
+        Ll = vd_select(badl, vd_zero(), Ll);
+        G = vd_select(badg, vd_load(g), G);
+        H = vd_select(badg, vd_load(h), H);
     }
     if (want & CBCE__LOSS) {
         if (reduced) { /* acc += Lh + Ll */
