@@ -66,7 +66,7 @@ OBJS := $(patsubst src/cbce/core/%.c,$(BUILDDIR)/obj/%.o,$(SRCS))
 # the plain compile is the baseline, and the level is chosen per call at run time.  Levels
 # avx2/avx512 exist for x86-64 targets.  `make SIMD=0` builds the baseline only.
 SIMD ?= 1
-ISA_MARK := CBCE__ISA_NAME(
+ISA_MARK := CBCE__\(ISA_NAME\|STEPS\)(
 KERNEL_SRCS := $(if $(SRCS),$(shell grep -l '$(ISA_MARK)' $(SRCS)))
 TARGET_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
 ifeq ($(SIMD),0)

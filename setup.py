@@ -51,7 +51,7 @@ if platform.machine().lower() in ("x86_64", "amd64"):
 
 
 def kernel_files(sources):
-    return [s for s in sources if "CBCE__ISA_NAME(" in open(s).read()]
+    return [s for s in sources if re.search(r"CBCE__(ISA_NAME|STEPS)\(", open(s).read())]
 
 
 class build_ext_with_variants(build_ext):

@@ -10,7 +10,7 @@
 # A normal run first replays every saved finding (fuzz/findings/*.bin, inputs that once
 # failed) through both builds, so each stays a regression input.
 #
-# The core's kernel files (those containing CBCE__ISA_NAME( ) are compiled once per SIMD
+# The core's kernel files (those containing CBCE__ISA_NAME( or CBCE__STEPS( ) are compiled once per SIMD
 # level, as setup.py does (internal.h, note (d)), so the fuzzer compares the scalar, SSE2,
 # AVX2 and AVX-512 kernels.  Artifacts (crashing inputs) go to build/fuzz/artifacts/, the
 # corpus to build/fuzz/corpus/ (kept between runs).  Exit status: 0 if no crash.
@@ -34,7 +34,7 @@ for src in $(find src/cbce/core -name "*.c" | sort); do
     base=$(basename "$src" .c)
     $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$OUT/obj/$base.o"
     objs+=("$OUT/obj/$base.o")
-    if grep -q "CBCE__ISA_NAME(" "$src"; then
+    if grep -qE "CBCE__(ISA_NAME|STEPS)\(" "$src"; then
         $CC $CFLAGS -fsanitize=fuzzer-no-link -DCBCE__ISA_VARIANT=1 -DCBCE__ISA_SUFFIX=_scalar \
             -fno-vectorize -fno-slp-vectorize -c "$src" -o "$OUT/obj/${base}_scalar.o"
         objs+=("$OUT/obj/${base}_scalar.o")

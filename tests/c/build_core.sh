@@ -7,7 +7,7 @@ for f in $(find "$root/src/cbce/core" -name "*.c" | sort); do
     o="$tmp/$(basename "$f" .c).o"
     $CC $FLAGS $inc -c "$f" -o "$o"
     objs="$objs $o"
-    if grep -q 'CBCE__ISA_NAME(' "$f"; then
+    if grep -qE 'CBCE__(ISA_NAME|STEPS)\(' "$f"; then
         variants="scalar:-fno-tree-vectorize:-fno-tree-slp-vectorize"
         case $(uname -m) in
         x86_64|amd64)

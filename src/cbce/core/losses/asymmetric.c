@@ -95,5 +95,4 @@ CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, expm1l, logl, log1p
 CBCE__FAMILY_STEP(asymmetric_step_d, CBCE__ASYMMETRIC_D)
 CBCE__FAMILY_STEP(asymmetric_step_x, CBCE__ASYMMETRIC_X)
 
-const cbce__steps CBCE__ISA_NAME(cbce__asymmetric_steps) = {asymmetric_step_d,
-                                                            asymmetric_step_x, NULL, NULL};
+CBCE__STEPS(cbce__asymmetric_steps, asymmetric_step_d, asymmetric_step_x, NULL, NULL);

@@ -30,7 +30,7 @@ extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 
 /* The step: gamma and alpha are per-call constants, tested once per chunk. */
 #define CBCE__FOCAL_STEP(NAME, BCE, GAMMA)                                                \
-    static void NAME(int want, size_t c, const double *x, const double *t,                \
+    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x, const double *t,                \
                      const double *p, const double *w, const double *m,                   \
                      const double *ml, const cbce__consts *k, double *l, double *g,       \
                      double *h)                                                           \
@@ -42,4 +42,4 @@ extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 CBCE__FOCAL_STEP(focal_step_d, focal_bce_step_d, focal_gamma_step_d)
 CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
 
-const cbce__steps CBCE__ISA_NAME(cbce__focal_steps) = {focal_step_d, focal_step_x, NULL, NULL};
+CBCE__STEPS(cbce__focal_steps, focal_step_d, focal_step_x, NULL, NULL);

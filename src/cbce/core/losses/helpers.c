@@ -27,12 +27,9 @@ CBCE__FAMILY_STEP(log_sigmoid_step_x, CBCE__LOG_SIGMOID_X)
 CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
 CBCE__FAMILY_STEP(softplus_step_x, CBCE__SOFTPLUS_X)
 
-const cbce__steps CBCE__ISA_NAME(cbce__sigmoid_steps) = {sigmoid_step_d, sigmoid_step_x, NULL,
-                                                            NULL};
-const cbce__steps CBCE__ISA_NAME(cbce__log_sigmoid_steps) = {log_sigmoid_step_d,
-                                                             log_sigmoid_step_x, NULL, NULL};
-const cbce__steps CBCE__ISA_NAME(cbce__softplus_steps) = {softplus_step_d, softplus_step_x,
-                                                             NULL, NULL};
+CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x, NULL, NULL);
+CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x, NULL, NULL);
+CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x, NULL, NULL);
 
 #ifndef CBCE__ISA_VARIANT
 CBCE__DECLARE_STEPS(cbce__sigmoid_steps);

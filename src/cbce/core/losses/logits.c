@@ -274,10 +274,11 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
 
 /* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
  * family itself runs cbce__x64_span): the careful element on every element. */
-static void logits_step_x(int want, size_t c, const double *x, const double *t,
-                          const double *p, const double *w, const double *m,
-                          const double *ml, const cbce__consts *k, double *l, double *g,
-                          double *h)
+CBCE__MAYBE_UNUSED static void logits_step_x(int want, size_t c, const double *x,
+                                              const double *t, const double *p,
+                                              const double *w, const double *m,
+                                              const double *ml, const cbce__consts *k,
+                                              double *l, double *g, double *h)
 {
     cbce__x64k kx = cbce__x64_consts(k->eps);
     size_t i;
@@ -300,5 +301,4 @@ static void x64_span(int want, int reduced, const cbce__span *S, const cbce__spa
 #define x64_span cbce__x64_span
 #endif
 
-const cbce__steps CBCE__ISA_NAME(cbce__logits_steps) = {logits_step_d, logits_step_x,
-                                                        logits32_span, x64_span};
+CBCE__STEPS(cbce__logits_steps, logits_step_d, logits_step_x, logits32_span, x64_span);

@@ -97,6 +97,5 @@ CBCE__FAMILY_STEP(poly1_step_x, CBCE__POLY1_X)
 CBCE__FAMILY_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
-const cbce__steps CBCE__ISA_NAME(cbce__poly1_steps) = {poly1_step_d, poly1_step_x, NULL, NULL};
-const cbce__steps CBCE__ISA_NAME(cbce__poly1_focal_steps) = {poly1_focal_step_d,
-                                                             poly1_focal_step_x, NULL, NULL};
+CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, NULL, NULL);
+CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x, NULL, NULL);

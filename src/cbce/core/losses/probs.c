@@ -23,7 +23,7 @@
 CBCE__FAMILY_STEP(probs_step_d, CBCE__PROBS_CALL_D)
 CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)
 
-const cbce__steps CBCE__ISA_NAME(cbce__probs_steps) = {probs_step_d, probs_step_x, NULL, NULL};
+CBCE__STEPS(cbce__probs_steps, probs_step_d, probs_step_x, NULL, NULL);
 
 #ifndef CBCE__ISA_VARIANT
 /*
