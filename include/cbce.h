@@ -156,7 +156,8 @@ typedef struct cbce_args {
     int num_threads;              /* <= 0 or 1: the calling thread only */
     int simd;                     /* a cbce_simd_t; AUTO (0) picks the best available, a
                                      level above what the CPU supports is lowered */
-    /* after the first sized layout; zero: no poly term, no focusing, no margin */
+    /* appended after the first sized layout (a zero field: no poly term, no focusing, no
+       margin) */
     double epsilon;               /* Poly-1: coefficient of the poly term, any finite real */
     double gamma_pos;             /* asymmetric: exponent of the positive term, >= 0 */
     double gamma_neg;             /* asymmetric: exponent of the negative term, >= 0 */

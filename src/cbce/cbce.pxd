@@ -30,6 +30,10 @@ cdef extern from "cbce.h" nogil:
         CBCE_ERR_THREADS
         CBCE_ERR_OPERAND
         CBCE_ERR_ARGS_SIZE
+        CBCE_ERR_EPSILON
+        CBCE_ERR_GAMMA_POS
+        CBCE_ERR_GAMMA_NEG
+        CBCE_ERR_CLIP
         CBCE_STATUS_COUNT
 
     ctypedef enum cbce_dtype_t:
@@ -76,6 +80,10 @@ cdef extern from "cbce.h" nogil:
         double gamma
         int num_threads
         int simd
+        double epsilon
+        double gamma_pos
+        double gamma_neg
+        double clip
 
     unsigned cbce_version_number()
     const char *cbce_version_string()
