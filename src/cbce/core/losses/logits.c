@@ -4,7 +4,7 @@
  */
 #include "losses/logits_elem.h"
 #include "losses/step.h"
-#include "simd/vec.h"
+#include "math/vec_math.h"
 
 #define CBCE__LOGITS_CALL_D(W, i)                                                         \
     cbce__logits_d(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
@@ -47,12 +47,10 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
  * about 2^-28 relative before the one rounding to float, which gives <= 0.5 + 2^-28 * 2^24
  * ~ 0.56 ulp (measured maxima: tests/c/acc_logits32.c); weight, pos_weight and grad_output
  * are multiplied in before that rounding.  No division instruction, no table:
- *   e = exp(-a) = 2^(-a/ln2): n = round(-a/ln2), g = -a/ln2 - n in [-1/2, 1/2],
- *       2^g by a degree-7 polynomial (2^-34.5), scaled by 2^n (vd_scalef).  The rounding
- *       of a/ln2 moves e by <= 2^-53 * a/ln2 * ln2 relative: 2^-43 at a = 1000, where
- *       a is clamped (e = 2^-1443 = 0; results there are far below float's range even
- *       times the largest weight and pos_weight, 2^256).
- *   t = log1p(e) = u Q(u^2), u = e/(2+e) in [0, 1/3], Q of degree 5 (2^-33);
+ *   e = exp(-a) by vd_exp_neg (math/vec_math.h: 2^-34.5; a clamped at 1000, where e = 0
+ *       and results are far below float's range even times the largest weight and
+ *       pos_weight, 2^256);
+ *   t = log1p(e) by vd_log1p_u from u = e/(2+e) in [0, 1/3] (2^-33);
  *   s = e/(1+e), r = 1/(1+e): reciprocals by vd_rcp27 (2^-28 on AVX-512, the largest
  *   term of the budget there; 2^-45 on AVX2, exact on the scalar level).
  * The formulas are logits_elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
@@ -61,23 +59,6 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
  * otherwise); lane sums: vector v of a span goes to accumulator v % K.
  */
 #define L32_K 4
-#define INV_LN2 0x1.71547652b82fep+0
-/* 2^g on [-1/2, 1/2], degree 7 (Chebyshev fit, 2^-34.5 relative) */
-#define E2_0 0x1.ffffffffa712fp-1
-#define E2_1 0x1.62e42fef9cc68p-1
-#define E2_2 0x1.ebfbe0aa04648p-3
-#define E2_3 0x1.c6b08da70cf75p-5
-#define E2_4 0x1.3b29d8ba9c555p-7
-#define E2_5 0x1.5d877597f08c6p-10
-#define E2_6 0x1.446c7a48d8078p-13
-#define E2_7 0x1.00c0e51820450p-16
-/* Q(w) = 2 atanh(sqrt w) / sqrt w on [0, 1/9], degree 5 (2^-33 relative) */
-#define Q5_0 0x1.ffffffff2dfd1p+0
-#define Q5_1 0x1.5555597b13e25p-1
-#define Q5_2 0x1.999638b350993p-2
-#define Q5_3 0x1.251228fdab135p-2
-#define Q5_4 0x1.b63e00431a586p-3
-#define Q5_5 0x1.f396ab57dbd64p-3
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
  * weights), from the input x, the raw target tr and the pos_weight pw. */
@@ -85,26 +66,14 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
                            const vd_t *tr, const vd_t *pw, vd_t keep, vd_t half, vd_t *lo,
                            vd_t *gr, vd_t *he)
 {
-    vd_t a[L32_K], g[L32_K], n[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
+    vd_t a[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
     vm_t pos[L32_K];
     const vd_t one = vd_set1(1.0);
     int j;
-    for (j = 0; j < nk; j++) {
+    for (j = 0; j < nk; j++)
         a[j] = vd_abs(x[j]);
-        g[j] = vd_mul(vd_min(vd_set1(1000.0), a[j]), vd_set1(-INV_LN2));
-        n[j] = vd_round(g[j]);
-        g[j] = vd_sub(g[j], n[j]);
-    }
-    for (j = 0; j < nk; j++) {
-        vd_t p = vd_mla(vd_set1(E2_7), g[j], vd_set1(E2_6));
-        p = vd_mla(p, g[j], vd_set1(E2_5));
-        p = vd_mla(p, g[j], vd_set1(E2_4));
-        p = vd_mla(p, g[j], vd_set1(E2_3));
-        p = vd_mla(p, g[j], vd_set1(E2_2));
-        p = vd_mla(p, g[j], vd_set1(E2_1));
-        p = vd_mla(p, g[j], vd_set1(E2_0));
-        e[j] = vd_ldexp(p, n[j]); /* n in [-1443, 0] */
-    }
+    for (j = 0; j < nk; j++)
+        e[j] = vd_exp_neg(a[j]);
     for (j = 0; j < nk; j++) {
         pos[j] = vd_ge(x[j], vd_zero());
         y[j] = plain ? tr[j] : vd_mla(tr[j], keep, half);
@@ -113,21 +82,13 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
         L[j] = vd_add(q[j], py[j]);
     }
     if (want & CBCE__LOSS) {
-        vd_t u[L32_K], w[L32_K], Q[L32_K];
+        vd_t t[L32_K];
         for (j = 0; j < nk; j++)
-            u[j] = vd_mul(e[j], vd_rcp27(vd_add(vd_set1(2.0), e[j])));
-        for (j = 0; j < nk; j++) {
-            w[j] = vd_mul(u[j], u[j]);
-            Q[j] = vd_mla(vd_set1(Q5_5), w[j], vd_set1(Q5_4));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_3));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_2));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_1));
-            Q[j] = vd_mla(Q[j], w[j], vd_set1(Q5_0));
-        }
+            t[j] = vd_log1p_u(vd_mul(e[j], vd_rcp27(vd_add(vd_set1(2.0), e[j]))));
         for (j = 0; j < nk; j++) {
             vd_t c = vd_select(pos[j], q[j], py[j]);
             vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
-            lo[j] = vd_mla(L[j], vd_mul(u[j], Q[j]), ca);
+            lo[j] = vd_mla(L[j], t[j], ca);
         }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
