@@ -4,6 +4,7 @@
  */
 #include "losses/logits_elem.h"
 #include "losses/step.h"
+#include "losses/span32.h"
 #include "math/vec_math.h"
 
 #define CBCE__LOGITS_CALL_D(W, i)                                                         \
@@ -56,9 +57,9 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
  * The formulas are logits_elem.h's.  c*a is 0 where c = 0 (the limit at an infinite logit; NaN
  * still comes through t).
  * K = 4 independent vectors are in flight per step (the chain is long and latency-bound
- * otherwise); lane sums: vector v of a span goes to accumulator v % K.
+ * otherwise; the frame is span32.h).
  */
-#define L32_K 4
+#define L32_K CBCE__S32_K
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
  * weights), from the input x, the raw target tr and the pos_weight pw. */
@@ -106,129 +107,22 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
     }
 }
 
-/* Element i of an operand of dtype dt as double: a full vector, or the first m lanes (a
- * bool byte other than 0 is 1). */
-CBCE__VI vd_t load_any(const void *p, int dt, size_t i, size_t m)
-{
-    if (m >= CBCE__VW) {
-        switch (dt) {
-        case CBCE_F32: return vd_load_f32((const float *)p + i);
-        case CBCE_F64: return vd_load((const double *)p + i);
-        case CBCE_I8: return vd_load_i8((const int8_t *)p + i);
-        case CBCE_BOOL: return vd_min(vd_load_u8((const uint8_t *)p + i), vd_set1(1.0));
-        default: return vd_load_u8((const uint8_t *)p + i);
-        }
-    }
-    switch (dt) {
-    case CBCE_F32: return vd_loadn_f32((const float *)p + i, m);
-    case CBCE_F64: return vd_loadn((const double *)p + i, m);
-    case CBCE_I8: return vd_loadn_i8((const int8_t *)p + i, m);
-    case CBCE_BOOL: return vd_min(vd_loadn_u8((const uint8_t *)p + i, m), vd_set1(1.0));
-    default: return vd_loadn_u8((const uint8_t *)p + i, m);
-    }
-}
-
-CBCE__VI vd_t load_f32(const float *p, size_t i, size_t m)
-{
-    return m >= CBCE__VW ? vd_load_f32(p + i) : vd_loadn_f32(p + i, m);
-}
-
-CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
-{
-    if (m >= CBCE__VW)
-        vd_store_f32((float *)p + i, v);
-    else
-        vd_storen_f32((float *)p + i, v, m);
-}
-
-/* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
- * loads, logits32_vec, the weights, the stores or lane sums into acc[j0 + j]. */
-CBCE__VI void logits32_step(const int want, const int reduced, const int plain, const int nk,
-                            const cbce__span *S, const cbce__span_consts *k, size_t i,
-                            size_t m, vd_t *acc, int j0)
-{
-    vd_t X[L32_K], T[L32_K], P[L32_K], W[L32_K], lo[L32_K], gr[L32_K], he[L32_K];
-    int j;
-    for (j = 0; j < nk; j++) {
-        size_t ij = i + (size_t)j * CBCE__VW;
-        X[j] = load_f32((const float *)S->x, ij, m);
-        T[j] = plain ? load_f32((const float *)S->t, ij, m) : load_any(S->t, S->tdtype, ij, m);
-        P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
-        W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
-    }
-    logits32_vec(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
-    for (j = 0; j < nk; j++) {
-        size_t ij = i + (size_t)j * CBCE__VW;
-        if (want & CBCE__LOSS) {
-            vd_t l = plain ? lo[j] : vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
-            if (reduced)
-                acc[j0 + j] = vd_add(acc[j0 + j], m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
-            else
-                store_f32(S->l, ij, l, m);
-        }
-        if (want & (CBCE__GRAD | CBCE__HESS)) {
-            vd_t mu = plain ? vd_set1(k->gscale)
-                      : S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
-                              : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
-            if (want & CBCE__GRAD)
-                store_f32(S->g, ij, vd_mul(mu, gr[j]), m);
-            if (want & CBCE__HESS)
-                store_f32(S->h, ij, vd_mul(mu, he[j]), m);
-        }
-    }
-}
-
-CBCE__VI void logits32_span_body(const int want, const int reduced, const int plain,
-                                 const cbce__span *S, const cbce__span_consts *k)
-{
-    vd_t acc[L32_K];
-    size_t i = 0, c = S->c;
-    int j;
-    for (j = 0; j < L32_K; j++)
-        acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
-    for (; i + L32_K * CBCE__VW <= c; i += L32_K * CBCE__VW)
-        logits32_step(want, reduced, plain, L32_K, S, k, i, CBCE__VW, acc, 0);
-    for (j = 0; i < c; i += CBCE__VW, j++)
-        logits32_step(want, reduced, plain, 1, S, k, i, c - i, acc, j);
-    if (reduced)
-        for (j = 0; j < L32_K; j++)
-            vd_store(S->lanes + j * CBCE__VW, acc[j]);
-}
-
-/* `plain`: the common case (float32 target, no smoothing, no weight or pos_weight other
- * than 1, unit multipliers) without the arithmetic by those ones; its results are bitwise
- * those of the general body (every skipped operation is exact: t*1 + 0, 1*y, 1*l). */
-#define L32_BODIES(PLAIN)                                                                \
-    switch (want) {                                                                      \
-    case CBCE__LOSS:                                                                     \
-        if (reduced)                                                                     \
-            logits32_span_body(CBCE__LOSS, 1, PLAIN, S, k);                              \
-        else                                                                             \
-            logits32_span_body(CBCE__LOSS, 0, PLAIN, S, k);                              \
-        break;                                                                           \
-    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, PLAIN, S, k); break;              \
-    case CBCE__LOSS | CBCE__GRAD:                                                        \
-        if (reduced)                                                                     \
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, PLAIN, S, k);                 \
-        else                                                                             \
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, PLAIN, S, k);                 \
-        break;                                                                           \
-    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, PLAIN, S, k); break;         \
-    }
+#define CBCE__S32_VEC logits32_vec
+#define CBCE__S32_NAME logits32
+#define CBCE__S32_PLAIN 1
+#include "losses/span32.h"
 
 static void logits32_span(int want, int reduced, const cbce__span *S,
                           const cbce__span_consts *k0)
 {
-    cbce__span_consts kc = *k0, *k = &kc;
-    if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
-        kc.half = kc.eps;
-    if (S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && kc.eps == 0 && kc.pk == 1 &&
-        kc.wk == 1 && kc.lscale == 1 && kc.wpre == 1)
-        L32_BODIES(1)
-    else
-        L32_BODIES(0)
+    cbce__span_consts k = *k0;
+    if (k.eps > 0 && k.half == 0) /* as in logits_step_d */
+        k.half = k.eps;
+    logits32_run(want, reduced,
+                 S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && k.eps == 0 &&
+                     k.pk == 1 && k.wk == 1 && k.lscale == 1 && k.wpre == 1,
+                 S, &k);
 }
-#undef L32_BODIES
 
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */
 #include "losses/logits64.h"
