@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "losses/logits_elem.h"
+#include "losses/span32.h"
 #include "losses/step.h"
+#include "math/vec_math.h"
 
 /* The "want" argument W is always CBCE__LOSS for the helpers. */
 #define CBCE__SIGMOID_D(W, i) l[i] = cbce__sigmoid_d(x[i])
@@ -27,9 +29,48 @@ CBCE__FAMILY_STEP(log_sigmoid_step_x, CBCE__LOG_SIGMOID_X)
 CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
 CBCE__FAMILY_STEP(softplus_step_x, CBCE__SOFTPLUS_X)
 
-CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x, NULL, NULL);
-CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x, NULL, NULL);
-CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x, NULL, NULL);
+/*
+ * float32 data: span kernels on the vector layer, in double to about 2^-28 relative
+ * before the one rounding to float (<= 0.5 + 2^-28 * 2^24 ~ 0.56 ulp), with
+ * math/vec_math.h's e = exp(-|x|) (2^-34.5) and log1p(e) from u = e/(2+e) (2^-33) and
+ * vd_rcp27 (2^-28 on AVX-512) for the reciprocals; the formulas are logits_elem.h's
+ * (two terms of one sign, never 1 - sigmoid).  NaN propagates through e; x = +-inf gives
+ * e = 0 and the limits.  The driver asks them only for an unreduced loss (helper_run).
+ */
+CBCE__VI vd_t sigmoid32(vd_t x)
+{
+    vd_t e = vd_exp_neg(vd_abs(x)), r = vd_rcp27(vd_add(vd_set1(1.0), e));
+    return vd_select(vd_ge(x, vd_zero()), r, vd_mul(e, r));
+}
+
+/* log1p(exp(-|x|)) */
+CBCE__VI vd_t softplus_neg_abs32(vd_t x)
+{
+    vd_t e = vd_exp_neg(vd_abs(x));
+    return vd_log1p_u(vd_mul(e, vd_rcp27(vd_add(vd_set1(2.0), e))));
+}
+
+CBCE__VI vd_t log_sigmoid32(vd_t x)
+{
+    return vd_sub(vd_select(vd_lt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+}
+
+CBCE__VI vd_t softplus32(vd_t x)
+{
+    return vd_add(vd_select(vd_gt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+}
+
+/* out = F(x) over the span, K vectors per step */
+#define CBCE__HELPER_SPAN(NAME, F)                                                            static void NAME(int want, int reduced, const cbce__span *S,                                                const cbce__span_consts *k)                                               {                                                                                              const float *x = (const float *)S->x;                                                      size_t i = 0, c = S->c;                                                                    int j;                                                                                     (void)want;                                                                                (void)reduced;                                                                             (void)k;                                                                                   for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)                           for (j = 0; j < CBCE__S32_K; j++)                                                              vd_store_f32((float *)S->l + i + j * CBCE__VW,                                                          F(vd_load_f32(x + i + j * CBCE__VW)));                                for (; i < c; i += CBCE__VW)                                                                   store_f32(S->l, i, F(load_f32(x, i, c - i)), c - i);                               }
+
+CBCE__HELPER_SPAN(sigmoid_span_d, sigmoid32)
+CBCE__HELPER_SPAN(log_sigmoid_span_d, log_sigmoid32)
+CBCE__HELPER_SPAN(softplus_span_d, softplus32)
+
+CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x, sigmoid_span_d, NULL);
+CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x,
+            log_sigmoid_span_d, NULL);
+CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x, softplus_span_d, NULL);
 
 #ifndef CBCE__ISA_VARIANT
 CBCE__DECLARE_STEPS(cbce__sigmoid_steps);
