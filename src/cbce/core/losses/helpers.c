@@ -61,16 +61,37 @@ CBCE__VI vd_t softplus32(vd_t x)
 }
 
 /* out = F(x) over the span, K vectors per step */
-#define CBCE__HELPER_SPAN(NAME, F)                                                            static void NAME(int want, int reduced, const cbce__span *S,                                                const cbce__span_consts *k)                                               {                                                                                              const float *x = (const float *)S->x;                                                      size_t i = 0, c = S->c;                                                                    int j;                                                                                     (void)want;                                                                                (void)reduced;                                                                             (void)k;                                                                                   for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)                           for (j = 0; j < CBCE__S32_K; j++)                                                              vd_store_f32((float *)S->l + i + j * CBCE__VW,                                                          F(vd_load_f32(x + i + j * CBCE__VW)));                                for (; i < c; i += CBCE__VW)                                                                   store_f32(S->l, i, F(load_f32(x, i, c - i)), c - i);                               }
+#define CBCE__HELPER_SPAN(NAME, F)                                                        \
+    CBCE__MAYBE_UNUSED static void NAME(int want, int reduced, const cbce__span *S,        \
+                                        const cbce__span_consts *k)                        \
+    {                                                                                      \
+        const float *x = (const float *)S->x;                                              \
+        size_t i = 0, c = S->c;                                                            \
+        int j;                                                                             \
+        (void)want;                                                                        \
+        (void)reduced;                                                                     \
+        (void)k;                                                                           \
+        for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)               \
+            for (j = 0; j < CBCE__S32_K; j++)                                              \
+                vd_store_f32((float *)S->l + i + j * CBCE__VW,                             \
+                             F(vd_load_f32(x + i + j * CBCE__VW)));                        \
+        for (; i < c; i += CBCE__VW)                                                       \
+            store_f32(S->l, i, F(load_f32(x, i, c - i)), c - i);                           \
+    }
 
 CBCE__HELPER_SPAN(sigmoid_span_d, sigmoid32)
 CBCE__HELPER_SPAN(log_sigmoid_span_d, log_sigmoid32)
 CBCE__HELPER_SPAN(softplus_span_d, softplus32)
 
-CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x, sigmoid_span_d, NULL);
+CBCE__S32_FORWARD(cbce__sigmoid_steps, sigmoid_span_d)
+CBCE__S32_FORWARD(cbce__log_sigmoid_steps, log_sigmoid_span_d)
+CBCE__S32_FORWARD(cbce__softplus_steps, softplus_span_d)
+CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x,
+            CBCE__S32_SPAN(cbce__sigmoid_steps, sigmoid_span_d), NULL);
 CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x,
-            log_sigmoid_span_d, NULL);
-CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x, softplus_span_d, NULL);
+            CBCE__S32_SPAN(cbce__log_sigmoid_steps, log_sigmoid_span_d), NULL);
+CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x,
+            CBCE__S32_SPAN(cbce__softplus_steps, softplus_span_d), NULL);
 
 #ifndef CBCE__ISA_VARIANT
 CBCE__DECLARE_STEPS(cbce__sigmoid_steps);

@@ -112,8 +112,8 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
 #define CBCE__S32_PLAIN 1
 #include "losses/span32.h"
 
-static void logits32_span(int want, int reduced, const cbce__span *S,
-                          const cbce__span_consts *k0)
+CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__span *S,
+                                             const cbce__span_consts *k0)
 {
     cbce__span_consts k = *k0;
     if (k.eps > 0 && k.half == 0) /* as in logits_step_d */
@@ -156,4 +156,6 @@ static void x64_span(int want, int reduced, const cbce__span *S, const cbce__spa
 #define x64_span cbce__x64_span
 #endif
 
-CBCE__STEPS(cbce__logits_steps, logits_step_d, logits_step_x, logits32_span, x64_span);
+CBCE__S32_FORWARD(cbce__logits_steps, logits32_span)
+CBCE__STEPS(cbce__logits_steps, logits_step_d, logits_step_x,
+            CBCE__S32_SPAN(cbce__logits_steps, logits32_span), x64_span);

@@ -20,6 +20,7 @@
 #define CBCE_SPAN32_H
 
 #include "internal.h"
+#include "losses/step.h"
 #include "simd/vec.h"
 
 #define CBCE__S32_K 4
@@ -58,6 +59,27 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
     else
         vd_storen_f32((float *)p + i, v, m);
 }
+
+/*
+ * CBCE__S32_SPAN(STEPS, FN): the span function a family's table STEPS lists for float32
+ * data, FN (defined CBCE__MAYBE_UNUSED) or, at the baseline level of a build with the
+ * scalar level, a forwarder to the scalar level's: both have VW 1 and compile the same C
+ * without FMA (the same IEEE operations in the same order, so the same results), which
+ * saves the baseline's copy.  CBCE__S32_FORWARD(STEPS, FN) defines that forwarder.
+ */
+#if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS && CBCE__VW == 1
+#define CBCE__S32_FORWARD(STEPS, FN)                                                      \
+    extern const cbce__steps STEPS##_scalar;                                              \
+    static void FN##_fwd(int want, int reduced, const cbce__span *S,                      \
+                         const cbce__span_consts *k)                                      \
+    {                                                                                     \
+        STEPS##_scalar.d_span(want, reduced, S, k);                                       \
+    }
+#define CBCE__S32_SPAN(STEPS, FN) FN##_fwd
+#else
+#define CBCE__S32_FORWARD(STEPS, FN)
+#define CBCE__S32_SPAN(STEPS, FN) FN
+#endif
 
 #define CBCE__S32_CAT2(a, b) a##b
 #define CBCE__S32_CAT(a, b) CBCE__S32_CAT2(a, b)
