@@ -27,14 +27,14 @@ CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)
 
 /*
  * float32 data: the span kernel on the vector layer (frame: span32.h), in double to about
- * 2^-28 relative before the one rounding to float (<= 0.5 + 2^-28 * 2^24 ~ 0.56 ulp), with
- * the formulas of probs_elem.h:
- *   log x by vd_log_pos (math/vec_math.h, 2^-27.9); log(1 - x) as vd_log_pos(m) + c with
+ * 2^-32 relative before the one rounding to float (<= 0.5 + 2^-32 * 2^24 ~ 0.504 ulp),
+ * with the formulas of probs_elem.h:
+ *   log x by vd_log_pos (math/vec_math.h, 2^-32.9); log(1 - x) as vd_log_pos(m) + c with
  *   m + c = 1 - x exactly (fast_two_sum; c = 0 for x >= 2^-29, where 1 - x is exact in
  *   double; below, c/m = c (1 + O(x)) is taken as c); x = 0 and x = 1 select the clamp
  *   value -100 directly (vd_log_pos needs a positive argument);
- *   the quotients by vd_rcp27 of den = max(x (1 - x), EPS) and of den^2 (2^-28 on AVX-512,
- *   den in [2^-40, 1/4]), no division.
+ *   the quotients by vd_rcp50 of den = max(x (1 - x), EPS) and of den^2 (den in
+ *   [2^-40, 1/4]), no division.
  * Inputs were checked to lie in [0, 1] (cbce__domain), so no NaN reaches it.
  */
 CBCE__VI void probs32_vec(const int want, const int plain, const int nk, const vd_t *x,
@@ -66,9 +66,9 @@ CBCE__VI void probs32_vec(const int want, const int plain, const int nk, const v
             vd_t den = vd_max(vd_mul(x[j], m[j]), vd_set1((double)1e-12f));
             vd_t r = vd_sub(x[j], y[j]);
             if (want & CBCE__GRAD)
-                gr[j] = vd_mul(r, vd_rcp27(den));
+                gr[j] = vd_mul(r, vd_rcp50(den));
             if (want & CBCE__HESS)
-                he[j] = vd_mul(vd_mla(r, r, vd_mul(y[j], q[j])), vd_rcp27(vd_mul(den, den)));
+                he[j] = vd_mul(vd_mla(r, r, vd_mul(y[j], q[j])), vd_rcp50(vd_mul(den, den)));
         }
     }
 }

@@ -12,9 +12,11 @@
  *                   2 atanh(u) = u Q(u^2), Q of degree 5 (2^-33 relative).
  *   vd_log_pos(x)   log x for a positive normal finite double x: x = 2^k m with m in
  *                   [sqrt(1/2), sqrt 2) (vd_getexp, vd_getmant), log m = vd_log1p_u(f/(2+f)),
- *                   f = m - 1 exact, 1/(2+f) by vd_rcp27; plus k ln2.  Relative error
- *                   <= 2^-27.9 (vd_rcp27's 2^-28 and Q's 2^-33; for k != 0, |k ln2| >= 2|log m|,
- *                   so the sum does not amplify them).  log 1 = 0 exactly.
+ *                   f = m - 1 exact, 1/(2+f) by vd_rcp50; plus k ln2.  Relative error
+ *                   <= 2^-32.9 (Q's 2^-33 and vd_rcp50's 2^-50; for k != 0, |k ln2| >=
+ *                   2 |log m|, so the sum does not amplify them), absolute error <= 2^-34.4
+ *                   + 2^-53 |k ln2| (|log m| <= 0.35: what exp(gamma log x) needs).
+ *                   log 1 = 0 exactly.
  */
 #ifndef CBCE_MATH_VEC_MATH_H
 #define CBCE_MATH_VEC_MATH_H
@@ -59,7 +61,7 @@ CBCE__VI vd_t vd_log_pos(vd_t x)
     k = vd_select(big, vd_add(k, vd_set1(1.0)), k);
     m = vd_select(big, vd_mul(m, vd_set1(0.5)), m);
     f = vd_sub(m, vd_set1(1.0));
-    f = vd_log1p_u(vd_mul(f, vd_rcp27(vd_add(vd_set1(2.0), f))));
+    f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
     return vd_mla(k, vd_set1(CBCE__VM_LN2), f);
 }
 
