@@ -162,6 +162,12 @@ typedef struct cbce_args {
     double gamma_pos;             /* asymmetric: exponent of the positive term, >= 0 */
     double gamma_neg;             /* asymmetric: exponent of the negative term, >= 0 */
     double clip;                  /* asymmetric: probability margin in [0, 1); 0: none */
+    /* appended after clip (zero: the call's own denominator) */
+    double mean_denominator;      /* MEAN / WEIGHTED_MEAN over one shard of a larger array:
+                                     that array's n or weight sum, as the double-double
+                                     mean_denominator + mean_denominator_lo, replaces this
+                                     call's own n or weight sum (0: this call's own) */
+    double mean_denominator_lo;   /* read only when mean_denominator is not 0 */
 } cbce_args_t;
 
 /* Version of the library actually linked (may differ from the header's macros). */
@@ -187,6 +193,11 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  *       reduced value into *result (out may then be NULL).  Empty input: sum 0, mean NaN.
  * _bwd: writes d loss / d x into grad[i * grad_stride], scaled by grad_output and, for MEAN
  *       and WEIGHTED_MEAN, divided by n or by the sum of the weights.
+ * A shard: with a->mean_denominator set to a larger array's n or weight sum (the latter as
+ * a double-double rounded from the exact sum), a MEAN or WEIGHTED_MEAN call on a part of
+ * that array divides by it instead (the loss too): the gradient is then bitwise that of
+ * the call on the whole array, element for element, when the whole array's own weight sum
+ * is exact as a double-double (weights spanning less than ~50 binades) and finite.
  * _fwd_bwd: both from one pass over memory.
  * _grad_hess: elementwise gradient and second derivative (reduction ignored).
  * grad may alias input when both have the same stride (in-place gradient; a reduced
