@@ -193,16 +193,16 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  *       reduced value into *result (out may then be NULL).  Empty input: sum 0, mean NaN.
  * _bwd: writes d loss / d x into grad[i * grad_stride], scaled by grad_output and, for MEAN
  *       and WEIGHTED_MEAN, divided by n or by the sum of the weights.
- * A shard: with a->mean_denominator set to a larger array's n or weight sum (the latter as
- * a double-double rounded from the exact sum), a MEAN or WEIGHTED_MEAN call on a part of
- * that array divides by it instead (the loss too): the gradient is then bitwise that of
- * the call on the whole array, element for element, when the whole array's own weight sum
- * is exact as a double-double (weights spanning less than ~50 binades) and finite.
  * _fwd_bwd: both from one pass over memory.
  * _grad_hess: elementwise gradient and second derivative (reduction ignored).
  * grad may alias input when both have the same stride (in-place gradient; a reduced
  * _fwd_bwd then forms the rescaled sum of an overflowing total in its one pass, with the
  * same bits).  Any other overlap of an output with an operand is not allowed.
+ * Shards: a MEAN or WEIGHTED_MEAN call on part of a larger array, with a->mean_denominator
+ * set to that array's n or weight sum (the latter as the double-double rounded from the
+ * exact sum), divides by it instead of its own (the loss too).  Its gradient is then
+ * bitwise the whole array's call's, element for element, when that call's own weight sum
+ * is exact as a double-double (weights spanning less than ~50 binades, sum below 2^996).
  */
 /*
  * Binary cross-entropy on probabilities, torch.nn.functional.binary_cross_entropy's

@@ -32,7 +32,7 @@ Design notes
     then uses in place of the block's own (``cbce_args_t.mean_denominator``): each element's
     multiplier ``weight * grad_output / denominator``, and with it its one rounding, is the
     one the call on the whole array forms.  This holds while the core's own double-double
-    weight sum is exact (weights spanning fewer than ~50 binades) and finite; a float64
+    weight sum is exact (weights spanning fewer than ~50 binades, sum below 2^996); a float64
     weight sum above the double range raises a ValueError when the block is computed.
     tests/test_integrations_dask.py checks it on a 2-process cluster for every family, on
     gradients searched for near a rounding midpoint.
