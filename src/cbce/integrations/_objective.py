@@ -158,21 +158,13 @@ _OBJECTIVE_DOC = """{summary}
     """
 
 
-def define_objective(module: str, name: str, **doc: str
-                     ) -> Callable[..., Callable[[ArrayLike, Any], _GradHess]]:
-    """The public ``objective(...)`` of a framework's module: its keywords, and its docstring
-    from the text shared above with the framework's own parts (summary, pos_weight,
-    min_hessian, returns, notes); the objectives it makes are named `name`."""
-    def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
-                  gamma: float | None = None, alpha: float | None = None,
-                  min_hessian: float = 1e-16, loss: str | None = None, **settings: float
-                  ) -> Callable[[ArrayLike, Any], _GradHess]:
-        return framework_objective(name, pos_weight, label_smoothing, gamma, alpha,
-                                   min_hessian, loss, settings)
+Objective = Callable[[ArrayLike, Any], _GradHess]
 
+
+def objective_doc(**parts: str) -> str:
+    """The docstring of a framework's ``objective(...)``: the text above with the
+    framework's own parts (summary, pos_weight, min_hessian, returns, notes)."""
     indent = dict(summary=4, pos_weight=8, min_hessian=8, returns=8, notes=4)
-    objective.__module__ = module
-    objective.__doc__ = _OBJECTIVE_DOC.format(**{
+    return _OBJECTIVE_DOC.format(**{
         k: textwrap.indent(textwrap.dedent(v).strip(), " " * indent[k]).lstrip()
-        for k, v in doc.items()})
-    return objective
+        for k, v in parts.items()})
