@@ -717,102 +717,19 @@ cdef object _elementwise(int which, x, out):
 
 
 def sigmoid(x, *, out=None):
-    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
-
-    Never forms ``1 - sigmoid``: tiny results keep their full precision, subnormals
-    included; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``.
-
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
-
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.sigmoid(np.array([-40.0, 0.0, 2.0], dtype=np.float32))
-    array([4.248354e-18, 5.000000e-01, 8.807971e-01], dtype=float32)
-    """
     return _elementwise(SIGMOID, x, out)
 
 
 def log_sigmoid(x, *, out=None):
-    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp.
-
-    No cancellation at large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0`` and
-    ``log_sigmoid(40.0) == -4.25e-18``.
-
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
-
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
-    array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
-    """
     return _elementwise(LOG_SIGMOID, x, out)
 
 
 def softplus(x, *, out=None):
-    """``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
-
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
-
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.softplus(np.array([-40.0, 0.0, 1000.0]))
-    array([4.24835426e-18, 6.93147181e-01, 1.00000000e+03])
-    """
     return _elementwise(SOFTPLUS, x, out)
+
+
+for _f in (sigmoid, log_sigmoid, softplus):
+    _f.__doc__ = _docs.helper(_f.__name__)
 
 
 cdef tuple _pair(out):
