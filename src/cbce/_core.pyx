@@ -47,22 +47,22 @@ cdef extern from "internal.h":
         CBCE__OP_BWD
         CBCE__OP_FWD_BWD
         CBCE__OP_GRAD_HESS
+        CBCE__HELPER_SIGMOID
+        CBCE__HELPER_LOG_SIGMOID
+        CBCE__HELPER_SOFTPLUS
     const size_t cbce__param_offsets[]
     int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1,
                    ptrdiff_t s1, void *result, void *o2, ptrdiff_t s2,
                    size_t *bad_index) noexcept nogil
     int cbce__check_family(int family, const cbce_args_t *a) noexcept
+    int cbce__helper(int which, int simd, int dtype, size_t n, const void *x,
+                     ptrdiff_t x_stride, void *out, ptrdiff_t out_stride) noexcept nogil
 
 _FAMILY_NUMBER = {f["name"]: i for i, f in enumerate(FAMILIES)}
 # name -> (offset in cbce_args_t, kind, message)
 _PARAM_SLOT = {name: (cbce__param_offsets[i], p[3], p[4]) for i, (name, p) in
                enumerate(PARAMS.items())}
 _PARAM_OF_STATUS = {p[0]: name for name, p in PARAMS.items()}
-
-cdef enum:
-    SIGMOID = 0
-    LOG_SIGMOID = 1
-    SOFTPLUS = 2
 
 REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
               "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
@@ -90,22 +90,6 @@ cdef int _target_code(cnp.ndarray t):
     if tn == cnp.NPY_FLOAT64:
         return CBCE_F64
     return -1
-
-
-cdef int _call_helper(int which, int f64, size_t n, const void *x, ptrdiff_t xs, void *o,
-                      ptrdiff_t ost) noexcept nogil:
-    """The typed C entry point of an elementwise helper."""
-    if which == SIGMOID:
-        if f64:
-            return cbce_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
-        return cbce_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
-    if which == LOG_SIGMOID:
-        if f64:
-            return cbce_log_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
-        return cbce_log_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
-    if f64:
-        return cbce_softplus_f64(n, <const double *>x, xs, <double *>o, ost)
-    return cbce_softplus_f32(n, <const float *>x, xs, <float *>o, ost)
 
 
 # ---- SIMD level ------------------------------------------------------------------------
@@ -705,7 +689,7 @@ cdef object _elementwise(int which, x, out):
     xs = v.strides[0] // v.itemsize if n > 1 else 0
     ws = w.strides[0] // w.itemsize if n > 1 else 0
     with nogil:
-        st = _call_helper(which, f64, n, px, xs, pw, ws)
+        st = cbce__helper(which, _simd, CBCE_F64 if f64 else CBCE_F32, n, px, xs, pw, ws)
     if st != CBCE_OK:
         raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
     if tmp is not None:
@@ -717,15 +701,15 @@ cdef object _elementwise(int which, x, out):
 
 
 def sigmoid(x, *, out=None):
-    return _elementwise(SIGMOID, x, out)
+    return _elementwise(CBCE__HELPER_SIGMOID, x, out)
 
 
 def log_sigmoid(x, *, out=None):
-    return _elementwise(LOG_SIGMOID, x, out)
+    return _elementwise(CBCE__HELPER_LOG_SIGMOID, x, out)
 
 
 def softplus(x, *, out=None):
-    return _elementwise(SOFTPLUS, x, out)
+    return _elementwise(CBCE__HELPER_SOFTPLUS, x, out)
 
 
 for _f in (sigmoid, log_sigmoid, softplus):

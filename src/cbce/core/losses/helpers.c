@@ -102,8 +102,11 @@ static const cbce__family cbce__log_sigmoid = {CBCE__STEP_TABLES(cbce__log_sigmo
                                                0};
 static const cbce__family cbce__softplus = {CBCE__STEP_TABLES(cbce__softplus_steps), 0, 0};
 
-static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t x_stride,
-                      void *out, ptrdiff_t out_stride, int dtype)
+static const cbce__family *const helper_families[] = {&cbce__sigmoid, &cbce__log_sigmoid,
+                                                      &cbce__softplus};
+
+int cbce__helper(int which, int simd, int dtype, size_t n, const void *x, ptrdiff_t x_stride,
+                 void *out, ptrdiff_t out_stride)
 {
     cbce_args_t a;
     cbce__outputs o = {0};
@@ -118,23 +121,25 @@ static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t 
     a.target = a.input;
     a.reduction = CBCE_REDUCTION_NONE;
     a.num_threads = 1;
+    a.simd = simd;
     o.loss = out;
     o.loss_stride = out_stride;
-    return cbce__run(f, &a, dtype, CBCE__LOSS, &o);
+    return cbce__run(helper_families[which], &a, dtype, CBCE__LOSS, &o);
 }
 
-#define CBCE__HELPER_API(NAME, SFX, T, DT)                                               \
+#define CBCE__HELPER_API(WHICH, NAME, SFX, T, DT)                                        \
     int cbce_##NAME##_##SFX(size_t n, const T *x, ptrdiff_t x_stride, T *out,            \
                             ptrdiff_t out_stride)                                        \
     {                                                                                    \
-        return helper_run(&cbce__##NAME, n, x, x_stride, out, out_stride, DT);           \
+        return cbce__helper(CBCE__HELPER_##WHICH, CBCE_SIMD_AUTO, DT, n, x, x_stride,   \
+                            out, out_stride);                                            \
     }
 
-CBCE__HELPER_API(sigmoid, f32, float, CBCE_F32)
-CBCE__HELPER_API(sigmoid, f64, double, CBCE_F64)
-CBCE__HELPER_API(log_sigmoid, f32, float, CBCE_F32)
-CBCE__HELPER_API(log_sigmoid, f64, double, CBCE_F64)
-CBCE__HELPER_API(softplus, f32, float, CBCE_F32)
-CBCE__HELPER_API(softplus, f64, double, CBCE_F64)
+CBCE__HELPER_API(SIGMOID, sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(SIGMOID, sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(LOG_SIGMOID, log_sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(LOG_SIGMOID, log_sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(SOFTPLUS, softplus, f32, float, CBCE_F32)
+CBCE__HELPER_API(SOFTPLUS, softplus, f64, double, CBCE_F64)
 
 #endif /* CBCE__ISA_VARIANT */
