@@ -46,7 +46,9 @@
         int pos = x >= 0, act;                                                             \
         R p = pos ? r : s, p1 = pos ? s : r, pd = r * s;                                   \
         R sp = pos ? t : a + t;                                                            \
-        R Fp = gp == 0 ? (R)1 : EXP(gp * (pos ? -a - t : -t));                             \
+        /* (exp of exactly 0 where gp = 0: a select of exp's result let GCC's masked     \
+         * vector code raise underflows, slow on x86) */                                \
+        R Fp = EXP(gp == 0 ? (R)0 : gp * (pos ? -a - t : -t));                             \
         R pm, V, nlV, Fm;                                                                  \
         act = p >= clip;                                                                   \
         pm = act ? p - clip : (R)0;                                                        \

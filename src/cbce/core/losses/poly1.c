@@ -48,7 +48,7 @@
         int pos = x >= 0;                                                                  \
         R A = pos ? q : y, B = pos ? y : q, Be = B * e;                                    \
         R v = (A + Be) / d;                                                                \
-        R F = gamma == 0 ? (R)1 : EXP(gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t));  \
+        R F = EXP(gamma == 0 ? (R)0 : gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t)); \
         R c = pos ? q : py;                                                                \
         R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
