@@ -21,10 +21,10 @@
  * (the first line is p' Fm ((1 - 2p) V + p')/V^2 with (1 - 2p) V + p' = (1 - p)^2 + clip (1 - 2p):
  * written so, it does not cancel where p -> 1 and the true value is p' for clip = 0)
  * where the margin is active (p >= clip; at p = clip the one-sided derivative from above),
- * 0 elsewhere.  1 - 2p = -+(1 - e)/d with 1 - e = -expm1(-a).  Products of a 0 factor
- * and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so infinite logits
- * give the limits; the second derivative is +inf at the margin for 0 < gamma_neg < 1 (true).
- * A NaN input reaches every output through z = 0 * e.
+ * 0 elsewhere.  1 - 2p = -+(1 - e)/d (1 - e: focal_elem.h's CBCE__ONEM_D, _X).  Products
+ * of a 0 factor and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so
+ * infinite logits give the limits; the second derivative is +inf at the margin for
+ * 0 < gamma_neg < 1 (true).  A NaN input reaches every output through z = 0 * e.
  *
  * Precision: float32 data in double on math/scalar.h's primitives; float64 data in
  * double-double (cbce__asymmetric_dd below; the rare lanes it flags in long double).
@@ -35,7 +35,7 @@
 #include "losses/focal_elem.h"
 #include "losses/step.h"
 
-#define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, EXPM1, LOG, LOG1P, INF)                        \
+#define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, ONEM, LOG, LOG1P, INF)                        \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R gp, R gn, R clip, double *l,   \
                            double *g, double *h)                                           \
     {                                                                                      \
@@ -74,7 +74,7 @@
                                    (q == 0 ? (R)0 : q * gneg) + z));                       \
             }                                                                              \
             if (want & CBCE__HESS) {                                                       \
-                R om = -EXPM1(-a) / d;                                                     \
+                R om = ONEM(a, e) / d;                                                     \
                 R o2p = pos ? -om : om;                                                    \
                 R hpos = Fp * ((gp == 0 ? (R)0 : gp * (gp * p * Ps - p1 * Ps + 2 * pd)) + pd); \
                 R Fm1 = gn == 1 ? (R)1 : (pm == 0 ? (gn > 1 ? (R)0 : (R)(INF)) : Fm / pm); \
@@ -89,9 +89,10 @@
         }                                                                                  \
     }
 
-CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_d, double, cbce__fam_exp_d, expm1, cbce__log_d,
+CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
                       cbce__log1p_d, HUGE_VAL)
-CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, expm1l, logl, log1pl, HUGE_VALL)
+CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, CBCE__ONEM_X, logl, log1pl,
+                      HUGE_VALL)
 
 /*
  * The float64 element in double-double (the formulas above, every quantity a pair in its
@@ -220,7 +221,7 @@ CBCE__INLINE int cbce__asymmetric_bad(double v)
                         k->par[CBCE__PARAM_gamma_neg], k->par[CBCE__PARAM_clip], &l[i],    \
                         &g[i], &h[i])
 
-CBCE__FAMILY_STEP(asymmetric_step_d, CBCE__ASYMMETRIC_D)
+CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_d, CBCE__ASYMMETRIC_D)
 CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_dd, CBCE__ASYMMETRIC_DD)
 
 CBCE__MAYBE_UNUSED static void asymmetric_step_x(int want, size_t c, const double *x,

@@ -18,9 +18,9 @@
  *   l'' = F (a_t (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + L s r)
  *            + eps (gamma + 1) (gamma u' v' + v''))
  * with g0 = sigmoid(x) L - p y (q - L s for x >= 0, L s - p y for x < 0), v' = (q - y) r s,
- * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d with 1 - e = -expm1(-a) (no
- * cancellation at small a), and u', u'' as derived for the focal element (u' = v'/v in the
- * form D rho/d, u'' without the cancelling v''/v - u'^2).  Products gamma u' ce are taken as
+ * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d (1 - e: CBCE__ONEM_D), and
+ * u', u'' as derived for the focal element (u' = v'/v in the form D rho/d, u'' without the
+ * cancelling v''/v - u'^2).  Products gamma u' ce are taken as
  * 0 where gamma or u' is 0, which keeps infinite logits at their limits.
  *
  * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
@@ -34,7 +34,7 @@
 #include "losses/focal_elem.h"
 #include "losses/step.h"
 
-#define CBCE__ELEM_POLY1(NAME, R, EXP, EXPM1, LOG, LOG1P)                                  \
+#define CBCE__ELEM_POLY1(NAME, R, EXP, ONEM, LOG, LOG1P)                                  \
     CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
                            int has_alpha, R gamma, double *l, double *g, double *h)        \
     {                                                                                      \
@@ -63,7 +63,7 @@
                 *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
             if (want & CBCE__HESS) {                                                       \
                 CBCE__FOCAL_HESS_TERMS(R)                                                  \
-                R om = -EXPM1(-a) / d;                                                     \
+                R om = ONEM(a, e) / d;                                                     \
                 R vpp = vp * (pos ? -om : om);                                             \
                 R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
                 *h = (double)(m * (F * (at * (h1 + h2 + L * s * r) + eps * G1 * hv)));     \
@@ -71,7 +71,8 @@
         }                                                                                  \
     }
 
-CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, expm1, cbce__log_d, cbce__log1p_d)
+CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
+                 cbce__log1p_d)
 
 /* poly1: pos_weight from its buffer, no focusing (gamma 0 and no a_t: the focal part is
  * compiled away). */
@@ -93,9 +94,9 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, expm1, cbce__log_d, cbc
                        k->half, k->par[CBCE__PARAM_epsilon], k->alpha, k->has_alpha,       \
                        k->gamma, &l[i], &g[i], &h[i])
 
-CBCE__FAMILY_STEP(poly1_step_d, CBCE__POLY1_D)
+CBCE__FAMILY_STEP_BLOCKED(poly1_step_d, CBCE__POLY1_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
-CBCE__FAMILY_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
+CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
 CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, NULL, NULL);

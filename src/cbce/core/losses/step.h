@@ -60,19 +60,21 @@
     }
 
 /*
- * The same step for double-double elements, whose bodies are large.  On the AVX2 and
- * AVX-512 levels: the elements in blocks of CBCE__VBLOCK (a multiple of the vector
- * width), each block a loop of constant trip count in a function of its own, so that each
- * `want` gets one vectorised copy of the body (a loop over c gets up to three: full
- * vectors, a narrower epilogue, a scalar remainder).  The last, partial block runs on
+ * The same step for elements whose bodies are large (double-double, or many exp and log).
+ * On the vectorising levels: the elements in blocks of CBCE__VBLOCK (a multiple of every
+ * vector width), each block a loop of constant trip count in a function of its own, so
+ * that each `want` gets one vectorised copy of the body (a loop over c gets up to three:
+ * full vectors, a narrower epilogue, a scalar remainder).  The last, partial block runs on
  * padded copies (x = 0, t = 0, p = w = m = 1, ml = 0: finite values, results dropped).
- * Elsewhere (the scalar level, which the baseline's float64 steps forward to, and builds
- * without levels): one loop with `want` tested per element, one copy of the body.  The
+ * At the scalar level (which the baseline's float64 steps forward to) and in builds
+ * without levels: one loop with `want` tested per element, one copy of the body.  The
  * elements are branch-free and the same for every `want`, so the results are those of
  * CBCE__FAMILY_STEP.
  */
-#if defined(__AVX2__)
-#define CBCE__VBLOCK 8
+#define CBCE__SCALAR_LEVEL_scalar 1 /* CBCE__SCALAR_LEVEL: 1 at the scalar level, else 0 */
+#define CBCE__SCALAR_LEVEL CBCE__CAT(CBCE__SCALAR_LEVEL, CBCE__ISA_SUFFIX)
+#if defined(__GNUC__) && !CBCE__SCALAR_LEVEL
+#define CBCE__VBLOCK 16
 #if defined(__GNUC__)
 #define CBCE__NOINLINE __attribute__((noinline))
 #else
@@ -88,6 +90,7 @@
         size_t i;                                                                          \
         const cbce__consts kc = *k0, *k = &kc;                                             \
         (void)p;                                                                           \
+        (void)ml;                                                                          \
         (void)k;                                                                           \
         switch (want) {                                                                    \
         case CBCE__LOSS:                                                                   \
@@ -149,6 +152,7 @@
     {                                                                                      \
         size_t i;                                                                          \
         (void)p;                                                                           \
+        (void)ml;                                                                          \
         for (i = 0; i < c; i++)                                                            \
             CALL(want, i);                                                                 \
     }
