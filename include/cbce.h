@@ -162,6 +162,12 @@ typedef struct cbce_args {
     double gamma_pos;             /* asymmetric: exponent of the positive term, >= 0 */
     double gamma_neg;             /* asymmetric: exponent of the negative term, >= 0 */
     double clip;                  /* asymmetric: probability margin in [0, 1); 0: none */
+    /* appended after clip (zero: the call's own denominator) */
+    double mean_denominator;      /* MEAN / WEIGHTED_MEAN over one shard of a larger array:
+                                     that array's n or weight sum, as the double-double
+                                     mean_denominator + mean_denominator_lo, replaces this
+                                     call's own n or weight sum (0: this call's own) */
+    double mean_denominator_lo;   /* read only when mean_denominator is not 0 */
 } cbce_args_t;
 
 /* Version of the library actually linked (may differ from the header's macros). */
@@ -192,6 +198,11 @@ CBCE_API cbce_operand_t cbce_scalar(const void *data, int dtype);
  * grad may alias input when both have the same stride (in-place gradient; a reduced
  * _fwd_bwd then forms the rescaled sum of an overflowing total in its one pass, with the
  * same bits).  Any other overlap of an output with an operand is not allowed.
+ * Shards: a MEAN or WEIGHTED_MEAN call on part of a larger array, with a->mean_denominator
+ * set to that array's n or weight sum (the latter as the double-double rounded from the
+ * exact sum), divides by it instead of its own (the loss too).  Its gradient is then
+ * bitwise the whole array's call's, element for element, when that call's own weight sum
+ * is exact as a double-double (weights spanning less than ~50 binades, sum below 2^996).
  */
 /*
  * Binary cross-entropy on probabilities, torch.nn.functional.binary_cross_entropy's

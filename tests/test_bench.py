@@ -84,6 +84,52 @@ def test_peers_compute_the_same_loss_and_gradient(dtype):
     assert "numpy" in found
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_family_peers_compute_the_same_quantities(dtype):
+    """The families table times PyTorch's formula of the quantity cbce computes: each
+    peer's mean loss and its autograd gradient agree with cbce's (forward and backward with
+    the defaults of cbce's signatures) on the benchmark's data."""
+    import torch
+    import torch.nn.functional as F
+    peers = _bench._torch_family_peers(torch, F)
+    assert sorted(peers) == sorted(_bench.FAMILY_CASES)
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(4096) * 4).astype(dtype)
+    y = (rng.random(4096) < 0.5).astype(dtype)
+    prob = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for case in _bench.FAMILY_CASES:
+        data = prob if case == "binary_cross_entropy" else x
+        xr = torch.from_numpy(data.copy()).requires_grad_(True)
+        if case in ("sigmoid", "log_sigmoid", "softplus"):
+            got, want = peers[case](xr).detach().numpy(), getattr(cbce, case)(data)
+            err = np.max(np.abs(got - want) / (np.abs(want) + 1e-30))
+            assert err <= tol, f"{case} {np.dtype(dtype)}: max relative difference {err:.3g}"
+            continue
+        loss = peers[case](xr, torch.from_numpy(y))
+        loss.backward()
+        loss = loss.detach()
+        want_loss, want_grad = getattr(cbce, case + "_forward_backward")(data, y)
+        assert abs(float(loss) - float(want_loss)) <= tol * abs(float(want_loss)), \
+            f"{case} {np.dtype(dtype)}: loss {float(loss)} vs cbce {float(want_loss)}"
+        grad = xr.grad.numpy()
+        err = np.max(np.abs(grad - want_grad)) / np.max(np.abs(want_grad))
+        assert err <= tol, f"{case} {np.dtype(dtype)}: gradient differs by {err:.3g} (normwise)"
+
+
+def test_families_table_rows_and_ratios():
+    buf = io.StringIO()
+    _bench.report_families(n=2000, dtypes=("float32", "float64"), min_time=0.01, file=buf)
+    rows = [line.split() for line in buf.getvalue().splitlines()
+            if line.split() and line.split()[0] in _bench.FAMILY_CASES]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (c, d) for c in _bench.FAMILY_CASES for d in ("float32", "float64")), rows
+    for r in rows:
+        fused = r[0] not in ("sigmoid", "log_sigmoid", "softplus")
+        assert float(r[2]) > 0 and float(r[4]) > 0 and float(r[6]) > 0, r
+        assert (r[3] != "-") == fused and (r[5] != "-") == fused and (r[7] != "-") == fused, r
+
+
 def test_threads_and_memory_lines():
     one, two = _bench.threads(n=200_000, min_time=0.01)
     assert one > 0 and two > 0

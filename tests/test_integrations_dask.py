@@ -13,6 +13,7 @@ The reference is cbce's own NumPy result on the computed arrays (itself tested a
 """
 import importlib
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -70,15 +71,9 @@ def _ulps(a, b):
     return abs(a - np.float64(b)) / np.spacing(np.abs(b).astype(b.dtype)).astype(np.float64)
 
 
-def assert_gradient_matches(got, want, reduction, what):
-    """Bitwise, but for float64 'mean' / 'weighted_mean': there the core carries
-    grad_output / denominator as a double-double into the one rounding, while a block gets
-    it rounded to a double: within 1 ulp of the whole-array result."""
-    if want.dtype == np.float64 and reduction in ("mean", "weighted_mean"):
-        err = np.max(np.abs(got - want) / np.spacing(np.abs(want)), initial=0.0)
-        assert err <= 1, f"{what}: {err} ulp from the whole-array result"
-    else:
-        np.testing.assert_array_equal(got, want, err_msg=what)
+def assert_gradient_matches(got, want, what):
+    """Bitwise, for every reduction and dtype."""
+    np.testing.assert_array_equal(got, want, err_msg=what)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -104,7 +99,7 @@ def test_elementwise_and_gradients_are_bitwise(family, dtype):
         got = bwd_d(X, Y, W, reduction=reduction, grad_output=g_d, **kw_d).compute()
         want = bwd_n(x, y, w, reduction=reduction, grad_output=g_n, **kw_n)
         assert got.dtype == want.dtype
-        assert_gradient_matches(got, want, reduction, f"{family} backward {reduction}")
+        assert_gradient_matches(got, want, f"{family} backward {reduction}")
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -217,7 +212,7 @@ def test_distributed_local_cluster(client):
     assert _ulps(wmean, cbce.binary_cross_entropy_with_logits(
         x, y, w, reduction="weighted_mean", **kn)) <= 1
     assert_gradient_matches(grad, cbce.binary_cross_entropy_with_logits_backward(
-        x, y, w, **kn), "mean", "backward mean")
+        x, y, w, **kn), "backward mean")
     workers = {t["worker"] for t in ts.data if "block" in str(t["key"])}
     assert len(workers) == 2, f"blocks ran on {workers}"
     pids = client.run(lambda: __import__("os").getpid())
@@ -248,11 +243,22 @@ def test_xgboost_dask_trains_with_the_cbce_objective(client):
 
 # ---- near-ties: gradients that a second rounding would change ---------------------------
 
-def _near_ties(family, n_search=1 << 20, keep=1500, seed=11):
-    """Inputs whose float32 gradient (reduction 'mean', weights) is closest to a rounding
-    midpoint: the float64 gradient of the same inputs, scaled, is searched for the values
-    nearest halfway between two float32 numbers.  Returns (x, y, w, kw, old) where ``old``
-    counts the elements a round-to-float64-then-to-float32 path gets wrong."""
+def _shard_backward(family, x, y, w, reduction, den, kw, go=0.7):
+    """cbce's gradient of x's elements as part of an array whose mean denominator is
+    ``den`` (hi, lo): the core's shard call (cbce_args_t.mean_denominator)."""
+    return cbce._core._loss(family, cd._BWD, x, y, w, None, reduction, go, None, None, kw,
+                            den)
+
+
+def _near_ties(family, rows=2000, n_search=1 << 20, seed=11):
+    """``rows`` rows of 4 columns (column weights, so the weight sum is fixed by the row
+    count) chosen from 2^20 candidates for their 'mean'/'weighted_mean' gradients at
+    grad_output 0.7: the float32 ones nearest a float32 rounding midpoint (measured on the
+    float64 gradient), and the float64 ones a multiplier rounded to a double
+    (grad_output / denominator) or a denominator without its low part would change; the
+    rest at random.  The candidates' gradients are computed as they are in an array of
+    that many rows.  Returns (x, y, w, kw, old) where ``old`` counts the elements of the
+    returned array that the rounded-multiplier path gets wrong in float32 and float64."""
     rng = np.random.default_rng(seed)
     c = 4
     x = (rng.normal(size=(n_search // c, c)) * 3).astype(np.float32)
@@ -261,26 +267,43 @@ def _near_ties(family, n_search=1 << 20, keep=1500, seed=11):
     y = (rng.random(x.shape) < 0.4).astype(np.float32)
     w = rng.uniform(0.1, 2.0, size=c).astype(np.float32)
     kw = dict(KW[family])
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    picked = []
+    for reduction, total in (("mean", Fraction(rows * c)),
+                             ("weighted_mean", rows * sum(map(Fraction, w64.tolist())))):
+        den = cd._dd_pair(total)
+        g64 = _shard_backward(family, x64, y, w64, reduction, den, kw)
+        ulp = np.spacing(np.abs(g64).astype(np.float32)).astype(np.float64)
+        dist = np.abs(np.abs(g64 - g64.astype(np.float32)) / ulp - 0.5)
+        picked.append(np.argsort(dist, axis=None)[:rows // 5] // c)
+        for variant in (_shard_backward(family, x64, y, w64, reduction, (den[0], 0.0), kw),
+                        _shard_backward(family, x64, y, w64, "sum", None, kw,
+                                        go=0.7 / float(total))):
+            picked.append(np.nonzero((variant != g64).any(axis=1))[0][:rows // 10])
+    chosen = np.unique(np.concatenate(picked))[:rows]
+    rest = np.setdiff1d(np.arange(x.shape[0]), chosen)
+    chosen = np.concatenate([chosen, rng.choice(rest, rows - chosen.size, replace=False)])
+    x, y = x[chosen], y[chosen]
     bwd = FAMILIES[family][3]
-    g64 = bwd(x.astype(np.float64), y, w.astype(np.float64), reduction="sum",
-              grad_output=1.0 / x.size, **kw).ravel()
-    ulp = np.spacing(np.abs(g64).astype(np.float32)).astype(np.float64)
-    dist = np.abs(np.abs(g64 - g64.astype(np.float32)) / ulp - 0.5)
-    rows = np.unique(np.argsort(dist)[:keep] // c)
-    rows = np.concatenate([rows, rng.choice(x.shape[0], keep // 4, replace=False)])
-    ref = bwd(x, y, w, reduction="mean", **kw)
-    old = int((g64.astype(np.float32).reshape(x.shape)[rows] != ref[rows]).sum())
-    return x[rows], y[rows], w, kw, old
+    old = 0
+    for dt in (np.float32, np.float64):
+        xd, wd = x.astype(dt), w.astype(dt)
+        for reduction, total in (("mean", x.size), ("weighted_mean", rows * np.sum(w64))):
+            ref = bwd(xd, y, wd, reduction=reduction, grad_output=0.7, **kw)
+            twice = bwd(xd, y, wd, reduction="sum", grad_output=0.7 / total, **kw)
+            old += int((ref != twice).sum())
+    return x, y, w, kw, old
 
 
 def test_gradients_bitwise_on_near_ties_on_a_cluster(client):
     """Every reduction, dtype and weight on a 2-process LocalCluster: the unreduced loss and
     every gradient equal cbce on the whole array bit for bit, on inputs searched for
-    gradients within ~1e-6 ulp of a float32 rounding midpoint."""
+    gradients near a rounding midpoint (see _near_ties)."""
     for family, (fwd_d, fwd_n, bwd_d, bwd_n) in FAMILIES.items():
         x32, y, w, kw, old = _near_ties(family)
-        report_ulp(f"dask near-ties {family}: elements a double rounding changes "
-                   f"(of {x32.size})", old, x32.size)
+        report_ulp(f"dask near-ties {family}: elements a rounded multiplier changes "
+                   f"(float32 + float64, mean + weighted_mean, of {x32.size} each)", old,
+                   4 * x32.size)
         for dtype in DTYPES:
             x = x32.astype(dtype)
             X = da.from_array(x, chunks=(x.shape[0] // 3 + 1, 2))
@@ -294,9 +317,6 @@ def test_gradients_bitwise_on_near_ties_on_a_cluster(client):
             got = client.compute(lazy, sync=True)
             for k, (g, v) in enumerate(zip(got, want)):
                 assert g.dtype == v.dtype, f"{family} {np.dtype(dtype)} result {k}"
-                if k >= 6 and g.dtype == np.float64:   # mean and weighted_mean gradients
-                    assert_gradient_matches(g, v, "mean", f"{family} float64 result {k}")
-                    continue
                 diff = int((g != v).sum())
                 assert diff == 0, (f"{family} {np.dtype(dtype)} result {k} (0-1: losses, "
                                    f"then none/sum/mean/weighted_mean x no weight/weight): "

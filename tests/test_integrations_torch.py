@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import cbce
+from cbce._registry import FAMILIES as REGISTRY
 from reference import report_ulp
 
 
@@ -29,6 +30,10 @@ torch = _need("torch")
 ct = _need("cbce.integrations.torch")
 tF = torch.nn.functional
 
+# the registry's families without a written module, and settings other than the defaults
+MADE = [f for f in REGISTRY if f["name"] not in ("bce_logits", "bce", "focal")]
+SETTINGS = {"epsilon": -0.7, "alpha": 0.3, "gamma": 1.5, "label_smoothing": 0.1,
+            "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.05}
 TDTYPES = {"float32": torch.float32, "float64": torch.float64}
 RTOL = {torch.float32: 1e-6, torch.float64: 1e-13}
 REDUCTIONS = ["none", "sum", "mean"]
@@ -243,10 +248,11 @@ def _cbce_losses(family, eps):
                                                           reduction=r)
 
 
-def _penalty_step(loss_fn, dtype, reduction):
+def _penalty_step(loss_fn, dtype, reduction, target_grad=True):
     """One gradient-penalty step of a 2-layer MLP: loss + 5 * |d loss / d X|^2 (R1-style,
     through the network), soft targets from a teacher network (differentiable, as in
-    distillation); returns the parameter gradients of student and teacher."""
+    distillation, unless target_grad is false); returns the parameter gradients of student
+    and teacher."""
     torch.manual_seed(40)
     student = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(),
                                   torch.nn.Linear(16, 3)).to(dtype)
@@ -256,6 +262,8 @@ def _penalty_step(loss_fn, dtype, reduction):
     w = (torch.rand(32, 1, generator=g, dtype=dtype) + 0.5)
     pw = torch.tensor([1.0, 2.0, 0.5], dtype=dtype)
     Y = torch.sigmoid(teacher(X))
+    if not target_grad:
+        Y = Y.detach()
     loss = loss_fn(student(X), Y, w, pw, reduction)
     if loss.dim():
         loss = (loss * torch.linspace(0.5, 1.5, loss.numel(), dtype=dtype).view_as(loss)).sum()
@@ -281,6 +289,46 @@ def test_gradient_penalty_step_matches_torch(family, eps, dt):
         # max(x (1 - x), 1e-12): a relative difference of ~1e-12 / min(x, 1 - x)
         rtol = 1e-10 if family == "probs" and dtype == torch.float64 else None
         _close(got, want, f"penalty {family}: eps={eps} {reduction} {dt}", rtol)
+
+
+def _formula(name, x, y, w, pw, r, epsilon=0.0, alpha=None, gamma=0.0, label_smoothing=0.0,
+             gamma_pos=0.0, gamma_neg=0.0, clip=0.0):
+    """The registry families without a PyTorch loss, written in torch ops (cbce.h's
+    definitions), for autograd to differentiate."""
+    y = y * (1 - label_smoothing) + label_smoothing / 2
+    p = torch.sigmoid(x)
+    if name == "asymmetric":
+        pm = (p - clip).clamp_min(0)
+        loss = (y * (1 - p) ** gamma_pos * -tF.logsigmoid(x)
+                + (1 - y) * pm ** gamma_neg * -torch.log1p(-pm))
+    else:
+        v = y * torch.sigmoid(-x) + (1 - y) * p    # 1 - p_t
+        ce = tF.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
+        if name == "poly1":
+            loss = ce + epsilon * v
+        else:
+            at = 1 if alpha is None else alpha * y + (1 - alpha) * (1 - y)
+            loss = at * v ** gamma * ce + epsilon * v ** (gamma + 1)
+    loss = loss * w
+    return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[r]
+
+
+@pytest.mark.parametrize("dt", list(TDTYPES))
+@pytest.mark.parametrize("fam", MADE, ids=[f["name"] for f in MADE])
+def test_gradient_penalty_step_of_the_other_families(fam, dt):
+    """The gradient-penalty step for the families without a PyTorch loss, against autograd
+    on their definitions in torch ops (targets detached: cbce refuses their gradient)."""
+    dtype = TDTYPES[dt]
+    kw = {n: SETTINGS.get(n, d) for n, d in fam["params"]}
+    fn = getattr(ct, fam["python"])
+    takes_pw = fam["pos_weight"]
+    for reduction in REDUCTIONS:
+        want = _penalty_step(lambda o, y, w, pw, r: _formula(
+            fam["name"], o, y, w, pw if takes_pw else None, r, **kw), dtype, reduction, False)
+        got = _penalty_step(lambda o, y, w, pw, r: fn(
+            o, y, w, reduction=r, **kw, **({"pos_weight": pw} if takes_pw else {})),
+            dtype, reduction, False)
+        _close(got, want, f"penalty {fam['name']}: {reduction} {dt}")
 
 
 def test_hessian_vector_product_and_target_gradient_match_torch():
@@ -355,8 +403,10 @@ def test_focal_third_derivative_raises_clearly():
 # ---- torch.compile and torch.export ------------------------------------------------------
 
 def test_compiled_training_step_matches_eager():
-    """torch.compile(fullgraph=True) (a graph break raises) of a step using all three
-    losses, gradient taken by AOTAutograd: loss and parameter gradients as in eager."""
+    """torch.compile(fullgraph=True) (a graph break raises) of a step using every registry
+    family's loss (the written modules, and one made from the registry per other family,
+    with settings other than its defaults), gradient taken by AOTAutograd: loss and
+    parameter gradients as in eager."""
     def run(compile_it):
         torch.manual_seed(50)
         model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
@@ -365,10 +415,15 @@ def test_compiled_training_step_matches_eager():
                                    label_smoothing=0.1).double()
         probs = ct.BCELoss(weight=torch.tensor([1.0, 0.5, 2.0]), reduction="sum").double()
         focal = ct.SigmoidFocalLoss(gamma=1.5)
+        made = [getattr(ct, f["cls"])(**{n: SETTINGS.get(n, d) for n, d in f["params"]},
+                                      reduction="sum").double() for f in MADE]
 
         def step(X, Y):
             out = model(X)
-            return bce(out, Y) + probs(torch.sigmoid(out), Y) + focal(out, Y)
+            loss = bce(out, Y) + probs(torch.sigmoid(out), Y) + focal(out, Y)
+            for m in made:
+                loss = loss + m(out, Y)
+            return loss
 
         fn = torch.compile(step, fullgraph=True) if compile_it else step
         g = torch.Generator().manual_seed(51)
@@ -392,13 +447,18 @@ def test_compiled_training_step_matches_eager():
     _close(p1, p2, "compile: parameters after 3 steps")
 
 
-def test_export_module_with_a_cbce_loss():
+@pytest.mark.parametrize("cls", ["BCEWithLogitsLoss"] + [f["cls"] for f in MADE])
+def test_export_module_with_a_cbce_loss(cls):
+    fam = next(f for f in REGISTRY if f["cls"] == cls)
+    settings = {n: SETTINGS.get(n, d) for n, d in fam["params"]}
+    if fam["cls_weight"]:
+        settings["weight"] = torch.tensor([1.0, 2.0, 0.5])
+
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.lin = torch.nn.Linear(4, 3)
-            self.loss = ct.BCEWithLogitsLoss(weight=torch.tensor([1.0, 2.0, 0.5]),
-                                             label_smoothing=0.1)
+            self.loss = getattr(ct, cls)(**settings)
 
         def forward(self, X, Y):
             return self.loss(self.lin(X), Y)
@@ -519,49 +579,66 @@ def test_no_gradient_pass_when_not_needed(monkeypatch):
 # ---- errors ---------------------------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
-def test_clear_errors():
+@pytest.mark.parametrize("fam", REGISTRY, ids=[f["name"] for f in REGISTRY])
+def test_clear_errors(fam):
+    """Every family: tensors cbce cannot take are refused with a message naming what to do
+    instead (the module too, for its buffers)."""
+    fn, cls = getattr(ct, fam["python"]), getattr(ct, fam["cls"])
     x, y = _data((4, 3), torch.float32, 19)
+    if fam["probs"]:
+        x = torch.sigmoid(x)
     w = torch.ones(3, requires_grad=True)
     with pytest.raises(ValueError, match=r"weight requires grad.*weight.detach\(\)"):
-        ct.binary_cross_entropy_with_logits(x, y, w)
-    with pytest.raises(ValueError, match="pos_weight requires grad"):
-        ct.BCEWithLogitsLoss(pos_weight=torch.nn.Parameter(torch.ones(3)))(x, y)
-    with pytest.raises(ValueError, match=r"weight requires grad.*weight.detach\(\)"):
-        ct.sigmoid_focal_loss(x, y, w)
-    with pytest.raises(ValueError, match=r"device 'meta'.*\.cpu\(\).*torch.nn.functional"):
-        ct.binary_cross_entropy_with_logits(x.to("meta"), y)
+        fn(x, y, w)
+    if fam["pos_weight"]:
+        with pytest.raises(ValueError, match="pos_weight requires grad"):
+            cls(pos_weight=torch.nn.Parameter(torch.ones(3)))(x, y)
+    with pytest.raises(ValueError, match=r"device 'meta'.*\.cpu\(\)"):
+        fn(x.to("meta"), y)
     with pytest.raises(ValueError, match="weight is on device 'meta'"):
-        ct.BCELoss(weight=torch.ones(3, device="meta"))(torch.sigmoid(x), y)
+        fn(x, y, torch.ones(3, device="meta"))
+    if fam["cls_weight"]:
+        with pytest.raises(ValueError, match="weight is on device 'meta'"):
+            cls(weight=torch.ones(3, device="meta"))(x, y)
     with pytest.raises(TypeError, match=r"bfloat16.*\.float\(\)"):
-        ct.binary_cross_entropy_with_logits(x.bfloat16(), y)
+        fn(x.bfloat16(), y)
     with pytest.raises(TypeError, match=r"target has dtype torch.bfloat16.*target.float"):
-        ct.binary_cross_entropy(torch.sigmoid(x), y.bfloat16())
+        fn(x, y.bfloat16())
     with pytest.raises(TypeError, match=r"sparse.*to_dense\(\)"):
-        ct.binary_cross_entropy_with_logits(x.to_sparse(), y)
+        fn(x.to_sparse(), y)
     with pytest.raises(TypeError, match=r"sparse.*to_dense\(\)"):
-        ct.sigmoid_focal_loss(x, y.to_sparse_csr())
+        fn(x, y.to_sparse_csr())
     nested = torch.nested.nested_tensor([x[0], x[1, :2]], layout=torch.jagged)
     with pytest.raises(TypeError, match=r"nested tensor.*each component"):
-        ct.binary_cross_entropy_with_logits(nested, nested)
+        fn(nested, nested)
     with pytest.raises(TypeError, match="int32"):
-        ct.binary_cross_entropy_with_logits(x.to(torch.int32), y)
+        fn(x.to(torch.int32), y)
     with pytest.raises(ValueError, match="shape"):
-        ct.binary_cross_entropy_with_logits(x, y[:2])
+        fn(x, y[:2])
     with pytest.raises(ValueError, match="reduction"):
-        ct.BCEWithLogitsLoss(reduction="avg")
+        cls(reduction="avg")
     with pytest.raises(ValueError, match="reduction"):
-        ct.binary_cross_entropy(x, y, reduction="avg")
+        fn(x, y, reduction="avg")
+
+
+def test_clear_errors_of_settings():
+    x, y = _data((4, 3), torch.float32, 19)
+    with pytest.raises(ValueError, match=r"device 'meta'.*torch.nn.functional"):
+        ct.binary_cross_entropy_with_logits(x.to("meta"), y)
     with pytest.raises(ValueError, match="label_smoothing"):
         ct.BCELoss(label_smoothing=1.5)
     with pytest.raises(ValueError, match="gamma"):
         ct.SigmoidFocalLoss(gamma=-1.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        ct.Poly1Loss(epsilon=float("inf"))
+    with pytest.raises(ValueError, match="clip"):
+        ct.AsymmetricLoss(clip=1.0)
     with pytest.raises(ValueError):
         ct.binary_cross_entropy(x, y)  # logits are not probabilities
 
 
-@pytest.mark.parametrize("func", ["binary_cross_entropy_with_logits", "binary_cross_entropy",
-                                  "sigmoid_focal_loss",
-                                  "binary_cross_entropy_with_logits_backward"])
+@pytest.mark.parametrize("func", [f["python"] + sfx for f in REGISTRY
+                                  for sfx in ("", "_backward")])
 def test_numpy_api_points_a_requires_grad_tensor_to_the_torch_integration(func):
     x = torch.full((3,), 0.5, requires_grad=True)
     y = torch.ones(3)
@@ -623,19 +700,69 @@ def test_training_loop_loss_curve_matches_torch():
 
 # ---- the other registry families: functions and modules made from the registry ----------
 
-from cbce._registry import FAMILIES as REGISTRY  # noqa: E402
 
-MADE = [f for f in REGISTRY if f["name"] not in ("bce_logits", "bce", "focal")]
-SETTINGS = {"epsilon": -0.7, "alpha": 0.3, "gamma": 1.5, "label_smoothing": 0.1,
-            "gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.05}
+
+# per family without a written module, option sets (and weight, pos_weight kinds) that
+# together give every parameter more than one value (None and 0 among them where the
+# parameter takes them), and weights absent, broadcast and full
+OPTIONS = {
+    "poly1": [(dict(epsilon=-0.7, label_smoothing=0.1), "C", "N1"),
+              (dict(epsilon=2.0, label_smoothing=0.0), None, "C"),
+              (dict(epsilon=0.0, label_smoothing=0.3), "full", None)],
+    "poly1_focal": [(dict(epsilon=-0.7, alpha=0.3, gamma=1.5, label_smoothing=0.1), "C", None),
+                    (dict(epsilon=1.0, alpha=None, gamma=0.5, label_smoothing=0.0), None,
+                     None),
+                    (dict(epsilon=3.0, alpha=0.25, gamma=0.0, label_smoothing=0.2), "N1",
+                     None),
+                    (dict(epsilon=-0.2, alpha=0.6, gamma=3.5, label_smoothing=0.0), "full",
+                     None)],
+    "asymmetric": [(dict(gamma_pos=1.0, gamma_neg=2.0, clip=0.05), "C", None),
+                   (dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.0), None, None),
+                   (dict(gamma_pos=2.5, gamma_neg=0.5, clip=0.2), "N1", None),
+                   (dict(gamma_pos=0.0, gamma_neg=0.0, clip=0.1), "full", None)],
+}
+OPTION_CASES = [(f, *o) for f in MADE for o in OPTIONS[f["name"]]]
+
+
+def test_option_sets_cover_every_parameter():
+    for fam in MADE:
+        sets = OPTIONS[fam["name"]]   # a family added to the registry needs its option sets
+        for name, _ in fam["params"]:
+            assert len({o[name] for o, _, _ in sets}) >= 2, (fam["name"], name)
+        assert {w for _, w, _ in sets} >= {None, "C", "full"}, fam["name"]
+        if fam["pos_weight"]:
+            assert any(p is not None for _, _, p in sets), fam["name"]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS + ["weighted_mean"])
+@pytest.mark.parametrize("fam,opts,wkind,pkind", OPTION_CASES,
+                         ids=[f"{c[0]['name']}-{c[1]}-w{c[2]}-pw{c[3]}" for c in OPTION_CASES])
+def test_registry_families_gradcheck_every_option(fam, opts, wkind, pkind, reduction):
+    """First and second derivatives w.r.t. the input, float64, against finite differences,
+    on soft targets (hard ones for the values test below)."""
+    x, _ = _data((5, 3), torch.float64, 60, scale=2.0)
+    y = torch.rand((5, 3), generator=torch.Generator().manual_seed(61), dtype=torch.float64)
+    w = _weights(wkind, (5, 3), torch.float64, 62)
+    kw = dict(opts, reduction=reduction)
+    if pkind is not None:
+        kw["pos_weight"] = _weights(pkind, (5, 3), torch.float64, 63)
+    fn = getattr(ct, fam["python"])
+
+    def f(a):
+        return fn(a, y, w, **kw)
+
+    name = f"{fam['name']} {opts} weight={wkind} pos_weight={pkind} {reduction}"
+    xr = x.requires_grad_(True)
+    assert torch.autograd.gradcheck(f, (xr,)), name
+    assert torch.autograd.gradgradcheck(f, (xr,)), name
 
 
 @pytest.mark.parametrize("fam", MADE, ids=[f["name"] for f in MADE])
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["weighted_mean"])
-def test_registry_families_gradcheck_and_values(fam, reduction):
+def test_registry_families_values_and_modules(fam, reduction):
     """Every family without a written module: the loss and gradient equal cbce's NumPy
-    functions bit for bit, first and second derivatives pass gradcheck / gradgradcheck,
-    the target is refused when it requires grad, the module holds the settings."""
+    functions bit for bit, the target is refused when it requires grad, the module holds
+    the settings, a third derivative is refused clearly."""
     fn, cls = getattr(ct, fam["python"]), getattr(ct, fam["cls"])
     kw = {n: SETTINGS.get(n, d) for n, d in fam["params"]}
     x, y = _data((5, 3), torch.float64, 40)
@@ -658,8 +785,6 @@ def test_registry_families_gradcheck_and_values(fam, reduction):
     def f(a):
         return fn(a, y, w, reduction=reduction, **kw)
 
-    assert torch.autograd.gradcheck(f, (xr,)), fam["name"]
-    assert torch.autograd.gradgradcheck(f, (xr,)), fam["name"]
     with pytest.raises(ValueError, match="target.detach"):
         fn(xr, y.clone().requires_grad_(True), **kw)
     m = cls(**{k: v for k, v in kw.items()}, reduction=reduction)

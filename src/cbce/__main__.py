@@ -1,7 +1,8 @@
 """usage: python -m cbce [bench [--json]]
 
 python -m cbce               version, SIMD level, a worked example, a quick speed comparison
-python -m cbce bench         the full peer benchmark (float32/float64, 10^3..10^7 elements)
+python -m cbce bench         the full peer benchmark (float32/float64, 10^3..10^7 elements;
+                             threads, memory, and the other functions at 10^6)
 python -m cbce bench --json  the same at one and two threads, as JSON (for the docs' plots)"""
 import sys
 
@@ -15,6 +16,7 @@ def main(argv):
     if argv == ["bench"]:
         _bench.report()
         _bench.report_targets()
+        _bench.report_families()
         return 0
     if argv == ["bench", "--json"]:
         _bench.report_json()

@@ -199,6 +199,117 @@ def report_targets(file=None):
           f"which the gradient is {need}; {peak - need} bytes more", file=file)
 
 
+def _torch_family_peers(torch, F):
+    """{case: (forward, loss of a tensor that may require grad)} PyTorch formulas of the
+    quantities cbce's other functions compute (the papers' and torchvision's formulas with
+    the defaults of cbce's signatures), and the helpers' torch functions."""
+    def focal_terms(x, y, gamma=2.0):
+        p = torch.sigmoid(x)
+        ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+        one_minus_pt = 1 - (p * y + (1 - p) * (1 - y))
+        return ce, one_minus_pt, one_minus_pt ** gamma
+
+    def focal(x, y):      # torchvision.ops.sigmoid_focal_loss, alpha 0.25, gamma 2, mean
+        ce, _, f = focal_terms(x, y)
+        return ((0.25 * y + 0.75 * (1 - y)) * f * ce).mean()
+
+    def poly1(x, y):      # Leng et al. 2022, epsilon 1
+        ce, v, _ = focal_terms(x, y)
+        return (ce + v).mean()
+
+    def poly1_focal(x, y):
+        ce, v, f = focal_terms(x, y)
+        return ((0.25 * y + 0.75 * (1 - y)) * f * ce + v * f).mean()
+
+    def asymmetric(x, y):  # Ridnik et al. 2021: gamma_pos 0, gamma_neg 4, clip 0.05
+        p = torch.sigmoid(x)
+        pm = (p - 0.05).clamp(min=0)
+        pos = y * torch.log(p.clamp(min=1e-8))
+        neg = (1 - y) * pm ** 4 * torch.log((1 - pm).clamp(min=1e-8))
+        return -(pos + neg).mean()
+
+    return {"sigmoid_focal_loss": focal, "poly1_loss": poly1,
+            "poly1_focal_loss": poly1_focal, "asymmetric_loss": asymmetric,
+            "binary_cross_entropy": F.binary_cross_entropy,
+            "sigmoid": torch.sigmoid, "log_sigmoid": F.logsigmoid, "softplus": F.softplus}
+
+
+# cbce's functions besides BCE with logits, in the order of the families table
+FAMILY_CASES = ("sigmoid_focal_loss", "poly1_loss", "poly1_focal_loss", "asymmetric_loss",
+                "binary_cross_entropy", "sigmoid", "log_sigmoid", "softplus")
+
+
+def measure_families(dtype, n=10**6, min_time=0.2, cases=FAMILY_CASES):
+    """{case: {"cbce": (forward s, fused s or None), "torch": (...), "bce": (...)}}: each of
+    cbce's other functions at n elements, one thread, timed alternately with PyTorch's
+    formula of the same quantity and with cbce's BCE with logits on the same data (fused:
+    the loss and its gradient, allocated; the helpers have no fused pass)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    y = (rng.random(n) < 0.5).astype(dtype)
+    prob = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(dtype)
+    try:
+        import torch
+        import torch.nn.functional as F
+        torch.set_num_threads(1)
+        peers = _torch_family_peers(torch, F)
+        tx, ty, tp = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(prob)
+    except ImportError:
+        torch = peers = None
+    bce = _core.binary_cross_entropy_with_logits
+    bce_fb = _core.binary_cross_entropy_with_logits_forward_backward
+    out = {}
+    for case in cases:
+        fn = getattr(_core, case)
+        helper = case in ("sigmoid", "log_sigmoid", "softplus")
+        data = prob if case == "binary_cross_entropy" else x
+        if helper:
+            fns = {("cbce", 0): lambda: fn(x), ("bce", 0): lambda: bce(x, y, num_threads=1)}
+        else:
+            fb = getattr(_core, case + "_forward_backward")
+            fns = {("cbce", 0): lambda: fn(data, y, num_threads=1),
+                   ("cbce", 1): lambda: fb(data, y, num_threads=1),
+                   ("bce", 0): lambda: bce(x, y, num_threads=1),
+                   ("bce", 1): lambda: bce_fb(x, y, num_threads=1)}
+        if peers is not None:
+            peer, tdata = peers[case], (tp if case == "binary_cross_entropy" else tx)
+            if helper:
+                fns[("torch", 0)] = lambda: peer(tdata)
+            else:
+                fns[("torch", 0)] = lambda: peer(tdata, ty)
+
+                def fused(peer=peer, tdata=tdata):
+                    xr = tdata.detach().requires_grad_(True)
+                    loss = peer(xr, ty)
+                    loss.backward()
+                    return loss, xr.grad
+                fns[("torch", 1)] = fused
+        best = _best(fns, min_time)
+        out[case] = {lib: (best[(lib, 0)], best.get((lib, 1)))
+                     for lib in ("cbce", "torch", "bce") if (lib, 0) in best}
+    return out
+
+
+def report_families(n=10**6, dtypes=("float32", "float64"), min_time=0.2, file=None):
+    """The families table of `python -m cbce bench`: cbce's other functions against
+    PyTorch's formulas (ratio torch / cbce: above 1, cbce is faster) and against cbce's own
+    BCE with logits (ratio cbce / BCE: the cost of the family over the plain loss)."""
+    print(f"\nthe other functions, {n} elements, one thread; ns/element; "
+          "torch/cbce = PyTorch time / cbce time; cbce/bce = cbce time / cbce BCE-with-logits "
+          "time", file=file)
+    print(f"{'function':22} {'dtype':8} {'forward':>8} {'fwd+bwd':>8} {'torch/cbce':>11} "
+          f"{'f+b':>6} {'cbce/bce':>9} {'f+b':>6}", file=file)
+
+    def cell(num, den, width):
+        return f"{num / den:{width}.2f}" if num and den else f"{'-':>{width}}"
+    for dt in dtypes:
+        for case, r in measure_families(np.dtype(dt).type, n, min_time).items():
+            (cf, cb), (tf, tb), (bf, bb) = r["cbce"], r.get("torch", (None, None)), r["bce"]
+            fused = f"{cb / n * 1e9:8.2f}" if cb else f"{'-':>8}"
+            print(f"{case:22} {dt:8} {cf / n * 1e9:8.2f} {fused} {cell(tf, cf, 11)} "
+                  f"{cell(tb, cb, 6)} {cell(cf, bf, 9)} {cell(cb, bb, 6)}", file=file)
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:

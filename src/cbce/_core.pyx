@@ -594,11 +594,17 @@ cdef class _Call:
 
 
 def _loss(str family, int op, input, target, weight, pos_weight, reduction,
-          grad_output, num_threads, out, dict params):
-    """Run operation `op` of a registry family: every loss function is this call."""
+          grad_output, num_threads, out, dict params, tuple mean_denominator=None):
+    """Run operation `op` of a registry family: every loss function is this call.
+
+    mean_denominator, private: ``(hi, lo)``, a larger array's n or weight sum as a
+    double-double, for a "mean"/"weighted_mean" call on one shard of it (cbce.h,
+    cbce_args_t.mean_denominator); cbce.integrations.dask passes it."""
     cdef _Call c = _Call.__new__(_Call)
     c.init(_FAMILY_NUMBER[family], input, target, weight, pos_weight, reduction, num_threads)
     c.set_params(params)
+    if mean_denominator is not None:
+        c.a.mean_denominator, c.a.mean_denominator_lo = mean_denominator
     if op == CBCE__OP_FWD:
         return c.run(op, out, None, "out", "out")[0]
     if op == CBCE__OP_BWD:

@@ -84,6 +84,8 @@ cdef extern from "cbce.h" nogil:
         double gamma_pos
         double gamma_neg
         double clip
+        double mean_denominator
+        double mean_denominator_lo
 
     unsigned cbce_version_number()
     const char *cbce_version_string()

@@ -1394,6 +1394,100 @@ static void test_edges(void)
     }
 }
 
+/* ---- shards: cbce_args_t.mean_denominator --------------------------------------------- */
+
+/* The sum of n doubles as a double-double: exact for make_data's weights (in [0, 2), float
+ * or double, few far below 1), whose two_sum errors are multiples of a small power of two
+ * below 2^-38: their sum in e is exact. */
+static void exact_sum(const double *v, size_t n, double *hi, double *lo)
+{
+    double s = 0.0, e = 0.0, t, bv;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        t = s + v[i];
+        bv = t - s;
+        e += (s - (t - bv)) + (v[i] - bv);
+        s = t;
+    }
+    t = s + e;
+    *lo = e - (t - s);
+    *hi = t;
+}
+
+/* A MEAN / WEIGHTED_MEAN call cut into two shards at an element that is not a block
+ * boundary, each given the whole array's denominator: the gradients are the whole call's,
+ * bit for bit, and the shards' losses add up to its loss; a zero denominator, or none,
+ * means the shard's own. */
+static void test_shards(const family *f, const data *d, int dt)
+{
+    size_t cut = N / 3 + 5, parts[2][2], k;
+    void *x = typed(d->x, N, dt), *ys = typed(d->ysoft, N, dt), *w = typed(d->w, N, dt);
+    void *g = xalloc(N, dt), *gs = xalloc(N, dt);
+    double go = -0.7, whi, wlo, *wv = (double *)xalloc(N, CBCE_F64);
+    int red;
+    for (k = 0; k < N; k++)
+        wv[k] = get(w, dt, (ptrdiff_t)k); /* the weights as the core reads them */
+    exact_sum(wv, N, &whi, &wlo);
+    free(wv);
+    check(dt != CBCE_F64 || wlo != 0.0, "the weight sum %.17g is a double: the test needs a "
+          "low part", whi);
+    parts[0][0] = 0, parts[0][1] = cut, parts[1][0] = cut, parts[1][1] = N - cut;
+    for (red = CBCE_REDUCTION_MEAN; red <= CBCE_REDUCTION_WEIGHTED_MEAN; red++) {
+        cbce_args_t a = zero_args();
+        unsigned char rb[8];
+        double whole, sum = 0.0;
+        int st;
+        a.reduction = red;
+        a.grad_output = cbce_scalar(&go, CBCE_F64);
+        if (f->flags & F_FOCAL)
+            a.alpha = 0.25, a.gamma = 2.0;
+        a.n = N;
+        a.input = cbce_vector(x, dt, N, 1);
+        a.target = cbce_vector(ys, dt, N, 1);
+        a.weight = cbce_vector(w, dt, N, 1);
+        st = call(f, OP_BWD, dt, &a, NULL, 0, NULL, g, 1, NULL, 0);
+        st |= call(f, OP_FWD, dt, &a, NULL, 0, rb, NULL, 0, NULL, 0);
+        whole = get(rb, dt, 0);
+        a.mean_denominator = red == CBCE_REDUCTION_MEAN ? (double)N : whi;
+        a.mean_denominator_lo = red == CBCE_REDUCTION_MEAN ? 0.0 : wlo;
+        for (k = 0; k < 2; k++) {
+            size_t o = parts[k][0] * dsize(dt);
+            a.n = parts[k][1];
+            a.input = cbce_vector((char *)x + o, dt, a.n, 1);
+            a.target = cbce_vector((char *)ys + o, dt, a.n, 1);
+            a.weight = cbce_vector((char *)w + o, dt, a.n, 1);
+            st |= call(f, OP_BWD, dt, &a, NULL, 0, NULL, (char *)gs + o, 1, NULL, 0);
+            st |= call(f, OP_FWD, dt, &a, NULL, 0, rb, NULL, 0, NULL, 0);
+            sum += get(rb, dt, 0);
+        }
+        check(st == CBCE_OK, "cbce_%s shards %s reduction %d: a status", f->name, dname(dt),
+              red);
+        check(first_diff(g, 1, gs, 1, N, dt, 0) < 0, "cbce_%s_bwd_%s reduction %d: shard "
+              "gradient differs from the whole call's at element %ld", f->name, dname(dt),
+              red, first_diff(g, 1, gs, 1, N, dt, 0));
+        check(close_rel(sum, whole, dt == CBCE_F64 ? 1e-15 : 1e-6), "cbce_%s_fwd_%s "
+              "reduction %d: shard losses add to %.17g, the whole call gives %.17g",
+              f->name, dname(dt), red, sum, whole);
+        /* 0, and a caller of the layout before the field: the shard's own denominator */
+        {
+            unsigned char r0[8], r1[8];
+            a.mean_denominator = 0.0;
+            a.mean_denominator_lo = 0.0;
+            st = call(f, OP_FWD, dt, &a, NULL, 0, r0, NULL, 0, NULL, 0);
+            a.mean_denominator_lo = 1.0;
+            st |= call(f, OP_FWD, dt, &a, NULL, 0, rb, NULL, 0, NULL, 0);
+            a.size = offsetof(cbce_args_t, mean_denominator);
+            a.mean_denominator = 3.0;
+            st |= call(f, OP_FWD, dt, &a, NULL, 0, r1, NULL, 0, NULL, 0);
+            check(st == CBCE_OK && same(get(r0, dt, 0), get(rb, dt, 0), dt) &&
+                  same(get(r0, dt, 0), get(r1, dt, 0), dt), "cbce_%s_fwd_%s reduction %d: a "
+                  "zero or absent mean_denominator is not the shard's own", f->name,
+                  dname(dt), red);
+        }
+    }
+    free(x); free(ys); free(w); free(g); free(gs);
+}
+
 /* ---- cbce_args_t's size (cbce.h, "ABI") -------------------------------------------- */
 
 static void test_args_size(void)
@@ -1472,6 +1566,8 @@ int main(void)
         test_semantics(f, &d, CBCE_F32);
         test_semantics(f, &d, CBCE_F64);
         test_f32_vs_f64(f, &d);
+        test_shards(f, &d, CBCE_F32);
+        test_shards(f, &d, CBCE_F64);
     }
     make_data(&d, F_LOGITS);
     test_elementwise(&d);

@@ -25,16 +25,17 @@ Design notes
     result good to ~2^-37 (BCE with logits rounds one good to ~2^-28: within 1 ulp of it);
     float64 results differ from it by at most one rounding per chunk, in practice <= 1 ulp;
     and the result does not depend on how the partials are scheduled.
-(c) Gradients, bitwise the NumPy result but for float64 ``"mean"`` / ``"weighted_mean"``
-    (within 1 ulp).  ``reduction="none"`` and ``"sum"``: each block calls the core's
-    backward with the same arguments.  ``"mean"`` and ``"weighted_mean"``: the block is
-    differentiated as a ``"sum"`` with ``grad_output`` divided by the global element count /
-    weight sum, in double.  For float16/float32 data the core forms the same multiplier
-    ``weight * (grad_output / n)`` for the whole array, so each element is rounded once, in
-    its own dtype, as on the whole array (tests/test_integrations_dask.py checks this on
-    near-ties found by search); for float64 data the core carries grad_output / n as a
-    double-double into its one rounding, which a block's double grad_output cannot carry.  The weight sum is added exactly here and in double-double by the core: the
-    same double unless the weights span more than ~50 binades.
+(c) Gradients, bitwise the NumPy result for every reduction, weight and dtype.  Each block
+    calls the core's backward with the same arguments; for ``"mean"`` and
+    ``"weighted_mean"`` it also passes the whole array's denominator (the element count, or
+    the weights' sum added exactly here and handed over as a double-double), which the core
+    then uses in place of the block's own (``cbce_args_t.mean_denominator``): each element's
+    multiplier ``weight * grad_output / denominator``, and with it its one rounding, is the
+    one the call on the whole array forms.  This holds while the core's own double-double
+    weight sum is exact (weights spanning fewer than ~50 binades, sum below 2^996); a float64
+    weight sum above the double range raises a ValueError when the block is computed.
+    tests/test_integrations_dask.py checks it on a 2-process cluster for every family, on
+    gradients searched for near a rounding midpoint.
 (d) Errors.  Dtypes, shapes, the reduction, label_smoothing and gamma are checked when the
     graph is built; values (e.g. probabilities outside [0, 1]) when a block is computed:
     the index in that message is then within the block.
@@ -66,6 +67,7 @@ import dask.array as da
 import numpy as np
 
 import cbce
+from cbce import _core
 from cbce._registry import FAMILIES
 
 
@@ -161,31 +163,59 @@ def _block_partial(*blocks, fn, present, kw):
 
 
 def _block_weight_sum(w, *, input_dtype):
-    """Sum of a block of the (unbroadcast) weights, rounded once, shaped (1, ..., 1)."""
+    """The exact sum of a block of the (unbroadcast) weights (see _exact_sum), in an object
+    array shaped (1, ..., 1)."""
     w = np.asarray(w, dtype=_compute_dtype(input_dtype)).astype(np.float64)
-    return np.full((1,) * w.ndim, math.fsum(w.ravel().tolist()), dtype=np.float64)
+    out = np.empty((1,) * w.ndim, dtype=object)
+    out.reshape(-1)[0] = _exact_sum(w)
+    return out
 
 
-def _block_grad(*blocks, fn, present, kw):
+_BWD = dict(_core._SUFFIX_OPS)["_backward"]
+
+
+def _block_grad(*blocks, family, present, reduction, grad_output, mean_denominator,
+                num_threads, params):
+    """The core's backward of the block.  A reduced "mean"/"weighted_mean" passes the whole
+    array's denominator (see (c)); a zero one (weights summing to 0) gives the core's
+    grad_output / 0 as a "sum" with that multiplier (the same bits: the core scales nothing
+    then)."""
     x, t, opt = _unpack(blocks, present)
-    go = opt.pop("grad_output", kw.get("grad_output", 1.0))
-    kw = {k: v for k, v in kw.items() if k != "grad_output"}
-    if "scale" in opt:
-        # reduced 'mean'/'weighted_mean': the block's 'sum' gradient times grad_output /
-        # denominator, a double, which is the multiplier the core forms for the whole array
-        go = float(go) / float(opt.pop("scale"))
-        kw = dict(kw, reduction="sum")
-    return getattr(cbce, fn)(x, t, grad_output=go, **opt, **kw)
+    go = opt.pop("grad_output", grad_output)
+    if "den_hi" in opt:
+        mean_denominator = (float(opt.pop("den_hi")), float(opt.pop("den_lo")))
+    if mean_denominator is not None and mean_denominator[0] == 0.0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            go = np.float64(np.asarray(go, dtype=np.float64)) / np.float64(0.0)
+        reduction, mean_denominator = "sum", None
+    return _core._loss(family, _BWD, x, t, opt.get("weight"), opt.get("pos_weight"),
+                       reduction, go, num_threads, None, params, mean_denominator)
 
 
 # ---- combining the partials (exact) ------------------------------------------------------
 
 def _exact_sum(values):
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(v)):
+    """The exact sum of floats or Fractions (a Fraction), or their float sum (inf or nan)
+    if one is not finite: no exactness to keep."""
+    v = np.asarray(values, dtype=object).ravel().tolist()
+    if not all(isinstance(f, Fraction) or math.isfinite(f) for f in v):
         with np.errstate(invalid="ignore"):
-            return float(np.sum(v))   # inf or nan: no exactness to keep
-    return sum((Fraction(f) for f in v.tolist()), Fraction(0))
+            return float(np.sum(np.array([float(f) for f in v], dtype=np.float64)))
+    return sum((Fraction(f) for f in v), Fraction(0))
+
+
+def _dd_pair(total):
+    """A denominator (a Fraction, or a float) as the core's double-double (hi, lo), both
+    rounded to nearest."""
+    if isinstance(total, float):
+        return total, 0.0
+    try:
+        hi = float(total)
+    except OverflowError:
+        raise ValueError("cbce.integrations.dask: the sum of the weights overflows float64; "
+                         "a 'weighted_mean' gradient needs it as a double-double (compute "
+                         "this gradient with cbce on the whole array)") from None
+    return hi, float(total - Fraction(hi))
 
 
 def _finish(partials, weight_total, n, reduction, dtype):
@@ -212,7 +242,7 @@ def _weight_total(x, w):
     if a weight is not finite).  Broadcasting repeats each weight ``x.size // w.size``
     times, so it is the exact sum of the weight array's own block partials times that
     count: the weights are read once, never broadcast."""
-    partials = w.map_blocks(_block_weight_sum, dtype=np.float64, chunks=(1,) * w.ndim,
+    partials = w.map_blocks(_block_weight_sum, dtype=object, chunks=(1,) * w.ndim,
                             input_dtype=x.dtype)
     repeat = x.size // w.size if w.size else 0
     return dask.delayed(_exact_weight_total, pure=True)(partials, repeat)
@@ -244,43 +274,33 @@ def _is_scalar(v):
     return not isinstance(v, da.Array) and np.ndim(v) == 0
 
 
-def _backward(fn, input, target, weight, pos_weight, reduction, grad_output, kw):
+def _backward(family, input, target, weight, pos_weight, reduction, grad_output,
+              num_threads, params):
     x = _input(input)
     arrays, present = _operands(x, target, weight, pos_weight)
-    if reduction == "none":
-        if _is_scalar(grad_output):
-            kw = dict(kw, grad_output=float(grad_output))
+    go = float(grad_output) if _is_scalar(grad_output) else grad_output
+    den = None
+    if not isinstance(go, float):
+        if reduction == "none":
+            go = _align(go, x, "grad_output")
         else:
-            arrays.append(_align(grad_output, x, "grad_output"))
-            present = present + ("grad_output",)
-        kw = dict(kw, reduction="none")
-    else:
-        go = float(grad_output) if _is_scalar(grad_output) else grad_output
-        if not isinstance(go, float):
             go = da.asarray(go)
             if go.size != 1:
                 raise ValueError(f"grad_output must be a scalar for reduction={reduction!r}")
             go = go.reshape(())
-        if reduction == "sum":
-            kw = dict(kw, reduction="sum", grad_output=go)
-            if not isinstance(go, float):
-                arrays.append(go)
-                present = present + ("grad_output",)
-                kw.pop("grad_output")
+        arrays.append(go)
+        present = present + ("grad_output",)
+        go = 1.0
+    if reduction in ("mean", "weighted_mean"):
+        if reduction == "weighted_mean" and weight is not None:
+            pair = dask.delayed(_dd_pair, pure=True)(_weight_total(x, arrays[2]))
+            arrays += [da.from_delayed(pair[k], shape=(), dtype=np.float64) for k in (0, 1)]
+            present = present + ("den_hi", "den_lo")
         else:
-            if reduction == "weighted_mean" and weight is not None:
-                den = dask.delayed(float)(_weight_total(x, arrays[2]))
-            else:
-                den = x.size
-            arrays.append(da.from_delayed(dask.delayed(float)(den), shape=(),
-                                          dtype=np.float64))
-            present = present + ("scale",)
-            if isinstance(go, float):
-                kw = dict(kw, grad_output=go)
-            else:
-                arrays.append(go)
-                present = present + ("grad_output",)
-    return da.map_blocks(_block_grad, *arrays, fn=fn, present=present, kw=kw, dtype=x.dtype)
+            den = _dd_pair(Fraction(x.size))
+    return da.map_blocks(_block_grad, *arrays, family=family, present=present,
+                         reduction=reduction, grad_output=go, mean_denominator=den,
+                         num_threads=num_threads, params=params, dtype=x.dtype)
 
 
 # ---- the public functions: for every family of the registry, the loss and its gradient ----
@@ -299,12 +319,12 @@ def _public(fam: dict, backward: bool) -> Any:
         a = bound.arguments
         given = {n: a[n] for n in settings}
         _check(fam["python"], a["reduction"], **given)
-        kw = dict(given, num_threads=a["num_threads"])
         if backward:
-            return _backward(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
-                             a["reduction"], a["grad_output"], kw)
+            return _backward(fam["name"], a["input"], a["target"], a["weight"],
+                             a.get("pos_weight"), a["reduction"], a["grad_output"],
+                             a["num_threads"], given)
         return _loss(name, a["input"], a["target"], a["weight"], a.get("pos_weight"),
-                     a["reduction"], kw)
+                     a["reduction"], dict(given, num_threads=a["num_threads"]))
 
     f.__name__ = f.__qualname__ = name
     f.__signature__ = sig  # type: ignore[attr-defined]

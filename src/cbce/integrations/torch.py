@@ -641,6 +641,9 @@ def _family_module(fam, fn):
         b = sig.bind(*args, **kwargs)
         b.apply_defaults()
         _check_reduction(b.arguments["reduction"])
+        # the scalar settings, checked by the core (its messages) on an empty input
+        getattr(_cbce, fam["python"])(np.zeros(0), np.zeros(0),
+                                      **{n: b.arguments[n] for n, _ in fam["params"]})
         for n, v in b.arguments.items():
             if n in buffers:
                 self.register_buffer(n, _buffer(v))

@@ -846,6 +846,10 @@ static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdi
  * double-double (gscale + gscale_lo), so that the float64 kernels round weight *
  * grad_output / denominator * d once.
  *
+ * A shard (a->mean_denominator set): the given denominator takes the place of n or of the
+ * weight sum everywhere above and below, so each element's multiplier, and with it its
+ * gradient, is the one the call on the whole array forms.
+ *
  * weighted_mean: the weights are scaled by a power of two S that brings their sum into
  * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever that neither under- nor
  * overflows), so that neither 1 / sum for the gradient nor weight * loss is lost to the
@@ -909,11 +913,19 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     cbce__job J;
     int st, down = 0; /* whether the losses are already scaled by CBCE__DOWN */
     size_t n, nblocks;
-    cbce__dd wsum = {0.0, 0.0};
+    cbce__dd wsum = {0.0, 0.0}, count, given;
+    int shard; /* a->mean_denominator replaces n or the weight sum */
 
     if ((st = cbce__check(f, a, dtype, want, o)) != CBCE_OK)
         return st;
     n = a->n;
+    shard = a->mean_denominator != 0.0;
+    given.hi = a->mean_denominator;
+    given.lo = a->mean_denominator_lo;
+    count.hi = (double)n;
+    count.lo = (double)(n - (size_t)count.hi);
+    if (shard)
+        count = given;
     J.reduced = (want & CBCE__LOSS) && a->reduction != CBCE_REDUCTION_NONE;
     J.dual = J.reduced && (want & CBCE__GRAD) && n > 0 &&
              output_overlaps_operands(a, o->grad, o->grad_stride, dtype == CBCE_F64 ? 8 : 4);
@@ -947,8 +959,8 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     J.gscale_lo = 0.0;
 
     if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
-        wsum = weight_sum(&a->weight, n, 1.0);
-        if (isinf(wsum.hi)) {
+        wsum = shard ? given : weight_sum(&a->weight, n, 1.0);
+        if (isinf(wsum.hi) && !shard) {
             J.wpre = J.lscale = CBCE__DOWN;
             down = 1;
             wsum = weight_sum(&a->weight, n, CBCE__DOWN);
@@ -967,12 +979,10 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         cbce__dd g = {1.0, 0.0}, den = {1.0, 0.0};
         if (a->grad_output.data != NULL)
             load(&a->grad_output, 0, 1, &go, 1.0);
-        if (a->reduction == CBCE_REDUCTION_MEAN) {
-            den.hi = (double)n;
-            den.lo = (double)(n - (size_t)den.hi);
-        } else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN) {
+        if (a->reduction == CBCE_REDUCTION_MEAN)
+            den = count;
+        else if (a->reduction == CBCE_REDUCTION_WEIGHTED_MEAN)
             den = wsum;
-        }
         g = dd_quot(go, den);
         J.gscale = g.hi;
         J.gscale_lo = g.lo;
@@ -1009,15 +1019,13 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
                 total = dd_add(big, small);
             }
         }
-        if (mean) {
-            den.hi = (double)n;
-            den.lo = (double)(n - (size_t)den.hi);
-        } else if (wmean) {
+        if (mean)
+            den = count;
+        else if (wmean)
             den = wsum; /* scaled as the weights in the numerator were */
-        }
         if (!mean && !wmean)
             r = total.hi + total.lo;
-        else if (n == 0)
+        else if (n == 0 && !shard)
             r = NAN;
         else
             r = dd_div(total, den);
