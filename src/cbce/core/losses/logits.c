@@ -80,10 +80,14 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
 #define Q5_5 0x1.f396ab57dbd64p-3
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
- * weights), from the input x, the raw target tr and the pos_weight pw. */
-CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const vd_t *x,
-                           const vd_t *tr, const vd_t *pw, vd_t keep, vd_t half, vd_t *lo,
-                           vd_t *gr, vd_t *he)
+ * weights), from the input x, the raw target tr and the pos_weight pw.  `poly` (a
+ * constant; 0 for BCE with logits, whose operations it leaves as they are): Poly-1, the
+ * terms of eps (1 - p_t) added (poly1.c's formulas: v = (A + B e) r, v' = (q - y) r s,
+ * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e) r), each a few 2^-50 relative
+ * (1 - e: absolute), added in double before the one rounding. */
+CBCE__VI void logits32_vec(const int want, const int plain, const int poly, const int nk,
+                           const vd_t *x, const vd_t *tr, const vd_t *pw, vd_t keep,
+                           vd_t half, vd_t eps, vd_t *lo, vd_t *gr, vd_t *he)
 {
     vd_t a[L32_K], g[L32_K], n[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
     vm_t pos[L32_K];
@@ -112,6 +116,10 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
         py[j] = plain ? y[j] : vd_mul(pw[j], y[j]);
         L[j] = vd_add(q[j], py[j]);
     }
+    vd_t r[L32_K], vp[L32_K];
+    if (poly || (want & (CBCE__GRAD | CBCE__HESS)))
+        for (j = 0; j < nk; j++)
+            r[j] = vd_rcp27(vd_add(one, e[j]));
     if (want & CBCE__LOSS) {
         vd_t u[L32_K], w[L32_K], Q[L32_K];
         for (j = 0; j < nk; j++)
@@ -128,19 +136,30 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
             vd_t c = vd_select(pos[j], q[j], py[j]);
             vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
             lo[j] = vd_mla(L[j], vd_mul(u[j], Q[j]), ca);
+            if (poly) { /* + eps (A + B e) r */
+                vd_t A = vd_select(pos[j], q[j], y[j]), B = vd_select(pos[j], y[j], q[j]);
+                lo[j] = vd_mla(eps, vd_mul(vd_mla(B, e[j], A), r[j]), lo[j]);
+            }
         }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        vd_t r[L32_K], Ls[L32_K];
+        vd_t Ls[L32_K];
         for (j = 0; j < nk; j++) {
-            r[j] = vd_rcp27(vd_add(one, e[j]));
             Ls[j] = vd_mul(L[j], vd_mul(e[j], r[j]));
+            if (poly) /* v' = (q - y) r s */
+                vp[j] = vd_mul(vd_sub(q[j], y[j]), vd_mul(r[j], vd_mul(e[j], r[j])));
         }
         for (j = 0; j < nk; j++) {
             if (want & CBCE__GRAD)
                 gr[j] = vd_select(pos[j], vd_sub(q[j], Ls[j]), vd_sub(Ls[j], py[j]));
+            if ((want & CBCE__GRAD) && poly)
+                gr[j] = vd_mla(eps, vp[j], gr[j]);
             if (want & CBCE__HESS)
                 he[j] = vd_mul(Ls[j], r[j]);
+            if ((want & CBCE__HESS) && poly) { /* + eps v' (1 - 2 sigmoid(x)) */
+                vd_t om = vd_mul(vd_sub(one, e[j]), r[j]);
+                he[j] = vd_mla(eps, vd_mul(vp[j], vd_select(pos[j], vd_neg(om), om)), he[j]);
+            }
         }
     }
 }
@@ -182,9 +201,9 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
  * loads, logits32_vec, the weights, the stores or lane sums into acc[j0 + j]. */
-CBCE__VI void logits32_step(const int want, const int reduced, const int plain, const int nk,
-                            const cbce__span *S, const cbce__span_consts *k, size_t i,
-                            size_t m, vd_t *acc, int j0)
+CBCE__VI void logits32_step(const int want, const int reduced, const int plain,
+                            const int poly, const int nk, const cbce__span *S,
+                            const cbce__span_consts *k, size_t i, size_t m, vd_t *acc, int j0)
 {
     vd_t X[L32_K], T[L32_K], P[L32_K], W[L32_K], lo[L32_K], gr[L32_K], he[L32_K];
     int j;
@@ -195,7 +214,8 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int plain, 
         P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
         W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }
-    logits32_vec(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    logits32_vec(want, plain, poly, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half),
+                 vd_set1(poly ? k->poly : 0.0), lo, gr, he);
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
@@ -218,7 +238,8 @@ CBCE__VI void logits32_step(const int want, const int reduced, const int plain, 
 }
 
 CBCE__VI void logits32_span_body(const int want, const int reduced, const int plain,
-                                 const cbce__span *S, const cbce__span_consts *k)
+                                 const int poly, const cbce__span *S,
+                                 const cbce__span_consts *k)
 {
     vd_t acc[L32_K];
     size_t i = 0, c = S->c;
@@ -226,9 +247,9 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const int pl
     for (j = 0; j < L32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + L32_K * CBCE__VW <= c; i += L32_K * CBCE__VW)
-        logits32_step(want, reduced, plain, L32_K, S, k, i, CBCE__VW, acc, 0);
+        logits32_step(want, reduced, plain, poly, L32_K, S, k, i, CBCE__VW, acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        logits32_step(want, reduced, plain, 1, S, k, i, c - i, acc, j);
+        logits32_step(want, reduced, plain, poly, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < L32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
@@ -237,22 +258,22 @@ CBCE__VI void logits32_span_body(const int want, const int reduced, const int pl
 /* `plain`: the common case (float32 target, no smoothing, no weight or pos_weight other
  * than 1, unit multipliers) without the arithmetic by those ones; its results are bitwise
  * those of the general body (every skipped operation is exact: t*1 + 0, 1*y, 1*l). */
-#define L32_BODIES(PLAIN)                                                                \
+#define L32_BODIES(PLAIN, POLY)                                                                \
     switch (want) {                                                                      \
     case CBCE__LOSS:                                                                     \
         if (reduced)                                                                     \
-            logits32_span_body(CBCE__LOSS, 1, PLAIN, S, k);                              \
+            logits32_span_body(CBCE__LOSS, 1, PLAIN, POLY, S, k);                              \
         else                                                                             \
-            logits32_span_body(CBCE__LOSS, 0, PLAIN, S, k);                              \
+            logits32_span_body(CBCE__LOSS, 0, PLAIN, POLY, S, k);                              \
         break;                                                                           \
-    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, PLAIN, S, k); break;              \
+    case CBCE__GRAD: logits32_span_body(CBCE__GRAD, 0, PLAIN, POLY, S, k); break;              \
     case CBCE__LOSS | CBCE__GRAD:                                                        \
         if (reduced)                                                                     \
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, PLAIN, S, k);                 \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 1, PLAIN, POLY, S, k);                 \
         else                                                                             \
-            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, PLAIN, S, k);                 \
+            logits32_span_body(CBCE__LOSS | CBCE__GRAD, 0, PLAIN, POLY, S, k);                 \
         break;                                                                           \
-    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, PLAIN, S, k); break;         \
+    default: logits32_span_body(CBCE__GRAD | CBCE__HESS, 0, PLAIN, POLY, S, k); break;         \
     }
 
 static void logits32_span(int want, int reduced, const cbce__span *S,
@@ -263,9 +284,21 @@ static void logits32_span(int want, int reduced, const cbce__span *S,
         kc.half = kc.eps;
     if (S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && kc.eps == 0 && kc.pk == 1 &&
         kc.wk == 1 && kc.lscale == 1 && kc.wpre == 1)
-        L32_BODIES(1)
+        L32_BODIES(1, 0)
     else
-        L32_BODIES(0)
+        L32_BODIES(0, 0)
+}
+
+/* Poly-1 on float32 data (poly1.c's table): the general body with the poly terms, one
+ * instance with `want` and `reduced` as run-time values (their tests are per vector and
+ * predictable; one instance keeps the extension's size in bounds). */
+void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k0)
+{
+    cbce__span_consts kc = *k0, *k = &kc;
+    if (kc.eps > 0 && kc.half == 0) /* as in logits_step_d */
+        kc.half = kc.eps;
+    logits32_span_body(want, reduced, 0, 1, S, k);
 }
 #undef L32_BODIES
 

@@ -99,5 +99,11 @@ CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
-CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, NULL, NULL);
+/* poly1 on float32 data: logits.c's span kernel with the poly terms (BCE with logits'
+ * float32 arithmetic, 0.5 + ~2^-4 ulp); the chunk step above serves the driver's exact
+ * reduced sums. */
+void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k);
+CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, CBCE__ISA_NAME(cbce__poly1_span32),
+            NULL);
 CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x, NULL, NULL);
