@@ -14,6 +14,27 @@
 #define CBCE__MAYBE_UNUSED
 #endif
 
+/* One loop over i < N of CALL(WANT, i) per output set, WANT a constant in each. */
+#define CBCE__WANT_LOOPS(N, CALL)                                                          \
+    switch (want) {                                                                        \
+    case CBCE__LOSS:                                                                       \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__LOSS, i);                                                           \
+        break;                                                                             \
+    case CBCE__GRAD:                                                                       \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__GRAD, i);                                                           \
+        break;                                                                             \
+    case CBCE__LOSS | CBCE__GRAD:                                                          \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__LOSS | CBCE__GRAD, i);                                              \
+        break;                                                                             \
+    default:                                                                               \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__GRAD | CBCE__HESS, i);                                              \
+        break;                                                                             \
+    }
+
 /*
  * A compute step (internal.h's cbce__step_fn) from an element macro CALL(WANT, i): `want`
  * is tested once per chunk, so each loop is a plain elementwise loop with a constant WANT
@@ -39,24 +60,7 @@
         (void)k;                                                                           \
         (void)g;                                                                           \
         (void)h;                                                                           \
-        switch (want) {                                                                    \
-        case CBCE__LOSS:                                                                   \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__LOSS, i);                                                       \
-            break;                                                                         \
-        case CBCE__GRAD:                                                                   \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__GRAD, i);                                                       \
-            break;                                                                         \
-        case CBCE__LOSS | CBCE__GRAD:                                                      \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__LOSS | CBCE__GRAD, i);                                          \
-            break;                                                                         \
-        default:                                                                           \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__GRAD | CBCE__HESS, i);                                          \
-            break;                                                                         \
-        }                                                                                  \
+        CBCE__WANT_LOOPS(c, CALL)                                                          \
     }
 
 /*
@@ -75,11 +79,7 @@
 #define CBCE__SCALAR_LEVEL CBCE__CAT(CBCE__SCALAR_LEVEL, CBCE__ISA_SUFFIX)
 #if defined(__GNUC__) && !CBCE__SCALAR_LEVEL
 #define CBCE__VBLOCK 16
-#if defined(__GNUC__)
 #define CBCE__NOINLINE __attribute__((noinline))
-#else
-#define CBCE__NOINLINE
-#endif
 #define CBCE__FAMILY_STEP_BLOCKED(NAME, CALL)                                              \
     CBCE__MAYBE_UNUSED CBCE__NOINLINE static void NAME##_block(                             \
         int want, const double *restrict x, const double *restrict t,                      \
@@ -92,24 +92,7 @@
         (void)p;                                                                           \
         (void)ml;                                                                          \
         (void)k;                                                                           \
-        switch (want) {                                                                    \
-        case CBCE__LOSS:                                                                   \
-            for (i = 0; i < CBCE__VBLOCK; i++)                                             \
-                CALL(CBCE__LOSS, i);                                                       \
-            break;                                                                         \
-        case CBCE__GRAD:                                                                   \
-            for (i = 0; i < CBCE__VBLOCK; i++)                                             \
-                CALL(CBCE__GRAD, i);                                                       \
-            break;                                                                         \
-        case CBCE__LOSS | CBCE__GRAD:                                                      \
-            for (i = 0; i < CBCE__VBLOCK; i++)                                             \
-                CALL(CBCE__LOSS | CBCE__GRAD, i);                                          \
-            break;                                                                         \
-        default:                                                                           \
-            for (i = 0; i < CBCE__VBLOCK; i++)                                             \
-                CALL(CBCE__GRAD | CBCE__HESS, i);                                          \
-            break;                                                                         \
-        }                                                                                  \
+        CBCE__WANT_LOOPS(CBCE__VBLOCK, CALL)                                               \
     }                                                                                      \
     CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x,               \
                                         const double *t, const double *p, const double *w, \
