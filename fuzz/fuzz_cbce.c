@@ -1,16 +1,18 @@
 /*
  * fuzz_cbce.c -- libFuzzer harness for the cbce C API (build and bounded run: fuzz/run.sh).
  *
- * One fuzz input describes one call: the function (BCE with logits, BCE on probabilities,
- * the focal loss: forward, backward, fused, grad_hess; sigmoid, log_sigmoid, softplus), the
- * dtype, the length n, every operand's dtype, stride (negative and 0 included), period and
- * repeat, the values (drawn from a table of special values -- 0, -0, +-inf, NaN, subnormals,
- * the largest finite values, branch thresholds -- or from the raw bytes), the output
- * strides, the reduction, label smoothing, alpha, gamma, num_threads and the SIMD level,
- * valid or not.  The harness then checks what a caller relies on:
+ * One fuzz input describes one call: the function (every loss family of the registry,
+ * src/cbce/core/registry.h: forward, backward, fused, grad_hess; sigmoid, log_sigmoid,
+ * softplus), the dtype, the length n, every operand's dtype, stride (negative and 0
+ * included), period and repeat, the values (drawn from a table of special values -- 0, -0,
+ * +-inf, NaN, subnormals, the largest finite values, branch thresholds -- or from the raw
+ * bytes), the output strides, the reduction, every registry parameter (mostly inside its
+ * range, some outside: the range's ends and the values just past them, NaN, infinities),
+ * num_threads and the SIMD level, valid or not.  The harness then checks what a caller
+ * relies on:
  *
- *   1. the status: the code an independent validation (written here from cbce.h) expects;
- *      for BCE on probabilities, CBCE_ERR_DOMAIN with the first bad flat index;
+ *   1. the status: the code the rules of cbce.h and the registry's ranges give; for
+ *      families on probabilities, CBCE_ERR_DOMAIN with the first bad flat index;
  *   2. memory: every operand and output lives in its own heap block with guard bytes on
  *      both sides and between strided elements (AddressSanitizer catches reads outside,
  *      the guards catch writes outside); inputs are compared with a copy after the call;
@@ -24,12 +26,14 @@
  * A failed check calls abort(), which libFuzzer reports as a crash with the input saved.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cbce.h"
+#include "registry.h"
 
 #define MAX_N 20000
 #define BIG_N 70000 /* above 2 * 32768: the core starts threads */
@@ -281,12 +285,62 @@ static int output_only_elements_written(const output *o, size_t n)
 
 /* ---- calling the API ------------------------------------------------------------------ */
 
-/* Every family of the API, each called with every operation: the list is this enum and
- * its names (no family is left out by the build). */
-enum { FAM_LOGITS, FAM_PROBS, FAM_FOCAL, FAM_SIGMOID, FAM_LOG_SIGMOID, FAM_SOFTPLUS, NFAM };
-static const char *const family_names[NFAM] = {"logits", "probs", "focal", "sigmoid",
+/* Every family of the API, each called with every operation: the loss families of the
+ * registry (numbers 0 .. CBCE__NFAMILIES - 1, their order there) and the helpers. */
+enum { FAM_SIGMOID = CBCE__NFAMILIES, FAM_LOG_SIGMOID, FAM_SOFTPLUS, NFAM };
+#define FAMILY_NAME(name, steps, operands, python, cls, params) #name,
+static const char *const family_names[NFAM] = {CBCE__FAMILIES(FAMILY_NAME) "sigmoid",
                                                "log_sigmoid", "softplus"};
+#undef FAMILY_NAME
+/* What each loss family takes: its operand bits (CBCE__TAKES_POS_WEIGHT,
+ * CBCE__CHECKS_DOMAIN) and the bit set of the registry parameters it reads. */
+#define FAMILY_INFO(name, steps, operands, python, cls, params)                              \
+    {CBCE__OPERAND_BITS_##operands, 0u params},
+static const struct { unsigned operands, params; } family_info[CBCE__NFAMILIES] = {
+    CBCE__FAMILIES(FAMILY_INFO)};
+#undef FAMILY_INFO
 enum { OP_FWD, OP_BWD, OP_FWD_BWD, OP_GRAD_HESS };
+
+/* The registry's parameters: where each lives in cbce_args_t and its valid range. */
+#define PARAM_INFO(name, status, lo, hi, kind, message)                                      \
+    {#name, offsetof(cbce_args_t, name), lo, hi, kind},
+static const struct {
+    const char *name;
+    size_t offset;
+    double lo, hi;
+    int kind;
+} param_info[CBCE__NPARAMS] = {CBCE__PARAMS(PARAM_INFO)};
+#undef PARAM_INFO
+
+static int param_valid(int k, double v)
+{
+    if (param_info[k].kind == CBCE__OR_NAN && isnan(v))
+        return 1;
+    return v >= param_info[k].lo &&
+           (param_info[k].kind == CBCE__HALF_OPEN ? v < param_info[k].hi : v <= param_info[k].hi);
+}
+
+/* A value of parameter k from one byte: three in four from the candidates inside its range,
+ * the rest from all of them (its ends, the values just past them, NaN, infinities, ...). */
+static double draw_param(int k, uint8_t b)
+{
+    double cand[32], ok[32];
+    size_t nc = 0, nok = 0, j;
+    static const double common[] = {0.0, 1.0, 0.5, 2.0, 0.25, 0.05, 4.0, 0.1, 3.7, 40.0,
+                                    1e-300, -0.0, -1e-300, -1.0, 1.0000001, 0x1.fffffffffffffp-1,
+                                    NAN, INFINITY, -INFINITY};
+    for (j = 0; j < sizeof common / sizeof common[0]; j++)
+        cand[nc++] = common[j];
+    cand[nc++] = param_info[k].lo;
+    cand[nc++] = param_info[k].hi;
+    cand[nc++] = nextafter(param_info[k].lo, -INFINITY);
+    cand[nc++] = nextafter(param_info[k].hi, INFINITY);
+    cand[nc++] = nextafter(param_info[k].hi, -INFINITY);
+    for (j = 0; j < nc; j++)
+        if (param_valid(k, cand[j]))
+            ok[nok++] = cand[j];
+    return b < 192 ? ok[b % nok] : cand[b % nc];
+}
 
 typedef struct {
     output o1, o2;     /* loss (or grad for grad_hess), grad (or hess) */
@@ -296,36 +350,46 @@ typedef struct {
     int status;
 } outcome;
 
+/* The public entry points of loss family `name`, by operation and dtype (a family with
+ * CBCE__PROBS operands takes a last size_t *bad_index). */
+#define XA_CBCE__LOGITS
+#define XA_CBCE__LOGITS_PW
+#define XA_CBCE__PROBS , bi
+#define CALL4(PFX, F, T, XA)                                                                 \
+    switch (op) {                                                                            \
+    case OP_FWD: return PFX##_fwd_##F(a, (T *)o1, s1, (T *)res XA);                          \
+    case OP_BWD: return PFX##_bwd_##F(a, (T *)o2, s2 XA);                                    \
+    case OP_FWD_BWD: return PFX##_fwd_bwd_##F(a, (T *)o1, s1, (T *)res, (T *)o2, s2 XA);     \
+    default: return PFX##_grad_hess_##F(a, (T *)o1, s1, (T *)o2, s2 XA);                     \
+    }
+#define CALL_FAMILY(name, steps, operands, python, cls, params)                              \
+    static int call_##name(int op, int f64, const cbce_args_t *a, void *o1, ptrdiff_t s1,    \
+                           void *res, void *o2, ptrdiff_t s2, size_t *bi)                    \
+    {                                                                                        \
+        (void)bi;                                                                            \
+        if (f64) {                                                                           \
+            CALL4(cbce_##name, f64, double, XA_##operands)                                   \
+        } else {                                                                             \
+            CALL4(cbce_##name, f32, float, XA_##operands)                                    \
+        }                                                                                    \
+    }
+CBCE__FAMILIES(CALL_FAMILY)
+#undef CALL_FAMILY
+#undef CALL4
+typedef int (*family_call_fn)(int, int, const cbce_args_t *, void *, ptrdiff_t, void *, void *,
+                              ptrdiff_t, size_t *);
+#define CALL_ENTRY(name, steps, operands, python, cls, params) call_##name,
+static const family_call_fn family_call[CBCE__NFAMILIES] = {CBCE__FAMILIES(CALL_ENTRY)};
+#undef CALL_ENTRY
+
 static int call(int fam, int op, int f64, const cbce_args_t *a, outcome *r, int want_result)
 {
     void *o1 = r->o1.p, *o2 = r->o2.p;
     ptrdiff_t s1 = r->o1.stride, s2 = r->o2.stride;
     void *res = want_result ? (void *)r->res_bytes : NULL;
-    size_t *bi = &r->bad_index;
-#define CALL4(PFX, F, T)                                                                     \
-    switch (op) {                                                                            \
-    case OP_FWD: return PFX##_fwd_##F(a, (T *)o1, s1, (T *)res);                             \
-    case OP_BWD: return PFX##_bwd_##F(a, (T *)o2, s2);                                       \
-    case OP_FWD_BWD: return PFX##_fwd_bwd_##F(a, (T *)o1, s1, (T *)res, (T *)o2, s2);        \
-    default: return PFX##_grad_hess_##F(a, (T *)o1, s1, (T *)o2, s2);                        \
-    }
-#define CALL4B(F, T)                                                                         \
-    switch (op) {                                                                            \
-    case OP_FWD: return cbce_bce_fwd_##F(a, (T *)o1, s1, (T *)res, bi);                      \
-    case OP_BWD: return cbce_bce_bwd_##F(a, (T *)o2, s2, bi);                                \
-    case OP_FWD_BWD: return cbce_bce_fwd_bwd_##F(a, (T *)o1, s1, (T *)res, (T *)o2, s2, bi); \
-    default: return cbce_bce_grad_hess_##F(a, (T *)o1, s1, (T *)o2, s2, bi);                 \
-    }
+    if (fam < CBCE__NFAMILIES)
+        return family_call[fam](op, f64, a, o1, s1, res, o2, s2, &r->bad_index);
     switch (fam) {
-    case FAM_LOGITS:
-        if (f64) { CALL4(cbce_bce_logits, f64, double) }
-        else { CALL4(cbce_bce_logits, f32, float) }
-    case FAM_PROBS:
-        if (f64) { CALL4B(f64, double) }
-        else { CALL4B(f32, float) }
-    case FAM_FOCAL:
-        if (f64) { CALL4(cbce_focal, f64, double) }
-        else { CALL4(cbce_focal, f32, float) }
     case FAM_SIGMOID:
     case FAM_LOG_SIGMOID:
     case FAM_SOFTPLUS: {
@@ -346,8 +410,6 @@ static int call(int fam, int op, int f64, const cbce_args_t *a, outcome *r, int 
     default:
         return -1;
     }
-#undef CALL4
-#undef CALL4B
 }
 
 static int same_value_bits(double a, double b, int f64)
@@ -534,7 +596,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     operand in, tg, wt, pw, go;
     outcome r0, r1, r2;
     size_t n, i;
-    int dtype, fam, op, reduced, has1, has2, expect, helper, tdtype, k;
+    int dtype, fam, op, reduced, has1, has2, expect, helper, tdtype, k, probs = 0, takes_pw = 0;
     uint8_t b;
     cbce_args_t *a = &P.a;
 
@@ -567,7 +629,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tdtype = b % 8 < 5 ? (int)(b % 8) : (b % 8 == 5 ? dtype : b % 8 == 6 ? 7 : -1);
     if (u8(&rd) == 0xFE && !helper)
         dtype ^= 1; /* an input of the wrong dtype */
-    make_operand(&rd, &in, n, dtype, fam == FAM_PROBS ? 1 : 0, P.f64, 0, helper);
+    probs = !helper && (family_info[fam].operands & CBCE__CHECKS_DOMAIN);
+    make_operand(&rd, &in, n, dtype, probs ? 1 : 0, P.f64, 0, helper);
     make_operand(&rd, &tg, n, tdtype >= 0 && tdtype <= CBCE_BOOL ? tdtype : CBCE_F64, 2,
                  P.f64, 0, 0);
     if (tdtype == 7)
@@ -576,7 +639,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     make_operand(&rd, &wt, n, u8(&rd) == 0xFD ? CBCE_U8 : dtype, 3, P.f64, 1, 0);
     make_operand(&rd, &pw, n, dtype, 3, P.f64, 1, 0);
     make_operand(&rd, &go, n, dtype, 0, P.f64, 1, 0);
-    if (fam != FAM_LOGITS && pw.present && (u8(&rd) & 3)) {
+    takes_pw = !helper && (family_info[fam].operands & CBCE__TAKES_POS_WEIGHT);
+    if (!takes_pw && pw.present && (u8(&rd) & 3)) {
         block_free(&pw.b); /* mostly legal calls */
         pw.present = 0;
     }
@@ -590,19 +654,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     b = u8(&rd);
     a->reduction = b < 240 ? b % 4 : (int)(b % 8) - 4 + (b & 1 ? 4 : -1);
-    b = u8(&rd);
-    {
-        static const double eps[] = {0.0, 0.0, 0.0, 1.0, 0.1, 0.5, 1e-300, -0.0, -1e-300,
-                                     1.0000001, NAN, INFINITY, -INFINITY, 0.3};
-        a->label_smoothing = fam == FAM_FOCAL && b % 2 ? 0.0 : eps[b % 14];
-    }
-    b = u8(&rd);
-    {
-        static const double al[] = {NAN, 0.25, 0.0, 1.0, -0.5, 2.0, INFINITY, -INFINITY, NAN};
-        static const double ga[] = {0.0, 2.0, 0.5, 1.0, 3.7, 0.25, -1.0, NAN, INFINITY, 1e-300,
-                                    40.0, -0.0};
-        a->alpha = al[b % 9];
-        a->gamma = ga[(b / 9) % 12];
+    /* every parameter, read by the family or not (one it does not read is ignored) */
+    for (k = 0; k < CBCE__NPARAMS; k++) {
+        double v = draw_param(k, u8(&rd));
+        memcpy((char *)a + param_info[k].offset, &v, sizeof v);
     }
     b = u8(&rd);
     a->num_threads = (int)(b % 7) - 1; /* -1 .. 5 */
@@ -639,12 +694,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (k == 1 ? (o->dtype < 0 || o->dtype > CBCE_BOOL) : o->dtype != dtype)
                 bad_op |= 4;
         }
-        if (red < 0 || red > 3 ||
-            !(a->label_smoothing >= 0 && a->label_smoothing <= 1) ||
-            (fam == FAM_FOCAL && (!(a->gamma >= 0) || isinf(a->gamma) || isinf(a->alpha))) ||
-            bad_op || (fam != FAM_LOGITS && a->pos_weight.data != NULL))
+        for (k = 0; k < CBCE__NPARAMS; k++) {
+            double v;
+            memcpy(&v, (const char *)a + param_info[k].offset, sizeof v);
+            if ((family_info[fam].params >> k & 1u) && !param_valid(k, v))
+                bad_op |= 8;
+        }
+        if (red < 0 || red > 3 || bad_op || (!takes_pw && a->pos_weight.data != NULL))
             expect = -2; /* some error; which one first is the core's choice */
-        if (expect == CBCE_OK && fam == FAM_PROBS && n > 0) {
+        if (expect == CBCE_OK && probs && n > 0) {
             for (i = 0; i < n; i++) {
                 double xv = operand_at(&a->input, i, 0), tv = operand_at(&a->target, i, 0);
                 if (!(xv >= 0 && xv <= 1) || !(tv >= 0 && tv <= 1))
@@ -774,7 +832,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             stat_inplace++;
         }
         /* 5. sanity: logits losses with hard labels and non-negative weights */
-        if (fam == FAM_LOGITS && (op == OP_FWD || op == OP_FWD_BWD) && !reduced &&
+        if (fam == CBCE__FAMILY_bce_logits && (op == OP_FWD || op == OP_FWD_BWD) && !reduced &&
             a->label_smoothing == 0) {
             for (i = 0; i < n; i++) {
                 double l = out_at(&r0.o1, i, P.f64), x = operand_at(&a->input, i, 0);

@@ -472,3 +472,43 @@ def report_ulp(key, value, bound):
     old = ULP_REPORT.get(key)
     if old is None or not (value <= old[0]):
         ULP_REPORT[key] = (float(value), bound)
+
+
+# ---------------------------------------------------------------------------------------
+# shared by the mpmath comparisons of the loss families
+
+def worst_element(label, err, x, y, got, exact_refs, bound):
+    """The failure line of a comparison: the case `label`, its worst element (NaN counted as
+    worst), its input, label, result and the exact value (an mpmath number)."""
+    worst = float(np.max(err))
+    i = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
+    return (f"{label}: max {worst:.3g} ulp (bound {bound}) at x={float(x[i])!r} "
+            f"y={float(y[i])}: got {float(got[i])!r}, exact {mpmath.nstr(exact_refs[i], 17)}")
+
+
+def check_mp_derivatives(ref, points, prec, rel=1e-40):
+    """ref(x) -> (loss, grad, hess, ...) in mpmath: its grad and hess equal mpmath.diff of its
+    loss at each x of `points` ((x, *args) tuples; ref is called as ref(x, *args)) to `rel`
+    relative (plus `rel` absolute), mpmath.diff working at `prec` bits."""
+    for x, *args in points:
+        _, g, h = ref(x, *args)[:3]
+        with mpmath.workprec(prec):
+            dg = mpmath.diff(lambda z: ref(z, *args)[0], mpmath.mpf(x), 1)
+            dh = mpmath.diff(lambda z: ref(z, *args)[0], mpmath.mpf(x), 2)
+        assert abs(dg - g) <= rel * (1 + abs(g)), f"grad at x={x} {args}: diff {dg}, rule {g}"
+        assert abs(dh - h) <= rel * (1 + abs(h)), f"hess at x={x} {args}: diff {dh}, rule {h}"
+
+
+def unreduced_all_ops(funcs, x, y, kw):
+    """(loss, grad, hess) of a family's four functions `funcs` (loss, _backward,
+    _forward_backward, _grad_hess) unreduced, after checking that the fused call and
+    grad_hess give the same bits as the loss and the backward."""
+    fl, fb, ffb, fgh = funcs
+    loss = fl(x, y, **kw, reduction="none")
+    grad = fb(x, y, **kw, reduction="none")
+    l2, g2 = ffb(x, y, **kw, reduction="none")
+    g3, hess = fgh(x, y, **kw)
+    np.testing.assert_array_equal(l2, loss, err_msg=f"forward_backward's loss {kw}")
+    np.testing.assert_array_equal(g2, grad, err_msg=f"forward_backward's gradient {kw}")
+    np.testing.assert_array_equal(g3, grad, err_msg=f"grad_hess's gradient {kw}")
+    return loss, grad, hess

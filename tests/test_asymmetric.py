@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 import cbce
-from reference import exact_value, report_ulp, ulp_error
+from reference import (check_mp_derivatives, exact_value, report_ulp, ulp_error,
+                       unreduced_all_ops, worst_element)
 
 FL = cbce.asymmetric_loss
 FB = cbce.asymmetric_loss_backward
@@ -135,13 +136,7 @@ def mp_cases(request):
                   "soft": rng.choice(np.array([0.1, 0.3, 0.5, 0.7, 0.95]), n).astype(dt)}
         kw = dict(gamma_pos=gp, gamma_neg=gn, clip=clip)
         for kind, y in labels.items():
-            loss = FL(x, y, **kw, reduction="none")
-            grad = FB(x, y, **kw, reduction="none")
-            fl, fg = FFB(x, y, **kw, reduction="none")
-            gg, hh = FGH(x, y, **kw)
-            np.testing.assert_array_equal(fl, loss)
-            np.testing.assert_array_equal(fg, grad)
-            np.testing.assert_array_equal(gg, grad)
+            loss, grad, hh = unreduced_all_ops((FL, FB, FFB, FGH), x, y, kw)
             refs = [mp_asymmetric(a, b, gp, gn, clip) for a, b in zip(x, y)]
             res.append(dict(cfg=(gp, gn, clip), kind=kind, x=x, y=y, loss=loss, grad=grad,
                             hess=hh, refs=refs))
@@ -177,26 +172,16 @@ def test_vs_mpmath(mp_cases, quantity):
         report_ulp(f"{dt.name} asymmetric {quantity} {c['kind']} (away from the margin)",
                    float(np.max(plain, initial=0)), bound)
         if not worst <= bound:
-            i = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
-            failures.append(f"{c['cfg']} {c['kind']}: max {worst:.3g} ulp (bound {bound}) at "
-                            f"x={float(c['x'][i])!r} y={float(c['y'][i])}: got "
-                            f"{float(c[quantity][i])!r}, exact "
-                            f"{mpmath.nstr(c['refs'][i][col], 17)}")
+            failures.append(worst_element(f"{c['cfg']} {c['kind']}", err, c["x"], c["y"],
+                                          c[quantity], [r[col] for r in c["refs"]], bound))
     assert not failures, f"{dt.name} asymmetric {quantity}:\n" + "\n".join(failures)
 
 
 def test_mpmath_reference_derivatives_agree_with_numerical_diff():
-    for x in (-7.5, -0.3, 0.0, 1.7, 12.0):
-        for y in (0.0, 1.0, 0.3):
-            for gp, gn, clip in ((0.0, 4.0, 0.05), (1.5, 0.5, 0.2), (2.0, 1.0, 0.0)):
-                def loss(z):
-                    return mp_asymmetric(z, y, gp, gn, clip)[0]
-                _, g, h, _, _, _ = mp_asymmetric(x, y, gp, gn, clip)
-                with mpmath.workprec(PREC):
-                    dg = mpmath.diff(loss, mpmath.mpf(x), 1)
-                    dh = mpmath.diff(loss, mpmath.mpf(x), 2)
-                assert abs(dg - g) <= 1e-40 * (1 + abs(g)), (x, y, gp, gn, clip, dg, g)
-                assert abs(dh - h) <= 1e-40 * (1 + abs(h)), (x, y, gp, gn, clip, dh, h)
+    check_mp_derivatives(mp_asymmetric, [(x, y, *cfg) for x in (-7.5, -0.3, 0.0, 1.7, 12.0)
+                                         for y in (0.0, 1.0, 0.3)
+                                         for cfg in ((0.0, 4.0, 0.05), (1.5, 0.5, 0.2),
+                                                     (2.0, 1.0, 0.0))], PREC)
 
 
 # ---- the authors' implementation and the paper's formula -------------------------------------

@@ -364,45 +364,6 @@ def test_infinite_logits_give_limits(dtype, gamma):
     assert np.isnan(r).all()
 
 
-def test_weights_reductions_grad_output(rng):
-    x = rng.normal(0, 3, (20, 5))
-    y = (rng.random((20, 5)) < 0.3).astype(np.float64)
-    w = rng.random(5)
-    kw = dict(alpha=0.25, gamma=2.0)
-    ln = FL(x, y, w, **kw, reduction="none")
-    np.testing.assert_allclose(ln, w * FL(x, y, **kw, reduction="none"), rtol=1e-15)
-    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="sum"), ln.sum(), rtol=1e-14)
-    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="mean"), ln.mean(), rtol=1e-14)
-    wb = np.broadcast_to(w, x.shape)
-    np.testing.assert_allclose(FL(x, y, w, **kw, reduction="weighted_mean"),
-                               ln.sum() / wb.sum(), rtol=1e-14)
-    gn = FB_(x, y, w, **kw, reduction="none")
-    np.testing.assert_allclose(FB_(x, y, w, **kw, reduction="mean", grad_output=2.0),
-                               2 * gn / x.size, rtol=1e-14)
-    go = rng.random(x.shape)
-    np.testing.assert_allclose(FB_(x, y, w, **kw, reduction="none", grad_output=go), gn * go,
-                               rtol=1e-14)
-    for red in ("none", "sum", "mean", "weighted_mean"):
-        a, b = FFB(x, y, w, **kw, reduction=red)
-        np.testing.assert_array_equal(a, FL(x, y, w, **kw, reduction=red))
-        np.testing.assert_array_equal(b, FB_(x, y, w, **kw, reduction=red))
-    # layouts, targets of other dtypes, in place, threads
-    yb = y.astype(bool)
-    np.testing.assert_array_equal(FL(x.T, yb.T, **kw, reduction="none"),
-                                  FL(np.ascontiguousarray(x.T), y.T.copy(), **kw,
-                                     reduction="none"))
-    np.testing.assert_array_equal(FL(x[::-2], y[::-2].astype(np.int64), **kw, reduction="none"),
-                                  FL(x[::-2].copy(), y[::-2].copy(), **kw, reduction="none"))
-    g = x.copy()
-    assert FB_(g, y, **kw, reduction="none", out=g) is g
-    np.testing.assert_array_equal(g, FB_(x, y, **kw, reduction="none"))
-    big = rng.normal(0, 4, 300_000)
-    tb = (rng.random(300_000) < 0.5).astype(np.uint8)
-    assert FL(big, tb, **kw, num_threads=1) == FL(big, tb, **kw, num_threads=2)
-    h16 = FL(x.astype(np.float16), y, **kw, reduction="none")
-    assert h16.dtype == np.float16
-
-
 def test_errors():
     x = np.zeros(3)
     y = np.ones(3)

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import cbce
-from reference import exact_value, report_ulp, ulp_error
+from reference import (check_mp_derivatives, exact_value, report_ulp, ulp_error,
+                       unreduced_all_ops, worst_element)
 
 DTYPES = [np.float32, np.float64]
 DT_IDS = ["float32", "float64"]
@@ -107,7 +108,6 @@ def _call_kw(family, cfg):
 def mp_cases(request):
     family, dtype = request.param
     dt = np.dtype(dtype)
-    FL, FB, FFB, FGH = FAMILY_FUNCS[family]
     rng = np.random.default_rng(2022)
     x = _points(dt.type, rng)
     n = len(x)
@@ -117,13 +117,7 @@ def mp_cases(request):
     for cfg in _configs(family):
         kw = _call_kw(family, cfg)
         for kind, y in labels.items():
-            loss = FL(x, y, **kw, reduction="none")
-            grad = FB(x, y, **kw, reduction="none")
-            fl, fg = FFB(x, y, **kw, reduction="none")
-            gg, hh = FGH(x, y, **kw)
-            np.testing.assert_array_equal(fl, loss)
-            np.testing.assert_array_equal(fg, grad)
-            np.testing.assert_array_equal(gg, grad)
+            loss, grad, hh = unreduced_all_ops(FAMILY_FUNCS[family], x, y, kw)
             mpkw = {k: v for k, v in cfg.items() if k != "eps"}
             refs = [mp_poly1(a, b, cfg["eps"], **mpkw) for a, b in zip(x, y)]
             res.append(dict(cfg=cfg, kind=kind, x=x, y=y, loss=loss, grad=grad, hess=hh,
@@ -158,27 +152,19 @@ def test_vs_mpmath(mp_cases, quantity):
         key = f"{dt.name} {family} {quantity} {kind}{' eps<0 (largest term)' if neg else ''}"
         report_ulp(key, worst, bound)
         if not worst <= bound:
-            i = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
-            failures.append(f"{c['cfg']} {c['kind']}: max {worst:.3g} ulp (bound {bound}) at "
-                            f"x={float(c['x'][i])!r} y={float(c['y'][i])}: got "
-                            f"{float(c[quantity][i])!r}, exact "
-                            f"{mpmath.nstr(c['refs'][i][col], 17)}")
+            failures.append(worst_element(f"{c['cfg']} {c['kind']}", err, c["x"], c["y"],
+                                          c[quantity], [r[col] for r in c["refs"]], bound))
     assert not failures, f"{dt.name} {family} {quantity}:\n" + "\n".join(failures)
 
 
 def test_mpmath_reference_derivatives_agree_with_numerical_diff():
     """The product-rule derivatives used as the reference match mpmath.diff of the loss."""
-    for x in (-7.5, -0.3, 0.0, 1.7, 12.0):
-        for y in (0.0, 1.0, 0.3):
-            for gamma, alpha, pw in ((0.0, None, 2.0), (0.5, 0.25, 1.0), (2.0, None, 1.0)):
-                def loss(z):
-                    return mp_poly1(z, y, -1.5, pw=pw, alpha=alpha, gamma=gamma)[0]
-                _, g, h, _, _, _ = mp_poly1(x, y, -1.5, pw=pw, alpha=alpha, gamma=gamma)
-                with mpmath.workprec(PREC):
-                    dg = mpmath.diff(loss, mpmath.mpf(x), 1)
-                    dh = mpmath.diff(loss, mpmath.mpf(x), 2)
-                assert abs(dg - g) <= 1e-40 * (1 + abs(g)), (x, y, gamma, dg, g)
-                assert abs(dh - h) <= 1e-40 * (1 + abs(h)), (x, y, gamma, dh, h)
+    def ref(x, y, gamma, alpha, pw):
+        return mp_poly1(x, y, -1.5, pw=pw, alpha=alpha, gamma=gamma)
+    check_mp_derivatives(ref, [(x, y, *cfg) for x in (-7.5, -0.3, 0.0, 1.7, 12.0)
+                               for y in (0.0, 1.0, 0.3)
+                               for cfg in ((0.0, None, 2.0), (0.5, 0.25, 1.0), (2.0, None, 1.0))],
+                         PREC)
 
 
 # ---- the paper's formula in PyTorch -------------------------------------------------------

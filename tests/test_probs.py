@@ -440,3 +440,34 @@ def test_grad_hess_within_ulps_of_mpmath(dtype, kind, rng):
         worst = int(np.argmax(err))
         assert err.max() <= 2.0, (f"{kind} eps={eps}: hessian {err.max():.3g} ulp at "
                                   f"x={x[worst]!r} y={y[worst]!r}")
+
+
+def test_float32_loss_grad_hess_within_0_6_ulp(rng):
+    """The float32 vector kernel (log x, log(1 - x) as log(m) + c with m + c = 1 - x,
+    reciprocals with Newton steps) meets the speed design's 0.6-ulp bar: the loss (two
+    terms of one sign) for every label, the gradient and hessian for hard labels (soft
+    gradients cancel in x - y and are measured by the test above), on random, tiny
+    (1 - x inexact in double below 2^-29), near-1 and near-clamp (e^-100) inputs."""
+    n = 3000
+    x = np.concatenate([rng.random(n // 4), 2.0 ** rng.uniform(-149, -20, n // 4),
+                        1 - 2.0 ** rng.uniform(-24, -1, n // 4),
+                        np.exp(rng.uniform(-104, -96, n // 4))]).astype(np.float32)
+    y = np.where(rng.random(n) < 0.5, rng.integers(0, 2, n), rng.random(n)).astype(np.float32)
+    hard = (y == 0) | (y == 1)
+    exact = exact_value([_mp_bce(a, b) for a, b in zip(x, y)])
+    err = ulp_error(F(x, y, reduction="none"), exact, np.float32)
+    report_ulp("float32 bce(probs) loss (vector kernel)", float(err.max()), 0.6)
+    assert err.max() <= 0.6, f"loss: max {err.max():.4g} ulp at x={x[err.argmax()]!r}"
+    g, h = cbce.binary_cross_entropy_grad_hess(x[hard], y[hard])
+    eps32 = mpmath.mpf(float(np.float32(1e-12)))
+    with mpmath.workprec(200):
+        eg, eh = [], []
+        for a, b in zip(x[hard], y[hard]):
+            a, b = mpmath.mpf(float(a)), mpmath.mpf(float(b))
+            den = max(a * (1 - a), eps32)
+            eg.append((a - b) / den)
+            eh.append(((a - b) ** 2 + b * (1 - b)) / den ** 2)
+    for name, got, ex in (("grad", g, eg), ("hess", h, eh)):
+        e = ulp_error(got, exact_value(ex), np.float32)
+        report_ulp(f"float32 bce(probs) {name} hard (vector kernel)", float(e.max()), 0.6)
+        assert e.max() <= 0.6, f"{name}: max {e.max():.4g} ulp at x={x[hard][e.argmax()]!r}"

@@ -174,8 +174,10 @@ def test_weights_reductions_grad_output_layouts(fam, rng):
     np.testing.assert_array_equal(FL(x.T, y.astype(bool).T, **kw, reduction="none"),
                                   FL(np.ascontiguousarray(x.T), y.T.copy(), **kw,
                                      reduction="none"))
-    np.testing.assert_array_equal(FL(x[::-2], y[::-2].astype(np.int8), **kw, reduction="none"),
-                                  FL(x[::-2].copy(), y[::-2].copy(), **kw, reduction="none"))
+    for tdt in (np.int8, np.int64):   # read as is; converted
+        np.testing.assert_array_equal(FL(x[::-2], y[::-2].astype(tdt), **kw, reduction="none"),
+                                      FL(x[::-2].copy(), y[::-2].copy(), **kw, reduction="none"),
+                                      err_msg=np.dtype(tdt).name)
     g = x.copy()
     assert FB(g, y, **kw, reduction="none", out=g) is g
     np.testing.assert_array_equal(g, FB(x, y, **kw, reduction="none"))

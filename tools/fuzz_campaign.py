@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import test_hardening_fuzz as F  # noqa: E402
 
-FAMILIES = ["logits", "probs", "focal", "elementwise"]
+FAMILIES = list(F.REG) + ["elementwise"]
 
 
 def _bshape(r, shape):
@@ -78,15 +78,10 @@ def decode(genome):
         c["weight"] = _bshape(r, shape)
         c["wlayout"] = r.choice(F.LAYOUTS)
         c["wdtype"] = r.choice(["float32", "float64", "int64"])
-    if fam == "logits" and r.random() < 0.5:
+    if F.REG[fam]["pos_weight"] and r.random() < 0.5:
         c["pos_weight"] = _bshape(r, shape)
         c["pwlayout"] = r.choice(F.LAYOUTS)
-    if fam != "focal":
-        c["eps"] = r.choice([0.0, 0.0, 1.0, 0.1, 2.0**-30]) if r.random() < 0.5 else \
-            r.random()
-    else:
-        c["alpha"] = r.choice([None, 0.25, 0.0, 1.0, 0.5, 2.0, -0.5])
-        c["gamma"] = r.choice([0.0, 0.5, 1.0, 2.0, 3.7, 0.25, 1.5])
+    c.update(F.draw_params(lambda seq: r.choice(list(seq)), fam))
     if op == "bwd":
         if c["reduction"] == "none" and r.random() < 0.5:
             c["go"] = _bshape(r, shape)

@@ -3,6 +3,9 @@
 Reads the CBCE__PARAMS and CBCE__FAMILIES tables (one entry a line) and writes:
   * src/cbce/_registry.py             the Python table (whole file);
   * include/cbce.h, src/cbce/cbce.pxd the entry points' prototypes (between markers);
+  * include/cbce.h                    a parameter's status code and its cbce_args_t field,
+                                      appended where missing (see abi_appends);
+  * src/cbce/cbce.pxd                 cbce_status_t and cbce_args_t as cbce.h has them;
   * src/cbce/__init__.pyi             the loss functions' and classes' stubs (between markers).
 Run it after editing registry.h; `--check` exits 1 if any output is out of date (CI).
 """
@@ -92,13 +95,76 @@ def prototype_block(families, comment, head, indent, end):
 
 # ---- Python ------------------------------------------------------------------------------
 
-def status_numbers():
-    text = (ROOT / "include/cbce.h").read_text()
-    return {k: int(v) for k, v in re.findall(r"^\s*(CBCE_\w+) = (\d+),", text, re.M)}
+# ---- the ABI part of cbce.h: status codes and cbce_args_t fields ----------------------
+
+def _block(text, head, tail):
+    """(start, end) of the lines from `head` up to and including the line starting `tail`."""
+    i = text.index(head)
+    j = text.index("\n" + tail, i) + 1
+    return i, text.index("\n", j) + 1
 
 
-def registry_py(params, families):
-    status = status_numbers()
+def status_codes(header):
+    """cbce_status_t's constants of cbce.h, in order, as (name, number)."""
+    i, j = _block(header, "typedef enum cbce_status {", "} cbce_status_t;")
+    return [(k, int(v)) for k, v in re.findall(r"^\s*(CBCE_\w+) = (\d+),?", header[i:j], re.M)]
+
+
+def args_fields(header):
+    """cbce_args_t's fields of cbce.h, in order, as (type, name)."""
+    i, j = _block(header, "typedef struct cbce_args {", "} cbce_args_t;")
+    return re.findall(r"^    (\w+) (\w+);", header[i:j], re.M)
+
+
+def _comment(code, text, col=32):
+    return code + " " * max(1, col - len(code)) + f"/* {text} */"
+
+
+def abi_appends(header, params, families):
+    """cbce.h with every registry parameter's status code and cbce_args_t field present.
+
+    cbce.h is the record of the ABI: a status keeps its number and a field its place, so
+    what is missing is appended (the status with the next number, before
+    CBCE_STATUS_COUNT, which moves up by one; the field at the end of the struct) and
+    nothing present is renumbered, moved or removed.  The comments are made from the
+    registry (the families that read the parameter, its message)."""
+    codes = dict(status_codes(header))
+    fields = [n for _, n in args_fields(header)]
+    users = {p["name"]: [f["python"] for f in families if p["name"] in dict(f["params"])]
+             for p in params}
+    for p in params:
+        if p["status"] not in codes:
+            count = codes["CBCE_STATUS_COUNT"]
+            line = _comment(f"    {p['status']} = {count},", p["message"])
+            old = f"    CBCE_STATUS_COUNT = {count}"
+            header = header.replace(old, line + "\n" + f"    CBCE_STATUS_COUNT = {count + 1}", 1)
+            codes = dict(status_codes(header))
+        if p["name"] not in fields:
+            line = _comment(f"    double {p['name']};",
+                            f"{', '.join(users[p['name']]) or 'no family'}: "
+                            f"{p['message'].split(' ', 1)[1]}", col=34)
+            header = header.replace("} cbce_args_t;", line + "\n} cbce_args_t;", 1)
+            fields.append(p["name"])
+    numbers = sorted(codes.values())
+    if numbers != list(range(len(numbers))):
+        sys.exit(f"include/cbce.h: cbce_status_t's numbers are not 0..COUNT once each: {numbers}")
+    return header
+
+
+def pxd_abi(pxd, header):
+    """cbce.pxd with cbce_status_t's constants and cbce_args_t's fields as in cbce.h."""
+    for head, lines in (("    ctypedef enum cbce_status_t:",
+                         [f"        {k}" for k, _ in status_codes(header)]),
+                        ("    ctypedef struct cbce_args_t:",
+                         [f"        {t} {n}" for t, n in args_fields(header)])):
+        i = pxd.index(head) + len(head) + 1
+        j = pxd.index("\n\n", i) + 1
+        pxd = pxd[:i] + "\n".join(lines) + "\n" + pxd[j:]
+    return pxd
+
+
+def registry_py(params, families, header):
+    status = dict(status_codes(header))
     out = [f'"""The loss registry for Python: {BANNER}."""', "",
            "# name: (status, lo, hi, kind, message); kind closed: lo <= v <= hi, half_open:",
            "# lo <= v < hi, or_nan: closed or None (NaN in the core)", "PARAMS = {"]
@@ -202,12 +268,14 @@ def splice(path, lines, comment):
 
 def outputs():
     params, families = parse()
+    header = abi_appends(splice(ROOT / "include/cbce.h", prototype_block(
+        families, "/* {} */", "CBCE_API int ", "", ";"), "/*"), params, families)
+    pxd = splice(ROOT / "src/cbce/cbce.pxd", prototype_block(
+        families, "    # {}", "int ", "    ", ""), "    #")
     return {
-        ROOT / "src/cbce/_registry.py": registry_py(params, families),
-        ROOT / "include/cbce.h": splice(ROOT / "include/cbce.h", prototype_block(
-            families, "/* {} */", "CBCE_API int ", "", ";"), "/*"),
-        ROOT / "src/cbce/cbce.pxd": splice(ROOT / "src/cbce/cbce.pxd", prototype_block(
-            families, "    # {}", "int ", "    ", ""), "    #"),
+        ROOT / "src/cbce/_registry.py": registry_py(params, families, header),
+        ROOT / "include/cbce.h": header,
+        ROOT / "src/cbce/cbce.pxd": pxd_abi(pxd, header),
         ROOT / "src/cbce/__init__.pyi": splice(
             ROOT / "src/cbce/__init__.pyi",
             ["__all__ += ["] + [f"    {n!r}," for n in all_names(families)] + ["]", ""] +

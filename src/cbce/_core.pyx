@@ -47,22 +47,22 @@ cdef extern from "internal.h":
         CBCE__OP_BWD
         CBCE__OP_FWD_BWD
         CBCE__OP_GRAD_HESS
+        CBCE__HELPER_SIGMOID
+        CBCE__HELPER_LOG_SIGMOID
+        CBCE__HELPER_SOFTPLUS
     const size_t cbce__param_offsets[]
     int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1,
                    ptrdiff_t s1, void *result, void *o2, ptrdiff_t s2,
                    size_t *bad_index) noexcept nogil
     int cbce__check_family(int family, const cbce_args_t *a) noexcept
+    int cbce__helper(int which, int simd, int dtype, size_t n, const void *x,
+                     ptrdiff_t x_stride, void *out, ptrdiff_t out_stride) noexcept nogil
 
 _FAMILY_NUMBER = {f["name"]: i for i, f in enumerate(FAMILIES)}
 # name -> (offset in cbce_args_t, kind, message)
 _PARAM_SLOT = {name: (cbce__param_offsets[i], p[3], p[4]) for i, (name, p) in
                enumerate(PARAMS.items())}
 _PARAM_OF_STATUS = {p[0]: name for name, p in PARAMS.items()}
-
-cdef enum:
-    SIGMOID = 0
-    LOG_SIGMOID = 1
-    SOFTPLUS = 2
 
 REDUCTIONS = {"none": CBCE_REDUCTION_NONE, "sum": CBCE_REDUCTION_SUM,
               "mean": CBCE_REDUCTION_MEAN, "weighted_mean": CBCE_REDUCTION_WEIGHTED_MEAN}
@@ -90,22 +90,6 @@ cdef int _target_code(cnp.ndarray t):
     if tn == cnp.NPY_FLOAT64:
         return CBCE_F64
     return -1
-
-
-cdef int _call_helper(int which, int f64, size_t n, const void *x, ptrdiff_t xs, void *o,
-                      ptrdiff_t ost) noexcept nogil:
-    """The typed C entry point of an elementwise helper."""
-    if which == SIGMOID:
-        if f64:
-            return cbce_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
-        return cbce_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
-    if which == LOG_SIGMOID:
-        if f64:
-            return cbce_log_sigmoid_f64(n, <const double *>x, xs, <double *>o, ost)
-        return cbce_log_sigmoid_f32(n, <const float *>x, xs, <float *>o, ost)
-    if f64:
-        return cbce_softplus_f64(n, <const double *>x, xs, <double *>o, ost)
-    return cbce_softplus_f32(n, <const float *>x, xs, <float *>o, ost)
 
 
 # ---- SIMD level ------------------------------------------------------------------------
@@ -705,7 +689,7 @@ cdef object _elementwise(int which, x, out):
     xs = v.strides[0] // v.itemsize if n > 1 else 0
     ws = w.strides[0] // w.itemsize if n > 1 else 0
     with nogil:
-        st = _call_helper(which, f64, n, px, xs, pw, ws)
+        st = cbce__helper(which, _simd, CBCE_F64 if f64 else CBCE_F32, n, px, xs, pw, ws)
     if st != CBCE_OK:
         raise ValueError(f"cbce: {cbce_status_string(st).decode()}")
     if tmp is not None:
@@ -717,102 +701,19 @@ cdef object _elementwise(int which, x, out):
 
 
 def sigmoid(x, *, out=None):
-    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
-
-    Never forms ``1 - sigmoid``: tiny results keep their full precision, subnormals
-    included; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``.
-
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
-
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.sigmoid(np.array([-40.0, 0.0, 2.0], dtype=np.float32))
-    array([4.248354e-18, 5.000000e-01, 8.807971e-01], dtype=float32)
-    """
-    return _elementwise(SIGMOID, x, out)
+    return _elementwise(CBCE__HELPER_SIGMOID, x, out)
 
 
 def log_sigmoid(x, *, out=None):
-    """``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp.
-
-    No cancellation at large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0`` and
-    ``log_sigmoid(40.0) == -4.25e-18``.
-
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
-
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
-    array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
-    """
-    return _elementwise(LOG_SIGMOID, x, out)
+    return _elementwise(CBCE__HELPER_LOG_SIGMOID, x, out)
 
 
 def softplus(x, *, out=None):
-    """``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
+    return _elementwise(CBCE__HELPER_SOFTPLUS, x, out)
 
-    Parameters
-    ----------
-    x : array_like of float16, float32 or float64
-        Any shape; integer and other dtypes raise TypeError.
-    out : ndarray, optional
-        A writable array of x's shape and dtype (may be strided, or x itself); returned.
 
-    Returns
-    -------
-    ndarray or numpy scalar
-        x's shape and dtype (a scalar for a 0-d input without ``out``).
-
-    Raises
-    ------
-    TypeError
-        x is not float16, float32 or float64, or ``out`` has another dtype.
-    ValueError
-        ``out`` has another shape or is read-only.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> cbce.softplus(np.array([-40.0, 0.0, 1000.0]))
-    array([4.24835426e-18, 6.93147181e-01, 1.00000000e+03])
-    """
-    return _elementwise(SOFTPLUS, x, out)
+for _f in (sigmoid, log_sigmoid, softplus):
+    _f.__doc__ = _docs.helper(_f.__name__)
 
 
 cdef tuple _pair(out):

@@ -2,7 +2,8 @@
 description (PARAMETERS, keyed by name; the input's by operand kind, ``out``'s by operation),
 each operation's returns (RETURNS), the errors by operand kind (RAISES) and each family's
 summary and examples (FAMILIES, keyed by the registry's family name and the operation's
-suffix).  `compose` puts them in numpydoc order, the parameters in the signature's order.
+suffix).  `compose` puts them in numpydoc order, the parameters in the signature's order;
+`helper` does the same for sigmoid, log_sigmoid and softplus (HELPERS, HELPER_PARTS).
 """
 import inspect
 import textwrap
@@ -498,3 +499,71 @@ def compose(family, suffix, signature):
         lines += ["", "See Also", "--------", textwrap.dedent(text["see_also"]).strip()]
     lines += ["", "Examples", "--------", textwrap.dedent(text["examples"]).strip()]
     return textwrap.indent("\n".join(lines), "    ").lstrip() + "\n    "
+
+
+# ---- the elementwise helpers ---------------------------------------------------------------
+
+HELPER_PARTS = """\
+Parameters
+----------
+x : array_like of float16, float32 or float64
+    Any shape; integer and other dtypes raise TypeError.
+out : ndarray, optional
+    A writable array of x's shape and dtype (may be strided, or x itself); returned.
+
+Returns
+-------
+ndarray or numpy scalar
+    x's shape and dtype (a scalar for a 0-d input without ``out``).
+
+Raises
+------
+TypeError
+    x is not float16, float32 or float64, or ``out`` has another dtype.
+ValueError
+    ``out`` has another shape or is read-only.
+"""
+
+HELPERS = {
+    'sigmoid': dict(
+        summary="""\
+        The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, within 1 ulp.
+
+        Never forms ``1 - sigmoid``: tiny results keep their full precision, subnormals
+        included; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``.
+        """,
+        examples="""\
+        >>> import numpy as np, cbce
+        >>> cbce.sigmoid(np.array([-40.0, 0.0, 2.0], dtype=np.float32))
+        array([4.248354e-18, 5.000000e-01, 8.807971e-01], dtype=float32)
+        """),
+    'log_sigmoid': dict(
+        summary="""\
+        ``log(sigmoid(x)) = -softplus(-x)``, elementwise, within 1 ulp.
+
+        No cancellation at large ``|x|``: ``log_sigmoid(-1000.0) == -1000.0`` and
+        ``log_sigmoid(40.0) == -4.25e-18``.
+        """,
+        examples="""\
+        >>> import numpy as np, cbce
+        >>> cbce.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
+        array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
+        """),
+    'softplus': dict(
+        summary="""\
+        ``log(1 + exp(x))``, elementwise, within 1 ulp, without overflow for large ``x``.
+        """,
+        examples="""\
+        >>> import numpy as np, cbce
+        >>> cbce.softplus(np.array([-40.0, 0.0, 1000.0]))
+        array([4.24835426e-18, 6.93147181e-01, 1.00000000e+03])
+        """),
+}
+
+
+def helper(name):
+    """The docstring of the elementwise helper `name` (sigmoid, log_sigmoid, softplus)."""
+    text = HELPERS[name]
+    body = "\n".join([textwrap.dedent(text["summary"]).strip(), "", HELPER_PARTS.strip(), "",
+                      "Examples", "--------", textwrap.dedent(text["examples"]).strip()])
+    return textwrap.indent(body, "    ").lstrip() + "\n    "

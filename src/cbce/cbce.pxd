@@ -2,6 +2,8 @@
 #
 # A line-by-line mirror of include/cbce.h (the manual: read it for the semantics);
 # tests/c/check_header.sh fails if a function or constant of the header is missing here.
+# tools/gen_registry.py writes the status codes, cbce_args_t's fields and the loss
+# families' prototypes from the header and the registry.
 # Build with include_dirs=[cbce.get_include()] (the folder holding cbce.h and this file) and
 # link the C core; see examples/cython/ for a complete extension.  Every function is
 # declared nogil: the core takes no lock and touches no Python object.

@@ -97,7 +97,10 @@ static int bce_gh64(const cbce_args_t *a, double *g, ptrdiff_t gs, double *h, pt
     return cbce_bce_grad_hess_f64(a, g, gs, h, hs, &bad_index);
 }
 
-enum { F_POS_WEIGHT = 1, F_FOCAL = 2, F_PROB = 4, F_LOGITS = 8, F_NO_SMOOTHING = 16 };
+/* F_FOCAL: the focal loss's semantics; F_GAMMA_ALPHA, F_EPSILON, F_ASYM: the family reads
+ * gamma and alpha, epsilon, gamma_pos / gamma_neg / clip (their status codes are tested). */
+enum { F_POS_WEIGHT = 1, F_FOCAL = 2, F_PROB = 4, F_LOGITS = 8, F_NO_SMOOTHING = 16,
+       F_GAMMA_ALPHA = 32, F_EPSILON = 64, F_ASYM = 128 };
 
 typedef struct family {
     const char *name;
@@ -119,17 +122,17 @@ static const family families[] = {
      cbce_bce_logits_grad_hess_f64},
     {"bce", F_PROB, bce_fwd32, bce_fwd64, bce_bwd32, bce_bwd64, bce_fb32, bce_fb64, bce_gh32,
      bce_gh64},
-    {"focal", F_FOCAL, cbce_focal_fwd_f32, cbce_focal_fwd_f64, cbce_focal_bwd_f32,
+    {"focal", F_FOCAL | F_GAMMA_ALPHA, cbce_focal_fwd_f32, cbce_focal_fwd_f64, cbce_focal_bwd_f32,
      cbce_focal_bwd_f64, cbce_focal_fwd_bwd_f32, cbce_focal_fwd_bwd_f64,
      cbce_focal_grad_hess_f32, cbce_focal_grad_hess_f64},
-    {"poly1", F_POS_WEIGHT, cbce_poly1_fwd_f32, cbce_poly1_fwd_f64, cbce_poly1_bwd_f32,
+    {"poly1", F_POS_WEIGHT | F_EPSILON, cbce_poly1_fwd_f32, cbce_poly1_fwd_f64, cbce_poly1_bwd_f32,
      cbce_poly1_bwd_f64, cbce_poly1_fwd_bwd_f32, cbce_poly1_fwd_bwd_f64,
      cbce_poly1_grad_hess_f32, cbce_poly1_grad_hess_f64},
-    {"poly1_focal", 0, cbce_poly1_focal_fwd_f32, cbce_poly1_focal_fwd_f64,
+    {"poly1_focal", F_GAMMA_ALPHA | F_EPSILON, cbce_poly1_focal_fwd_f32, cbce_poly1_focal_fwd_f64,
      cbce_poly1_focal_bwd_f32, cbce_poly1_focal_bwd_f64, cbce_poly1_focal_fwd_bwd_f32,
      cbce_poly1_focal_fwd_bwd_f64, cbce_poly1_focal_grad_hess_f32,
      cbce_poly1_focal_grad_hess_f64},
-    {"asymmetric", F_NO_SMOOTHING, cbce_asymmetric_fwd_f32, cbce_asymmetric_fwd_f64,
+    {"asymmetric", F_NO_SMOOTHING | F_ASYM, cbce_asymmetric_fwd_f32, cbce_asymmetric_fwd_f64,
      cbce_asymmetric_bwd_f32, cbce_asymmetric_bwd_f64, cbce_asymmetric_fwd_bwd_f32,
      cbce_asymmetric_fwd_bwd_f64, cbce_asymmetric_grad_hess_f32,
      cbce_asymmetric_grad_hess_f64},
@@ -444,23 +447,23 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
     case 28: *what = "label_smoothing 1 (valid)"; if (f->flags & F_NO_SMOOTHING) return -1; a->label_smoothing = 1.0; return CBCE_OK;
     case 29:
         *what = "gamma -1";
-        if (!(f->flags & F_FOCAL)) return -1;
+        if (!(f->flags & F_GAMMA_ALPHA)) return -1;
         a->gamma = -1.0; return CBCE_ERR_GAMMA;
     case 30:
         *what = "gamma NaN";
-        if (!(f->flags & F_FOCAL)) return -1;
+        if (!(f->flags & F_GAMMA_ALPHA)) return -1;
         a->gamma = NAN; return CBCE_ERR_GAMMA;
     case 31:
         *what = "gamma +inf";
-        if (!(f->flags & F_FOCAL)) return -1;
+        if (!(f->flags & F_GAMMA_ALPHA)) return -1;
         a->gamma = INFINITY; return CBCE_ERR_GAMMA;
     case 32:
         *what = "alpha +inf";
-        if (!(f->flags & F_FOCAL)) return -1;
+        if (!(f->flags & F_GAMMA_ALPHA)) return -1;
         a->alpha = INFINITY; return CBCE_ERR_ALPHA;
     case 33:
         *what = "alpha -inf";
-        if (!(f->flags & F_FOCAL)) return -1;
+        if (!(f->flags & F_GAMMA_ALPHA)) return -1;
         a->alpha = -INFINITY; return CBCE_ERR_ALPHA;
     case 34:
         *what = "an input outside [0, 1]";
@@ -478,6 +481,15 @@ static int mutate(int k, const family *f, int op, int dt, cbce_args_t *a, const 
         *what = "a target NaN";
         if (!(f->flags & F_PROB)) return -1;
         a->target.data = (const char *)bad_target + NB * dsize(dt); return CBCE_ERR_DOMAIN;
+    case 38: *what = "epsilon NaN"; if (!(f->flags & F_EPSILON)) return -1; a->epsilon = NAN; return CBCE_ERR_EPSILON;
+    case 39: *what = "epsilon -inf"; if (!(f->flags & F_EPSILON)) return -1; a->epsilon = -INFINITY; return CBCE_ERR_EPSILON;
+    case 40: *what = "epsilon -1e300 (valid)"; if (!(f->flags & F_EPSILON)) return -1; a->epsilon = -1e300; return CBCE_OK;
+    case 41: *what = "gamma_pos -2^-1074"; if (!(f->flags & F_ASYM)) return -1; a->gamma_pos = -0x1p-1074; return CBCE_ERR_GAMMA_POS;
+    case 42: *what = "gamma_pos +inf"; if (!(f->flags & F_ASYM)) return -1; a->gamma_pos = INFINITY; return CBCE_ERR_GAMMA_POS;
+    case 43: *what = "gamma_neg NaN"; if (!(f->flags & F_ASYM)) return -1; a->gamma_neg = NAN; return CBCE_ERR_GAMMA_NEG;
+    case 44: *what = "clip 1"; if (!(f->flags & F_ASYM)) return -1; a->clip = 1.0; return CBCE_ERR_CLIP;
+    case 45: *what = "clip -0.5"; if (!(f->flags & F_ASYM)) return -1; a->clip = -0.5; return CBCE_ERR_CLIP;
+    case 46: *what = "clip 1-2^-53 (valid)"; if (!(f->flags & F_ASYM)) return -1; a->clip = 1.0 - 0x1p-53; return CBCE_OK;
     default:
         return -2;
     }

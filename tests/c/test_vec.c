@@ -88,6 +88,19 @@ int main(void)
             CHECK(o[0] == w[i], "round(%a) = %a", v[i], o[0]);
         }
     }
+    /* getexp / getmant against frexp, over the float range and a few doubles */
+    {
+        double v[8] = {1.0, 0x1.fffffffffffffp-1, 0x1p-149, 0x1.8p-126, 3.0e38, 0.75,
+                       0x1p-1022, 0x1.fffffffffffffp+1023};
+        for (i = 0; i < 8; i++) {
+            int e;
+            double fr = frexp(v[i], &e);
+            lanes(vd_getexp(vd_set1(v[i])), o);
+            CHECK(o[0] == (double)(e - 1), "getexp(%a) = %g", v[i], o[0]);
+            lanes(vd_getmant(vd_set1(v[i])), o);
+            CHECK(o[0] == 2.0 * fr, "getmant(%a) = %a", v[i], o[0]);
+        }
+    }
     /* reciprocals */
     for (i = 0; i < 1000; i++) {
         double x = 1.0 + (double)i * 0.002137, r27, r50;

@@ -202,4 +202,11 @@ int cbce__call(int family, int op, int dtype, const cbce_args_t *a, void *o1, pt
  * `a` must be of this build's layout. */
 int cbce__check_family(int family, const cbce_args_t *a);
 
+/* The elementwise helpers (helpers.c) at SIMD level `simd` (a cbce_simd_t; the public
+ * cbce_<helper>_f32/_f64 take AUTO): `which` CBCE__HELPER_*, `dtype` CBCE_F32 or CBCE_F64,
+ * the arguments and statuses of the public entry points. */
+enum { CBCE__HELPER_SIGMOID, CBCE__HELPER_LOG_SIGMOID, CBCE__HELPER_SOFTPLUS };
+int cbce__helper(int which, int simd, int dtype, size_t n, const void *x, ptrdiff_t x_stride,
+                 void *out, ptrdiff_t out_stride);
+
 #endif

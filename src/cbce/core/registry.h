@@ -4,12 +4,15 @@
  * Made from these two tables: the parameter checks (driver.c, cbce__check), the status
  * strings of the parameter errors (api.c), the public entry points and the dispatch the
  * bindings call (families.c), and, through tools/gen_registry.py (which parses the lines
- * below, one entry a line), the prototypes in cbce.h, the declarations in cbce.pxd, the
- * Python table src/cbce/_registry.py and the stubs in __init__.pyi.
+ * below, one entry a line), the prototypes in cbce.h, a parameter's cbce_args_t field and
+ * status code in cbce.h, their mirror in cbce.pxd, the Python table src/cbce/_registry.py
+ * and the stubs in __init__.pyi.
  *
  * CBCE__PARAMS(P): P(name, status, lo, hi, kind, message)
- *   name     a double field of cbce_args_t
- *   status   the cbce_status_t returned for a value outside the range
+ *   name     a double field of cbce_args_t (the generator appends a new one at the end
+ *            of the struct: zero must mean "as without it")
+ *   status   the cbce_status_t returned for a value outside the range (the generator
+ *            appends a new one with the next number)
  *   lo, hi   the range; kind CBCE__CLOSED: lo <= v <= hi, CBCE__HALF_OPEN: lo <= v < hi,
  *            CBCE__OR_NAN: lo <= v <= hi or NaN (NaN means "none"; Python's None)
  *   message  the status string (the bindings add the value given)

@@ -21,6 +21,7 @@ Design notes
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Callable
 
 import numpy as np
@@ -125,3 +126,45 @@ def framework_objective(name: str, pos_weight: ArrayLike, label_smoothing: float
 
     objective.__qualname__ = objective.__name__ = name
     return objective
+
+
+_OBJECTIVE_DOC = """{summary}
+
+    Parameters
+    ----------
+    pos_weight : float or array_like
+        {pos_weight}
+    label_smoothing : float in [0, 1]
+        ``y -> y * (1 - eps) + eps / 2``.
+    gamma : float >= 0, optional
+        Selects the sigmoid focal loss with this focusing exponent; otherwise logistic.
+    alpha : float, optional
+        Focal loss only: weight of the positive class (``1 - alpha`` for the negative).
+    loss : str, optional
+        Another loss on logits, by its function name (``"poly1_loss"``,
+        ``"poly1_focal_loss"``, ``"asymmetric_loss"``, ...); its settings as further
+        keywords (``epsilon=``, ``gamma_neg=``, ``clip=``, ...), the defaults its function's.
+    min_hessian : float > 0
+        {min_hessian}
+
+    Returns
+    -------
+    callable
+        {returns}
+
+    Notes
+    -----
+    {notes}
+    """
+
+
+Objective = Callable[[ArrayLike, Any], _GradHess]
+
+
+def objective_doc(**parts: str) -> str:
+    """The docstring of a framework's ``objective(...)``: the text above with the
+    framework's own parts (summary, pos_weight, min_hessian, returns, notes)."""
+    indent = dict(summary=4, pos_weight=8, min_hessian=8, returns=8, notes=4)
+    return _OBJECTIVE_DOC.format(**{
+        k: textwrap.indent(textwrap.dedent(v).strip(), " " * indent[k]).lstrip()
+        for k, v in parts.items()})

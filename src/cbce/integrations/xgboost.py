@@ -19,12 +19,9 @@ Example
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from numpy.typing import ArrayLike
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from ._objective import framework_objective
+from ._objective import Objective, framework_objective, objective_doc
 
 __all__ = ["objective"]
 
@@ -32,42 +29,31 @@ __all__ = ["objective"]
 def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
               gamma: float | None = None, alpha: float | None = None,
               min_hessian: float = 1e-16, loss: str | None = None, **settings: float
-              ) -> Callable[[NDArray[np.floating[Any]], Any],
-                            tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]]:
-    """A custom objective ``f(predt, dtrain) -> (grad, hess)`` for ``xgboost.train(obj=f)``.
+              ) -> Objective:
+    return framework_objective("cbce_xgboost_objective", pos_weight, label_smoothing, gamma,
+                               alpha, min_hessian, loss, settings)
 
-    Parameters
-    ----------
-    pos_weight : float or array_like
+
+objective.__doc__ = objective_doc(
+    summary="""\
+        A custom objective ``f(predt, dtrain) -> (grad, hess)`` for ``xgboost.train(obj=f)``.
+        """,
+    pos_weight="""\
         Weight of the positive class in the logistic loss (XGBoost's ``scale_pos_weight``
         for hard labels); an array broadcasts over the outputs of a multi-output model.
-    label_smoothing : float in [0, 1]
-        ``y -> y * (1 - eps) + eps / 2``.
-    gamma : float >= 0, optional
-        Selects the sigmoid focal loss with this focusing exponent; otherwise logistic.
-    alpha : float, optional
-        Focal loss only: weight of the positive class (``1 - alpha`` for the negative).
-    loss : str, optional
-        Another loss on logits, by its function name (``"poly1_loss"``,
-        ``"poly1_focal_loss"``, ``"asymmetric_loss"``, ...); its settings as further
-        keywords (``epsilon=``, ``gamma_neg=``, ``clip=``, ...), the defaults its function's.
-    min_hessian : float > 0
+        """,
+    min_hessian="""\
         The hessian is floored at ``min_hessian * sample_weight`` (default 1e-16, as
         ``binary:logistic``); the focal hessian is negative in places, the floor keeps every
         Newton step defined.
-
-    Returns
-    -------
-    callable
+        """,
+    returns="""\
         ``f(predt, dtrain)``: ``predt`` are the raw margins (logits), the sample weights of
         ``dtrain`` are applied.  Predict with ``output_margin=True`` and apply a sigmoid
         (``cbce.sigmoid``) for probabilities.
-
-    Notes
-    -----
-    With a custom objective XGBoost does not estimate an intercept: give
-    ``base_margin`` (e.g. zeros) or ``base_score`` yourself.  The plain objective (defaults)
-    reproduces ``objective="binary:logistic"`` started from the same margin.
-    """
-    return framework_objective("cbce_xgboost_objective", pos_weight, label_smoothing, gamma,
-                               alpha, min_hessian, loss, settings)
+        """,
+    notes="""\
+        With a custom objective XGBoost does not estimate an intercept: give
+        ``base_margin`` (e.g. zeros) or ``base_score`` yourself.  The plain objective
+        (defaults) reproduces ``objective="binary:logistic"`` started from the same margin.
+        """)

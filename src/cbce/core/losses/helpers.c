@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "losses/logits_elem.h"
+#include "losses/span32.h"
 #include "losses/step.h"
+#include "math/vec_math.h"
 
 /* The "want" argument W is always CBCE__LOSS for the helpers. */
 #define CBCE__SIGMOID_D(W, i) l[i] = cbce__sigmoid_d(x[i])
@@ -27,9 +29,69 @@ CBCE__FAMILY_STEP(log_sigmoid_step_x, CBCE__LOG_SIGMOID_X)
 CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
 CBCE__FAMILY_STEP(softplus_step_x, CBCE__SOFTPLUS_X)
 
-CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x, NULL, NULL);
-CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x, NULL, NULL);
-CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x, NULL, NULL);
+/*
+ * float32 data: span kernels on the vector layer, in double to about 2^-32.5 relative
+ * before the one rounding to float (<= 0.5 + 2^-32.5 * 2^24 ~ 0.503 ulp), with
+ * math/vec_math.h's e = exp(-|x|) (2^-34.5) and log1p(e) from u = e/(2+e) (2^-33) and
+ * vd_rcp50 for the reciprocals; the formulas are logits_elem.h's
+ * (two terms of one sign, never 1 - sigmoid).  NaN propagates through e; x = +-inf gives
+ * e = 0 and the limits.  The driver asks them only for an unreduced loss (helper_run).
+ */
+CBCE__VI vd_t sigmoid32(vd_t x)
+{
+    vd_t e = vd_exp_neg(vd_abs(x)), r = vd_rcp50(vd_add(vd_set1(1.0), e));
+    return vd_select(vd_ge(x, vd_zero()), r, vd_mul(e, r));
+}
+
+/* log1p(exp(-|x|)) */
+CBCE__VI vd_t softplus_neg_abs32(vd_t x)
+{
+    vd_t e = vd_exp_neg(vd_abs(x));
+    return vd_log1p_u(vd_mul(e, vd_rcp50(vd_add(vd_set1(2.0), e))));
+}
+
+CBCE__VI vd_t log_sigmoid32(vd_t x)
+{
+    return vd_sub(vd_select(vd_lt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+}
+
+CBCE__VI vd_t softplus32(vd_t x)
+{
+    return vd_add(vd_select(vd_gt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+}
+
+/* out = F(x) over the span, K vectors per step */
+#define CBCE__HELPER_SPAN(NAME, F)                                                        \
+    CBCE__MAYBE_UNUSED static void NAME(int want, int reduced, const cbce__span *S,        \
+                                        const cbce__span_consts *k)                        \
+    {                                                                                      \
+        const float *x = (const float *)S->x;                                              \
+        size_t i = 0, c = S->c;                                                            \
+        int j;                                                                             \
+        (void)want;                                                                        \
+        (void)reduced;                                                                     \
+        (void)k;                                                                           \
+        for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)               \
+            for (j = 0; j < CBCE__S32_K; j++)                                              \
+                vd_store_f32((float *)S->l + i + j * CBCE__VW,                             \
+                             F(vd_load_f32(x + i + j * CBCE__VW)));                        \
+        for (; i < c; i += CBCE__VW)                                                       \
+            store_f32(S->l, i, F(load_f32(x, i, c - i)), c - i);                           \
+    }
+
+CBCE__HELPER_SPAN(sigmoid_span_d, sigmoid32)
+CBCE__HELPER_SPAN(log_sigmoid_span_d, log_sigmoid32)
+CBCE__HELPER_SPAN(softplus_span_d, softplus32)
+
+CBCE__S32_FORWARD(cbce__sigmoid_steps, sigmoid_span_d)
+CBCE__S32_FORWARD(cbce__log_sigmoid_steps, log_sigmoid_span_d)
+CBCE__S32_FORWARD(cbce__softplus_steps, softplus_span_d)
+CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x,
+            CBCE__S32_SPAN(cbce__sigmoid_steps, sigmoid_span_d), NULL);
+CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x,
+            CBCE__S32_SPAN(cbce__log_sigmoid_steps, log_sigmoid_span_d), NULL);
+CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x,
+            CBCE__S32_SPAN(cbce__softplus_steps, softplus_span_d), NULL);
 
 #ifndef CBCE__ISA_VARIANT
 CBCE__DECLARE_STEPS(cbce__sigmoid_steps);
@@ -40,8 +102,11 @@ static const cbce__family cbce__log_sigmoid = {CBCE__STEP_TABLES(cbce__log_sigmo
                                                0};
 static const cbce__family cbce__softplus = {CBCE__STEP_TABLES(cbce__softplus_steps), 0, 0};
 
-static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t x_stride,
-                      void *out, ptrdiff_t out_stride, int dtype)
+static const cbce__family *const helper_families[] = {&cbce__sigmoid, &cbce__log_sigmoid,
+                                                      &cbce__softplus};
+
+int cbce__helper(int which, int simd, int dtype, size_t n, const void *x, ptrdiff_t x_stride,
+                 void *out, ptrdiff_t out_stride)
 {
     cbce_args_t a;
     cbce__outputs o = {0};
@@ -56,23 +121,25 @@ static int helper_run(const cbce__family *f, size_t n, const void *x, ptrdiff_t 
     a.target = a.input;
     a.reduction = CBCE_REDUCTION_NONE;
     a.num_threads = 1;
+    a.simd = simd;
     o.loss = out;
     o.loss_stride = out_stride;
-    return cbce__run(f, &a, dtype, CBCE__LOSS, &o);
+    return cbce__run(helper_families[which], &a, dtype, CBCE__LOSS, &o);
 }
 
-#define CBCE__HELPER_API(NAME, SFX, T, DT)                                               \
+#define CBCE__HELPER_API(WHICH, NAME, SFX, T, DT)                                        \
     int cbce_##NAME##_##SFX(size_t n, const T *x, ptrdiff_t x_stride, T *out,            \
                             ptrdiff_t out_stride)                                        \
     {                                                                                    \
-        return helper_run(&cbce__##NAME, n, x, x_stride, out, out_stride, DT);           \
+        return cbce__helper(CBCE__HELPER_##WHICH, CBCE_SIMD_AUTO, DT, n, x, x_stride,   \
+                            out, out_stride);                                            \
     }
 
-CBCE__HELPER_API(sigmoid, f32, float, CBCE_F32)
-CBCE__HELPER_API(sigmoid, f64, double, CBCE_F64)
-CBCE__HELPER_API(log_sigmoid, f32, float, CBCE_F32)
-CBCE__HELPER_API(log_sigmoid, f64, double, CBCE_F64)
-CBCE__HELPER_API(softplus, f32, float, CBCE_F32)
-CBCE__HELPER_API(softplus, f64, double, CBCE_F64)
+CBCE__HELPER_API(SIGMOID, sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(SIGMOID, sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(LOG_SIGMOID, log_sigmoid, f32, float, CBCE_F32)
+CBCE__HELPER_API(LOG_SIGMOID, log_sigmoid, f64, double, CBCE_F64)
+CBCE__HELPER_API(SOFTPLUS, softplus, f32, float, CBCE_F32)
+CBCE__HELPER_API(SOFTPLUS, softplus, f64, double, CBCE_F64)
 
 #endif /* CBCE__ISA_VARIANT */

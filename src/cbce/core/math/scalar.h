@@ -188,6 +188,50 @@ CBCE__INLINE cbce__f2 cbce__sel_f2(int c, cbce__f2 a, cbce__f2 b)
     return r;
 }
 
+/* ---- the same, where values may be infinite (the driver's sums and quotients) ------ */
+
+/* cbce__two_sum with lo = 0 where the sum is infinite (inf - inf would make it NaN). */
+CBCE__INLINE cbce__f2 cbce__two_sum_inf(double a, double b)
+{
+    cbce__f2 r = cbce__two_sum(a, b);
+    if (isinf(r.hi))
+        r.lo = 0.0;
+    return r;
+}
+
+/* a + b for double-doubles of any signs: the high parts' two_sum, the low parts added,
+ * renormalised by a second two_sum; an infinite sum keeps lo = 0. */
+CBCE__INLINE cbce__f2 cbce__add_f2_inf(cbce__f2 a, cbce__f2 b)
+{
+    cbce__f2 s = cbce__two_sum_inf(a.hi, b.hi);
+    s.lo += a.lo + b.lo;
+    return cbce__two_sum_inf(s.hi, s.lo);
+}
+
+/* cbce__two_prod with lo = 0 where lo is not finite (Dekker's split overflows above
+ * 2^996): the rounded product is kept. */
+CBCE__INLINE cbce__f2 cbce__two_prod_inf(double a, double b)
+{
+    cbce__f2 r = cbce__two_prod(a, b);
+    if (!isfinite(r.lo))
+        r.lo = 0.0;
+    return r;
+}
+
+/* (a.hi + a.lo) / (b.hi + b.lo) as a double, one correction step: error well below
+ * 2^-100 relative; a zero, infinite or NaN first quotient gives the plain quotient, and
+ * a correction that overflows (q * b.hi rounding to inf near DBL_MAX) is dropped. */
+CBCE__INLINE double cbce__div_f2_inf(cbce__f2 a, cbce__f2 b)
+{
+    double q = a.hi / b.hi, r;
+    cbce__f2 p;
+    if (!isfinite(q) || q == 0)
+        return (a.hi + a.lo) / (b.hi + b.lo);
+    p = cbce__two_prod_inf(q, b.hi);
+    r = ((a.hi - p.hi) - p.lo + a.lo - q * b.lo) / b.hi;
+    return isfinite(r) ? q + r : q;
+}
+
 /*
  * n / d for double-doubles with d.hi > 0 given its reciprocal inv = 1/d.hi (so that one
  * division serves several quotients): q1 = n.hi*inv, then one correction from the exact

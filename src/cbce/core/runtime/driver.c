@@ -11,48 +11,7 @@
 #include "internal.h"
 #include "runtime/pool.h"
 
-/* ---- double-double arithmetic: math/scalar.h's, with guards for infinite values ---------- */
-
 typedef cbce__f2 cbce__dd;
-
-static inline cbce__dd dd_two_sum(double a, double b)
-{
-    cbce__dd r = cbce__two_sum(a, b);
-    if (isinf(r.hi)) /* an overflowed or infinite sum: inf - inf would make lo NaN */
-        r.lo = 0.0;
-    return r;
-}
-
-static inline cbce__dd dd_add(cbce__dd a, cbce__dd b)
-{
-    cbce__dd s = dd_two_sum(a.hi, b.hi);
-    s.lo += a.lo + b.lo;
-    return dd_two_sum(s.hi, s.lo);
-}
-
-#ifndef CBCE__ISA_VARIANT /* the scalar arithmetic of the final combination */
-/* Exact product a*b = hi + lo (math/scalar.h; this compile is the baseline: Dekker's split). */
-static inline cbce__dd dd_two_prod(double a, double b)
-{
-    cbce__dd r = cbce__two_prod(a, b);
-    if (!isfinite(r.lo)) /* the split overflows above 2^996: keep the rounded product */
-        r.lo = 0.0;
-    return r;
-}
-
-/* (a.hi + a.lo) / (b.hi + b.lo), one correction step: error well below 2^-100 relative. */
-static inline double dd_div(cbce__dd a, cbce__dd b)
-{
-    double q = a.hi / b.hi;
-    cbce__dd p;
-    double r;
-    if (!isfinite(q) || q == 0)
-        return (a.hi + a.lo) / (b.hi + b.lo);
-    p = dd_two_prod(q, b.hi);
-    r = ((a.hi - p.hi) - p.lo + a.lo - q * b.lo) / b.hi;
-    return isfinite(r) ? q + r : q; /* near DBL_MAX q*b.hi may round to inf */
-}
-#endif
 
 #ifndef CBCE__ISA_VARIANT
 /* a / (b.hi + b.lo) as a double-double (q + r, |r| <= ulp(q)) for 1 <= b.hi < 2^900,
@@ -70,7 +29,7 @@ static cbce__dd dd_quot(double a, cbce__dd b)
         r.hi = a / (b.hi + b.lo);
         return r;
     }
-    p = dd_two_prod(r.hi, b.hi);
+    p = cbce__two_prod_inf(r.hi, b.hi);
     r.lo = ldexp(((as - p.hi) - p.lo - r.hi * b.lo) / b.hi, -s);
     r.hi = ldexp(r.hi, -s);
     return r;
@@ -199,11 +158,11 @@ static cbce__dd weight_sum(const cbce_operand_t *op, size_t n, double scale)
         size_t c = count - i0 < CBCE__CHUNK ? count - i0 : CBCE__CHUNK;
         load(&one, i0, c, buf, 1.0);
         for (k = 0; k < c; k++)
-            s = dd_add(s, dd_two_sum(buf[k] * scale, 0.0));
+            s = cbce__add_f2_inf(s, cbce__two_sum_inf(buf[k] * scale, 0.0));
     }
     if (count != n) {
         double f = (double)(n / count);
-        s = dd_add(dd_two_prod(s.hi, f), dd_two_prod(s.lo, f));
+        s = cbce__add_f2_inf(cbce__two_prod_inf(s.hi, f), cbce__two_prod_inf(s.lo, f));
     }
     return s;
 }
@@ -257,7 +216,7 @@ static void tree_push(cbce__dd *stack, int *top, cbce__dd v, size_t index)
     size_t j;
     stack[(*top)++] = v;
     for (j = index + 1; (j & 1) == 0; j >>= 1) {
-        stack[*top - 2] = dd_add(stack[*top - 2], stack[*top - 1]);
+        stack[*top - 2] = cbce__add_f2_inf(stack[*top - 2], stack[*top - 1]);
         (*top)--;
     }
 }
@@ -790,7 +749,7 @@ static cbce__dd combine(const cbce__job *J, const cbce__dd *seg_sum, const cbce_
     for (i = 0; i < J->ntail; i++)
         stack[top++] = tail[i];
     while (top > 0)
-        total = dd_add(stack[--top], total);
+        total = cbce__add_f2_inf(stack[--top], total);
     return total;
 }
 
@@ -1017,7 +976,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
                 e = 600 + (J.lscale > 1.0 ? ilogb(J.lscale) : 0);
                 small.hi = ldexp(small.hi, -e);
                 small.lo = ldexp(small.lo, -e);
-                total = dd_add(big, small);
+                total = cbce__add_f2_inf(big, small);
             }
         }
         if (mean)
@@ -1029,7 +988,7 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
         else if (n == 0 && !shard)
             r = NAN;
         else
-            r = dd_div(total, den);
+            r = cbce__div_f2_inf(total, den);
         if (!wmean)
             r /= J.lscale;
         store_result(o->result, dtype, ldexp(r, e));

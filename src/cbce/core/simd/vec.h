@@ -37,7 +37,9 @@
  * Exponent   vd_scalef(v, n): v * 2^n, n integer-valued, one rounding (subnormal results
  *            rounded once); |n| > 2000 is clamped to 2000; exact on AVX-512 for every v,
  *            elsewhere for |v| in [2^-20, 2^20]; vd_ldexp(v, n): the same for n known
- *            to be in [-2000, 2000] (no clamping); vd_round(v): nearest integer, ties even
+ *            to be in [-2000, 2000] (no clamping); vd_round(v): nearest integer, ties even;
+ *            vd_getexp(v) = floor(log2 v) (integer-valued), vd_getmant(v) = v 2^-getexp(v)
+ *            in [1, 2): both exact, for positive normal finite v only
  * Compare    vd_lt, vd_le, vd_gt, vd_ge, vd_eq (false with NaN), vd_ne (true with NaN)
  * Masks      vm_and, vm_or, vm_andnot(a, b) = a & ~b, vm_not, vm_first(n) (lanes < n),
  *            vm_any(m) (int), vm_all(m) (int)

@@ -80,6 +80,18 @@ CBCE__VI vd_t vd_round(vd_t v)
     return _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 CBCE__VI vd_t vd_round_f32(vd_t v) { return _mm256_cvtps_pd(_mm256_cvtpd_ps(v)); }
+/* the exponent field as 2^52 + field (or'd into 2^52's mantissa), minus 2^52 + bias */
+CBCE__VI vd_t vd_getexp(vd_t v)
+{
+    __m256i e = _mm256_srli_epi64(_mm256_castpd_si256(v), 52);
+    __m256d b = _mm256_castsi256_pd(_mm256_or_si256(e, _mm256_set1_epi64x(0x4330000000000000)));
+    return _mm256_sub_pd(b, _mm256_set1_pd(0x1p52 + 1023.0));
+}
+CBCE__VI vd_t vd_getmant(vd_t v)
+{
+    __m256i m = _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(0x000fffffffffffff));
+    return _mm256_castsi256_pd(_mm256_or_si256(m, _mm256_set1_epi64x(0x3ff0000000000000)));
+}
 
 /* 2^k for integer-valued k in [-1022, 1023]: k + 1023 into the exponent field */
 CBCE__VI vd_t vd_pow2i_(vd_t k)

@@ -74,6 +74,11 @@ CBCE__VI vd_t vd_round(vd_t v)
     return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 CBCE__VI vd_t vd_round_f32(vd_t v) { return _mm512_cvtps_pd(_mm512_cvtpd_ps(v)); }
+CBCE__VI vd_t vd_getexp(vd_t v) { return _mm512_getexp_pd(v); }
+CBCE__VI vd_t vd_getmant(vd_t v)
+{
+    return _mm512_getmant_pd(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+}
 
 CBCE__VI vm_t vd_lt(vd_t a, vd_t b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
 CBCE__VI vm_t vd_le(vd_t a, vd_t b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }

@@ -91,6 +91,12 @@ CBCE__VI vd_t vd_or(vd_t a, vd_t b) { return vd_from_bits_(vd_bits_(a) | vd_bits
 CBCE__VI vd_t vd_xor(vd_t a, vd_t b) { return vd_from_bits_(vd_bits_(a) ^ vd_bits_(b)); }
 CBCE__VI vd_t vd_andnot(vd_t a, vd_t b) { return vd_from_bits_(~vd_bits_(a) & vd_bits_(b)); }
 
+CBCE__VI vd_t vd_getexp(vd_t v) { return (double)(int)(vd_bits_(v) >> 52) - 1023.0; }
+CBCE__VI vd_t vd_getmant(vd_t v)
+{
+    return vd_from_bits_((vd_bits_(v) & 0x000fffffffffffffu) | 0x3ff0000000000000u);
+}
+
 CBCE__VI vd_tab16_t vd_tab16_load(const double *t)
 {
     vd_tab16_t r;

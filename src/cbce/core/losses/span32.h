@@ -1,0 +1,188 @@
+/*
+ * span32.h -- the frame of a float32 span kernel (internal.h's cbce__span_fn) on the
+ * vector layer (simd/vec.h): operands read straight from memory (float32 data, a target
+ * of any dtype), K vectors of elements in flight per step, the weights multiplied in
+ * before the one rounding to float, then the stores or the lane sums (vector v of a span
+ * goes to accumulator v % K).  A family's kernel supplies the element math as
+ *     CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)
+ * (nk, a constant 1 or K, vectors: raw loss lo, d/dx gr, d2/dx2 he, without weights,
+ * from the input x, the raw target tr and the pos_weight pw; `plain` as below) and names
+ * the functions made by CBCE__S32_NAME; this header then defines
+ *     NAME_run(want, reduced, plain, S, k)   (inline, for the family's span function,
+ *                                             which passes a local copy of k)
+ * `plain` (instantiated only #if CBCE__S32_PLAIN): the common case (float32 target, no
+ * smoothing, no weight or pos_weight other than 1, unit multipliers) without the
+ * arithmetic by those ones; its results are bitwise those of the general body (every
+ * skipped operation is exact: t*1 + 0, 1*y, 1*l).
+ * The first part (loads and stores) is included once; the rest once per kernel.
+ */
+#ifndef CBCE_SPAN32_H
+#define CBCE_SPAN32_H
+
+#include "internal.h"
+#include "losses/step.h"
+#include "simd/vec.h"
+
+#define CBCE__S32_K 4
+
+/* Element i of an operand of dtype dt as double: a full vector, or the first m lanes (a
+ * bool byte other than 0 is 1). */
+CBCE__VI vd_t load_any(const void *p, int dt, size_t i, size_t m)
+{
+    if (m >= CBCE__VW) {
+        switch (dt) {
+        case CBCE_F32: return vd_load_f32((const float *)p + i);
+        case CBCE_F64: return vd_load((const double *)p + i);
+        case CBCE_I8: return vd_load_i8((const int8_t *)p + i);
+        case CBCE_BOOL: return vd_min(vd_load_u8((const uint8_t *)p + i), vd_set1(1.0));
+        default: return vd_load_u8((const uint8_t *)p + i);
+        }
+    }
+    switch (dt) {
+    case CBCE_F32: return vd_loadn_f32((const float *)p + i, m);
+    case CBCE_F64: return vd_loadn((const double *)p + i, m);
+    case CBCE_I8: return vd_loadn_i8((const int8_t *)p + i, m);
+    case CBCE_BOOL: return vd_min(vd_loadn_u8((const uint8_t *)p + i, m), vd_set1(1.0));
+    default: return vd_loadn_u8((const uint8_t *)p + i, m);
+    }
+}
+
+CBCE__VI vd_t load_f32(const float *p, size_t i, size_t m)
+{
+    return m >= CBCE__VW ? vd_load_f32(p + i) : vd_loadn_f32(p + i, m);
+}
+
+CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
+{
+    if (m >= CBCE__VW)
+        vd_store_f32((float *)p + i, v);
+    else
+        vd_storen_f32((float *)p + i, v, m);
+}
+
+/*
+ * CBCE__S32_SPAN(STEPS, FN): the span function a family's table STEPS lists for float32
+ * data, FN (defined CBCE__MAYBE_UNUSED) or, at the baseline level of a build with the
+ * scalar level, a forwarder to the scalar level's: both have VW 1 and compile the same C
+ * without FMA (the same IEEE operations in the same order, so the same results), which
+ * saves the baseline's copy.  CBCE__S32_FORWARD(STEPS, FN) defines that forwarder.
+ */
+#if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS && CBCE__VW == 1
+#define CBCE__S32_FORWARD(STEPS, FN)                                                      \
+    extern const cbce__steps STEPS##_scalar;                                              \
+    static void FN##_fwd(int want, int reduced, const cbce__span *S,                      \
+                         const cbce__span_consts *k)                                      \
+    {                                                                                     \
+        STEPS##_scalar.d_span(want, reduced, S, k);                                       \
+    }
+#define CBCE__S32_SPAN(STEPS, FN) FN##_fwd
+#else
+#define CBCE__S32_FORWARD(STEPS, FN)
+#define CBCE__S32_SPAN(STEPS, FN) FN
+#endif
+
+#define CBCE__S32_CAT2(a, b) a##b
+#define CBCE__S32_CAT(a, b) CBCE__S32_CAT2(a, b)
+#define CBCE__S32_FN(SUFFIX) CBCE__S32_CAT(CBCE__S32_NAME, SUFFIX)
+
+#endif /* CBCE_SPAN32_H */
+
+/* ---- once per kernel (where CBCE__S32_NAME is defined) -------------------------------- */
+#ifdef CBCE__S32_NAME
+
+/* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
+ * loads, the element math, the weights, the stores or lane sums into acc[j0 + j]. */
+CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int plain,
+                                  const int nk, const cbce__span *S,
+                                  const cbce__span_consts *k, size_t i, size_t m, vd_t *acc,
+                                  int j0)
+{
+    vd_t X[CBCE__S32_K], T[CBCE__S32_K], P[CBCE__S32_K], W[CBCE__S32_K];
+    vd_t lo[CBCE__S32_K], gr[CBCE__S32_K], he[CBCE__S32_K];
+    int j;
+    for (j = 0; j < nk; j++) {
+        size_t ij = i + (size_t)j * CBCE__VW;
+        lo[j] = gr[j] = he[j] = vd_zero(); /* (outputs not wanted: -Wmaybe-uninitialized) */
+        X[j] = load_f32((const float *)S->x, ij, m);
+        T[j] = plain ? load_f32((const float *)S->t, ij, m) : load_any(S->t, S->tdtype, ij, m);
+        P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
+        W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
+    }
+    CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    for (j = 0; j < nk; j++) {
+        size_t ij = i + (size_t)j * CBCE__VW;
+        if (want & CBCE__LOSS) {
+            vd_t l = plain ? lo[j] : vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
+            if (reduced)
+                acc[j0 + j] = vd_add(acc[j0 + j],
+                                     m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
+            else
+                store_f32(S->l, ij, l, m);
+        }
+        if (want & (CBCE__GRAD | CBCE__HESS)) {
+            vd_t mu = plain ? vd_set1(k->gscale)
+                      : S->go ? vd_mul(load_f32((const float *)S->go, ij, m), W[j])
+                              : vd_mul(vd_mul(W[j], vd_set1(k->wpre)), vd_set1(k->gscale));
+            if (want & CBCE__GRAD)
+                store_f32(S->g, ij, vd_mul(mu, gr[j]), m);
+            if (want & CBCE__HESS)
+                store_f32(S->h, ij, vd_mul(mu, he[j]), m);
+        }
+    }
+}
+
+CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
+                                  const cbce__span *S, const cbce__span_consts *k)
+{
+    vd_t acc[CBCE__S32_K];
+    size_t i = 0, c = S->c;
+    int j;
+    for (j = 0; j < CBCE__S32_K; j++)
+        acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
+    for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)
+        CBCE__S32_FN(_step)(want, reduced, plain, CBCE__S32_K, S, k, i, CBCE__VW, acc, 0);
+    for (j = 0; i < c; i += CBCE__VW, j++)
+        CBCE__S32_FN(_step)(want, reduced, plain, 1, S, k, i, c - i, acc, j);
+    if (reduced)
+        for (j = 0; j < CBCE__S32_K; j++)
+            vd_store(S->lanes + j * CBCE__VW, acc[j]);
+}
+
+/* The bodies for each `want` the driver asks (a reduced loss only with LOSS). */
+CBCE__VI void CBCE__S32_FN(_bodies)(const int plain, int want, int reduced,
+                                    const cbce__span *S, const cbce__span_consts *k)
+{
+    switch (want) {
+    case CBCE__LOSS:
+        if (reduced)
+            CBCE__S32_FN(_body)(CBCE__LOSS, 1, plain, S, k);
+        else
+            CBCE__S32_FN(_body)(CBCE__LOSS, 0, plain, S, k);
+        break;
+    case CBCE__GRAD: CBCE__S32_FN(_body)(CBCE__GRAD, 0, plain, S, k); break;
+    case CBCE__LOSS | CBCE__GRAD:
+        if (reduced)
+            CBCE__S32_FN(_body)(CBCE__LOSS | CBCE__GRAD, 1, plain, S, k);
+        else
+            CBCE__S32_FN(_body)(CBCE__LOSS | CBCE__GRAD, 0, plain, S, k);
+        break;
+    default: CBCE__S32_FN(_body)(CBCE__GRAD | CBCE__HESS, 0, plain, S, k); break;
+    }
+}
+
+CBCE__VI void CBCE__S32_FN(_run)(int want, int reduced, int plain, const cbce__span *S,
+                                 const cbce__span_consts *k)
+{
+#if CBCE__S32_PLAIN
+    if (plain)
+        CBCE__S32_FN(_bodies)(1, want, reduced, S, k);
+    else
+#endif
+        CBCE__S32_FN(_bodies)(0, want, reduced, S, k);
+    (void)plain;
+}
+
+#undef CBCE__S32_VEC
+#undef CBCE__S32_NAME
+#undef CBCE__S32_PLAIN
+#endif /* CBCE__S32_NAME */

@@ -1,0 +1,68 @@
+/*
+ * vec_math.h -- elementary functions on the vector layer (simd/vec.h), in double, to the
+ * precision float32 results need (about 2^-28 relative before the one rounding to float,
+ * which gives <= 0.5 + 2^-28 * 2^24 ~ 0.56 ulp).  No division instruction, no table.
+ *
+ *   vd_exp_neg(a)   exp(-a) for a >= 0 (NaN gives NaN): 2^(-a/ln2) with n = round(-a/ln2),
+ *                   g = -a/ln2 - n in [-1/2, 1/2], 2^g by a degree-7 polynomial (2^-34.5
+ *                   relative), scaled by 2^n (vd_ldexp).  The rounding of a/ln2 moves the
+ *                   result by <= 2^-53 * a relative: 2^-43 at a = 1000, where a is clamped
+ *                   (exp(-1000) = 2^-1443 is 0 in double).
+ *   vd_log1p_u(u)   log1p(z) given u = z/(2+z), |u| <= 1/3 (z in [-1/2, 1]):
+ *                   2 atanh(u) = u Q(u^2), Q of degree 5 (2^-33 relative).
+ *   vd_log_pos(x)   log x for a positive normal finite double x: x = 2^k m with m in
+ *                   [sqrt(1/2), sqrt 2) (vd_getexp, vd_getmant), log m = vd_log1p_u(f/(2+f)),
+ *                   f = m - 1 exact, 1/(2+f) by vd_rcp50; plus k ln2.  Relative error
+ *                   <= 2^-32.9 (Q's 2^-33 and vd_rcp50's 2^-50; for k != 0, |k ln2| >=
+ *                   2 |log m|, so the sum does not amplify them), absolute error <= 2^-34.4
+ *                   + 2^-53 |k ln2| (|log m| <= 0.35: what exp(gamma log x) needs).
+ *                   log 1 = 0 exactly.
+ */
+#ifndef CBCE_MATH_VEC_MATH_H
+#define CBCE_MATH_VEC_MATH_H
+
+#include "simd/vec.h"
+
+#define CBCE__VM_INV_LN2 0x1.71547652b82fep+0
+#define CBCE__VM_LN2 0x1.62e42fefa39efp-1
+
+CBCE__VI vd_t vd_exp_neg(vd_t a)
+{
+    /* 2^g on [-1/2, 1/2], degree 7 (Chebyshev fit) */
+    vd_t g = vd_mul(vd_min(vd_set1(1000.0), a), vd_set1(-CBCE__VM_INV_LN2));
+    vd_t n = vd_round(g), p;
+    g = vd_sub(g, n);
+    p = vd_mla(vd_set1(0x1.00c0e51820450p-16), g, vd_set1(0x1.446c7a48d8078p-13));
+    p = vd_mla(p, g, vd_set1(0x1.5d877597f08c6p-10));
+    p = vd_mla(p, g, vd_set1(0x1.3b29d8ba9c555p-7));
+    p = vd_mla(p, g, vd_set1(0x1.c6b08da70cf75p-5));
+    p = vd_mla(p, g, vd_set1(0x1.ebfbe0aa04648p-3));
+    p = vd_mla(p, g, vd_set1(0x1.62e42fef9cc68p-1));
+    p = vd_mla(p, g, vd_set1(0x1.ffffffffa712fp-1));
+    return vd_ldexp(p, n); /* n in [-1443, 0] */
+}
+
+CBCE__VI vd_t vd_log1p_u(vd_t u)
+{
+    /* Q(w) = 2 atanh(sqrt w) / sqrt w on [0, 1/9] */
+    vd_t w = vd_mul(u, u);
+    vd_t q = vd_mla(vd_set1(0x1.f396ab57dbd64p-3), w, vd_set1(0x1.b63e00431a586p-3));
+    q = vd_mla(q, w, vd_set1(0x1.251228fdab135p-2));
+    q = vd_mla(q, w, vd_set1(0x1.999638b350993p-2));
+    q = vd_mla(q, w, vd_set1(0x1.5555597b13e25p-1));
+    q = vd_mla(q, w, vd_set1(0x1.ffffffff2dfd1p+0));
+    return vd_mul(u, q);
+}
+
+CBCE__VI vd_t vd_log_pos(vd_t x)
+{
+    vd_t k = vd_getexp(x), m = vd_getmant(x), f;
+    vm_t big = vd_gt(m, vd_set1(0x1.6a09e667f3bcdp+0));
+    k = vd_select(big, vd_add(k, vd_set1(1.0)), k);
+    m = vd_select(big, vd_mul(m, vd_set1(0.5)), m);
+    f = vd_sub(m, vd_set1(1.0));
+    f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
+    return vd_mla(k, vd_set1(CBCE__VM_LN2), f);
+}
+
+#endif
