@@ -14,7 +14,7 @@ References, independent of cbce's log-space forms:
 Bounds.  Away from the margin API.md's (loss 1 ulp for hard labels, 2 for soft; gradient
 1 ulp for hard labels, 2 ulp of its largest term for soft ones; hessian 4 ulp of its largest
 term).  pm = p - clip is a cancelling difference: computed in the working precision (double
-for float32 data, long double for float64) its absolute error is up to a few units of that
+for float32 data, double-double for float64) its absolute error is up to a few units of that
 precision times p, so near the margin each result is allowed, on top of the bound, its
 sensitivity to pm times that error: |d result / d pm| * p * 2^-50 (float32 data) or 2^-60
 (float64 data).  Measured in ulps of max(largest term, that allowance * 2^precision).

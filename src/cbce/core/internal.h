@@ -114,6 +114,7 @@ typedef struct cbce__span_consts {
     double keep, half, eps;
     double pk, wk;
     double lscale, wpre, gscale, gscale_lo;
+    double poly; /* Poly-1's epsilon (read by the poly1 span kernel only) */
 } cbce__span_consts;
 
 typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,

@@ -21,20 +21,21 @@
  * (the first line is p' Fm ((1 - 2p) V + p')/V^2 with (1 - 2p) V + p' = (1 - p)^2 + clip (1 - 2p):
  * written so, it does not cancel where p -> 1 and the true value is p' for clip = 0)
  * where the margin is active (p >= clip; at p = clip the one-sided derivative from above),
- * 0 elsewhere.  1 - 2p = -+(1 - e)/d with 1 - e = -expm1(-a).  Products of a 0 factor
- * and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so infinite logits
- * give the limits; the second derivative is +inf at the margin for 0 < gamma_neg < 1 (true).
- * A NaN input reaches every output through z = 0 * e.
+ * 0 elsewhere.  1 - 2p = -+(1 - e)/d (1 - e: focal_elem.h's CBCE__ONEM_D, _X).  Products
+ * of a 0 factor and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so
+ * infinite logits give the limits; the second derivative is +inf at the margin for
+ * 0 < gamma_neg < 1 (true).  A NaN input reaches every output through z = 0 * e.
  *
- * Precision as in poly1.c: float32 data in double on math/scalar.h's primitives, float64 data
- * in long double.  pm = p - clip is a cancelling difference near the margin: its absolute
- * error is a few units of the working precision times clip, so the negative term there is
- * accurate to that error of pm (tests/test_asymmetric.py states and checks the bound).
+ * Precision: float32 data in double on math/scalar.h's primitives; float64 data in
+ * double-double (cbce__asymmetric_dd below; the rare lanes it flags in long double).
+ * pm = p - clip is a cancelling difference near the margin: its absolute error is a few
+ * units of the working precision times clip, so the negative term there is accurate to
+ * that error of pm (tests/test_asymmetric.py states and checks the bound).
  */
 #include "losses/focal_elem.h"
 #include "losses/step.h"
 
-#define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, EXPM1, LOG, LOG1P, INF)                        \
+#define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, ONEM, LOG, LOG1P, INF)                        \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R gp, R gn, R clip, double *l,   \
                            double *g, double *h)                                           \
     {                                                                                      \
@@ -45,13 +46,19 @@
         int pos = x >= 0, act;                                                             \
         R p = pos ? r : s, p1 = pos ? s : r, pd = r * s;                                   \
         R sp = pos ? t : a + t;                                                            \
-        R Fp = gp == 0 ? (R)1 : EXP(gp * (pos ? -a - t : -t));                             \
+        /* (exp of exactly 0 where gp = 0: a select of exp's result let GCC's masked     \
+         * vector code raise underflows, slow on x86) */                                \
+        R Fp = EXP(gp == 0 ? (R)0 : gp * (pos ? -a - t : -t));                             \
         R pm, V, nlV, Fm;                                                                  \
         act = p >= clip;                                                                   \
         pm = act ? p - clip : (R)0;                                                        \
         V = p1 + clip;                                                                     \
         nlV = pm <= (R)0.25 ? -LOG1P(-pm) : -LOG(V);                                       \
-        Fm = gn == 0 ? (R)1 : EXP(gn * LOG(pm));                                           \
+        /* pm = 0: exp of a finite argument, then 0 (exp(-inf) went through subnormal       \
+         * products, slow on x86) */                                                     \
+        Fm = EXP(gn * LOG(pm > 0 ? pm : (R)1));                                            \
+        Fm = pm > 0 ? Fm : (R)0;                                                           \
+        Fm = gn == 0 ? (R)1 : Fm;                                                          \
         if (want & CBCE__LOSS) {                                                           \
             R lp = Fp * sp, lm = act ? Fm * nlV : (R)0;                                    \
             *l = (double)(w * ((y == 0 ? (R)0 : y * lp) + (q == 0 ? (R)0 : q * lm) + z));  \
@@ -67,7 +74,7 @@
                                    (q == 0 ? (R)0 : q * gneg) + z));                       \
             }                                                                              \
             if (want & CBCE__HESS) {                                                       \
-                R om = -EXPM1(-a) / d;                                                     \
+                R om = ONEM(a, e) / d;                                                     \
                 R o2p = pos ? -om : om;                                                    \
                 R hpos = Fp * ((gp == 0 ? (R)0 : gp * (gp * p * Ps - p1 * Ps + 2 * pd)) + pd); \
                 R Fm1 = gn == 1 ? (R)1 : (pm == 0 ? (gn > 1 ? (R)0 : (R)(INF)) : Fm / pm); \
@@ -82,17 +89,165 @@
         }                                                                                  \
     }
 
-CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_d, double, cbce__fam_exp_d, expm1, cbce__log_d,
+CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
                       cbce__log1p_d, HUGE_VAL)
-CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, expm1l, logl, log1pl, HUGE_VALL)
+CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, CBCE__ONEM_X, logl, log1pl,
+                      HUGE_VALL)
 
-#define CBCE__ASYMMETRIC_CALL(ELEM, W, i)                                                  \
-    ELEM(W, x[i], t[i], w[i], m[i], k->par[CBCE__PARAM_gamma_pos],                         \
-         k->par[CBCE__PARAM_gamma_neg], k->par[CBCE__PARAM_clip], &l[i], &g[i], &h[i])
-#define CBCE__ASYMMETRIC_D(W, i) CBCE__ASYMMETRIC_CALL(cbce__asymmetric_d, W, i)
-#define CBCE__ASYMMETRIC_X(W, i) CBCE__ASYMMETRIC_CALL(cbce__asymmetric_x, W, i)
+/*
+ * The float64 element in double-double (the formulas above, every quantity a pair in its
+ * true scale; math/scalar.h's primitives, relative errors <= 2^-57 each, the products,
+ * quotients and sums a few 2^-104; one rounding at the end, weight and gradient multiplier
+ * m + ml included).  pm = p - clip is formed from the pair p (absolute error ~2^-104 p).
+ * It assumes every quantity it forms is a normal double: for a = |x| <= 650 (e >= 2^-938)
+ * and results that are finite and zero or of magnitude >= 2^-960 it is the result; the
+ * others (larger |x|, infinite or NaN inputs, subnormal or infinite results, the
+ * hessian at the margin for gamma_neg < 1) are flagged by cbce__asymmetric_rare and redone
+ * by the long double element (rare: not in the vectorised loop).
+ */
+CBCE__INLINE cbce__f2 cbce__asym_exp_neg(cbce__f2 g) /* exp(-g) for g >= 0 (pairs) */
+{
+    double sc, isc;
+    cbce__f2 F = cbce__exp_neg_dd(g.hi, &sc, &isc);
+    F = cbce__fast_two_sum(F.hi, F.lo - F.hi * g.lo);
+    return cbce__mul_pow2_f2(F, sc);
+}
 
-CBCE__FAMILY_STEP(asymmetric_step_d, CBCE__ASYMMETRIC_D)
-CBCE__FAMILY_STEP(asymmetric_step_x, CBCE__ASYMMETRIC_X)
+CBCE__INLINE double cbce__asym_round(double w, double wl, cbce__f2 v)
+{
+    cbce__f2 r = cbce__two_prod(w, v.hi);
+    return r.hi + (r.lo + (w * v.lo + wl * v.hi));
+}
+
+CBCE__INLINE void cbce__asymmetric_dd(int want, double x, double tr, double w, double m,
+                                      double ml, double gp, double gn, double clip,
+                                      double *l, double *g, double *h)
+{
+    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
+    double a = x < 0 ? -x : x, sce, isce, inv;
+    int pos = x >= 0;
+    double act; /* 1 where the margin is active (an int flag stopped the vectoriser) */
+    cbce__f2 y = {tr, 0.0}, q = cbce__two_sum(1.0, -tr);
+    cbce__f2 E = cbce__exp_neg_dd(a > 650.0 ? 650.0 : a, &sce, &isce); /* (a NaN: flagged) */
+    cbce__f2 T = cbce__log1p_dd(E, 1.0), d = cbce__two_sum(1.0, E.hi), s, r, p, p1, pd;
+    cbce__f2 sp, nlp1, Fp, pm, V, nlV, Fm, lpm, lp, lm;
+    d = cbce__fast_two_sum(d.hi, d.lo + E.lo);
+    inv = 1.0 / d.hi;
+    s = cbce__div_f2(E, d, inv);
+    r = cbce__div_f2(one, d, inv);
+    p = cbce__sel_f2(pos, r, s);
+    p1 = cbce__sel_f2(pos, s, r);
+    pd = cbce__mul_f2(r, s);
+    sp = cbce__sel_f2(pos, T, cbce__add_d_f2(a, T));   /* -log p */
+    nlp1 = cbce__sel_f2(pos, cbce__add_d_f2(a, T), T); /* -log(1 - p) */
+    Fp = cbce__sel_f2(gp == 0, one, cbce__asym_exp_neg(cbce__mul_d_f2(gp, nlp1)));
+    pm = cbce__two_sum(p.hi, -clip);
+    pm = cbce__fast_two_sum(pm.hi, pm.lo + p.lo);
+    act = pm.hi >= 0 ? 1.0 : 0.0;
+    pm = cbce__sel_f2(act != 0, pm, zero);
+    V = cbce__add_d_f2(clip, p1); /* 1 - pm */
+    /* -log(1 - pm) = -log V, V = (1 - p) + clip a pair: its log is log_dd(V.hi) + V.lo/V.hi,
+     * within 2^-104 absolute near V = 1 (pm -> 0, where log1p(-pm) would be the textbook
+     * choice: the same accuracy, one log less); for clip 0 it is -log(1 - p) */
+    nlV = cbce__sel_f2(clip == 0, nlp1, cbce__neg_f2(cbce__focal_log_f2(V)));
+    lpm = cbce__focal_log_f2(cbce__sel_f2(pm.hi > 0, pm, one));
+    Fm = cbce__asym_exp_neg(cbce__neg_f2(cbce__mul_d_f2(gn, lpm)));
+    Fm = cbce__sel_f2(pm.hi > 0, Fm, zero);
+    Fm = cbce__sel_f2(gn == 0, one, Fm);
+    if (want & CBCE__LOSS) {
+        lp = cbce__mul_f2(Fp, sp);
+        lm = cbce__sel_f2(act != 0, cbce__mul_f2(Fm, nlV), zero);
+        *l = cbce__asym_round(w, 0.0, cbce__add_f2(cbce__mul_f2(y, lp), cbce__mul_f2(q, lm)));
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        cbce__f2 Ps = cbce__mul_f2(p, sp), Qd, R1, pR, gpos, gneg;
+        double iV = 1.0 / V.hi;
+        Qd = cbce__sel_f2(pm.hi > 0, cbce__div_f2(nlV, pm, 1.0 / pm.hi), one);
+        Qd = cbce__sel_f2(gn == 0, zero, cbce__mul_f2(Qd, pd));
+        R1 = cbce__sel_f2(clip == 0, one, cbce__div_f2(p1, V, iV));
+        pR = cbce__mul_f2(p, R1);
+        if (want & CBCE__GRAD) {
+            gpos = cbce__add_f2(cbce__mul_d_f2(gp, Ps), p1);
+            gpos = cbce__neg_f2(cbce__mul_f2(Fp, gpos));
+            gneg = cbce__add_f2(cbce__mul_d_f2(gn, Qd), pR);
+            gneg = cbce__sel_f2(act != 0, cbce__mul_f2(Fm, gneg), zero);
+            *g = cbce__asym_round(m, ml, cbce__add_f2(cbce__mul_f2(y, gpos),
+                                                      cbce__mul_f2(q, gneg)));
+        }
+        if (want & CBCE__HESS) {
+            const cbce__f2 inf = {HUGE_VAL, 0.0};
+            cbce__f2 om = cbce__two_sum(1.0, -E.hi), o2p, hpos, Fm1, hm1, hm2, hneg, c, gm1;
+            om = cbce__div_f2(cbce__fast_two_sum(om.hi, om.lo - E.lo), d, inv); /* (1-e)/d */
+            o2p = cbce__sel_f2(pos, cbce__neg_f2(om), om);                      /* 1 - 2p */
+            /* gp (gp p Ps - p1 Ps + 2 pd) + pd */
+            hpos = cbce__add_f2(cbce__mul_d_f2(gp, cbce__mul_f2(p, Ps)),
+                                cbce__neg_f2(cbce__mul_f2(p1, Ps)));
+            hpos = cbce__add_f2(cbce__mul_d_f2(gp, cbce__add_f2(hpos, cbce__mul_pow2_f2(pd, 2.0))),
+                                pd);
+            hpos = cbce__mul_f2(Fp, hpos);
+            /* pm^(gn - 1): 1 for gn = 1; at pm = 0, 0 for gn > 1 (inf below: flagged) */
+            Fm1 = cbce__div_f2(Fm, pm, 1.0 / pm.hi);
+            Fm1 = cbce__sel_f2(pm.hi > 0, Fm1, cbce__sel_f2(gn > 1, zero, inf));
+            Fm1 = cbce__sel_f2(gn == 1, one, Fm1);
+            c = cbce__div_f2(cbce__div_f2(cbce__mul_d_f2(clip, o2p), V, iV), V, iV);
+            c = cbce__sel_f2(clip == 0, zero, c);
+            hm1 = cbce__mul_f2(cbce__mul_f2(pd, Fm), cbce__add_f2(cbce__mul_f2(R1, R1), c));
+            gm1 = cbce__two_sum(gn, -1.0);
+            hm2 = cbce__add_f2(cbce__add_f2(cbce__mul_f2(o2p, nlV), cbce__mul_f2(gm1, Qd)),
+                               cbce__mul_pow2_f2(pR, 2.0));
+            hm2 = cbce__mul_f2(cbce__mul_d_f2(gn, cbce__mul_f2(pd, Fm1)), hm2);
+            hm2 = cbce__sel_f2(gn == 0, zero, hm2);
+            hneg = cbce__sel_f2(act != 0, cbce__add_f2(hm1, hm2), zero);
+            *h = cbce__asym_round(m, ml, cbce__add_f2(cbce__mul_f2(y, hpos),
+                                                      cbce__mul_f2(q, hneg)));
+        }
+    }
+}
+
+/* The lanes the double-double element leaves to the long double one (see above). */
+CBCE__INLINE int cbce__asymmetric_bad(double v)
+{
+    double av = v < 0 ? -v : v;
+    return !(av <= DBL_MAX) || (av != 0 && av < 0x1p-960);
+}
+
+#define CBCE__ASYMMETRIC_ARGS(i)                                                           \
+    x[i], t[i], w[i], m[i], k->par[CBCE__PARAM_gamma_pos], k->par[CBCE__PARAM_gamma_neg],   \
+        k->par[CBCE__PARAM_clip]
+#define CBCE__ASYMMETRIC_D(W, i)                                                           \
+    cbce__asymmetric_d(W, CBCE__ASYMMETRIC_ARGS(i), &l[i], &g[i], &h[i])
+#define CBCE__ASYMMETRIC_DD(W, i)                                                          \
+    cbce__asymmetric_dd(W, x[i], t[i], w[i], m[i], ml[i], k->par[CBCE__PARAM_gamma_pos],    \
+                        k->par[CBCE__PARAM_gamma_neg], k->par[CBCE__PARAM_clip], &l[i],    \
+                        &g[i], &h[i])
+
+CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_d, CBCE__ASYMMETRIC_D)
+CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_dd, CBCE__ASYMMETRIC_DD)
+
+CBCE__MAYBE_UNUSED static void asymmetric_step_x(int want, size_t c, const double *x,
+                                                 const double *t, const double *p,
+                                                 const double *w, const double *m,
+                                                 const double *ml, const cbce__consts *k,
+                                                 double *l, double *g, double *h)
+{
+    size_t i;
+    asymmetric_step_dd(want, c, x, t, p, w, m, ml, k, l, g, h);
+    for (i = 0; i < c; i++) {
+        if (!(fabs(x[i]) <= 650.0) || ((want & CBCE__LOSS) && cbce__asymmetric_bad(l[i])) ||
+            ((want & CBCE__GRAD) && cbce__asymmetric_bad(g[i])) ||
+            ((want & CBCE__HESS) && cbce__asymmetric_bad(h[i]))) {
+            double ld = 0, gd = 0, hd = 0;
+            cbce__asymmetric_x(want, x[i], t[i], w[i], (long double)m[i] + ml[i],
+                               k->par[CBCE__PARAM_gamma_pos], k->par[CBCE__PARAM_gamma_neg],
+                               k->par[CBCE__PARAM_clip], &ld, &gd, &hd);
+            if (want & CBCE__LOSS)
+                l[i] = ld;
+            if (want & CBCE__GRAD)
+                g[i] = gd;
+            if (want & CBCE__HESS)
+                h[i] = hd;
+        }
+    }
+}
 
 CBCE__STEPS(cbce__asymmetric_steps, asymmetric_step_d, asymmetric_step_x, NULL, NULL);

@@ -16,7 +16,7 @@
                   k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
-CBCE__FAMILY_STEP(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
+CBCE__FAMILY_STEP_BLOCKED(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
 
 /*
  * gamma = 0 without alpha: the loss is bce_with_logits, so its chunk step (logits.c,

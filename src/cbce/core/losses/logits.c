@@ -62,10 +62,14 @@ static void logits_step_d(int want, size_t c, const double *x, const double *t,
 #define L32_K CBCE__S32_K
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
- * weights), from the input x, the raw target tr and the pos_weight pw. */
-CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const vd_t *x,
-                           const vd_t *tr, const vd_t *pw, vd_t keep, vd_t half, vd_t *lo,
-                           vd_t *gr, vd_t *he)
+ * weights), from the input x, the raw target tr and the pos_weight pw.  `poly` (a
+ * constant; 0 for BCE with logits, whose operations it leaves as they are): Poly-1, the
+ * terms of eps (1 - p_t) added (poly1.c's formulas: v = (A + B e) r, v' = (q - y) r s,
+ * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e) r), each a few 2^-50 relative
+ * (1 - e: absolute), added in double before the one rounding. */
+CBCE__VI void logits32_vec(const int want, const int plain, const int poly, const int nk,
+                           const vd_t *x, const vd_t *tr, const vd_t *pw, vd_t keep,
+                           vd_t half, vd_t eps, vd_t *lo, vd_t *gr, vd_t *he)
 {
     vd_t a[L32_K], e[L32_K], y[L32_K], q[L32_K], py[L32_K], L[L32_K];
     vm_t pos[L32_K];
@@ -82,6 +86,10 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
         py[j] = plain ? y[j] : vd_mul(pw[j], y[j]);
         L[j] = vd_add(q[j], py[j]);
     }
+    vd_t r[L32_K], vp[L32_K];
+    if (poly || (want & (CBCE__GRAD | CBCE__HESS)))
+        for (j = 0; j < nk; j++)
+            r[j] = vd_rcp27(vd_add(one, e[j]));
     if (want & CBCE__LOSS) {
         vd_t t[L32_K];
         for (j = 0; j < nk; j++)
@@ -90,27 +98,58 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int nk, const 
             vd_t c = vd_select(pos[j], q[j], py[j]);
             vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
             lo[j] = vd_mla(L[j], t[j], ca);
+            if (poly) { /* + eps (A + B e) r */
+                vd_t A = vd_select(pos[j], q[j], y[j]), B = vd_select(pos[j], y[j], q[j]);
+                lo[j] = vd_mla(eps, vd_mul(vd_mla(B, e[j], A), r[j]), lo[j]);
+            }
         }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        vd_t r[L32_K], Ls[L32_K];
+        vd_t Ls[L32_K];
         for (j = 0; j < nk; j++) {
-            r[j] = vd_rcp27(vd_add(one, e[j]));
             Ls[j] = vd_mul(L[j], vd_mul(e[j], r[j]));
+            if (poly) /* v' = (q - y) r s */
+                vp[j] = vd_mul(vd_sub(q[j], y[j]), vd_mul(r[j], vd_mul(e[j], r[j])));
         }
         for (j = 0; j < nk; j++) {
             if (want & CBCE__GRAD)
                 gr[j] = vd_select(pos[j], vd_sub(q[j], Ls[j]), vd_sub(Ls[j], py[j]));
+            if ((want & CBCE__GRAD) && poly)
+                gr[j] = vd_mla(eps, vp[j], gr[j]);
             if (want & CBCE__HESS)
                 he[j] = vd_mul(Ls[j], r[j]);
+            if ((want & CBCE__HESS) && poly) { /* + eps v' (1 - 2 sigmoid(x)) */
+                vd_t om = vd_mul(vd_sub(one, e[j]), r[j]);
+                he[j] = vd_mla(eps, vd_mul(vp[j], vd_select(pos[j], vd_neg(om), om)), he[j]);
+            }
         }
     }
 }
 
-#define CBCE__S32_VEC logits32_vec
+#define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
+    logits32_vec(want, plain, 0, nk, x, tr, pw, keep, half, vd_zero(), lo, gr, he)
 #define CBCE__S32_NAME logits32
 #define CBCE__S32_PLAIN 1
 #include "losses/span32.h"
+
+/* Poly-1 on float32 data (poly1.c's table): the general body with the poly terms (eps
+ * from the frame's span constants k, in scope where span32.h expands the macro), one
+ * instance with `want` and `reduced` as run-time values (their tests are per vector and
+ * predictable; one instance keeps the extension's size in bounds). */
+#define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
+    logits32_vec(want, plain, 1, nk, x, tr, pw, keep, half, vd_set1(k->poly), lo, gr, he)
+#define CBCE__S32_NAME poly1_32
+#define CBCE__S32_PLAIN 0
+#include "losses/span32.h"
+
+void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k0)
+{
+    cbce__span_consts k = *k0;
+    if (k.eps > 0 && k.half == 0) /* as in logits_step_d */
+        k.half = k.eps;
+    poly1_32_body(want, reduced, 0, S, &k);
+}
 
 CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__span *S,
                                              const cbce__span_consts *k0)

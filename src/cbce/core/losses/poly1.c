@@ -4,10 +4,7 @@
  *   poly1_focal:  l = w * (a_t (1 - p_t)^gamma bce_with_logits(x, y) + eps (1 - p_t)^(gamma+1))
  * with p_t = y sigmoid(x) + (1 - y) sigmoid(-x), a_t as for the focal loss (1 without alpha),
  * y the smoothed target; the poly term is not weighted by pos_weight.  Label smoothing ls:
- * y = t (1 - ls) + ls/2, q = (1 - t)(1 - ls) + ls/2, with 1 - ls formed in the working
- * precision (exact in long double for a double ls >= 2^-11, else within 2^-64: a double
- * 1 - ls would carry a relative error up to 2^-54 into q, which soft-label gradients
- * amplify past 2 ulp).
+ * y = t (1 - ls) + ls/2, q = (1 - t)(1 - ls) + ls/2.
  *
  * Notation as in the focal element: a = |x|, e = exp(-a), t = log1p(e), d = 1 + e,
  * s = e/d = sigmoid(-|x|), r = 1/d = sigmoid(|x|), q = 1 - y from the raw target, and A, B
@@ -21,23 +18,23 @@
  *   l'' = F (a_t (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + L s r)
  *            + eps (gamma + 1) (gamma u' v' + v''))
  * with g0 = sigmoid(x) L - p y (q - L s for x >= 0, L s - p y for x < 0), v' = (q - y) r s,
- * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d with 1 - e = -expm1(-a) (no
- * cancellation at small a), and u', u'' as derived for the focal element (u' = v'/v in the
- * form D rho/d, u'' without the cancelling v''/v - u'^2).  Products gamma u' ce are taken as
+ * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d (1 - e: CBCE__ONEM_D), and
+ * u', u'' as derived for the focal element (u' = v'/v in the form D rho/d, u'' without the
+ * cancelling v''/v - u'^2).  Products gamma u' ce are taken as
  * 0 where gamma or u' is 0, which keeps infinite logits at their limits.
  *
  * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
- * 2^-53, rounded once to float); float64 data in long double with libm (64-bit significand
- * on x86-64, 113 on aarch64 Linux: relative errors a few 2^-64, rounded once to double:
- * <= 0.5 + ~2^-9 ulp where the result is not a cancelling difference; where long double is
- * double (MSVC) the float64 results are plain double, about 2 ulp).  Cancelling differences: a negative eps (the
- * bound is then in ulps of the larger of the two terms) and soft-label gradients and
- * hessians (ulps of their largest term), as for the other families.
+ * 2^-53, rounded once to float); float64 data in double-double, by focal_elem.h's
+ * cbce__focal_poly_x (the focal element with the poly terms; 1 - ls an exact pair; relative
+ * errors ~2^-56, rounded once: <= 0.5 + ~0.1 ulp where the result is not a cancelling
+ * difference).  Cancelling differences: a negative eps (the bound is then in ulps of the
+ * larger of the two terms) and soft-label gradients and hessians (ulps of their largest
+ * term), as for the other families.
  */
 #include "losses/focal_elem.h"
 #include "losses/step.h"
 
-#define CBCE__ELEM_POLY1(NAME, R, EXP, EXPM1, LOG, LOG1P)                                  \
+#define CBCE__ELEM_POLY1(NAME, R, EXP, ONEM, LOG, LOG1P)                                  \
     CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
                            int has_alpha, R gamma, double *l, double *g, double *h)        \
     {                                                                                      \
@@ -51,7 +48,7 @@
         int pos = x >= 0;                                                                  \
         R A = pos ? q : y, B = pos ? y : q, Be = B * e;                                    \
         R v = (A + Be) / d;                                                                \
-        R F = gamma == 0 ? (R)1 : EXP(gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t));  \
+        R F = EXP(gamma == 0 ? (R)0 : gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t)); \
         R c = pos ? q : py;                                                                \
         R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
@@ -66,7 +63,7 @@
                 *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
             if (want & CBCE__HESS) {                                                       \
                 CBCE__FOCAL_HESS_TERMS(R)                                                  \
-                R om = -EXPM1(-a) / d;                                                     \
+                R om = ONEM(a, e) / d;                                                     \
                 R vpp = vp * (pos ? -om : om);                                             \
                 R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
                 *h = (double)(m * (F * (at * (h1 + h2 + L * s * r) + eps * G1 * hv)));     \
@@ -74,8 +71,8 @@
         }                                                                                  \
     }
 
-CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, expm1, cbce__log_d, cbce__log1p_d)
-CBCE__ELEM_POLY1(cbce__poly1_x, long double, expl, expm1l, logl, log1pl)
+CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
+                 cbce__log1p_d)
 
 /* poly1: pos_weight from its buffer, no focusing (gamma 0 and no a_t: the focal part is
  * compiled away). */
@@ -83,19 +80,30 @@ CBCE__ELEM_POLY1(cbce__poly1_x, long double, expl, expm1l, logl, log1pl)
     ELEM(W, x[i], t[i], p[i], w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],               \
          0, 0, 0, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_D(W, i) CBCE__POLY1_CALL(cbce__poly1_d, W, i)
-#define CBCE__POLY1_X(W, i) CBCE__POLY1_CALL(cbce__poly1_x, W, i)
+#define CBCE__POLY1_X(W, i)                                                                \
+    cbce__focal_poly_x(CBCE__MODE_POLY1, W, x[i], t[i], p[i], w[i], m[i], ml[i], k->eps,    \
+                       k->half, k->par[CBCE__PARAM_epsilon], 0, 0, 0, &l[i], &g[i], &h[i])
 
 /* poly1_focal: no pos_weight; alpha NaN drops a_t (Python's alpha=None). */
 #define CBCE__POLY1_FOCAL_CALL(ELEM, W, i)                                                 \
     ELEM(W, x[i], t[i], 1, w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],                  \
          k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
-#define CBCE__POLY1_FOCAL_X(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_x, W, i)
+#define CBCE__POLY1_FOCAL_X(W, i)                                                          \
+    cbce__focal_poly_x(CBCE__MODE_POLY1_FOCAL, W, x[i], t[i], 1, w[i], m[i], ml[i], k->eps, \
+                       k->half, k->par[CBCE__PARAM_epsilon], k->alpha, k->has_alpha,       \
+                       k->gamma, &l[i], &g[i], &h[i])
 
-CBCE__FAMILY_STEP(poly1_step_d, CBCE__POLY1_D)
-CBCE__FAMILY_STEP(poly1_step_x, CBCE__POLY1_X)
-CBCE__FAMILY_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
-CBCE__FAMILY_STEP(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
+CBCE__FAMILY_STEP_BLOCKED(poly1_step_d, CBCE__POLY1_D)
+CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
+CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
+CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
-CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, NULL, NULL);
+/* poly1 on float32 data: logits.c's span kernel with the poly terms (BCE with logits'
+ * float32 arithmetic, 0.5 + ~2^-4 ulp); the chunk step above serves the driver's exact
+ * reduced sums. */
+void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k);
+CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, CBCE__ISA_NAME(cbce__poly1_span32),
+            NULL);
 CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x, NULL, NULL);

@@ -14,6 +14,27 @@
 #define CBCE__MAYBE_UNUSED
 #endif
 
+/* One loop over i < N of CALL(WANT, i) per output set, WANT a constant in each. */
+#define CBCE__WANT_LOOPS(N, CALL)                                                          \
+    switch (want) {                                                                        \
+    case CBCE__LOSS:                                                                       \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__LOSS, i);                                                           \
+        break;                                                                             \
+    case CBCE__GRAD:                                                                       \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__GRAD, i);                                                           \
+        break;                                                                             \
+    case CBCE__LOSS | CBCE__GRAD:                                                          \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__LOSS | CBCE__GRAD, i);                                              \
+        break;                                                                             \
+    default:                                                                               \
+        for (i = 0; i < (N); i++)                                                          \
+            CALL(CBCE__GRAD | CBCE__HESS, i);                                              \
+        break;                                                                             \
+    }
+
 /*
  * A compute step (internal.h's cbce__step_fn) from an element macro CALL(WANT, i): `want`
  * is tested once per chunk, so each loop is a plain elementwise loop with a constant WANT
@@ -39,25 +60,86 @@
         (void)k;                                                                           \
         (void)g;                                                                           \
         (void)h;                                                                           \
-        switch (want) {                                                                    \
-        case CBCE__LOSS:                                                                   \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__LOSS, i);                                                       \
-            break;                                                                         \
-        case CBCE__GRAD:                                                                   \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__GRAD, i);                                                       \
-            break;                                                                         \
-        case CBCE__LOSS | CBCE__GRAD:                                                      \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__LOSS | CBCE__GRAD, i);                                          \
-            break;                                                                         \
-        default:                                                                           \
-            for (i = 0; i < c; i++)                                                        \
-                CALL(CBCE__GRAD | CBCE__HESS, i);                                          \
-            break;                                                                         \
+        CBCE__WANT_LOOPS(c, CALL)                                                          \
+    }
+
+/*
+ * The same step for elements whose bodies are large (double-double, or many exp and log).
+ * On the vectorising levels: the elements in blocks of CBCE__VBLOCK (a multiple of every
+ * vector width), each block a loop of constant trip count in a function of its own, so
+ * that each `want` gets one vectorised copy of the body (a loop over c gets up to three:
+ * full vectors, a narrower epilogue, a scalar remainder).  The last, partial block runs on
+ * padded copies (x = 0, t = 0, p = w = m = 1, ml = 0: finite values, results dropped).
+ * At the scalar level (which the baseline's float64 steps forward to) and in builds
+ * without levels: one loop with `want` tested per element, one copy of the body.  The
+ * elements are branch-free and the same for every `want`, so the results are those of
+ * CBCE__FAMILY_STEP.
+ */
+#define CBCE__SCALAR_LEVEL_scalar 1 /* CBCE__SCALAR_LEVEL: 1 at the scalar level, else 0 */
+#define CBCE__SCALAR_LEVEL CBCE__CAT(CBCE__SCALAR_LEVEL, CBCE__ISA_SUFFIX)
+#if defined(__GNUC__) && !CBCE__SCALAR_LEVEL
+#define CBCE__VBLOCK 16
+#define CBCE__NOINLINE __attribute__((noinline))
+#define CBCE__FAMILY_STEP_BLOCKED(NAME, CALL)                                              \
+    CBCE__MAYBE_UNUSED CBCE__NOINLINE static void NAME##_block(                             \
+        int want, const double *restrict x, const double *restrict t,                      \
+        const double *restrict p, const double *restrict w, const double *restrict m,      \
+        const double *restrict ml, const cbce__consts *k0, double *restrict l,             \
+        double *restrict g, double *restrict h)                                            \
+    {                                                                                      \
+        size_t i;                                                                          \
+        const cbce__consts kc = *k0, *k = &kc;                                             \
+        (void)p;                                                                           \
+        (void)ml;                                                                          \
+        (void)k;                                                                           \
+        CBCE__WANT_LOOPS(CBCE__VBLOCK, CALL)                                               \
+    }                                                                                      \
+    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x,               \
+                                        const double *t, const double *p, const double *w, \
+                                        const double *m, const double *ml,                 \
+                                        const cbce__consts *k, double *l, double *g,       \
+                                        double *h)                                         \
+    {                                                                                      \
+        size_t i, j, r;                                                                    \
+        double b[9][CBCE__VBLOCK];                                                         \
+        for (i = 0; i + CBCE__VBLOCK <= c; i += CBCE__VBLOCK)                              \
+            NAME##_block(want, x + i, t + i, p + i, w + i, m + i, ml + i, k, l + i, g + i, \
+                         h + i);                                                           \
+        if (i == c)                                                                        \
+            return;                                                                        \
+        r = c - i;                                                                         \
+        for (j = 0; j < CBCE__VBLOCK; j++) {                                               \
+            b[0][j] = j < r ? x[i + j] : 0.0;                                              \
+            b[1][j] = j < r ? t[i + j] : 0.0;                                              \
+            b[2][j] = j < r ? p[i + j] : 1.0;                                              \
+            b[3][j] = j < r ? w[i + j] : 1.0;                                              \
+            b[4][j] = j < r ? m[i + j] : 1.0;                                              \
+            b[5][j] = j < r ? ml[i + j] : 0.0;                                             \
+            b[6][j] = b[7][j] = b[8][j] = 0.0;                                             \
+        }                                                                                  \
+        NAME##_block(want, b[0], b[1], b[2], b[3], b[4], b[5], k, b[6], b[7], b[8]);       \
+        for (j = 0; j < r; j++) {                                                          \
+            l[i + j] = b[6][j];                                                            \
+            g[i + j] = b[7][j];                                                            \
+            h[i + j] = b[8][j];                                                            \
         }                                                                                  \
     }
+
+#else
+#define CBCE__FAMILY_STEP_BLOCKED(NAME, CALL)                                              \
+    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x,               \
+                                        const double *t, const double *p, const double *w, \
+                                        const double *m, const double *ml,                 \
+                                        const cbce__consts *k, double *l, double *g,       \
+                                        double *h)                                         \
+    {                                                                                      \
+        size_t i;                                                                          \
+        (void)p;                                                                           \
+        (void)ml;                                                                          \
+        for (i = 0; i < c; i++)                                                            \
+            CALL(want, i);                                                                 \
+    }
+#endif
 
 /*
  * The family's table of steps at this level, CBCE__ISA_NAME(NAME).  At the baseline level
