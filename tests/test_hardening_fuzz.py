@@ -81,57 +81,6 @@ def draw_params(pick, family):
 CASES_TRIED = {}  # test name -> calls checked (printed by the last test)
 
 
-def _inf_sum_bug():
-    """Bug 1 (core reduction): a reduction over an infinite element loss gives NaN, not inf
-    (the double-double two-sum of inf makes its low part NaN).  While it is present the
-    fuzz tolerates NaN where the exact reduced value is infinite; the regression tests
-    below (test_reduction_of_infinite_loss_*) fail or xfail on it."""
-    with np.errstate(all="ignore"):
-        r = cbce.binary_cross_entropy_with_logits(np.array([np.inf]), np.array([0.0]),
-                                                  reduction="sum")
-    return bool(np.isnan(r))
-
-
-INF_SUM_BUG = _inf_sum_bug()
-
-
-def _big_mean_bug():
-    """Bug 2 (core reduction): the mean of float64 losses above ~2^996 is NaN (dd_div's
-    Dekker split, 134217729 * q, overflows to inf and inf - inf is NaN).  While present,
-    the fuzz tolerates NaN for reduced float64 results of magnitude > 2^990."""
-    r = cbce.binary_cross_entropy_with_logits(np.array([-1e305]), np.array([1.0]),
-                                              reduction="mean")
-    return bool(np.isnan(r))
-
-
-BIG_MEAN_BUG = _big_mean_bug()
-
-
-def _asym_clip0_bug():
-    """Bug 3 (asymmetric element): with clip = 0 the negative term -log(1 - p) is inf for
-    logits from ~1e5 up (1 - p underflows; the exact value is ~x).  While present, the fuzz
-    leaves asymmetric calls with clip = 0 out; test_asymmetric_clip0_large_logit reports it."""
-    r = cbce.asymmetric_loss(np.array([1e6]), np.array([0.0]), clip=0.0, gamma_neg=0.0,
-                             reduction="none")
-    return bool(np.isinf(r[0]))
-
-
-ASYM_CLIP0_BUG = _asym_clip0_bug()
-
-
-def _focal_inf_bug():
-    """Bug 4 (focal element, float32 data): at an infinite logit with a smoothed target,
-    (1 - p_t)^gamma underflows in double and times the infinite BCE gives NaN (exact: inf;
-    float64 data give inf).  While present, the fuzz accepts NaN for inf in the focal
-    families; test_focal_infinite_logit_smoothed reports it."""
-    r = cbce.sigmoid_focal_loss(np.array([-np.inf], np.float32), np.array([0.0], np.float32),
-                                gamma=40.0, label_smoothing=2.0**-30, reduction="none")
-    return bool(np.isnan(r[0]))
-
-
-FOCAL_INF_BUG = _focal_inf_bug()
-
-
 def available(family):
     return [(op, name) for op, name in zip(OPS, FAMILIES[family]) if hasattr(cbce, name)]
 
@@ -241,8 +190,9 @@ def ref_asymmetric(x, y, w, m, gp, gn, clip):
         B1 = _mul0(D, K1) + DQ * pb
         # D^2 (gn (gn-1) pm^(gn-2) V + 2 gn pm^(gn-1) / q) = D gn pm^(gn-1) ((gn-1) D V/pm
         # + 2 D/q): +inf at pm = 0 for 0 < gn < 1
-        B2t = [(sm - s) * B1, _mul0(b, np.power(pm, b - 1) * D * ((b - 1) * D * Vp + 2 * DQ)),
-               DQ * DQ * pb]
+        # pm^(gn-1) D: where s underflows (clip 0, pm = s = 0 and D = 0) its limit s^gn = 0
+        PD = np.where((pm == 0) & (D == 0), LD(0), np.power(pm, b - 1) * D)
+        B2t = [(sm - s) * B1, _mul0(b, PD * ((b - 1) * D * Vp + 2 * DQ)), DQ * DQ * pb]
         cond = 1 + (b + 2) * s / pm
     B, B1 = np.where(on, B, 0), np.where(on, B1, 0)
     B2 = np.where(on, sum(B2t), 0)
@@ -294,11 +244,9 @@ TOL = {np.dtype(np.float16): (8 * 2.0**-11, 2 * 2.0**-24),
        np.dtype(np.float64): (64 * 2.0**-53, 2 * 2.0**-1074)}
 
 
-def check_close(got, ref, scale, dtype, what, rel_extra=1.0, overflow_ok=False,
-                nan_for_inf_ok=False):
+def check_close(got, ref, scale, dtype, what, rel_extra=1.0, overflow_ok=False):
     """got within tolerance of ref.  overflow_ok: an infinity of the reference's sign is
-    accepted (a reduction whose intermediate sum overflows); nan_for_inf_ok: NaN accepted
-    where the reference is infinite (known bug 1)."""
+    accepted (a reduction whose intermediate sum overflows)."""
     got = np.asarray(got)
     assert got.dtype == dtype, f"{what}: dtype {got.dtype}, expected {dtype}"
     ref = np.asarray(ref, dtype=LD)
@@ -309,8 +257,6 @@ def check_close(got, ref, scale, dtype, what, rel_extra=1.0, overflow_ok=False,
     big = LD(np.finfo(dtype).max)
     nan_ref = np.isnan(ref)
     bad = np.isnan(g) != nan_ref
-    if nan_for_inf_ok:
-        bad &= ~(np.isnan(g) & np.isinf(ref))
     fin = ~nan_ref & ~np.isnan(g)
     ref_inf = fin & np.isinf(ref)
     bad |= ref_inf & (g != ref)
@@ -519,8 +465,6 @@ def run_case(c):
     """Build the arrays of case c, call cbce, compare with the reference."""
     rng = np.random.default_rng(c["seed"])
     dtype, shape, fam, op = c["dtype"], c["shape"], c["family"], c["op"]
-    if ASYM_CLIP0_BUG and fam == "asymmetric" and c.get("clip") == 0.0:
-        return  # known bug 3, see _asym_clip0_bug
     cdt = np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
     if REG[fam]["probs"]:
         x = prob_values(rng, shape, dtype, c["special"])
@@ -662,11 +606,10 @@ def run_case(c):
     loss, lscale, grad, gscale, hess, hscale = ref
     extra = 1.0 if fam in ("logits", "probs") else 4.0
     what = c["name"]
-    nfi = FOCAL_INF_BUG and fam in ("focal", "poly1_focal")   # known bug 4
 
     def check_loss(v):
         if red == "none" or op == "grad_hess":
-            check_close(v, loss, lscale, dtype, what + " loss", extra, nan_for_inf_ok=nfi)
+            check_close(v, loss, lscale, dtype, what + " loss", extra)
             return
         assert np.ndim(v) == 0, f"reduced loss has shape {np.shape(v)}"
         with np.errstate(all="ignore"):
@@ -681,13 +624,6 @@ def run_case(c):
             sc = LD(0)
         # the sum is accumulated in double: it may overflow where the mean would not
         ovf = bool(np.sum(lscale) > LD(np.finfo(np.float64).max)) or dtype != cdt
-        if INF_SUM_BUG and (np.isinf(tot) or ovf) and np.isnan(v):
-            return  # known bug 1, see _inf_sum_bug
-        if nfi and np.isinf(tot) and np.isnan(v):
-            return  # known bug 4 (an element NaN for inf), see _focal_inf_bug
-        if BIG_MEAN_BUG and np.isnan(v) and not np.isnan(tot) and (
-                np.isinf(tot) or abs(tot) > LD(2.0**990) or np.sum(lscale) > LD(2.0**990)):
-            return  # known bug 2, see _big_mean_bug
         check_close(v, tot, sc, dtype, what + f" {red}", extra * 2, overflow_ok=ovf)
 
     if op == "fwd":
@@ -889,7 +825,6 @@ def test_reduction_of_infinite_loss_is_inf(family, op, name, reduction, dtype):
         assert np.isposinf(loss), f"{name}({x}, {y}, {kw}) = {loss}, expected inf"
 
 
-@pytest.mark.xfail(FOCAL_INF_BUG, strict=True, reason="known bug 4: focal, float32, inf")
 @pytest.mark.parametrize("fn", ["sigmoid_focal_loss", "poly1_focal_loss"])
 def test_focal_infinite_logit_smoothed(fn):
     """Found by test_fuzz_losses[poly1_focal]: x = -inf, y = 0, label_smoothing 2^-30,
@@ -899,7 +834,6 @@ def test_focal_infinite_logit_smoothed(fn):
     assert np.isposinf(r[0]), f"{fn}(-inf, 0, gamma=40, label_smoothing=2^-30) = {r[0]}"
 
 
-@pytest.mark.xfail(ASYM_CLIP0_BUG, strict=True, reason="known bug 3: asymmetric, clip = 0")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_asymmetric_clip0_large_logit(dtype):
     """Found by test_fuzz_losses[asymmetric]: x = 1.03e6, y = 0, clip = 0 gave inf; the

@@ -9,7 +9,8 @@
  *   -log p = softplus(-x) = t or a + t,  log(1 - p) = -a - t or -t,
  *   (1 - p)^gamma_pos = exp(gamma_pos log(1 - p)),  pm^gamma_neg = exp(gamma_neg log pm),
  *   1 - pm = V = (1 - p) + clip (a sum of terms >= 0), -log(1 - pm) = -log1p(-pm) for
- *   pm <= 1/4 (no cancellation near the margin) and -log V above.
+ *   pm <= 1/4 (no cancellation near the margin) and -log V above; for clip = 0,
+ *   -log(1 - p) = a + t or t itself (V = 1 - p underflows for large x).
  * Derivatives (Fp = (1 - p)^gamma_pos, Ps = p (-log p), Fm = pm^gamma_neg,
  * Q = -log(1 - pm)/pm (1 at pm = 0), R1 = (1 - p)/V (1 for clip = 0)):
  *   positive:  l'  = -Fp (gamma_pos Ps + (1 - p))
@@ -53,7 +54,7 @@
         act = p >= clip;                                                                   \
         pm = act ? p - clip : (R)0;                                                        \
         V = p1 + clip;                                                                     \
-        nlV = pm <= (R)0.25 ? -LOG1P(-pm) : -LOG(V);                                       \
+        nlV = clip == 0 ? (pos ? a + t : t) : pm <= (R)0.25 ? -LOG1P(-pm) : -LOG(V);       \
         /* pm = 0: exp of a finite argument, then 0 (exp(-inf) went through subnormal       \
          * products, slow on x86) */                                                     \
         Fm = EXP(gn * LOG(pm > 0 ? pm : (R)1));                                            \

@@ -45,7 +45,10 @@
  *   dloss/dx   = w a_t F (gamma u' ce + g0)
  *   d2loss/dx2 = w a_t F (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + ce'')
  * u'' was brought to this form because u'' = v''/v - u'^2 (v = 1 - p_t) cancels
- * catastrophically for hard labels at large |x|.  A product gamma * u' * ce is taken as 0
+ * catastrophically for hard labels at large |x|.  Where ce is infinite (an infinite logit
+ * on the wrong side of a target A > 0) the loss is a_t * ce: there u is finite, so the true
+ * F > 0, but exp(gamma u) may underflow to 0 in the working precision (0 * inf = NaN).
+ * A product gamma * u' * ce is taken as 0
  * where gamma or u' is 0 (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps
  * infinite logits at their limits; NaN still propagates through e.  The hessian can be
  * negative (the focal loss is not convex); it is returned as it is.
@@ -81,7 +84,7 @@
         R F = gamma == 0 ? (R)1 : EXP(gamma * u);                                          \
         R ce = (A == 0 ? (R)0 : A * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (at * F * ce));                                              \
+            *l = (double)(w * (ce == (R)HUGE_VAL ? at * ce : at * F * ce));                \
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R d = (R)1 + e;                                                                \
             R s = e / d;                                                                   \

@@ -52,7 +52,7 @@
         R c = pos ? q : py;                                                                \
         R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (F * (at * ce + eps * v)));                                  \
+            *l = (double)(w * (ce == (R)HUGE_VAL ? at * ce : F * (at * ce + eps * v)));    \
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R g0 = pos ? q - L * s : L * s - py;                                           \
             R D = keep * (((R)1 - tr) - tr);                                               \
