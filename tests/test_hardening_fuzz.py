@@ -95,6 +95,11 @@ def _sig(x):
     return np.where(pos, 1 / d, e / d), np.where(pos, e / d, 1 / d), e, d
 
 
+def _one_minus_2s(x):
+    """s(-x) - s(x) = -tanh(x/2), without the cancellation of the difference near x = 0."""
+    return -np.tanh(x / 2)
+
+
 def _mul0(c, a):
     """c * a, with 0 where the coefficient c is exactly 0 (the limit for a = inf)."""
     return np.where(c == 0, LD(0), c * a)
@@ -150,7 +155,7 @@ def ref_poly(x, y, w, m, ep, gamma):
     ug = np.power(u, g)
     loss = w * ep * ug * u
     grad = m * ep * (g + 1) * ug * u1
-    h = [g * _mul0(u1, r), u1 * (sm - s)]
+    h = [g * _mul0(u1, r), u1 * _one_minus_2s(x)]
     hess = m * ep * (g + 1) * ug * (h[0] + h[1])
     return (loss, np.abs(loss), grad, np.abs(grad),
             hess, np.abs(m * ep * (g + 1) * ug) * (np.abs(h[0]) + np.abs(h[1])))
@@ -192,7 +197,7 @@ def ref_asymmetric(x, y, w, m, gp, gn, clip):
         # + 2 D/q): +inf at pm = 0 for 0 < gn < 1
         # pm^(gn-1) D: where s underflows (clip 0, pm = s = 0 and D = 0) its limit s^gn = 0
         PD = np.where((pm == 0) & (D == 0), LD(0), np.power(pm, b - 1) * D)
-        B2t = [(sm - s) * B1, _mul0(b, PD * ((b - 1) * D * Vp + 2 * DQ)), DQ * DQ * pb]
+        B2t = [_one_minus_2s(x) * B1, _mul0(b, PD * (_mul0((b - 1) * D, Vp) + 2 * DQ)), DQ * DQ * pb]
         cond = 1 + (b + 2) * s / pm
     B, B1 = np.where(on, B, 0), np.where(on, B1, 0)
     B2 = np.where(on, sum(B2t), 0)
@@ -228,7 +233,7 @@ def ref_focal(x, y, w, m, alpha, gamma):
     loss = w * at * ug * B
     grad = m * at * ug * (g * rB + dB)
     gscale = np.abs(m * at) * ug * (g * np.abs(rB) + np.maximum(s, np.abs(y)))
-    h_terms = [g * (g - 1) * _mul0(r, rB), 2 * g * r * dB, g * _mul0(sm - s, rB), d2B]
+    h_terms = [g * (g - 1) * _mul0(r, rB), 2 * g * r * dB, g * _mul0(_one_minus_2s(x), rB), d2B]
     hess = m * at * ug * sum(h_terms)
     hscale = np.abs(m * at) * ug * (np.abs(h_terms[0]) + 2 * g * np.abs(r) *
                                     np.maximum(s, np.abs(y)) + np.abs(h_terms[2]) + d2B)

@@ -80,9 +80,12 @@
                 R hpos = Fp * ((gp == 0 ? (R)0 : gp * (gp * p * Ps - p1 * Ps + 2 * pd)) + pd); \
                 R Fm1 = gn == 1 ? (R)1 : (pm == 0 ? (gn > 1 ? (R)0 : (R)(INF)) : Fm / pm); \
                 R hm1 = pd * Fm * (R1 * R1 + (clip == 0 ? (R)0 : clip * o2p / (V * V)));   \
+                /* pd pm^(gn - 1) = (1 - p) pm^gn for clip 0 (pm = p: no inf * 0 where p \
+                 * underflows) */                                                        \
+                R pdFm1 = clip == 0 ? p1 * Fm : pd * Fm1;                                  \
                 R hm2 = (gn == 0 || pd == 0)                                               \
                             ? (R)0                                                         \
-                            : gn * pd * Fm1 * (o2p * nlV + (gn - 1) * Qd + 2 * pR);        \
+                            : gn * pdFm1 * (o2p * nlV + (gn - 1) * Qd + 2 * pR);           \
                 R hneg = act ? hm1 + hm2 : (R)0;                                           \
                 *h = (double)(m * ((y == 0 ? (R)0 : y * hpos) +                            \
                                    (q == 0 ? (R)0 : q * hneg) + z));                       \
@@ -100,7 +103,8 @@ CBCE__ELEM_ASYMMETRIC(cbce__asymmetric_x, long double, expl, CBCE__ONEM_X, logl,
  * true scale; math/scalar.h's primitives, relative errors <= 2^-57 each, the products,
  * quotients and sums a few 2^-104; one rounding at the end, weight and gradient multiplier
  * m + ml included).  pm = p - clip is formed from the pair p (absolute error ~2^-104 p).
- * It assumes every quantity it forms is a normal double: for a = |x| <= 650 (e >= 2^-938)
+ * It assumes every quantity it forms is a normal double and E unscaled (cbce__exp_neg_dd
+ * scales e below 2^-900): for a = |x| <= 600 (e >= 2^-866)
  * and results that are finite and zero or of magnitude >= 2^-960 it is the result; the
  * others (larger |x|, infinite or NaN inputs, subnormal or infinite results, the
  * hessian at the margin for gamma_neg < 1) are flagged by cbce__asymmetric_rare and redone
@@ -129,7 +133,7 @@ CBCE__INLINE void cbce__asymmetric_dd(int want, double x, double tr, double w, d
     int pos = x >= 0;
     double act; /* 1 where the margin is active (an int flag stopped the vectoriser) */
     cbce__f2 y = {tr, 0.0}, q = cbce__two_sum(1.0, -tr);
-    cbce__f2 E = cbce__exp_neg_dd(a > 650.0 ? 650.0 : a, &sce, &isce); /* (a NaN: flagged) */
+    cbce__f2 E = cbce__exp_neg_dd(a > 600.0 ? 600.0 : a, &sce, &isce); /* (a NaN: flagged) */
     cbce__f2 T = cbce__log1p_dd(E, 1.0), d = cbce__two_sum(1.0, E.hi), s, r, p, p1, pd;
     cbce__f2 sp, nlp1, Fp, pm, V, nlV, Fm, lpm, lp, lm;
     d = cbce__fast_two_sum(d.hi, d.lo + E.lo);
@@ -234,18 +238,22 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_x(int want, size_t c, const doubl
     size_t i;
     asymmetric_step_dd(want, c, x, t, p, w, m, ml, k, l, g, h);
     for (i = 0; i < c; i++) {
-        if (!(fabs(x[i]) <= 650.0) || ((want & CBCE__LOSS) && cbce__asymmetric_bad(l[i])) ||
-            ((want & CBCE__GRAD) && cbce__asymmetric_bad(g[i])) ||
-            ((want & CBCE__HESS) && cbce__asymmetric_bad(h[i]))) {
+        /* each output redone on its own flag, so that a fused call's gradient is the
+         * backward's (a loss flagged alone leaves the gradient of the double-double) */
+        int far = !(fabs(x[i]) <= 600.0);
+        int bl = (want & CBCE__LOSS) && (far || cbce__asymmetric_bad(l[i]));
+        int bg = (want & CBCE__GRAD) && (far || cbce__asymmetric_bad(g[i]));
+        int bh = (want & CBCE__HESS) && (far || cbce__asymmetric_bad(h[i]));
+        if (bl || bg || bh) {
             double ld = 0, gd = 0, hd = 0;
             cbce__asymmetric_x(want, x[i], t[i], w[i], (long double)m[i] + ml[i],
                                k->par[CBCE__PARAM_gamma_pos], k->par[CBCE__PARAM_gamma_neg],
                                k->par[CBCE__PARAM_clip], &ld, &gd, &hd);
-            if (want & CBCE__LOSS)
+            if (bl)
                 l[i] = ld;
-            if (want & CBCE__GRAD)
+            if (bg)
                 g[i] = gd;
-            if (want & CBCE__HESS)
+            if (bh)
                 h[i] = hd;
         }
     }

@@ -275,7 +275,7 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
     d = cbce__fast_two_sum(d.hi, d.lo + E.lo * sce);
     inv = 1.0 / d.hi;
     if (poly) {
-        vX = cbce__sel_f2(huge, zero, cbce__div_f2(A, d, inv));
+        vX = cbce__div_f2(A, d, inv);
         vY = cbce__div_f2(BE, d, inv);
     }
     if (want & CBCE__LOSS) {
@@ -289,7 +289,10 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
         cbce__f2 X = Aa, Y = LT;
         double r;
         if (poly) {
-            X = cbce__add_f2(p1 ? Aa : cbce__mul_f2(AT, Aa), cbce__mul_d_f2(eps, vX));
+            /* the poly term's X part at X's scale (2^-100 A a for |x| > 2^995): where a_t
+             * or c is 0 it is the whole loss */
+            X = cbce__add_f2(p1 ? Aa : cbce__mul_f2(AT, Aa),
+                             cbce__mul_d_f2(eps, huge ? cbce__mul_pow2_f2(vX, 0x1p-100) : vX));
             Y = cbce__add_f2(p1 ? LT : cbce__mul_f2(AT, LT), cbce__mul_d_f2(eps, vY));
         }
         r = cbce__focal_round(Pw, X, Y, sce, isce, scF, iscF, fb * dn);
