@@ -180,8 +180,11 @@ def ref_asymmetric(x, y, w, m, gp, gn, clip):
     A1 = -sma * (a * sT + sm)
     A2 = sma * (a * a * s * sT - a * sm * sT + (2 * a + 1) * s * sm)
     A2s = sma * (a * a * s * np.abs(sT) + a * sm * np.abs(sT) + (2 * a + 1) * s * sm)
-    on = s >= c   # (at s = clip: the one-sided derivatives from above)
-    pm = np.where(on, s - c, LD(1))
+    # s - clip; for clip >= 1/2 as (1 - clip) - s(-x) (1 - clip exact), which keeps the
+    # sign where s itself rounds to clip in long double
+    pmx = np.where(c >= 0.5, (1 - c) - sm, s - c)
+    on = pmx >= 0   # (at s = clip: the one-sided derivatives from above)
+    pm = np.where(on, pmx, LD(1))
     q = sm + c
     with np.errstate(divide="ignore", invalid="ignore"):
         V = np.where(c == 0, np.maximum(x, 0) + np.log1p(e),
@@ -195,8 +198,9 @@ def ref_asymmetric(x, y, w, m, gp, gn, clip):
         B1 = _mul0(D, K1) + DQ * pb
         # D^2 (gn (gn-1) pm^(gn-2) V + 2 gn pm^(gn-1) / q) = D gn pm^(gn-1) ((gn-1) D V/pm
         # + 2 D/q): +inf at pm = 0 for 0 < gn < 1
-        # pm^(gn-1) D: where s underflows (clip 0, pm = s = 0 and D = 0) its limit s^gn = 0
-        PD = np.where((pm == 0) & (D == 0), LD(0), np.power(pm, b - 1) * D)
+        # pm^(gn-1) D, for clip 0 as pm^gn s(-x) (pm = s: s^(gn-1) overflows where s is
+        # tiny; where s underflows the limit 0)
+        PD = np.where(c == 0, pb * sm, np.power(pm, b - 1) * D)
         B2t = [_one_minus_2s(x) * B1, _mul0(b, PD * (_mul0((b - 1) * D, Vp) + 2 * DQ)), DQ * DQ * pb]
         cond = 1 + (b + 2) * s / pm
     B, B1 = np.where(on, B, 0), np.where(on, B1, 0)
@@ -226,18 +230,20 @@ def ref_focal(x, y, w, m, alpha, gamma):
     t = np.log1p(e)
     B = np.where(x >= 0, _mul0(1 - y, a), _mul0(y, a)) + t
     at = LD(1) if alpha is None else alpha * y + (1 - alpha) * (1 - y)
+    # a_t's terms (they cancel for alpha outside [0, 1]: the bound is in their ulps)
+    at_terms = LD(1) if alpha is None else np.abs(alpha) * y + np.abs(1 - alpha) * (1 - y)
     g = LD(gamma)
     ug = np.power(u, g)              # 0**0 = 1
     dB, d2B = s - y, s * sm
     rB = _mul0(r, B)
     loss = w * at * ug * B
     grad = m * at * ug * (g * rB + dB)
-    gscale = np.abs(m * at) * ug * (g * np.abs(rB) + np.maximum(s, np.abs(y)))
+    gscale = np.abs(m) * at_terms * ug * (g * np.abs(rB) + np.maximum(s, np.abs(y)))
     h_terms = [g * (g - 1) * _mul0(r, rB), 2 * g * r * dB, g * _mul0(_one_minus_2s(x), rB), d2B]
     hess = m * at * ug * sum(h_terms)
-    hscale = np.abs(m * at) * ug * (np.abs(h_terms[0]) + 2 * g * np.abs(r) *
-                                    np.maximum(s, np.abs(y)) + np.abs(h_terms[2]) + d2B)
-    return loss, np.abs(loss), grad, gscale, hess, hscale
+    hscale = np.abs(m) * at_terms * ug * (np.abs(h_terms[0]) + 2 * g * np.abs(r) *
+                                         np.maximum(s, np.abs(y)) + np.abs(h_terms[2]) + d2B)
+    return loss, np.abs(w) * at_terms * ug * B, grad, gscale, hess, hscale
 
 
 # ---- comparison -------------------------------------------------------------------------

@@ -284,6 +284,27 @@ def test_infinite_logits_give_limits(dtype, family, gamma):
     assert np.isnan(gr[0]).all() and np.isnan(gr[1]).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_poly_term_alone_at_tiny_logits(dtype):
+    """With a_t = 0 and gamma 0 the Poly-1 focal hessian is eps v'' alone, a multiple of
+    1 - 2 sigmoid(x) = -tanh(x/2): at tiny logits it must not be 1 - 2 sigmoid(x) rounded
+    (0, or a few ulps of 1 where the exact value is about x/2)."""
+    fi = np.finfo(dtype)
+    x = np.array([fi.tiny, -fi.tiny, fi.smallest_subnormal * 64, 1e-30, 3e-8, 2.0**-11,
+                  2.0**-10, 2.0**-9, 1e-3, 0.3], dtype)
+    for alpha, t in ((0.0, 1.0), (1.0, 0.0)):   # a_t = alpha y + (1 - alpha) (1 - y) = 0
+        y = np.full_like(x, t)
+        g, h = cbce.poly1_focal_loss_grad_hess(x, y, epsilon=2.0, alpha=alpha, gamma=0.0)
+        with mpmath.workprec(2400):   # 1 - 2 sigmoid(x) for x down to 2^-1074
+            refs = [mp_poly1(a, t, 2.0, alpha=alpha, gamma=0.0) for a in x]
+        for k, got in ((1, g), (2, h)):
+            err = ulp_error(got, exact_value([r[k] for r in refs]), dtype)
+            assert err.max() <= 1.0, (
+                f"{np.dtype(dtype)} alpha {alpha} y {t} {'grad' if k == 1 else 'hess'}: "
+                f"{err.max():.3g} ulp at x = {x[np.argmax(err)]!r} "
+                f"(got {got[np.argmax(err)]!r})")
+
+
 def test_pos_weight_weights_the_bce_term_only(rng):
     x = rng.normal(0, 3, 50)
     y = rng.random(50)
