@@ -132,7 +132,8 @@ def main():
             traceback.print_exc(limit=1)
     total = sum(counts.values())
     took = time.monotonic() - t0
-    print(f"fuzz_campaign: {total} examples in {took:.0f} s ({total / max(took, 1):.0f}/s); "
+    print(f"fuzz_campaign: {total} examples in {took:.0f} s ({total / max(took, 1):.0f}/s) "
+          f"at SIMD level {F.cbce._core.SIMD_LEVEL}; "
           + ", ".join(f"{k} {v}" for k, v in counts.items())
           + f"; {len(failures)} failing cases" + (f" (appended to {args.findings})"
                                                   if failures else ""))

@@ -7,6 +7,9 @@
 #
 #   tools/fuzz_campaign.sh SECONDS [PY_WORKERS]     (defaults: 300 s, 1 worker)
 #
+# Python worker w runs at SIMD level w of avx512, avx2, baseline, scalar (CBCE_SIMD); the
+# libFuzzer harness compares every level in each execution.
+#
 # Run it at low priority on a shared machine (nice -n 19 tools/fuzz_campaign.sh 3600 2).
 # FUZZ_MAX_N=600 caps libFuzzer's calls at 600 elements (many more executions; unset, the
 # calls reach 70,000 elements and the thread pool).
@@ -25,8 +28,10 @@ FUZZ_TIME=$SECONDS_TOTAL FUZZ_RANDOM_INPUTS=${FUZZ_RANDOM_INPUTS:-20000} \
     bash fuzz/run.sh > "$log.c.txt" 2>&1 &
 cpid=$!
 pids=()
+levels=(avx512 avx2 baseline scalar)   # worker w runs level w (a level above the CPU's is its best)
 for w in $(seq 1 "$PY_WORKERS"); do
-    "$PY" tools/fuzz_campaign.py "$SECONDS_TOTAL" > "$log.py$w.txt" 2>&1 &
+    CBCE_SIMD=${levels[$(( (w - 1) % 4 ))]} "$PY" tools/fuzz_campaign.py "$SECONDS_TOTAL" \
+        > "$log.py$w.txt" 2>&1 &
     pids+=($!)
 done
 for p in "${pids[@]}"; do
