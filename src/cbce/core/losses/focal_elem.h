@@ -45,13 +45,11 @@
  *   dloss/dx   = w a_t F (gamma u' ce + g0)
  *   d2loss/dx2 = w a_t F (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + ce'')
  * u'' was brought to this form because u'' = v''/v - u'^2 (v = 1 - p_t) cancels
- * catastrophically for hard labels at large |x|.  Where ce is infinite (an infinite logit
- * on the wrong side of a target A > 0) the loss is a_t * ce: there u is finite, so the true
- * F > 0, but exp(gamma u) may underflow to 0 in the working precision (0 * inf = NaN).
- * A product gamma * u' * ce is taken as 0
- * where gamma or u' is 0 (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps
- * infinite logits at their limits; NaN still propagates through e.  The hessian can be
- * negative (the focal loss is not convex); it is returned as it is.
+ * catastrophically for hard labels at large |x|.  Where ce is infinite the loss is
+ * a_t * ce (CBCE__LOSS_F).  A product gamma * u' * ce is taken as 0 where gamma or u' is 0
+ * (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps infinite logits at
+ * their limits; NaN still propagates through e.  The hessian can be negative (the focal
+ * loss is not convex); it is returned as it is.
  */
 /* The focusing terms of the derivatives (the formulas above), as declarations of type R
  * from the names A, B, Be, e, d, D, pos, gamma, ce and g0 in scope (the focal and Poly-1
@@ -65,6 +63,11 @@
     R u2 = (pos ? -D : D) * rho * kappa / (d * d);                                         \
     R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);                    \
     R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;
+
+/* The focusing factor of the loss: 1 where ce is infinite (an infinite logit on the wrong
+ * side of a target A > 0), else F.  There u is finite, so the true F > 0, but exp(gamma u)
+ * may underflow to 0 in the working precision (0 * inf = NaN). */
+#define CBCE__LOSS_F(R, F, ce) ((ce) == (R)HUGE_VAL ? (R)1 : (F))
 
 #define CBCE__ELEM_FOCAL(NAME, R, EXP, LOG, LOG1P)                                         \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R keep, R half, R alpha,        \
@@ -84,7 +87,7 @@
         R F = gamma == 0 ? (R)1 : EXP(gamma * u);                                          \
         R ce = (A == 0 ? (R)0 : A * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (ce == (R)HUGE_VAL ? at * ce : at * F * ce));                \
+            *l = (double)(w * (at * CBCE__LOSS_F(R, F, ce) * ce));                         \
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R d = (R)1 + e;                                                                \
             R s = e / d;                                                                   \
