@@ -2,7 +2,8 @@
 description (PARAMETERS, keyed by name; the input's by operand kind, ``out``'s by operation),
 each operation's returns (RETURNS), the errors by operand kind (RAISES) and each family's
 summary and examples (FAMILIES, keyed by the registry's family name and the operation's
-suffix; the backward and fused summaries open with LEADS' line, then the family's detail).  `compose` puts them in numpydoc order, the parameters in the signature's order;
+suffix; the backward and fused summaries open with LEADS' line, then the family's detail).
+`compose` puts them in numpydoc order, the parameters in the signature's order;
 `helper` does the same for sigmoid, log_sigmoid and softplus (HELPERS, HELPER_PARTS),
 `compose_class` for the loss classes (CLASSES).
 """
@@ -594,15 +595,15 @@ CLASSES = {
         examples="""\
             >>> import numpy as np, cbce
             >>> loss = cbce.Poly1Loss(epsilon=2.0, reduction="sum")
-            >>> loss
-            Poly1Loss(epsilon=2.0, weight=None, pos_weight=None, reduction='sum', label_smoothing=0.0)
+            >>> float(loss(np.array([0.0]), np.array([1.0])))  # log 2 + 2 * (1 - 1/2)
+            1.6931471805599454
             """),
     'poly1_focal': dict(
         examples="""\
             >>> import numpy as np, cbce
             >>> loss = cbce.Poly1FocalLoss(epsilon=-1.0, alpha=None)
-            >>> loss
-            Poly1FocalLoss(epsilon=-1.0, alpha=None, gamma=2.0, reduction='mean', label_smoothing=0.0)
+            >>> float(loss(np.array([0.0]), np.array([1.0])))  # log(2) / 4 - 1/8
+            0.04828679513998633
             """),
     'asymmetric': dict(
         examples="""\
@@ -610,6 +611,8 @@ CLASSES = {
             >>> loss = cbce.AsymmetricLoss(gamma_neg=2.0, clip=0.0)
             >>> loss
             AsymmetricLoss(gamma_pos=0.0, gamma_neg=2.0, clip=0.0, reduction='mean')
+            >>> float(loss(np.array([0.0]), np.array([0.0])))  # log(2) / 4
+            0.17328679513998632
             """),
 }
 
