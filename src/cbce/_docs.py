@@ -2,8 +2,10 @@
 description (PARAMETERS, keyed by name; the input's by operand kind, ``out``'s by operation),
 each operation's returns (RETURNS), the errors by operand kind (RAISES) and each family's
 summary and examples (FAMILIES, keyed by the registry's family name and the operation's
-suffix).  `compose` puts them in numpydoc order, the parameters in the signature's order;
-`helper` does the same for sigmoid, log_sigmoid and softplus (HELPERS, HELPER_PARTS).
+suffix; the backward and fused summaries open with LEADS' line, then the family's detail).
+`compose` puts them in numpydoc order, the parameters in the signature's order;
+`helper` does the same for sigmoid, log_sigmoid and softplus (HELPERS, HELPER_PARTS),
+`compose_class` for the loss classes (CLASSES).
 """
 import inspect
 import textwrap
@@ -148,9 +150,7 @@ FAMILIES = {
                 np.float64(0.4944896887761761)
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``.
-
+            detail="""\
                 Per element ``w * (L * sigmoid(x) - p * y)`` with ``L = 1 + (p - 1) * y``, times
                 ``grad_output``, divided by the element count for ``'mean'`` and by the sum of the
                 weights for ``'weighted_mean'``; computed without cancellation.
@@ -165,9 +165,7 @@ FAMILIES = {
                 True
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` from one pass over memory.
-
+            detail="""\
                 The same values as the loss and backward functions (with ``grad_output=1``), for the
                 cost of about one of them.
                 """,
@@ -213,9 +211,7 @@ FAMILIES = {
                 array([  0.10536052,   0.22314355, 100.        ])
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`binary_cross_entropy` with respect to ``input``.
-
+            detail="""\
                 PyTorch's rule: ``w * (x - y) / max(x * (1 - x), 1e-12)`` times ``grad_output`` (and
                 divided by the element count for ``'mean'``, by the sum of the weights for
                 ``'weighted_mean'``); 1e-12 is PyTorch's float32 EPSILON (9.99999996e-13) for every
@@ -228,9 +224,6 @@ FAMILIES = {
                 array([-2.  ,  1.25])
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`binary_cross_entropy` from one pass over memory.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> loss, grad = cbce.binary_cross_entropy_forward_backward(
@@ -277,9 +270,7 @@ FAMILIES = {
                 array([1.35267213e-03, 4.33216988e-02, 2.73208311e-05])
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`sigmoid_focal_loss` with respect to ``input``.
-
+            detail="""\
                 Finite for every ``gamma >= 0`` (torchvision's autograd gives NaN for ``0 < gamma < 1``
                 at confident right predictions; this gives the limit).
                 """,
@@ -290,9 +281,6 @@ FAMILIES = {
                 array([-0.47608566, -0.06045527])
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`sigmoid_focal_loss` from one pass over memory.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> loss, grad = cbce.sigmoid_focal_loss_forward_backward(
@@ -335,9 +323,6 @@ FAMILIES = {
                 array([0.24613093, 1.19314718, 0.09601322])
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`poly1_loss` with respect to ``input``.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> cbce.poly1_loss_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]),
@@ -345,9 +330,6 @@ FAMILIES = {
                 array([-1.        , -0.32919009])
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`poly1_loss` from one pass over memory.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> loss, grad = cbce.poly1_loss_forward_backward(np.array([0.0]), np.array([1.0]),
@@ -385,9 +367,6 @@ FAMILIES = {
                 array([3.04646657e-03, 1.68321699e-01, 1.33991743e-04])
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`poly1_focal_loss` with respect to ``input``.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> cbce.poly1_focal_loss_backward(np.array([0.0, 2.0]), np.array([1.0, 1.0]),
@@ -395,9 +374,6 @@ FAMILIES = {
                 array([-1.00641574, -0.16920482])
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`poly1_focal_loss` from one pass over memory.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> loss, grad = cbce.poly1_focal_loss_forward_backward(
@@ -439,9 +415,8 @@ FAMILIES = {
                 array([1.64475645e-06, 0.00000000e+00, 6.93147181e-01, 4.85873516e-02])
                 """),
         '_backward': dict(
-            summary="""\
-                Gradient of :func:`asymmetric_loss` with respect to ``input`` (at ``p = clip`` the
-                one-sided derivative from ``p > clip``).
+            detail="""\
+                At ``p = clip`` it is the one-sided derivative from ``p > clip``.
                 """,
             examples="""\
                 >>> import numpy as np, cbce
@@ -450,9 +425,6 @@ FAMILIES = {
                 array([ 0.00261797, -0.02753596])
                 """),
         '_forward_backward': dict(
-            summary="""\
-                ``(loss, grad)`` of :func:`asymmetric_loss` from one pass over memory.
-                """,
             examples="""\
                 >>> import numpy as np, cbce
                 >>> loss, grad = cbce.asymmetric_loss_forward_backward(np.array([0.0]), np.array([0.0]))
@@ -474,8 +446,27 @@ FAMILIES = {
 }
 
 
+# the first line of the backward and fused summaries, from the loss function's name
+LEADS = {
+    '_backward': "Gradient of :func:`{}` with respect to ``input``.",
+    '_forward_backward': "``(loss, grad)`` of :func:`{}` from one pass over memory.",
+}
+
+
 def _default(value):
     return repr(value) if not isinstance(value, float) else f"{value}"
+
+
+def _parameters(signature, keys):
+    """The numpydoc Parameters section of `signature`, each described by PARAMETERS[name]
+    (or PARAMETERS[keys[name]])."""
+    lines = ["Parameters", "----------"]
+    for name, p in signature.parameters.items():
+        kind, desc = PARAMETERS[keys.get(name, name)]
+        if p.default is not inspect.Parameter.empty and p.default is not None:
+            kind += ", default " + _default(p.default)
+        lines += [f"{name} : {kind}", textwrap.indent(textwrap.dedent(desc).strip(), "    ")]
+    return lines
 
 
 def compose(family, suffix, signature):
@@ -487,12 +478,13 @@ def compose(family, suffix, signature):
         text = FAMILIES[family["name"]][op]
     except KeyError:
         raise KeyError(f"cbce._docs.FAMILIES has no text for {family['name']!r} {op}") from None
-    lines = [textwrap.dedent(text["summary"]).strip(), "", "Parameters", "----------"]
-    for name, p in signature.parameters.items():
-        kind, desc = PARAMETERS[{"input": "input_" + operands, "out": "out" + op}.get(name, name)]
-        if p.default is not inspect.Parameter.empty and p.default is not None:
-            kind += ", default " + _default(p.default)
-        lines += [f"{name} : {kind}", textwrap.indent(textwrap.dedent(desc).strip(), "    ")]
+    if op in LEADS:  # the composed first line, then the family's detail if any
+        parts = [LEADS[op].format(family["python"]), text.get("detail")]
+    else:
+        parts = [text["summary"]]
+    summary = "\n\n".join(textwrap.dedent(t).strip() for t in parts if t)
+    lines = [summary, ""] + _parameters(signature, {"input": "input_" + operands,
+                                                     "out": "out" + op})
     lines += ["", "Returns", "-------", textwrap.dedent(RETURNS[op]).strip(),
               "", "Raises", "------", textwrap.dedent(RAISES[operands]).strip()]
     if text.get("see_also"):
@@ -567,3 +559,71 @@ def helper(name):
     body = "\n".join([textwrap.dedent(text["summary"]).strip(), "", HELPER_PARTS.strip(), "",
                       "Examples", "--------", textwrap.dedent(text["examples"]).strip()])
     return textwrap.indent(body, "    ").lstrip() + "\n    "
+
+
+# ---- the loss classes ----------------------------------------------------------------------
+
+# each family's class: what it mirrors (optional) and its examples
+CLASSES = {
+    'bce_logits': dict(
+        mirrors="``torch.nn.BCEWithLogitsLoss``",
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
+            >>> loss
+            BCEWithLogitsLoss(weight=None, pos_weight=None, reduction='sum', label_smoothing=0.1)
+            """),
+    'bce': dict(
+        mirrors="``torch.nn.BCELoss``",
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.BCELoss(reduction="sum")
+            >>> loss
+            BCELoss(weight=None, reduction='sum', label_smoothing=0.0)
+            >>> float(loss(np.array([0.5, 0.5]), np.array([0.0, 1.0])))
+            1.3862943611198906
+            """),
+    'focal': dict(
+        mirrors="torchvision's ``sigmoid_focal_loss``",
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
+            >>> loss
+            SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean', label_smoothing=0.0)
+            """),
+    'poly1': dict(
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.Poly1Loss(epsilon=2.0, reduction="sum")
+            >>> float(loss(np.array([0.0]), np.array([1.0])))  # log 2 + 2 * (1 - 1/2)
+            1.6931471805599454
+            """),
+    'poly1_focal': dict(
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.Poly1FocalLoss(epsilon=-1.0, alpha=None)
+            >>> float(loss(np.array([0.0]), np.array([1.0])))  # log(2) / 4 - 1/8
+            0.04828679513998633
+            """),
+    'asymmetric': dict(
+        examples="""\
+            >>> import numpy as np, cbce
+            >>> loss = cbce.AsymmetricLoss(gamma_neg=2.0, clip=0.0)
+            >>> loss
+            AsymmetricLoss(gamma_pos=0.0, gamma_neg=2.0, clip=0.0, reduction='mean')
+            >>> float(loss(np.array([0.0]), np.array([0.0])))  # log(2) / 4
+            0.17328679513998632
+            """),
+}
+
+
+def compose_class(family, signature):
+    """The docstring of registry family `family`'s loss class, whose constructor has the
+    signature `signature`."""
+    text = CLASSES[family["name"]]
+    mirrors = f" (as {text['mirrors']})" if text.get("mirrors") else ""
+    summary = (f":func:`cbce.{family['python']}` with fixed settings{mirrors}: calling the "
+               "object gives the loss; ``backward`` and ``forward_backward`` the gradient.")
+    lines = textwrap.wrap(summary, 88) + [""] + _parameters(signature, {})
+    lines += ["", "Examples", "--------", textwrap.dedent(text["examples"]).strip()]
+    return textwrap.indent("\n".join(lines), "    ").lstrip() + "\n    "

@@ -1,9 +1,10 @@
 """Loss objects holding their settings, in the manner of ``torch.nn`` modules: one class per
-registry family (cbce._registry), all made by the same base."""
+registry family (cbce._registry), all made by the same base, their docstrings composed by
+cbce._docs."""
 import inspect
 from typing import Any
 
-from . import _core
+from . import _core, _docs
 from ._registry import FAMILIES
 
 
@@ -27,6 +28,7 @@ class _Loss:
         P = inspect.Parameter
         cls.__signature__ = inspect.Signature(
             [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in _settings(fam)])
+        cls.__doc__ = _docs.compose_class(fam, cls.__signature__)
 
     def __init__(self, *args, **kwargs):
         b = self.__signature__.bind(*args, **kwargs)
@@ -93,79 +95,6 @@ def _settings(fam):
     return out
 
 
-class BCEWithLogitsLoss(_Loss, family="bce_logits"):
-    """Binary cross-entropy with logits, with fixed weight, pos_weight, reduction and
-    label smoothing (``torch.nn.BCEWithLogitsLoss``).
-
-    Parameters
-    ----------
-    weight : array_like, optional
-        Multiplies each element's loss; broadcastable to the inputs' shape.
-    pos_weight : array_like, optional
-        Multiplies the positive term; broadcastable to the inputs' shape (e.g. ``(C,)``).
-    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
-        How the losses are reduced (see :func:`cbce.binary_cross_entropy_with_logits`).
-    label_smoothing : float in [0, 1], default 0.0
-        The target becomes ``y * (1 - eps) + eps / 2``.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> loss = cbce.BCEWithLogitsLoss(reduction="sum", label_smoothing=0.1)
-    >>> loss
-    BCEWithLogitsLoss(weight=None, pos_weight=None, reduction='sum', label_smoothing=0.1)
-    """
-
-
-class BCELoss(_Loss, family="bce"):
-    """Binary cross-entropy on probabilities, with fixed weight, reduction and label
-    smoothing (``torch.nn.BCELoss``).
-
-    Parameters
-    ----------
-    weight : array_like, optional
-        Multiplies each element's loss; broadcastable to the inputs' shape.
-    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
-        How the losses are reduced (see :func:`cbce.binary_cross_entropy`).
-    label_smoothing : float in [0, 1], default 0.0
-        The target becomes ``y * (1 - eps) + eps / 2``.
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> loss = cbce.BCELoss(reduction="sum")
-    >>> loss
-    BCELoss(weight=None, reduction='sum', label_smoothing=0.0)
-    >>> float(loss(np.array([0.5, 0.5]), np.array([0.0, 1.0])))
-    1.3862943611198906
-    """
-
-
-class SigmoidFocalLoss(_Loss, family="focal"):
-    """Sigmoid focal loss on logits with fixed alpha, gamma and reduction
-    (torchvision's ``sigmoid_focal_loss``).
-
-    Parameters
-    ----------
-    alpha : float or None, default 0.25
-        Weight of the positive class (``1 - alpha`` for the negative); None drops it.
-    gamma : float >= 0, default 2.0
-        Focusing exponent.
-    reduction : {'mean', 'sum', 'none', 'weighted_mean'}, default 'mean'
-        How the losses are reduced (see :func:`cbce.sigmoid_focal_loss`).
-
-    Examples
-    --------
-    >>> import numpy as np, cbce
-    >>> loss = cbce.SigmoidFocalLoss(alpha=None, gamma=0.5)
-    >>> loss
-    SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean', label_smoothing=0.0)
-    """
-
-
-for _fam in FAMILIES:  # families without a written class get the plain one
-    if _fam["cls"] not in globals():
-        _name = str(_fam["cls"])
-        globals()[_name] = type(_name, (_Loss,),
-                                {"__doc__": f"The {_fam['python']} loss with fixed settings."},
-                                family=_fam["name"])
+for _fam in FAMILIES:
+    _name = str(_fam["cls"])
+    globals()[_name] = type(_name, (_Loss,), {}, family=_fam["name"])

@@ -45,11 +45,14 @@ typedef struct cbce__consts {
  * as a double-double: ml is its low part for float64 data (the float64 steps round
  * m*(m + ml) once) and 0 for float32 data.
  * Writes l = w*loss, g = m*dloss/dx, h = m*d2loss/dx2 for the parts asked for in `want`.
+ * CBCE__STEP_PARAMS(R, K) is the parameter list of every step: R is `restrict` or empty,
+ * K the name of the constants' parameter.
  */
-typedef void (*cbce__step_fn)(int want, size_t c, const double *x, const double *t,
-                              const double *p, const double *w, const double *m,
-                              const double *ml, const cbce__consts *k, double *l, double *g,
-                              double *h);
+#define CBCE__STEP_PARAMS(R, K)                                                           \
+    int want, size_t c, const double *R x, const double *R t, const double *R p,          \
+        const double *R w, const double *R m, const double *R ml, const cbce__consts *K,  \
+        double *R l, double *R g, double *R h
+typedef void (*cbce__step_fn)(CBCE__STEP_PARAMS(, k));
 
 /*
  * (d) SIMD dispatch.  A kernel file (one that defines compute steps) is compiled once per

@@ -22,7 +22,7 @@ Design notes
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -161,10 +161,29 @@ _OBJECTIVE_DOC = """{summary}
 Objective = Callable[[ArrayLike, Any], _GradHess]
 
 
-def objective_doc(**parts: str) -> str:
-    """The docstring of a framework's ``objective(...)``: the text above with the
-    framework's own parts (summary, pos_weight, min_hessian, returns, notes)."""
+class ObjectiveFunction(Protocol):
+    """The type of a framework's ``objective(...)`` (made by objective_function)."""
+
+    def __call__(self, *, pos_weight: ArrayLike = ..., label_smoothing: float = ...,
+                 gamma: float | None = ..., alpha: float | None = ...,
+                 min_hessian: float = ..., loss: str | None = ..., **settings: float
+                 ) -> Objective: ...
+
+
+def objective_function(name: str, module: str, **doc_parts: str) -> ObjectiveFunction:
+    """A framework's public ``objective(...)``, in module `module`, making objectives named
+    `name`; its docstring is the text above with the framework's own parts (summary,
+    pos_weight, min_hessian, returns, notes)."""
+    def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
+                  gamma: float | None = None, alpha: float | None = None,
+                  min_hessian: float = 1e-16, loss: str | None = None, **settings: float
+                  ) -> Objective:
+        return framework_objective(name, pos_weight, label_smoothing, gamma, alpha,
+                                   min_hessian, loss, settings)
+
     indent = dict(summary=4, pos_weight=8, min_hessian=8, returns=8, notes=4)
-    return _OBJECTIVE_DOC.format(**{
+    objective.__doc__ = _OBJECTIVE_DOC.format(**{
         k: textwrap.indent(textwrap.dedent(v).strip(), " " * indent[k]).lstrip()
-        for k, v in parts.items()})
+        for k, v in doc_parts.items()})
+    objective.__module__ = module
+    return objective

@@ -17,22 +17,12 @@ Example
 """
 from __future__ import annotations
 
-from numpy.typing import ArrayLike
-
-from ._objective import Objective, framework_objective, objective_doc
+from ._objective import objective_function
 
 __all__ = ["objective"]
 
-
-def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
-              gamma: float | None = None, alpha: float | None = None,
-              min_hessian: float = 1e-16, loss: str | None = None, **settings: float
-              ) -> Objective:
-    return framework_objective("cbce_lightgbm_objective", pos_weight, label_smoothing, gamma,
-                               alpha, min_hessian, loss, settings)
-
-
-objective.__doc__ = objective_doc(
+objective = objective_function(
+    "cbce_lightgbm_objective", __name__,
     summary="""\
         A custom objective ``f(preds, train_data) -> (grad, hess)`` for
         ``params["objective"] = f`` in ``lightgbm.train``.

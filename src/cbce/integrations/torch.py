@@ -515,7 +515,28 @@ def _shape_repr(t):
     return None if t is None else f"shape {tuple(t.shape)}"
 
 
-class BCEWithLogitsLoss(torch.nn.Module):
+class _SettingsModule(torch.nn.Module):
+    """A loss module holding its settings (checked by the subclass): ``weight`` and
+    ``pos_weight`` as buffers (they follow ``.to()`` and are saved in the ``state_dict``),
+    the others as attributes; its repr shows the names in ``_shown``."""
+
+    _BUFFERS = ("weight", "pos_weight")
+    _shown: tuple[str, ...] = ()
+
+    def _hold(self, **settings: Any) -> None:
+        for n, v in settings.items():
+            if n in self._BUFFERS:
+                self.register_buffer(n, _buffer(v))
+            else:
+                setattr(self, n, v)
+
+    def extra_repr(self) -> str:
+        return ", ".join(
+            f"{n}={_shape_repr(v) if n in self._BUFFERS else repr(v)}"
+            for n, v in ((n, getattr(self, n)) for n in self._shown))
+
+
+class BCEWithLogitsLoss(_SettingsModule):
     """``torch.nn.BCEWithLogitsLoss`` computed by cbce, plus ``label_smoothing`` and
     ``reduction="weighted_mean"``.  ``weight`` and ``pos_weight`` are buffers (they follow
     ``.to()`` and are saved in the ``state_dict``), broadcast to the input by NumPy rules.
@@ -528,27 +549,22 @@ class BCEWithLogitsLoss(torch.nn.Module):
 
     weight: torch.Tensor | None
     pos_weight: torch.Tensor | None
+    _shown = ("weight", "pos_weight", "reduction", "label_smoothing")
 
     def __init__(self, weight: Any = None, pos_weight: Any = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
         _check_reduction(reduction)
-        self.reduction = reduction
-        self.label_smoothing = _check_smoothing(label_smoothing)
-        self.register_buffer("weight", _buffer(weight))
-        self.register_buffer("pos_weight", _buffer(pos_weight))
+        self._hold(weight=weight, pos_weight=pos_weight, reduction=reduction,
+                   label_smoothing=_check_smoothing(label_smoothing))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return binary_cross_entropy_with_logits(
             input, target, self.weight, pos_weight=self.pos_weight, reduction=self.reduction,
             label_smoothing=self.label_smoothing)
 
-    def extra_repr(self):
-        return (f"weight={_shape_repr(self.weight)}, pos_weight={_shape_repr(self.pos_weight)}, "
-                f"reduction={self.reduction!r}, label_smoothing={self.label_smoothing!r}")
 
-
-class BCELoss(torch.nn.Module):
+class BCELoss(_SettingsModule):
     """``torch.nn.BCELoss`` (on probabilities) computed by cbce, plus ``label_smoothing``.
 
     >>> import torch
@@ -558,25 +574,21 @@ class BCELoss(torch.nn.Module):
     """
 
     weight: torch.Tensor | None
+    _shown = ("weight", "reduction", "label_smoothing")
 
     def __init__(self, weight: Any = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
         _check_reduction(reduction)
-        self.reduction = reduction
-        self.label_smoothing = _check_smoothing(label_smoothing)
-        self.register_buffer("weight", _buffer(weight))
+        self._hold(weight=weight, reduction=reduction,
+                   label_smoothing=_check_smoothing(label_smoothing))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return binary_cross_entropy(input, target, self.weight, reduction=self.reduction,
                                     label_smoothing=self.label_smoothing)
 
-    def extra_repr(self):
-        return (f"weight={_shape_repr(self.weight)}, reduction={self.reduction!r}, "
-                f"label_smoothing={self.label_smoothing!r}")
 
-
-class SigmoidFocalLoss(torch.nn.Module):
+class SigmoidFocalLoss(_SettingsModule):
     """Sigmoid focal loss (torchvision's formula) computed by cbce in log space;
     ``alpha=None`` drops the class balance.
 
@@ -586,22 +598,20 @@ class SigmoidFocalLoss(torch.nn.Module):
     SigmoidFocalLoss(alpha=None, gamma=0.5, reduction='mean')
     """
 
+    _shown = ("alpha", "gamma", "reduction")
+
     def __init__(self, alpha: float | None = 0.25, gamma: float = 2.0,
                  reduction: str = "mean") -> None:
         super().__init__()
         _check_reduction(reduction)
         if not float(gamma) >= 0.0:
             raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.alpha = None if alpha is None else float(alpha)
-        self.gamma = float(gamma)
-        self.reduction = reduction
+        self._hold(alpha=None if alpha is None else float(alpha), gamma=float(gamma),
+                   reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return sigmoid_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
                                   reduction=self.reduction)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha!r}, gamma={self.gamma!r}, reduction={self.reduction!r}"
 
 
 # ---- every other family of the registry: its function and module, made from the registry ---
@@ -634,7 +644,6 @@ def _family_module(fam, fn):
     P = inspect.Parameter
     settings = _class_settings(fam)
     sig = inspect.Signature([P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in settings])
-    buffers = ("weight", "pos_weight")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         torch.nn.Module.__init__(self)
@@ -644,23 +653,14 @@ def _family_module(fam, fn):
         # the scalar settings, checked by the core (its messages) on an empty input
         getattr(_cbce, fam["python"])(np.zeros(0), np.zeros(0),
                                       **{n: b.arguments[n] for n, _ in fam["params"]})
-        for n, v in b.arguments.items():
-            if n in buffers:
-                self.register_buffer(n, _buffer(v))
-            else:
-                setattr(self, n, v)
+        self._hold(**b.arguments)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return fn(input, target, **{n: getattr(self, n) for n, _ in settings})
-
-    def extra_repr(self) -> str:
-        shown = (_shape_repr(getattr(self, n)) if n in buffers else repr(getattr(self, n))
-                 for n, _ in settings)
-        return ", ".join(f"{n}={v}" for (n, _), v in zip(settings, shown))
+        return fn(input, target, **{n: getattr(self, n) for n in self._shown})
 
     doc = (f"``cbce.{fam['cls']}`` as a ``torch.nn.Module`` (see :func:`{fam['python']}`).")
-    cls = type(fam["cls"], (torch.nn.Module,),
-               {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+    cls = type(fam["cls"], (_SettingsModule,),
+               {"__init__": __init__, "forward": forward, "_shown": tuple(sig.parameters),
                 "__doc__": doc, "__module__": __name__})
     init: Any = __init__
     init.__signature__ = sig.replace(

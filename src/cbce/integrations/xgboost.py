@@ -19,22 +19,12 @@ Example
 """
 from __future__ import annotations
 
-from numpy.typing import ArrayLike
-
-from ._objective import Objective, framework_objective, objective_doc
+from ._objective import objective_function
 
 __all__ = ["objective"]
 
-
-def objective(*, pos_weight: ArrayLike = 1.0, label_smoothing: float = 0.0,
-              gamma: float | None = None, alpha: float | None = None,
-              min_hessian: float = 1e-16, loss: str | None = None, **settings: float
-              ) -> Objective:
-    return framework_objective("cbce_xgboost_objective", pos_weight, label_smoothing, gamma,
-                               alpha, min_hessian, loss, settings)
-
-
-objective.__doc__ = objective_doc(
+objective = objective_function(
+    "cbce_xgboost_objective", __name__,
     summary="""\
         A custom objective ``f(predt, dtrain) -> (grad, hess)`` for ``xgboost.train(obj=f)``.
         """,

@@ -229,11 +229,7 @@ CBCE__INLINE int cbce__asymmetric_bad(double v)
 CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_d, CBCE__ASYMMETRIC_D)
 CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_dd, CBCE__ASYMMETRIC_DD)
 
-CBCE__MAYBE_UNUSED static void asymmetric_step_x(int want, size_t c, const double *x,
-                                                 const double *t, const double *p,
-                                                 const double *w, const double *m,
-                                                 const double *ml, const cbce__consts *k,
-                                                 double *l, double *g, double *h)
+CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
 {
     size_t i;
     asymmetric_step_dd(want, c, x, t, p, w, m, ml, k, l, g, h);

@@ -30,10 +30,7 @@ extern const cbce__steps CBCE__ISA_NAME(cbce__logits_steps);
 
 /* The step: gamma and alpha are per-call constants, tested once per chunk. */
 #define CBCE__FOCAL_STEP(NAME, BCE, GAMMA)                                                \
-    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x, const double *t,                \
-                     const double *p, const double *w, const double *m,                   \
-                     const double *ml, const cbce__consts *k, double *l, double *g,       \
-                     double *h)                                                           \
+    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(, k))                          \
     {                                                                                     \
         (k->gamma == 0 && !k->has_alpha ? BCE : GAMMA)(want, c, x, t, p, w, m, ml, k, l, g, \
                                                        h);                                \

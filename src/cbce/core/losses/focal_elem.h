@@ -45,13 +45,11 @@
  *   dloss/dx   = w a_t F (gamma u' ce + g0)
  *   d2loss/dx2 = w a_t F (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + ce'')
  * u'' was brought to this form because u'' = v''/v - u'^2 (v = 1 - p_t) cancels
- * catastrophically for hard labels at large |x|.  Where ce is infinite (an infinite logit
- * on the wrong side of a target A > 0) the loss is a_t * ce: there u is finite, so the true
- * F > 0, but exp(gamma u) may underflow to 0 in the working precision (0 * inf = NaN).
- * A product gamma * u' * ce is taken as 0
- * where gamma or u' is 0 (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps
- * infinite logits at their limits; NaN still propagates through e.  The hessian can be
- * negative (the focal loss is not convex); it is returned as it is.
+ * catastrophically for hard labels at large |x|.  Where ce is infinite the loss is
+ * a_t * ce (CBCE__LOSS_F).  A product gamma * u' * ce is taken as 0 where gamma or u' is 0
+ * (x = +inf, y = 0: u' = 0, ce = inf; the limit is 0), which keeps infinite logits at
+ * their limits; NaN still propagates through e.  The hessian can be negative (the focal
+ * loss is not convex); it is returned as it is.
  */
 /* The focusing terms of the derivatives (the formulas above), as declarations of type R
  * from the names A, B, Be, e, d, D, pos, gamma, ce and g0 in scope (the focal and Poly-1
@@ -65,6 +63,11 @@
     R u2 = (pos ? -D : D) * rho * kappa / (d * d);                                         \
     R h1 = (gamma == 0 || u1 == 0) ? (R)0 : gamma * u1 * (gu + 2 * g0);                    \
     R h2 = (gamma == 0 || u2 == 0) ? (R)0 : gamma * u2 * ce;
+
+/* The focusing factor of the loss: 1 where ce is infinite (an infinite logit on the wrong
+ * side of a target A > 0), else F.  There u is finite, so the true F > 0, but exp(gamma u)
+ * may underflow to 0 in the working precision (0 * inf = NaN). */
+#define CBCE__LOSS_F(R, F, ce) ((ce) == (R)HUGE_VAL ? (R)1 : (F))
 
 #define CBCE__ELEM_FOCAL(NAME, R, EXP, LOG, LOG1P)                                         \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R keep, R half, R alpha,        \
@@ -84,7 +87,7 @@
         R F = gamma == 0 ? (R)1 : EXP(gamma * u);                                          \
         R ce = (A == 0 ? (R)0 : A * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (ce == (R)HUGE_VAL ? at * ce : at * F * ce));                \
+            *l = (double)(w * (at * CBCE__LOSS_F(R, F, ce) * ce));                         \
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R d = (R)1 + e;                                                                \
             R s = e / d;                                                                   \
@@ -190,6 +193,33 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     return r == r ? r : fb;
 }
 
+/* The focusing factor F = (1 - p_t)^gamma = exp(gamma u) (the notes above), in the scale
+ * *scF (1/scF in *iscF, both 1 unless F < 2^-900): u = log(S) - m ln2 - t (sc = 2^-m, m
+ * from the bits of isce = 1/sc; tt = t), or log(B) - a - t where A == 0 (A0). */
+CBCE__INLINE cbce__f2 cbce__focal_factor_x(double gamma, double a, int A0, cbce__f2 B,
+                                           cbce__f2 S, double isce, cbce__f2 tt, double *scF,
+                                           double *iscF)
+{
+    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0}, ma = {-a, 0.0};
+    double mm = cbce__from_bits((cbce__to_bits(isce) >> 52) | 0x4330000000000000u) -
+                (0x1p52 + 1023.0);
+    cbce__f2 lsc = cbce__two_sum(-mm * CBCE__LN2_C1, -mm * CBCE__LN2_C2); /* both exact */
+    cbce__f2 u, gu, F;
+    lsc = cbce__sel_f2(A0, ma, cbce__fast_two_sum(lsc.hi, lsc.lo - mm * CBCE__LN2_C3));
+    u = cbce__add_f2(cbce__add_f2(cbce__focal_log_f2(cbce__sel_f2(A0, B, S)), lsc),
+                     cbce__neg_f2(tt));
+    /* F = exp(gamma u) = exp(h) (1 + l); A == 0 at infinite x: u = -inf (the sums gave NaN) */
+    gu = cbce__mul_d_f2(gamma, u);
+    F = cbce__exp_neg_dd(-gu.hi, scF, iscF);
+    F = cbce__fast_two_sum(F.hi, F.lo + F.hi * gu.lo);
+    F = cbce__sel_f2(gamma * u.hi < -1100.0, zero, F);
+    F = cbce__sel_f2((A0 ? a : 0.0) > DBL_MAX, zero, F);
+    F = cbce__sel_f2(gamma == 0, one, F);
+    *scF = gamma == 0 ? 1.0 : *scF;
+    *iscF = gamma == 0 ? 1.0 : *iscF;
+    return F;
+}
+
 /* The modes of cbce__focal_poly_x: the focal loss; Poly-1 with the focal base (the poly term
  * eps v^(gamma+1) added, no pos_weight); Poly-1 on BCE with logits (eps v added, pos_weight,
  * no focusing: gamma 0 and no a_t, the focusing terms compiled away). */
@@ -223,37 +253,20 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
                                           cbce__mul_f2(cbce__two_sum(1.0, -alpha), q))
                            : one; /* a_t, then a_t * F (F alone in the Poly-1 modes) */
     cbce__f2 AT = P;
-    double a = x < 0 ? -x : x, sce, isce, scF = 1.0, iscF = 1.0, mm, sr, ath, Fd;
+    double a = x < 0 ? -x : x, sce, isce, scF = 1.0, iscF = 1.0, sr, ath, Fd;
     int pos = x >= 0, huge = a > 0x1p995, far = a > 1100.0;
     cbce__f2 E = cbce__exp_neg_dd(a, &sce, &isce), T = cbce__log1p_dd(E, sce);
     cbce__f2 A = cbce__sel_f2(pos, q, y), B = cbce__sel_f2(pos, y, q);
     cbce__f2 Ac = p1 ? cbce__sel_f2(pos, q, py) : A; /* c, the coefficient of a in ce */
     cbce__f2 BE = cbce__mul_f2(B, E), As = cbce__mul_pow2_f2(A, isce);
     cbce__f2 S = cbce__add_f2(As, BE); /* (A + B e)/sc */
-    cbce__f2 ma = {-a, 0.0}, tt = {T.hi * sce, T.lo * sce}, lsc, u, gu, F = one, Aa, LT, C;
+    cbce__f2 tt = {T.hi * sce, T.lo * sce}, F = one, Aa, LT, C;
     cbce__f2 d = cbce__two_sum(1.0, E.hi * sce), vX = zero, vY = zero; /* d = 1 + e */
     cbce__f2 eG1 = {eps, 0.0}; /* eps (gamma + 1) */
     int A0 = A.hi == 0, C0 = p1 ? Ac.hi == 0 : A0;
     double inv;
-    if (!p1) {
-        /* u = log(S) - m ln2 - t (sc = 2^-m, m from the bits of 1/sc), or log(B) - a - t */
-        mm = cbce__from_bits((cbce__to_bits(isce) >> 52) | 0x4330000000000000u) -
-             (0x1p52 + 1023.0);
-        lsc = cbce__two_sum(-mm * CBCE__LN2_C1, -mm * CBCE__LN2_C2); /* both exact */
-        lsc = cbce__sel_f2(A0, ma, cbce__fast_two_sum(lsc.hi, lsc.lo - mm * CBCE__LN2_C3));
-        u = cbce__add_f2(cbce__add_f2(cbce__focal_log_f2(cbce__sel_f2(A0, B, S)), lsc),
-                         cbce__neg_f2(tt));
-        /* F = exp(gamma u) = exp(h) (1 + l); A == 0 at infinite x: u = -inf (the sums gave
-         * NaN) */
-        gu = cbce__mul_d_f2(gamma, u);
-        F = cbce__exp_neg_dd(-gu.hi, &scF, &iscF);
-        F = cbce__fast_two_sum(F.hi, F.lo + F.hi * gu.lo);
-        F = cbce__sel_f2(gamma * u.hi < -1100.0, zero, F);
-        F = cbce__sel_f2((A0 ? a : 0.0) > DBL_MAX, zero, F);
-        F = cbce__sel_f2(gamma == 0, one, F);
-        scF = gamma == 0 ? 1.0 : scF;
-        iscF = gamma == 0 ? 1.0 : iscF;
-    }
+    if (!p1)
+        F = cbce__focal_factor_x(gamma, a, A0, B, S, isce, tt, &scF, &iscF);
     if (mode == CBCE__MODE_POLY1_FOCAL)
         eG1 = cbce__mul_d_f2(eps, cbce__two_sum(gamma, 1.0));
     /* P = a_t F; a_t < 2^-800 (a tiny label) is scaled by 2^200 first, like F.  For the

@@ -27,10 +27,7 @@ static int unit_pos_weight(size_t c, const double *p)
     return unit;
 }
 
-static void logits_step_d(int want, size_t c, const double *x, const double *t,
-                          const double *p, const double *w, const double *m,
-                          const double *ml, const cbce__consts *k, double *l, double *g,
-                          double *h)
+static void logits_step_d(CBCE__STEP_PARAMS(, k))
 {
     cbce__consts kd = *k;
     /* The smallest subnormal label_smoothing halves to 0 (a tie, to even), which would make
@@ -168,11 +165,7 @@ CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__
 
 /* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
  * family itself runs cbce__x64_span): the careful element on every element. */
-CBCE__MAYBE_UNUSED static void logits_step_x(int want, size_t c, const double *x,
-                                              const double *t, const double *p,
-                                              const double *w, const double *m,
-                                              const double *ml, const cbce__consts *k,
-                                              double *l, double *g, double *h)
+CBCE__MAYBE_UNUSED static void logits_step_x(CBCE__STEP_PARAMS(, k))
 {
     cbce__x64k kx = cbce__x64_consts(k->eps);
     size_t i;

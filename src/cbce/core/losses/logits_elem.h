@@ -161,23 +161,27 @@ CBCE__INLINE double cbce__sigmoid_x(double x)
                            sc, isc);
 }
 
+/* log1p(exp(-|x|)) in the scale *sc (1/sc in *isc): softplus(x) = max(x, 0) + it,
+ * log_sigmoid(x) = min(x, 0) - it. */
+CBCE__INLINE cbce__f2 cbce__log1p_exp_neg_x(double x, double *sc, double *isc)
+{
+    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, sc, isc);
+    return cbce__log1p_pos_dd(e, *sc, x < 0 ? -x : x);
+}
+
 CBCE__INLINE double cbce__log_sigmoid_x(double x)
 {
-    const cbce__f2 zero = {0.0, 0.0};
-    cbce__f2 xd = {x, 0.0};
+    const cbce__f2 zero = {0.0, 0.0}, xd = {x, 0.0};
     double sc, isc;
-    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_pos_dd(e, sc, x < 0 ? -x : x);
+    cbce__f2 t = cbce__log1p_exp_neg_x(x, &sc, &isc);
     return cbce__round_f2s(cbce__sel_f2(x < 0, xd, zero), cbce__neg_f2(t), sc, isc);
 }
 
 CBCE__INLINE double cbce__softplus_x(double x)
 {
-    const cbce__f2 zero = {0.0, 0.0};
-    cbce__f2 xd = {x, 0.0};
+    const cbce__f2 zero = {0.0, 0.0}, xd = {x, 0.0};
     double sc, isc;
-    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 t = cbce__log1p_pos_dd(e, sc, x < 0 ? -x : x);
+    cbce__f2 t = cbce__log1p_exp_neg_x(x, &sc, &isc);
     return cbce__round_f2s(cbce__sel_f2(x > 0, xd, zero), t, sc, isc);
 }
 

@@ -20,9 +20,9 @@
  * with g0 = sigmoid(x) L - p y (q - L s for x >= 0, L s - p y for x < 0), v' = (q - y) r s,
  * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e)/d (1 - e: CBCE__ONEM_D), and
  * u', u'' as derived for the focal element (u' = v'/v in the form D rho/d, u'' without the
- * cancelling v''/v - u'^2).  Products gamma u' ce are taken as
- * 0 where gamma or u' is 0, which keeps infinite logits at their limits; where ce is infinite
- * the loss is a_t ce + eps v (exp(gamma u) may underflow to 0 there while the true F > 0).
+ * cancelling v''/v - u'^2).  Products gamma u' ce are taken as 0 where gamma or u' is 0,
+ * which keeps infinite logits at their limits; where ce is infinite the loss is
+ * a_t ce + eps v (focal_elem.h's CBCE__LOSS_F).
  *
  * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
  * 2^-53, rounded once to float); float64 data in double-double, by focal_elem.h's
@@ -53,8 +53,7 @@
         R c = pos ? q : py;                                                                \
         R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
         if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (ce == (R)HUGE_VAL ? at * ce + eps * v                       \
-                                                 : F * (at * ce + eps * v)));                \
+            *l = (double)(w * (CBCE__LOSS_F(R, F, ce) * (at * ce + eps * v)));             \
         if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
             R g0 = pos ? q - L * s : L * s - py;                                           \
             R D = keep * (((R)1 - tr) - tr);                                               \

@@ -44,11 +44,7 @@
  * constants copied once spare GCC the run-time alias checks that stop it vectorising.
  */
 #define CBCE__FAMILY_STEP(NAME, CALL)                                                      \
-    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *restrict x,      \
-                     const double *restrict t, const double *restrict p,                   \
-                     const double *restrict w, const double *restrict m,                   \
-                     const double *restrict ml, const cbce__consts *k0,                    \
-                     double *restrict l, double *restrict g, double *restrict h)           \
+    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(restrict, k0))                  \
     {                                                                                      \
         size_t i;                                                                          \
         const cbce__consts kc = *k0, *k = &kc;                                             \
@@ -94,11 +90,7 @@
         (void)k;                                                                           \
         CBCE__WANT_LOOPS(CBCE__VBLOCK, CALL)                                               \
     }                                                                                      \
-    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x,               \
-                                        const double *t, const double *p, const double *w, \
-                                        const double *m, const double *ml,                 \
-                                        const cbce__consts *k, double *l, double *g,       \
-                                        double *h)                                         \
+    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(, k))                           \
     {                                                                                      \
         size_t i, j, r;                                                                    \
         double b[9][CBCE__VBLOCK];                                                         \
@@ -127,11 +119,7 @@
 
 #else
 #define CBCE__FAMILY_STEP_BLOCKED(NAME, CALL)                                              \
-    CBCE__MAYBE_UNUSED static void NAME(int want, size_t c, const double *x,               \
-                                        const double *t, const double *p, const double *w, \
-                                        const double *m, const double *ml,                 \
-                                        const cbce__consts *k, double *l, double *g,       \
-                                        double *h)                                         \
+    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(, k))                           \
     {                                                                                      \
         size_t i;                                                                          \
         (void)p;                                                                           \
@@ -151,10 +139,7 @@
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS
 #define CBCE__STEPS(NAME, D, X, D_SPAN, X_SPAN)                                           \
     extern const cbce__steps NAME##_scalar;                                               \
-    static void NAME##_x_scalar(int want, size_t c, const double *x, const double *t,     \
-                                const double *p, const double *w, const double *m,        \
-                                const double *ml, const cbce__consts *k, double *l,       \
-                                double *g, double *h)                                     \
+    static void NAME##_x_scalar(CBCE__STEP_PARAMS(, k))                                   \
     {                                                                                     \
         NAME##_scalar.x(want, c, x, t, p, w, m, ml, k, l, g, h);                          \
     }                                                                                     \
