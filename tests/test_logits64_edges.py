@@ -97,6 +97,46 @@ def test_weighted_hard_labels_random(rng):
                                f"pos_weight={p[i]!r}")
 
 
+def test_hard_targets_do_not_depend_on_their_neighbours(rng):
+    """Hard targets (0 or 1) of an unweighted call take their own fast element, lane by
+    lane: an element's loss and gradient are the same bits whether the other elements of
+    its vector have hard or soft targets, and within 1 ulp of mpmath."""
+    n = 4099
+    x = np.concatenate([rng.normal(0, 8, n - 19), [0.0, -0.0, 665.0, -665.0, 665.1, -700.0,
+                                                   700.0, 37.0, -37.0, 1e-300, -1e-300,
+                                                   5e-324, 708.0, -708.5, 744.0, -744.0,
+                                                   1e-17, 36.7, -36.7]])
+    t = (rng.random(n) < 0.5).astype(np.float64)
+    soft = t.copy()
+    mixed = rng.random(n) < 0.3
+    soft[mixed] = rng.random(int(mixed.sum()))
+    go = np.ldexp(rng.uniform(0.5, 1, n), rng.integers(-30, 30, n))
+    calls = {
+        "loss": lambda y: F(x, y, reduction="none"),
+        "gradient of the mean": lambda y: B(x, y),
+        "gradient with grad_output": lambda y: B(x, y, reduction="none", grad_output=go),
+        "fused loss": lambda y: cbce.binary_cross_entropy_with_logits_forward_backward(
+            x, y, reduction="none")[0],
+        "fused gradient": lambda y: cbce.binary_cross_entropy_with_logits_forward_backward(
+            x, y)[1],
+    }
+    for what, call in calls.items():
+        alone, among = call(t)[~mixed], call(soft)[~mixed]
+        diff = np.flatnonzero(alone.view(np.int64) != among.view(np.int64))
+        assert diff.size == 0, (f"{what}: {diff.size} hard-target elements changed with "
+                                f"their neighbours' targets, first at x={x[~mixed][diff[0]]!r}")
+    sample = rng.choice(n, 300, replace=False)
+    sample = np.union1d(sample, np.arange(n - 19, n))
+    got_l, got_g = F(x, t, reduction="none"), B(x, t, reduction="none", grad_output=go)
+    exact_l = exact_value([mp_loss(x[i], t[i]) for i in sample])
+    exact_g = exact_value([mp_grad(x[i], t[i]) * mpmath.mpf(go[i]) for i in sample])
+    for what, got, ex in (("loss", got_l[sample], exact_l), ("gradient", got_g[sample], exact_g)):
+        err = ulp_error(got, ex, np.float64)
+        i = int(np.argmax(err))
+        assert err[i] <= 1.0, (f"hard-target {what}: {err[i]:.3g} ulp at x={x[sample][i]!r} "
+                               f"t={t[sample][i]} grad_output={go[sample][i]!r}")
+
+
 def test_infinite_and_nan_propagation():
     x = np.array([-np.inf, np.inf, -np.inf, np.inf, np.nan, 1.0])
     t = np.array([1.0, 0.0, 0.0, 1.0, 1.0, np.nan])

@@ -37,6 +37,10 @@
  * before the one rounding whatever their range, and subnormal results are
  * rounded once.  A call with 0 < label_smoothing < 2^-500 (eps/2 and p*eps/2 would round on
  * the subnormal grid) takes the careful element for every element.
+ *
+ * Hard targets (0 or 1) of a call with no smoothing, pos_weight 1 and weight 1 take a
+ * shorter fast element for the loss and the gradient (cbce__x64_hard: c a exact, the
+ * gradient M num/(1+e) with num 1 or e), lane by lane, with the same error budget.
  */
 #ifndef CBCE_LOGITS64_H
 #define CBCE_LOGITS64_H
@@ -290,6 +294,51 @@ typedef struct cbce__x64tab {
     vd_tab16_t eh, el, lc, lh, ll;
 } cbce__x64tab;
 
+/* e = exp(-a) = eh + el, for a in [0, 665] (a NaN or larger lanes give finite garbage:
+ * the callers flag them); see the error budget at the top. */
+CBCE__VI void cbce__x64_exp(const cbce__x64tab *T, vd_t a, vd_t *eh, vd_t *el)
+{
+    const vd_t one = vd_set1(1.0);
+    vd_t n, kf, i, r, P, Th, Tl, lo, Eh, El, sc;
+    int j;
+    a = vd_min(a, vd_set1(708.0)); /* NaN -> 708 */
+    n = vd_round(vd_mul(a, vd_set1(CBCE__X64_INVC)));
+    kf = vd_round(vd_mla(n, vd_set1(0.0625), vd_set1(-7.5 / 16))); /* floor(n/16) */
+    i = vd_nmla(kf, vd_set1(16.0), n);
+    r = vd_mla(n, vd_set1(CBCE__X64_C1), vd_neg(a));
+    r = vd_mla(n, vd_set1(CBCE__X64_C2), r);
+    r = vd_mla(n, vd_set1(CBCE__X64_C3), r);
+    P = vd_mla(vd_set1(CBCE__X64_EP[6]), r, vd_set1(CBCE__X64_EP[5]));
+    for (j = 4; j >= 0; j--)
+        P = vd_mla(P, r, vd_set1(CBCE__X64_EP[j]));
+    Th = vd_tab16_get(T->eh, i);
+    Tl = vd_tab16_get(T->el, i);
+    lo = vd_mla(Th, vd_mul(P, r), Tl);
+    Eh = vd_fast_two_sum(Th, lo, &El);
+    sc = vd_scalef(one, vd_neg(kf));
+    *eh = vd_mul(Eh, sc);
+    *el = vd_mul(El, sc);
+}
+
+/* t = log1p(e) = th + tl, for e = eh + el in (0, 1] */
+CBCE__VI void cbce__x64_log1p(const cbce__x64tab *T, vd_t eh, vd_t el, vd_t *th, vd_t *tl)
+{
+    const vd_t one = vd_set1(1.0);
+    vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
+    vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
+    vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q;
+    int j;
+    ph = vd_two_prod(cc, eh, &pl);
+    zh = vd_add(ph, vd_sub(cc, one));
+    zl = vd_mla(cc, el, pl);
+    Q = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh, vd_set1(CBCE__X64_LQ[7]));
+    for (j = 6; j >= 0; j--)
+        Q = vd_mla(Q, zh, vd_set1(CBCE__X64_LQ[j]));
+    zl = vd_mla(vd_mul(zh, zh), Q, vd_nmla(zl, zh, vd_add(zl, ll)));
+    *th = vd_fast_two_sum(lh, zh, tl);
+    *tl = vd_add(*tl, zl);
+}
+
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
  * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
  * as L would be, is added to each e-term).  The lanes the careful element must redo: in
@@ -303,10 +352,8 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
 {
     const vd_t one = vd_set1(1.0);
     vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl = vd_zero(), pyh = tr;
-    vd_t Ll = vd_zero(), Lh = one, nan0 = vd_mul(vd_zero(), tr), ch, cl;
-    vd_t n, kf, i, r, P, Th, Tl, lo, Eh, El, sc, eh, el;
+    vd_t Ll = vd_zero(), Lh = one, nan0 = vd_mul(vd_zero(), tr), ch, cl, eh, el;
     vm_t pos = vd_ge(x, vd_zero());
-    int j;
     *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
     /* targets: q = 1 - tr exactly; with smoothing y = tr K + eps/2, q = (1 - tr) K + eps/2 */
     qh = vd_two_sum(one, vd_neg(tr), &ql);
@@ -332,38 +379,10 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
-    /* e = exp(-a) = 2^-K (Eh + El), scaled: eh + el (normal for a <= 665) */
-    a = vd_min(a, vd_set1(708.0)); /* NaN -> 708; such lanes are rare */
-    n = vd_round(vd_mul(a, vd_set1(CBCE__X64_INVC)));
-    kf = vd_round(vd_mla(n, vd_set1(0.0625), vd_set1(-7.5 / 16))); /* floor(n/16) */
-    i = vd_nmla(kf, vd_set1(16.0), n);
-    r = vd_mla(n, vd_set1(CBCE__X64_C1), vd_neg(a));
-    r = vd_mla(n, vd_set1(CBCE__X64_C2), r);
-    r = vd_mla(n, vd_set1(CBCE__X64_C3), r);
-    P = vd_mla(vd_set1(CBCE__X64_EP[6]), r, vd_set1(CBCE__X64_EP[5]));
-    for (j = 4; j >= 0; j--)
-        P = vd_mla(P, r, vd_set1(CBCE__X64_EP[j]));
-    Th = vd_tab16_get(T->eh, i);
-    Tl = vd_tab16_get(T->el, i);
-    lo = vd_mla(Th, vd_mul(P, r), Tl);
-    Eh = vd_fast_two_sum(Th, lo, &El);
-    sc = vd_scalef(one, vd_neg(kf));
-    eh = vd_mul(Eh, sc);
-    el = vd_mul(El, sc);
+    cbce__x64_exp(T, a, &eh, &el);
     if (want & CBCE__LOSS) {
-        /* t = log1p(e) */
-        vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
-        vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
-        vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q, th, tl, Ah, Al, Bh, Bl;
-        ph = vd_two_prod(cc, eh, &pl);
-        zh = vd_add(ph, vd_sub(cc, one));
-        zl = vd_mla(cc, el, pl);
-        Q = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh, vd_set1(CBCE__X64_LQ[7]));
-        for (j = 6; j >= 0; j--)
-            Q = vd_mla(Q, zh, vd_set1(CBCE__X64_LQ[j]));
-        zl = vd_mla(vd_mul(zh, zh), Q, vd_nmla(zl, zh, vd_add(zl, ll)));
-        th = vd_fast_two_sum(lh, zh, &tl);
-        tl = vd_add(tl, zl);
+        vd_t th, tl, Ah, Al, Bh, Bl;
+        cbce__x64_log1p(T, eh, el, &th, &tl);
         /* c a + L t */
         Ah = vd_two_prod(ch, a, &Al);
         Al = vd_mla(cl, a, Al);
@@ -419,6 +438,51 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
 }
 
+/* The element for hard targets (every lane's target 0 or 1) of a `unit` call (no label
+ * smoothing, pos_weight 1, weight 1), loss and gradient only.  With c = 1 where x >= 0 and
+ * the target is 0 or x < 0 and it is 1, else 0:
+ *     loss = c a + t                         (c a exact; two terms >= 0: their 2^-57.5
+ *                                             relative errors carry over, <= 0.5 + 0.09 ulp)
+ *     grad = -+ M num/(1+e), num = 1 (c = 1) or e (c = 0), - for target 1
+ * with M = Mh + Ml the gradient multiplier: num/(1+e) by a reciprocal good to 2^-50 and one
+ * residual step (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
+ * Rare lanes: in *bad those with a > 665 (or NaN), in *badg those whose gradient is not a
+ * normal double (below 2^-1021 it was rounded twice; a multiplier of 0, inf or NaN). */
+CBCE__VI void cbce__x64_hard(int want, const cbce__x64tab *T, vd_t x, vd_t tr, vd_t Mh,
+                             vd_t Ml, vd_t *Sh, vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
+{
+    const vd_t one = vd_set1(1.0);
+    vd_t a = vd_abs(x), eh, el;
+    vm_t ynz = vd_ne(tr, vd_zero()), pos = vd_ge(x, vd_zero());
+    vm_t c1 = vm_or(vm_andnot(pos, ynz), vm_andnot(ynz, pos)); /* x >= 0 xor target 1 */
+    *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
+    cbce__x64_exp(T, a, &eh, &el);
+    if (want & CBCE__LOSS) {
+        vd_t th, tl, ca = vd_select(c1, a, vd_zero()), big, small;
+        cbce__x64_log1p(T, eh, el, &th, &tl);
+        big = vd_max(ca, th);
+        small = vd_min(ca, th);
+        *Sh = vd_fast_two_sum(big, small, Sl);
+        *Sl = vd_add(*Sl, tl);
+    }
+    if (want & CBCE__GRAD) {
+        vd_t dl, dh = vd_fast_two_sum(one, eh, &dl), rc, nh, nl, q, ql, ph, pl, g;
+        dl = vd_add(dl, el);
+        rc = vd_rcp50(dh);
+        nh = vd_select(c1, one, eh);
+        nl = vd_select(c1, vd_zero(), el);
+        q = vd_mul(nh, rc);
+        ql = vd_mul(vd_nmla(q, dl, vd_add(cbce__x64_resid(nh, q, dh), nl)), rc);
+        Mh = vd_select(ynz, vd_neg(Mh), Mh);
+        Ml = vd_select(ynz, vd_neg(Ml), Ml);
+        ph = vd_two_prod(Mh, q, &pl);
+        g = vd_add(ph, vd_mla(Mh, ql, vd_mla(Ml, q, pl)));
+        *badg = vm_or(*badg, vm_not(vm_and(vd_ge(vd_abs(g), vd_set1(0x1p-1021)),
+                                           vd_le(vd_abs(g), vd_set1(DBL_MAX)))));
+        *G = g;
+    }
+}
+
 /* The careful element for the lanes j with f[j] != 0 of one vector, in place in l, g, h
  * (rare: not inlined; the vectors are stored to these arrays only on this path). */
 static void cbce__x64_fix(int want, const double *f, const double *x, const double *t,
@@ -450,21 +514,13 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
     vd_t G = X, H = X;
     vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
-    vm_t badl = vm_first(0), badg = vm_first(0), fix;
+    vm_t badl = vm_first(0), badg = vm_first(0), fix, hard = vm_first(0);
+    vd_t Mh = X, Ml = X, rh, rl;
     if (S->p)
         P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
     if (S->w)
         W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
-    cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl, &bad, &badl,
-                   &badg);
-    if ((want & CBCE__LOSS) && unit) { /* weight 1: the loss is S, in range */
-        Lh = Sh;
-        Ll = Sl;
-        L = vd_add(Sh, Sl);
-    } else if (want & CBCE__LOSS) {
-        L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll, &badl);
-    }
-    /* the gradient multiplier M1 (M2 + m2l), m2l the low part of gscale */
+    /* the gradient multiplier M1 (M2 + m2l), m2l the low part of gscale: Mh + Ml */
     double m2l = S->go ? 0.0 : k->gscale_lo;
     if (S->go) {
         M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
@@ -475,13 +531,43 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         M2 = vd_set1(k->gscale);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        vd_t Mh, Ml, rh, rl;
         Mh = vd_two_prod(M1, M2, &Ml);
         Ml = vd_mla(M1, vd_set1(m2l), Ml);
+    }
+    /* hard targets of a unit call take cbce__x64_hard, lane by lane (the lanes past m read
+     * as 0: hard); a vector with targets of both kinds computes both elements */
+    if (unit && !smooth && !(want & CBCE__HESS))
+        hard = vm_or(vd_eq(Tr, vd_zero()), vd_eq(Tr, vd_set1(1.0)));
+    if (vm_all(hard)) {
+        cbce__x64_hard(want, T, X, Tr, Mh, Ml, &Lh, &Ll, &G, &bad, &badg);
+        L = vd_add(Lh, Ll);
+    } else {
+        cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl,
+                       &bad, &badl, &badg);
+        if ((want & CBCE__LOSS) && unit) { /* weight 1: the loss is S, in range */
+            Lh = Sh;
+            Ll = Sl;
+            L = vd_add(Sh, Sl);
+        } else if (want & CBCE__LOSS) {
+            L = cbce__x64_mul(vd_mul(W, vd_set1(k->lscale)), vd_zero(), Sh, Sl, &Lh, &Ll,
+                              &badl);
+        }
         if (want & CBCE__GRAD)
             G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &badg);
         if (want & CBCE__HESS)
             H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &badg);
+        if (vm_any(hard)) {
+            vd_t hLh = X, hLl = X, hG = X;
+            vm_t hbad = vm_first(0), hbadg = vm_first(0);
+            cbce__x64_hard(want, T, X, Tr, Mh, Ml, &hLh, &hLl, &hG, &hbad, &hbadg);
+            Lh = vd_select(hard, hLh, Lh);
+            Ll = vd_select(hard, hLl, Ll);
+            L = vd_select(hard, vd_add(hLh, hLl), L);
+            G = vd_select(hard, hG, G);
+            bad = vm_or(vm_and(hard, hbad), vm_andnot(bad, hard));
+            badl = vm_andnot(badl, hard);
+            badg = vm_or(vm_and(hard, hbadg), vm_andnot(badg, hard));
+        }
     }
     /* a lane redone for one output keeps the fast value of the other, so that the fused call
      * gives the bits of the separate ones */
@@ -543,19 +629,54 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     return 1;
 }
 
+CBCE__VI void cbce__x64_tables(cbce__x64tab *T)
+{
+    T->eh = vd_tab16_load(CBCE__X64_EXP_HI);
+    T->el = vd_tab16_load(CBCE__X64_EXP_LO);
+    T->lc = vd_tab16_load(CBCE__X64_LOGC);
+    T->lh = vd_tab16_load(CBCE__X64_LOGH);
+    T->ll = vd_tab16_load(CBCE__X64_LOGL);
+}
+
 /* A vector that has a rare lane, or the last, partial one: cbce__x64_vec with the flags
  * as run-time values, out of line (one copy per level instead of one per instance of the
- * body: these vectors are rare, and the operations are the same, so are the results). */
+ * body: these vectors are rare, and the operations are the same, so are the results).  Its
+ * accumulator `slot` passes through S's lane sums, so that no address of the body's
+ * accumulators or tables escapes (they stay in registers). */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static void cbce__x64_vec_rare(int want, int reduced, int smooth, int unit,
                                const cbce__span *S, const cbce__span_consts *k,
-                               const cbce__x64k *kx, const cbce__x64tab *T, size_t i, size_t m,
-                               vd_t *acc_h, vd_t *acc_l)
+                               const cbce__x64k *kx, size_t i, size_t m, int slot)
 {
-    (void)cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, T, i, m, acc_h, acc_l);
+    cbce__x64tab T;
+    vd_t h = vd_zero(), l = h;
+    cbce__x64_tables(&T);
+    if (reduced) {
+        h = vd_load(S->lanes + slot * CBCE__VW);
+        l = vd_load(S->lanes_lo + slot * CBCE__VW);
+    }
+    (void)cbce__x64_vec(0, want, reduced, smooth, unit, S, k, kx, &T, i, m, &h, &l);
+    if (reduced) {
+        vd_store(S->lanes + slot * CBCE__VW, h);
+        vd_store(S->lanes_lo + slot * CBCE__VW, l);
+    }
 }
+
+/* cbce__x64_vec_rare on accumulators h, l of `slot` */
+#define CBCE__X64_RARE(I, M, H, L, SLOT)                                                   \
+    do {                                                                                   \
+        if (reduced) {                                                                     \
+            vd_store(S->lanes + (SLOT) * CBCE__VW, H);                                     \
+            vd_store(S->lanes_lo + (SLOT) * CBCE__VW, L);                                  \
+        }                                                                                  \
+        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, I, M, SLOT);             \
+        if (reduced) {                                                                     \
+            H = vd_load(S->lanes + (SLOT) * CBCE__VW);                                     \
+            L = vd_load(S->lanes_lo + (SLOT) * CBCE__VW);                                  \
+        }                                                                                  \
+    } while (0)
 
 /* A span: vectors two at a time; vector v of the span sums into accumulator v % 2 (the
  * lanes of the block sum beyond 2 VW stay 0).  smooth == 2 (every lane careful) skips the
@@ -567,11 +688,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     cbce__x64tab T;
     vd_t ah0 = vd_zero(), al0 = ah0, ah1 = ah0, al1 = ah0;
     size_t i = 0, c = S->c;
-    T.eh = vd_tab16_load(CBCE__X64_EXP_HI);
-    T.el = vd_tab16_load(CBCE__X64_EXP_LO);
-    T.lc = vd_tab16_load(CBCE__X64_LOGC);
-    T.lh = vd_tab16_load(CBCE__X64_LOGH);
-    T.ll = vd_tab16_load(CBCE__X64_LOGL);
+    cbce__x64_tables(&T);
     if (reduced) {
         ah0 = vd_load(S->lanes);
         al0 = vd_load(S->lanes_lo);
@@ -593,17 +710,14 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
         if (i + 2 * CBCE__VW > c)
             break;
         if (!odd)
-            cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW, &ah0,
-                               &al0);
-        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW, CBCE__VW,
-                           &ah1, &al1);
+            CBCE__X64_RARE(i, CBCE__VW, ah0, al0, 0);
+        CBCE__X64_RARE(i + CBCE__VW, CBCE__VW, ah1, al1, 1);
         i += 2 * CBCE__VW;
     }
     if (i < c)
-        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i, c - i, &ah0, &al0);
+        CBCE__X64_RARE(i, c - i, ah0, al0, 0);
     if (i + CBCE__VW < c)
-        cbce__x64_vec_rare(want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
-                           c - i - CBCE__VW, &ah1, &al1);
+        CBCE__X64_RARE(i + CBCE__VW, c - i - CBCE__VW, ah1, al1, 1);
     if (reduced) {
         vd_store(S->lanes, ah0);
         vd_store(S->lanes_lo, al0);
@@ -611,6 +725,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
         vd_store(S->lanes_lo + CBCE__VW, al1);
     }
 }
+#undef CBCE__X64_RARE
 
 #define CBCE__X64_BODY(WANT, RED)                                                          \
     do {                                                                                   \
