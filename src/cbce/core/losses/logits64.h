@@ -40,7 +40,8 @@
  *
  * Hard targets (0 or 1) of a call with no smoothing, pos_weight 1 and weight 1 take a
  * shorter fast element for the loss and the gradient (cbce__x64_hard: c a exact, the
- * gradient M num/(1+e) with num 1 or e), lane by lane, with the same error budget.
+ * gradient M num/(1+e) with num 1 or e), lane by lane, with the same error budget, at the
+ * levels with more than one lane a vector.
  */
 #ifndef CBCE_LOGITS64_H
 #define CBCE_LOGITS64_H
@@ -200,6 +201,9 @@ static double cbce__x64_log1p_s(double eh, double el, double *tl)
 
 /* One element: loss * w * ls, gradient and hessian * m1 * (m2 + m2l) (every product
  * exact; m2 + m2l a double-double). */
+#if defined(__GNUC__)
+__attribute__((cold)) /* rare lanes only: compiled for size */
+#endif
 static void cbce__x64_careful(int want, double x, double tr, double p, double w, double ls,
                               double m1, double m2, double m2l, const cbce__x64k *k,
                               double *lp, double *gp, double *hp)
@@ -500,8 +504,9 @@ static void cbce__x64_fix(int want, const double *f, const double *x, const doub
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
  * the weights, the rare lanes, then the stores or the lane sums acc_h/acc_l (double-double
  * lanes: the loss enters as its exact weighted pair).  `fast`: return 0 at once when a lane
- * is rare, so that the main loop holds no call (every vector register is call-clobbered:
- * a call inside the loop made the compiler keep its tables and constants on the stack). */
+ * is rare or the targets are of both kinds, so that the main loop holds no call (every
+ * vector register is call-clobbered: a call inside the loop made the compiler keep its
+ * tables and constants on the stack). */
 CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
                            const int smooth, const int unit, const cbce__span *S,
                            const cbce__span_consts *k, const cbce__x64k *kx,
@@ -535,10 +540,12 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         Ml = vd_mla(M1, vd_set1(m2l), Ml);
     }
     /* hard targets of a unit call take cbce__x64_hard, lane by lane (the lanes past m read
-     * as 0: hard); a vector with targets of both kinds computes both elements */
-    if (unit && !smooth && !(want & CBCE__HESS))
+     * as 0: hard); a vector with targets of both kinds computes both elements, out of line.
+     * Not at the scalar level (one lane a vector: its build keeps one element, for size). */
+    const int may_hard = CBCE__VW > 1 && unit && !smooth && !(want & CBCE__HESS);
+    if (may_hard)
         hard = vm_or(vd_eq(Tr, vd_zero()), vd_eq(Tr, vd_set1(1.0)));
-    if (vm_all(hard)) {
+    if (may_hard && vm_all(hard)) {
         cbce__x64_hard(want, T, X, Tr, Mh, Ml, &Lh, &Ll, &G, &bad, &badg);
         L = vd_add(Lh, Ll);
     } else {
@@ -556,7 +563,9 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
             G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &badg);
         if (want & CBCE__HESS)
             H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &badg);
-        if (vm_any(hard)) {
+        if (may_hard && fast && vm_any(hard))
+            return 0;
+        if (may_hard && vm_any(hard)) {
             vd_t hLh = X, hLl = X, hG = X;
             vm_t hbad = vm_first(0), hbadg = vm_first(0);
             cbce__x64_hard(want, T, X, Tr, Mh, Ml, &hLh, &hLl, &hG, &hbad, &hbadg);
