@@ -89,7 +89,7 @@ def test_family_peers_compute_the_same_quantities(dtype):
     """The families table times PyTorch's formula of the quantity cbce computes: each
     peer's mean loss and its autograd gradient agree with cbce's (forward and backward with
     the defaults of cbce's signatures) on the benchmark's data."""
-    import torch
+    torch = pytest.importorskip("torch")  # a test peer (requirements-test.txt)
     import torch.nn.functional as F
     peers = _bench._torch_family_peers(torch, F)
     assert sorted(peers) == sorted(_bench.FAMILY_CASES)
@@ -118,6 +118,7 @@ def test_family_peers_compute_the_same_quantities(dtype):
 
 
 def test_families_table_rows_and_ratios():
+    pytest.importorskip("torch")  # the table's ratios are to PyTorch's formulas
     buf = io.StringIO()
     _bench.report_families(n=2000, dtypes=("float32", "float64"), min_time=0.01, file=buf)
     rows = [line.split() for line in buf.getvalue().splitlines()
