@@ -650,8 +650,8 @@ CBCE__VI void cbce__x64_tables(cbce__x64tab *T)
 /* A vector that has a rare lane, or the last, partial one: cbce__x64_vec with the flags
  * as run-time values, out of line (one copy per level instead of one per instance of the
  * body: these vectors are rare, and the operations are the same, so are the results).  Its
- * accumulator `slot` passes through S's lane sums, so that no address of the body's
- * accumulators or tables escapes (they stay in registers). */
+ * accumulator `slot` passes through S's lane sums and it loads its own tables, so that the
+ * body takes the address of neither its accumulators nor its tables. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
