@@ -270,6 +270,15 @@ CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
 #endif
 }
 
+/* (nh + nl) / (dh + dl) = q + *ql, q = nh * rc, for rc = 1/dh within 2^-50 (vd_rcp50): one
+ * residual step, 2^-100 relative beyond the operands' own errors */
+CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *ql)
+{
+    vd_t q = vd_mul(nh, rc);
+    *ql = vd_mul(vd_nmla(q, dl, vd_add(cbce__x64_resid(nh, q, dh), nl)), rc);
+    return q;
+}
+
 /* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
 CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 {
@@ -409,8 +418,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         vd_t dl, dh = vd_fast_two_sum(one, eh, &dl), rc, sh, sl, Lsh, Lsl;
         dl = vd_add(dl, el);
         rc = vd_rcp50(dh);
-        sh = vd_mul(eh, rc);
-        sl = vd_mul(vd_nmla(sh, dl, vd_add(cbce__x64_resid(eh, sh, dh), el)), rc);
+        sh = cbce__x64_quot(eh, el, dh, dl, rc, &sl);
         if (unit) {
             Lsh = vd_add(sh, nan0);
             Lsl = sl;
@@ -428,8 +436,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         }
         if (want & CBCE__HESS) {
             /* L s/(1+e) */
-            vd_t uh = vd_mul(sh, rc), ul;
-            ul = vd_mul(vd_nmla(uh, dl, vd_add(cbce__x64_resid(sh, uh, dh), sl)), rc);
+            vd_t ul, uh = cbce__x64_quot(sh, sl, dh, dl, rc, &ul);
             if (unit) {
                 *Hh = vd_add(uh, nan0);
                 *Hl = ul;
@@ -475,8 +482,7 @@ CBCE__VI void cbce__x64_hard(int want, const cbce__x64tab *T, vd_t x, vd_t tr, v
         rc = vd_rcp50(dh);
         nh = vd_select(c1, one, eh);
         nl = vd_select(c1, vd_zero(), el);
-        q = vd_mul(nh, rc);
-        ql = vd_mul(vd_nmla(q, dl, vd_add(cbce__x64_resid(nh, q, dh), nl)), rc);
+        q = cbce__x64_quot(nh, nl, dh, dl, rc, &ql);
         Mh = vd_select(ynz, vd_neg(Mh), Mh);
         Ml = vd_select(ynz, vd_neg(Ml), Ml);
         ph = vd_two_prod(Mh, q, &pl);
