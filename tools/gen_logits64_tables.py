@@ -3,9 +3,10 @@ float64 BCE-with-logits kernel (src/cbce/core/losses/logits64.h), from mpmath at
 
     python tools/gen_logits64_tables.py        # rewrites the header, prints the fit errors
 
-exp(-a) = 2^-K * 2^(-i/16) * exp(r), n = round(a * 16/ln2) = 16 K + i, r = n ln2/16 - a,
-|r| <= ln2/32: EXP_HI/LO[i] = 2^(-i/16) as hi + lo; ln2/16 = C1 + C2 + C3 with C1, C2 of
-32 significant bits (n C1 and n C2 are exact for n < 2^21); expm1(r) = r * EP(r), degree 6.
+exp(-a) = 2^K * 2^(j/16) * exp(r), m = round(-a * 16/ln2) = 16 K + j (K = floor(m/16),
+j = m mod 16 in [0, 16)), r = -(a + m ln2/16), |r| <= ln2/32: EXP_HI/LO[j] = 2^(j/16) as
+hi + lo; ln2/16 = C1 + C2 + C3 with C1, C2 of 32 significant bits (m C1 and m C2 are exact
+for |m| < 2^21); expm1(r) = r * EP(r), degree 6.
 log1p(e), 0 <= e <= 1: bucket b = round(e * LOGM), LOGC[b] = RN(1/(1 + b/LOGM)) (1 for b = 0),
 LOGH/LOGL[b] = -log(LOGC[b]) as hi + lo, z = c (1 + e) - 1 with |z| <= 0.0323,
 log1p(z) = z + z^2 LQ(z), LQ of degree 8.
@@ -15,7 +16,7 @@ import mpmath as mp
 
 mp.mp.prec = 200
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "src", "cbce", "core", "logits64_tables.h")
+OUT = os.path.join(HERE, "..", "src", "cbce", "core", "losses", "logits64_tables.h")
 
 
 def d(v):
@@ -43,7 +44,7 @@ out = []
 N = 16
 hi, lo = [], []
 for i in range(N):
-    v = mp.power(2, -mp.mpf(i) / N)
+    v = mp.power(2, mp.mpf(i) / N)
     h = d(v)
     hi.append(h)
     lo.append(d(v - h))

@@ -76,6 +76,11 @@ int main(void)
             if (k[i] >= -2000) {
                 lanes(vd_ldexp(vd_set1(v[i]), vd_set1(k[i])), o);
                 CHECK(o[0] == want, "ldexp(%a, %g) = %a, want %a", v[i], k[i], o[0], want);
+                /* floor: k - 0.75 scales by 2^(k-1) */
+                lanes(vd_ldexp_floor(vd_set1(v[i]), vd_set1(k[i] - 0.75)), o);
+                want = ldexp(v[i], (int)k[i] - 1);
+                CHECK(o[0] == want, "ldexp_floor(%a, %g) = %a, want %a", v[i], k[i] - 0.75,
+                      o[0], want);
             }
         }
     }
@@ -146,10 +151,16 @@ int main(void)
         CHECK(o[0] == 3.0, "andnot");
         {
             vd_tab16_t tb = vd_tab16_load(t);
-            double idx[8] = {15, 0, 7, 8, 3, 12, 1, 9};
-            lanes(vd_tab16_get(tb, vd_load(idx)), o);
+            /* a shifter of k picks t[k mod 16], negative k included */
+            double v[8] = {15.2, 0.4, -7.0, 8.5, 3.49, -12.6, 1.0, -1.5}, s[8];
+            int k[8] = {15, 0, 9, 8, 3, 3, 1, 14};
+            for (i = 0; i < 8; i++)
+                s[i] = (v[i] + CBCE__VD_SHIFTER) - CBCE__VD_SHIFTER;
+            CHECK(s[3] == 8.0 && s[7] == -2.0 && s[5] == -13.0, "shifter rounding");
+            lanes(vd_tab16_get(tb, vd_mla(vd_load(v), vd_set1(1.0), vd_set1(CBCE__VD_SHIFTER))),
+                  o);
             for (i = 0; i < W; i++)
-                CHECK(o[i] == t[(int)idx[i]], "tab16 lane %zu", i);
+                CHECK(o[i] == t[k[i]], "tab16 lane %zu: %a, want t[%d]", i, o[i], k[i]);
         }
         {
             double h[8] = {1e16, 1.0, -1e16, 1.0, 3.0, 5.0, 7.0, 11.0}, want;

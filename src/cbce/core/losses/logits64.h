@@ -13,11 +13,12 @@
  * Fast element (every lane; the error budget, relative, before the one rounding):
  *  - y, q, p*y, L as double-double pairs (two_sum/two_prod: exact for hard labels; for soft
  *    labels and label smoothing within 2^-100);
- *  - e = 2^-K (Eh + El): n = round(a 16/ln2) = 16K + i, r = n ln2/16 - a by a three-part
- *    Cody-Waite step (n*C1, n*C2 exact: r within 2^-60 of the truth), expm1(r) = r EP(r)
- *    (2^-65), E = T[i] + T[i] expm1(r) with T[i] = 2^(-i/16) as hi + lo from a 16-entry
- *    table: E within 2^-58.5 (the rounding of T[i]*expm1(r) and of Eh + El);
- *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e), z = LOGC[b] (1 + e) - 1
+ *  - e = 2^K (Eh + El): m = round(-a 16/ln2) = 16K + j (a rounding shifter, simd/vec.h:
+ *    j = m mod 16 from its bits), r = -(a + m ln2/16) by a three-part Cody-Waite step
+ *    (m*C1, m*C2 exact: r within 2^-60 of the truth), expm1(r) = r EP(r) (2^-65),
+ *    E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16) as hi + lo from a 16-entry table: E
+ *    within 2^-58.5 (the rounding of T[j]*expm1(r) and of Eh + El);
+ *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter), z = LOGC[b] (1 + e) - 1
  *    formed exactly (two_prod and Sterbenz), log1p(z) = z + z^2 LQ(z) (2^-61 relative to z,
  *    |z| <= 0.0323), one Fast2Sum: t within 2^-57.5;
  *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step: 2^-100
@@ -169,11 +170,12 @@ static double cbce__xd_round(cbce__xd a)
 /* exp(-a) = 2^-K (Eh + El) for 0 <= a <= 2400, as in the fast element (scalar). */
 static double cbce__x64_exp_s(double a, double *El, int *K)
 {
-    double n = nearbyint(a * CBCE__X64_INVC), k = floor(n * 0.0625), r, P, lo, s, th;
-    int i = (int)(n - 16.0 * k), j;
-    r = fma(n, CBCE__X64_C1, -a);
-    r = fma(n, CBCE__X64_C2, r);
-    r = fma(n, CBCE__X64_C3, r);
+    double m = fma(a, -CBCE__X64_INVC, CBCE__VD_SHIFTER) - CBCE__VD_SHIFTER;
+    double k = floor(m * 0.0625), r, P, lo, s, th;
+    int i = (int)(m - 16.0 * k), j;
+    r = fma(m, -CBCE__X64_C1, -a);
+    r = fma(m, -CBCE__X64_C2, r);
+    r = fma(m, -CBCE__X64_C3, r);
     P = CBCE__X64_EP[6];
     for (j = 5; j >= 0; j--)
         P = fma(P, r, CBCE__X64_EP[j]);
@@ -181,14 +183,14 @@ static double cbce__x64_exp_s(double a, double *El, int *K)
     lo = fma(th, P * r, CBCE__X64_EXP_LO[i]);
     s = th + lo;
     *El = (th - s) + lo;
-    *K = (int)k;
+    *K = -(int)k;
     return s;
 }
 
 /* log1p(eh + el) = th + tl for a normal e in (0, 1], as in the fast element (scalar). */
 static double cbce__x64_log1p_s(double eh, double el, double *tl)
 {
-    int b = (int)nearbyint(eh * CBCE__X64_LOGM), j;
+    int b = (int)(fma(eh, CBCE__X64_LOGM, CBCE__VD_SHIFTER) - CBCE__VD_SHIFTER), j;
     double c = CBCE__X64_LOGC[b], ph = c * eh, pl = fma(c, eh, -ph);
     double zh = ph + (c - 1.0), zl = fma(c, el, pl), Q = CBCE__X64_LQ[8], th;
     for (j = 7; j >= 0; j--)
@@ -307,49 +309,60 @@ typedef struct cbce__x64tab {
     vd_tab16_t eh, el, lc, lh, ll;
 } cbce__x64tab;
 
+/* The functions below take K <= CBCE__X64_KMAX vectors and apply each step to all K
+ * before the next (the K chains interleave: one vector's chain is long, and alone it is
+ * latency-bound); K is a constant where they are inlined, so the loops unroll. */
+#define CBCE__X64_KMAX 2
+#define CBCE__X64_FOR for (j = 0; j < K; j++)
+
 /* e = exp(-a) = eh + el, for a in [0, 665] (a NaN or larger lanes give finite garbage:
  * the callers flag them); see the error budget at the top. */
-CBCE__VI void cbce__x64_exp(const cbce__x64tab *T, vd_t a, vd_t *eh, vd_t *el)
+CBCE__VI void cbce__x64_exp(int K, const cbce__x64tab *T, const vd_t *a, vd_t *eh, vd_t *el)
 {
-    const vd_t one = vd_set1(1.0);
-    vd_t n, kf, i, r, P, Th, Tl, lo, Eh, El, sc;
-    int j;
-    a = vd_min(a, vd_set1(708.0)); /* NaN -> 708 */
-    n = vd_round(vd_mul(a, vd_set1(CBCE__X64_INVC)));
-    kf = vd_round(vd_mla(n, vd_set1(0.0625), vd_set1(-7.5 / 16))); /* floor(n/16) */
-    i = vd_nmla(kf, vd_set1(16.0), n);
-    r = vd_mla(n, vd_set1(CBCE__X64_C1), vd_neg(a));
-    r = vd_mla(n, vd_set1(CBCE__X64_C2), r);
-    r = vd_mla(n, vd_set1(CBCE__X64_C3), r);
-    P = vd_mla(vd_set1(CBCE__X64_EP[6]), r, vd_set1(CBCE__X64_EP[5]));
-    for (j = 4; j >= 0; j--)
-        P = vd_mla(P, r, vd_set1(CBCE__X64_EP[j]));
-    Th = vd_tab16_get(T->eh, i);
-    Tl = vd_tab16_get(T->el, i);
-    lo = vd_mla(Th, vd_mul(P, r), Tl);
-    Eh = vd_fast_two_sum(Th, lo, &El);
-    sc = vd_scalef(one, vd_neg(kf));
-    *eh = vd_mul(Eh, sc);
-    *el = vd_mul(El, sc);
+    const vd_t shifter = vd_set1(CBCE__VD_SHIFTER);
+    vd_t ac[CBCE__X64_KMAX], sm[CBCE__X64_KMAX], m[CBCE__X64_KMAX], r[CBCE__X64_KMAX];
+    vd_t P[CBCE__X64_KMAX], Th[CBCE__X64_KMAX], lo[CBCE__X64_KMAX], El, k;
+    int i, j;
+    CBCE__X64_FOR ac[j] = vd_min(a[j], vd_set1(708.0)); /* NaN -> 708 */
+    CBCE__X64_FOR sm[j] = vd_mla(ac[j], vd_set1(-CBCE__X64_INVC), shifter);
+    CBCE__X64_FOR m[j] = vd_sub(sm[j], shifter); /* in [-16342, 0] */
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C1), vd_neg(ac[j]));
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C2), r[j]);
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C3), r[j]);
+    CBCE__X64_FOR P[j] = vd_mla(vd_set1(CBCE__X64_EP[6]), r[j], vd_set1(CBCE__X64_EP[5]));
+    for (i = 4; i >= 0; i--)
+        CBCE__X64_FOR P[j] = vd_mla(P[j], r[j], vd_set1(CBCE__X64_EP[i]));
+    CBCE__X64_FOR Th[j] = vd_tab16_get(T->eh, sm[j]);
+    CBCE__X64_FOR lo[j] = vd_mla(Th[j], vd_mul(P[j], r[j]), vd_tab16_get(T->el, sm[j]));
+    CBCE__X64_FOR {
+        eh[j] = vd_fast_two_sum(Th[j], lo[j], &El);
+        k = vd_mul(m[j], vd_set1(0.0625)); /* 2^floor(m/16): K */
+        eh[j] = vd_ldexp_floor(eh[j], k);
+        el[j] = vd_ldexp_floor(El, k);
+    }
 }
 
 /* t = log1p(e) = th + tl, for e = eh + el in (0, 1] */
-CBCE__VI void cbce__x64_log1p(const cbce__x64tab *T, vd_t eh, vd_t el, vd_t *th, vd_t *tl)
+CBCE__VI void cbce__x64_log1p(int K, const cbce__x64tab *T, const vd_t *eh, const vd_t *el,
+                              vd_t *th, vd_t *tl)
 {
     const vd_t one = vd_set1(1.0);
-    vd_t b = vd_round(vd_mul(eh, vd_set1(CBCE__X64_LOGM)));
-    vd_t cc = vd_tab16_get(T->lc, b), lh = vd_tab16_get(T->lh, b);
-    vd_t ll = vd_tab16_get(T->ll, b), ph, pl, zh, zl, Q;
-    int j;
-    ph = vd_two_prod(cc, eh, &pl);
-    zh = vd_add(ph, vd_sub(cc, one));
-    zl = vd_mla(cc, el, pl);
-    Q = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh, vd_set1(CBCE__X64_LQ[7]));
-    for (j = 6; j >= 0; j--)
-        Q = vd_mla(Q, zh, vd_set1(CBCE__X64_LQ[j]));
-    zl = vd_mla(vd_mul(zh, zh), Q, vd_nmla(zl, zh, vd_add(zl, ll)));
-    *th = vd_fast_two_sum(lh, zh, tl);
-    *tl = vd_add(*tl, zl);
+    vd_t b[CBCE__X64_KMAX], cc[CBCE__X64_KMAX], pl[CBCE__X64_KMAX], zh[CBCE__X64_KMAX];
+    vd_t zl[CBCE__X64_KMAX], Q[CBCE__X64_KMAX];
+    int i, j;
+    CBCE__X64_FOR b[j] = vd_mla(eh[j], vd_set1(CBCE__X64_LOGM), vd_set1(CBCE__VD_SHIFTER));
+    CBCE__X64_FOR cc[j] = vd_tab16_get(T->lc, b[j]);
+    CBCE__X64_FOR zh[j] = vd_add(vd_two_prod(cc[j], eh[j], &pl[j]), vd_sub(cc[j], one));
+    CBCE__X64_FOR zl[j] = vd_mla(cc[j], el[j], pl[j]);
+    CBCE__X64_FOR Q[j] = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh[j], vd_set1(CBCE__X64_LQ[7]));
+    for (i = 6; i >= 0; i--)
+        CBCE__X64_FOR Q[j] = vd_mla(Q[j], zh[j], vd_set1(CBCE__X64_LQ[i]));
+    CBCE__X64_FOR zl[j] = vd_mla(vd_mul(zh[j], zh[j]), Q[j],
+                                 vd_nmla(zl[j], zh[j], vd_add(zl[j], vd_tab16_get(T->ll, b[j]))));
+    CBCE__X64_FOR {
+        th[j] = vd_fast_two_sum(vd_tab16_get(T->lh, b[j]), zh[j], &tl[j]);
+        tl[j] = vd_add(tl[j], zl[j]);
+    }
 }
 
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
@@ -392,10 +405,10 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
-    cbce__x64_exp(T, a, &eh, &el);
+    cbce__x64_exp(1, T, &a, &eh, &el);
     if (want & CBCE__LOSS) {
         vd_t th, tl, Ah, Al, Bh, Bl;
-        cbce__x64_log1p(T, eh, el, &th, &tl);
+        cbce__x64_log1p(1, T, &eh, &el, &th, &tl);
         /* c a + L t */
         Ah = vd_two_prod(ch, a, &Al);
         Al = vd_mla(cl, a, Al);
@@ -459,37 +472,49 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
  * residual step (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
  * Rare lanes: in *bad those with a > 665 (or NaN), in *badg those whose gradient is not a
  * normal double (below 2^-1021 it was rounded twice; a multiplier of 0, inf or NaN). */
-CBCE__VI void cbce__x64_hard(int want, const cbce__x64tab *T, vd_t x, vd_t tr, vd_t Mh,
-                             vd_t Ml, vd_t *Sh, vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
+CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t *x,
+                             const vd_t *tr, const vd_t *Mh, const vd_t *Ml, vd_t *Sh,
+                             vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
 {
     const vd_t one = vd_set1(1.0);
-    vd_t a = vd_abs(x), eh, el;
-    vm_t ynz = vd_ne(tr, vd_zero()), pos = vd_ge(x, vd_zero());
-    vm_t c1 = vm_or(vm_andnot(pos, ynz), vm_andnot(ynz, pos)); /* x >= 0 xor target 1 */
-    *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
-    cbce__x64_exp(T, a, &eh, &el);
+    vd_t a[CBCE__X64_KMAX], eh[CBCE__X64_KMAX], el[CBCE__X64_KMAX];
+    vm_t ynz[CBCE__X64_KMAX], c1[CBCE__X64_KMAX];
+    int j;
+    CBCE__X64_FOR {
+        vm_t pos = vd_ge(x[j], vd_zero());
+        a[j] = vd_abs(x[j]);
+        ynz[j] = vd_ne(tr[j], vd_zero());
+        c1[j] = vm_or(vm_andnot(pos, ynz[j]), vm_andnot(ynz[j], pos)); /* x >= 0 xor 1 */
+        bad[j] = vm_or(bad[j], vm_not(vd_le(a[j], vd_set1(665.0))));
+    }
+    cbce__x64_exp(K, T, a, eh, el);
     if (want & CBCE__LOSS) {
-        vd_t th, tl, ca = vd_select(c1, a, vd_zero()), big, small;
-        cbce__x64_log1p(T, eh, el, &th, &tl);
-        big = vd_max(ca, th);
-        small = vd_min(ca, th);
-        *Sh = vd_fast_two_sum(big, small, Sl);
-        *Sl = vd_add(*Sl, tl);
+        vd_t th[CBCE__X64_KMAX], tl[CBCE__X64_KMAX];
+        cbce__x64_log1p(K, T, eh, el, th, tl);
+        CBCE__X64_FOR {
+            vd_t ca = vd_select(c1[j], a[j], vd_zero());
+            Sh[j] = vd_fast_two_sum(vd_max(ca, th[j]), vd_min(ca, th[j]), &Sl[j]);
+            Sl[j] = vd_add(Sl[j], tl[j]);
+        }
     }
     if (want & CBCE__GRAD) {
-        vd_t dl, dh = vd_fast_two_sum(one, eh, &dl), rc, nh, nl, q, ql, ph, pl, g;
-        dl = vd_add(dl, el);
-        rc = vd_rcp50(dh);
-        nh = vd_select(c1, one, eh);
-        nl = vd_select(c1, vd_zero(), el);
-        q = cbce__x64_quot(nh, nl, dh, dl, rc, &ql);
-        Mh = vd_select(ynz, vd_neg(Mh), Mh);
-        Ml = vd_select(ynz, vd_neg(Ml), Ml);
-        ph = vd_two_prod(Mh, q, &pl);
-        g = vd_add(ph, vd_mla(Mh, ql, vd_mla(Ml, q, pl)));
-        *badg = vm_or(*badg, vm_not(vm_and(vd_ge(vd_abs(g), vd_set1(0x1p-1021)),
-                                           vd_le(vd_abs(g), vd_set1(DBL_MAX)))));
-        *G = g;
+        vd_t dh[CBCE__X64_KMAX], dl[CBCE__X64_KMAX], rc[CBCE__X64_KMAX], q[CBCE__X64_KMAX];
+        vd_t ql[CBCE__X64_KMAX];
+        CBCE__X64_FOR dh[j] = vd_fast_two_sum(one, eh[j], &dl[j]);
+        CBCE__X64_FOR dl[j] = vd_add(dl[j], el[j]);
+        CBCE__X64_FOR rc[j] = vd_rcp50(dh[j]);
+        CBCE__X64_FOR q[j] = cbce__x64_quot(vd_select(c1[j], one, eh[j]),
+                                            vd_select(c1[j], vd_zero(), el[j]), dh[j], dl[j],
+                                            rc[j], &ql[j]);
+        CBCE__X64_FOR {
+            vd_t mh = vd_select(ynz[j], vd_neg(Mh[j]), Mh[j]);
+            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]), pl;
+            vd_t ph = vd_two_prod(mh, q[j], &pl), g;
+            g = vd_add(ph, vd_mla(mh, ql[j], vd_mla(ml, q[j], pl)));
+            badg[j] = vm_or(badg[j], vm_not(vm_and(vd_ge(vd_abs(g), vd_set1(0x1p-1021)),
+                                                   vd_le(vd_abs(g), vd_set1(DBL_MAX)))));
+            G[j] = g;
+        }
     }
 }
 
@@ -505,6 +530,69 @@ static void cbce__x64_fix(int want, const double *f, const double *x, const doub
         if (f[j] != 0)
             cbce__x64_careful(want, x[j], t[j], p[j], w[j], ls, m1[j], m2[j], m2l, k, l + j,
                               g + j, h + j);
+}
+
+/* Hard targets take cbce__x64_hard in a unit call without the hessian, at the levels with
+ * more than one lane a vector (the scalar level's build keeps one element, for size). */
+#define CBCE__X64_MAY_HARD(want, smooth, unit)                                              \
+    (CBCE__VW > 1 && (unit) && !(smooth) && !((want) & CBCE__HESS))
+
+/* The gradient multiplier of the m lanes from i as M1 (M2 + m2l), and as the pair Mh + Ml
+ * (read only with the gradient or hessian); W the weights of the lanes. */
+CBCE__VI void cbce__x64_mult(int want, const cbce__span *S, const cbce__span_consts *k,
+                             size_t i, size_t m, vd_t W, vd_t *M1, vd_t *M2, double *m2l,
+                             vd_t *Mh, vd_t *Ml)
+{
+    *m2l = S->go ? 0.0 : k->gscale_lo;
+    if (S->go) {
+        *M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
+                            : vd_loadn((const double *)S->go + i, m);
+        *M2 = W;
+    } else {
+        *M1 = vd_mul(W, vd_set1(k->wpre));
+        *M2 = vd_set1(k->gscale);
+    }
+    *Mh = *Ml = W;
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        *Mh = vd_two_prod(*M1, *M2, Ml);
+        *Ml = vd_mla(*M1, vd_set1(*m2l), *Ml);
+    }
+}
+
+/* The outputs of the m lanes from i: the loss L (= Lh + Ll) stored, or Lh + Ll added to
+ * the lane sums acc_h/acc_l (double-double lanes), the gradient G and hessian H stored. */
+CBCE__VI void cbce__x64_out(int want, int reduced, const cbce__span *S, size_t i, size_t m,
+                            vd_t Lh, vd_t Ll, vd_t L, vd_t G, vd_t H, vd_t *acc_h,
+                            vd_t *acc_l)
+{
+    if (want & CBCE__LOSS) {
+        if (reduced) {
+            vd_t e, s;
+            if (m < CBCE__VW) {
+                Lh = vd_select(vm_first(m), Lh, vd_zero());
+                Ll = vd_select(vm_first(m), Ll, vd_zero());
+            }
+            s = vd_two_sum(*acc_h, Lh, &e);
+            *acc_l = vd_add(*acc_l, vd_add(e, Ll));
+            *acc_h = s;
+        } else if (m >= CBCE__VW) {
+            vd_store((double *)S->l + i, L);
+        } else {
+            vd_storen((double *)S->l + i, L, m);
+        }
+    }
+    if (want & CBCE__GRAD) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->g + i, G);
+        else
+            vd_storen((double *)S->g + i, G, m);
+    }
+    if (want & CBCE__HESS) {
+        if (m >= CBCE__VW)
+            vd_store((double *)S->h + i, H);
+        else
+            vd_storen((double *)S->h + i, H, m);
+    }
 }
 
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
@@ -526,33 +614,23 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     vd_t G = X, H = X;
     vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
     vm_t badl = vm_first(0), badg = vm_first(0), fix, hard = vm_first(0);
-    vd_t Mh = X, Ml = X, rh, rl;
+    vd_t Mh, Ml, rh, rl;
+    double m2l;
+    const int may_hard = CBCE__X64_MAY_HARD(want, smooth, unit);
+    /* hard targets take cbce__x64_hard, lane by lane (the lanes past m read as 0: hard):
+     * in the fast loop two vectors at a time (cbce__x64_pair), here only out of line, where
+     * a vector with targets of both kinds computes both elements */
+    if (may_hard)
+        hard = vm_or(vd_eq(Tr, vd_zero()), vd_eq(Tr, vd_set1(1.0)));
+    if (may_hard && fast && vm_any(hard))
+        return 0;
     if (S->p)
         P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
     if (S->w)
         W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
-    /* the gradient multiplier M1 (M2 + m2l), m2l the low part of gscale: Mh + Ml */
-    double m2l = S->go ? 0.0 : k->gscale_lo;
-    if (S->go) {
-        M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
-                           : vd_loadn((const double *)S->go + i, m);
-        M2 = W;
-    } else {
-        M1 = vd_mul(W, vd_set1(k->wpre));
-        M2 = vd_set1(k->gscale);
-    }
-    if (want & (CBCE__GRAD | CBCE__HESS)) {
-        Mh = vd_two_prod(M1, M2, &Ml);
-        Ml = vd_mla(M1, vd_set1(m2l), Ml);
-    }
-    /* hard targets of a unit call take cbce__x64_hard, lane by lane (the lanes past m read
-     * as 0: hard); a vector with targets of both kinds computes both elements, out of line.
-     * Not at the scalar level (one lane a vector: its build keeps one element, for size). */
-    const int may_hard = CBCE__VW > 1 && unit && !smooth && !(want & CBCE__HESS);
-    if (may_hard)
-        hard = vm_or(vd_eq(Tr, vd_zero()), vd_eq(Tr, vd_set1(1.0)));
+    cbce__x64_mult(want, S, k, i, m, W, &M1, &M2, &m2l, &Mh, &Ml);
     if (may_hard && vm_all(hard)) {
-        cbce__x64_hard(want, T, X, Tr, Mh, Ml, &Lh, &Ll, &G, &bad, &badg);
+        cbce__x64_hard(1, want, T, &X, &Tr, &Mh, &Ml, &Lh, &Ll, &G, &bad, &badg);
         L = vd_add(Lh, Ll);
     } else {
         cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl,
@@ -569,12 +647,10 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
             G = cbce__x64_mul(Mh, Ml, Gh, Gl, &rh, &rl, &badg);
         if (want & CBCE__HESS)
             H = cbce__x64_mul(Mh, Ml, Hh, Hl, &rh, &rl, &badg);
-        if (may_hard && fast && vm_any(hard))
-            return 0;
         if (may_hard && vm_any(hard)) {
             vd_t hLh = X, hLl = X, hG = X;
             vm_t hbad = vm_first(0), hbadg = vm_first(0);
-            cbce__x64_hard(want, T, X, Tr, Mh, Ml, &hLh, &hLl, &hG, &hbad, &hbadg);
+            cbce__x64_hard(1, want, T, &X, &Tr, &Mh, &Ml, &hLh, &hLl, &hG, &hbad, &hbadg);
             Lh = vd_select(hard, hLh, Lh);
             Ll = vd_select(hard, hLl, Ll);
             L = vd_select(hard, vd_add(hLh, hLl), L);
@@ -613,34 +689,41 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         G = vd_select(badg, vd_load(g), G);
         H = vd_select(badg, vd_load(h), H);
     }
-    if (want & CBCE__LOSS) {
-        if (reduced) { /* acc += Lh + Ll */
-            vd_t e, s;
-            if (m < CBCE__VW) {
-                Lh = vd_select(vm_first(m), Lh, vd_zero());
-                Ll = vd_select(vm_first(m), Ll, vd_zero());
-            }
-            s = vd_two_sum(*acc_h, Lh, &e);
-            *acc_l = vd_add(*acc_l, vd_add(e, Ll));
-            *acc_h = s;
-        } else if (m >= CBCE__VW) {
-            vd_store((double *)S->l + i, L);
-        } else {
-            vd_storen((double *)S->l + i, L, m);
-        }
+    cbce__x64_out(want, reduced, S, i, m, Lh, Ll, L, G, H, acc_h, acc_l);
+    return 1;
+}
+
+/* Two vectors from i, in a call that may take the hard element, whose targets are all 0
+ * or 1 and whose lanes are not rare: their outputs as cbce__x64_vec gives them, from one
+ * hard element on both (the chains interleave).  Returns 0, with nothing written, for
+ * any other pair. */
+CBCE__VI int cbce__x64_pair(const int want, const int reduced, const cbce__span *S,
+                            const cbce__span_consts *k, const cbce__x64tab *T, size_t i,
+                            vd_t *acc_h0, vd_t *acc_l0, vd_t *acc_h1, vd_t *acc_l1)
+{
+    const double *xp = (const double *)S->x;
+    const vd_t W = vd_set1(k->wk), one = vd_set1(1.0);
+    vd_t X[2], Tr[2], Mh[2], Ml[2], Lh[2], Ll[2], G[2], M1, M2;
+    vm_t bad[2], badg[2], hard = vm_first(CBCE__VW);
+    double m2l;
+    int j, K = 2;
+    CBCE__X64_FOR {
+        X[j] = vd_load(xp + i + j * CBCE__VW);
+        Tr[j] = load_any(S->t, S->tdtype, i + j * CBCE__VW, CBCE__VW);
+        hard = vm_and(hard, vm_or(vd_eq(Tr[j], vd_zero()), vd_eq(Tr[j], one)));
+        bad[j] = badg[j] = vm_first(0);
+        cbce__x64_mult(want, S, k, i + j * CBCE__VW, CBCE__VW, W, &M1, &M2, &m2l, &Mh[j],
+                       &Ml[j]);
     }
-    if (want & CBCE__GRAD) {
-        if (m >= CBCE__VW)
-            vd_store((double *)S->g + i, G);
-        else
-            vd_storen((double *)S->g + i, G, m);
-    }
-    if (want & CBCE__HESS) {
-        if (m >= CBCE__VW)
-            vd_store((double *)S->h + i, H);
-        else
-            vd_storen((double *)S->h + i, H, m);
-    }
+    if (!vm_all(hard))
+        return 0;
+    cbce__x64_hard(K, want, T, X, Tr, Mh, Ml, Lh, Ll, G, bad, badg);
+    if (vm_any(vm_or(vm_or(bad[0], bad[1]), vm_or(badg[0], badg[1]))))
+        return 0;
+    cbce__x64_out(want, reduced, S, i, CBCE__VW, Lh[0], Ll[0], vd_add(Lh[0], Ll[0]), G[0],
+                  G[0], acc_h0, acc_l0);
+    cbce__x64_out(want, reduced, S, i + CBCE__VW, CBCE__VW, Lh[1], Ll[1],
+                  vd_add(Lh[1], Ll[1]), G[1], G[1], acc_h1, acc_l1);
     return 1;
 }
 
@@ -703,6 +786,10 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     cbce__x64tab T;
     vd_t ah0 = vd_zero(), al0 = ah0, ah1 = ah0, al1 = ah0;
     size_t i = 0, c = S->c;
+    /* copies no store can reach: the loop's stores of doubles could alias *k and *kx,
+     * which made the compiler reload them (and redo what it derives from them) per vector */
+    const cbce__span_consts kc = *k;
+    const cbce__x64k kxc = *kx;
     cbce__x64_tables(&T);
     if (reduced) {
         ah0 = vd_load(S->lanes);
@@ -713,10 +800,13 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
     while (i + 2 * CBCE__VW <= c) {
         int odd = 0;
         for (; smooth != 2 && i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
-            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i, CBCE__VW,
+            if (CBCE__X64_MAY_HARD(want, smooth, unit) &&
+                cbce__x64_pair(want, reduced, S, &kc, &T, i, &ah0, &al0, &ah1, &al1))
+                continue;
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, &kc, &kxc, &T, i, CBCE__VW,
                                &ah0, &al0))
                 break;
-            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, k, kx, &T, i + CBCE__VW,
+            if (!cbce__x64_vec(1, want, reduced, smooth, unit, S, &kc, &kxc, &T, i + CBCE__VW,
                                CBCE__VW, &ah1, &al1)) {
                 odd = 1;
                 break;

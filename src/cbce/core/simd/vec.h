@@ -37,7 +37,8 @@
  * Exponent   vd_scalef(v, n): v * 2^n, n integer-valued, one rounding (subnormal results
  *            rounded once); |n| > 2000 is clamped to 2000; exact on AVX-512 for every v,
  *            elsewhere for |v| in [2^-20, 2^20]; vd_ldexp(v, n): the same for n known
- *            to be in [-2000, 2000] (no clamping); vd_round(v): nearest integer, ties even;
+ *            to be in [-2000, 2000] (no clamping); vd_ldexp_floor(v, n): v * 2^floor(n),
+ *            n in [-2000, 2000], the same rounding; vd_round(v): nearest integer, ties even;
  *            vd_getexp(v) = floor(log2 v) (integer-valued), vd_getmant(v) = v 2^-getexp(v)
  *            in [1, 2): both exact, for positive normal finite v only
  * Compare    vd_lt, vd_le, vd_gt, vd_ge, vd_eq (false with NaN), vd_ne (true with NaN)
@@ -45,8 +46,11 @@
  *            vm_any(m) (int), vm_all(m) (int)
  * Select     vd_select(m, a, b) = m ? a : b lane by lane
  * Bits       vd_and, vd_or, vd_xor, vd_andnot(a, b) = ~a & b (on the bit patterns)
+ * Shifter    s = vd_mla(v, c, vd_set1(CBCE__VD_SHIFTER)) for |v c| < 2^50 holds the integer
+ *            k nearest v c (v c rounded once where the level has FMA) in its low bits:
+ *            s - CBCE__VD_SHIFTER = k exactly, and its last 4 bits are k mod 16
  * Table      vd_tab16_load(const double t[16]) (t must outlive the table),
- *            vd_tab16_get(tab, i): t[i] for integer-valued i in [0, 16)
+ *            vd_tab16_get(tab, s): t[k mod 16] for a shifter s of k
  * Reduction  vd_hsum(v): the lanes summed in a fixed order, halves folded:
  *            VW 8: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); VW 4: (v0+v2) + (v1+v3)
  * Rounding   vd_round_f32(v): v rounded to float (to nearest), back in double
@@ -64,6 +68,9 @@
 #else
 #define CBCE__VI static inline
 #endif
+
+/* 1.5 * 2^52: the doubles in [2^52, 2^53) are the integers, so adding it rounds to one */
+#define CBCE__VD_SHIFTER 0x1.8p52
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && \
     defined(__AVX512VL__)

@@ -106,6 +106,7 @@ CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n)
     vd_t n1 = _mm256_min_pd(_mm256_max_pd(n, _mm256_set1_pd(-1000.0)), _mm256_set1_pd(1000.0));
     return _mm256_mul_pd(_mm256_mul_pd(v, vd_pow2i_(n1)), vd_pow2i_(_mm256_sub_pd(n, n1)));
 }
+CBCE__VI vd_t vd_ldexp_floor(vd_t v, vd_t n) { return vd_ldexp(v, _mm256_floor_pd(n)); }
 CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
 {
     return vd_ldexp(v, _mm256_min_pd(_mm256_max_pd(n, _mm256_set1_pd(-2000.0)),
@@ -142,9 +143,10 @@ CBCE__VI vd_tab16_t vd_tab16_load(const double *t)
     r.t = t;
     return r;
 }
-CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t i)
+CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t s)
 {
-    return _mm256_i32gather_pd(t.t, _mm256_cvttpd_epi32(i), 8);
+    __m256i k = _mm256_and_si256(_mm256_castpd_si256(s), _mm256_set1_epi64x(15));
+    return _mm256_i64gather_pd(t.t, k, 8);
 }
 
 CBCE__VI double vd_hsum(vd_t v)

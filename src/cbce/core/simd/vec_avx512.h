@@ -69,6 +69,7 @@ CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
     return _mm512_scalef_pd(v, n);
 }
 CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n) { return _mm512_scalef_pd(v, n); }
+CBCE__VI vd_t vd_ldexp_floor(vd_t v, vd_t n) { return _mm512_scalef_pd(v, n); }
 CBCE__VI vd_t vd_round(vd_t v)
 {
     return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -108,9 +109,9 @@ CBCE__VI vd_tab16_t vd_tab16_load(const double *t)
     r.hi = _mm512_loadu_pd(t + 8);
     return r;
 }
-CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t i)
+CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t s)
 {
-    return _mm512_permutex2var_pd(t.lo, _mm512_cvttpd_epi64(i), t.hi);
+    return _mm512_permutex2var_pd(t.lo, _mm512_castpd_si512(s), t.hi); /* reads bits 0-3 */
 }
 
 CBCE__VI double vd_hsum(vd_t v)

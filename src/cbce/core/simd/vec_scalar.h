@@ -67,6 +67,7 @@ CBCE__VI vd_t vd_scalef(vd_t v, vd_t n)
     return ldexp(v, n < -2000.0 ? -2000 : n > 2000.0 ? 2000 : (int)n);
 }
 CBCE__VI vd_t vd_ldexp(vd_t v, vd_t n) { return n != n ? v + n : ldexp(v, (int)n); }
+CBCE__VI vd_t vd_ldexp_floor(vd_t v, vd_t n) { return vd_ldexp(v, floor(n)); }
 
 CBCE__VI vm_t vd_lt(vd_t a, vd_t b) { return a < b; }
 CBCE__VI vm_t vd_le(vd_t a, vd_t b) { return a <= b; }
@@ -103,6 +104,11 @@ CBCE__VI vd_tab16_t vd_tab16_load(const double *t)
     r.t = t;
     return r;
 }
-CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t i) { return t.t[(int)i]; }
+CBCE__VI vd_t vd_tab16_get(vd_tab16_t t, vd_t s)
+{
+    uint64_t u;
+    memcpy(&u, &s, sizeof u);
+    return t.t[u & 15];
+}
 
 CBCE__VI double vd_hsum(vd_t v) { return v; }
