@@ -3,9 +3,14 @@
  * (one body, two precisions, see logits_elem.h) and the public entry points.
  *
  * They run through the one driver like the losses (strided loads and stores, rounding
- * once, the SIMD level), as three families whose step writes f(x) as the "loss" of a
- * reduction-NONE call.  The driver requires a target operand; the helpers pass the input
- * again (it is read from cache and ignored), which keeps driver.c unchanged.
+ * once, the SIMD level).  float32 data: three families whose step writes f(x) as the
+ * "loss" of a reduction-NONE call (the driver requires a target operand; they pass the
+ * input again, read from cache and ignored).  float64 data: the BCE-with-logits family at
+ * a constant target, whose float64 kernel (logits64.h) is faithful and fast:
+ *     softplus(x)    = its loss at target 0        (max(x, 0) + log1p(exp(-|x|)))
+ *     log_sigmoid(x) = minus its loss at target 1   (-softplus(-x); the sign flipped after,
+ *                                                   which keeps the kernel's unit path)
+ *     sigmoid(x)     = its gradient at target 0    (sigmoid(x) - 0, grad_output 1)
  */
 #include <string.h>
 
@@ -16,18 +21,12 @@
 
 /* The "want" argument W is always CBCE__LOSS for the helpers. */
 #define CBCE__SIGMOID_D(W, i) l[i] = cbce__sigmoid_d(x[i])
-#define CBCE__SIGMOID_X(W, i) l[i] = cbce__sigmoid_x(x[i])
 #define CBCE__LOG_SIGMOID_D(W, i) l[i] = cbce__log_sigmoid_d(x[i])
-#define CBCE__LOG_SIGMOID_X(W, i) l[i] = cbce__log_sigmoid_x(x[i])
 #define CBCE__SOFTPLUS_D(W, i) l[i] = cbce__softplus_d(x[i])
-#define CBCE__SOFTPLUS_X(W, i) l[i] = cbce__softplus_x(x[i])
 
 CBCE__FAMILY_STEP(sigmoid_step_d, CBCE__SIGMOID_D)
-CBCE__FAMILY_STEP(sigmoid_step_x, CBCE__SIGMOID_X)
 CBCE__FAMILY_STEP(log_sigmoid_step_d, CBCE__LOG_SIGMOID_D)
-CBCE__FAMILY_STEP(log_sigmoid_step_x, CBCE__LOG_SIGMOID_X)
 CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
-CBCE__FAMILY_STEP(softplus_step_x, CBCE__SOFTPLUS_X)
 
 /*
  * float32 data: span kernels on the vector layer, in double to about 2^-32.5 relative
@@ -86,11 +85,11 @@ CBCE__HELPER_SPAN(softplus_span_d, softplus32)
 CBCE__S32_FORWARD(cbce__sigmoid_steps, sigmoid_span_d)
 CBCE__S32_FORWARD(cbce__log_sigmoid_steps, log_sigmoid_span_d)
 CBCE__S32_FORWARD(cbce__softplus_steps, softplus_span_d)
-CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, sigmoid_step_x,
+CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, NULL,
             CBCE__S32_SPAN(cbce__sigmoid_steps, sigmoid_span_d), NULL);
-CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, log_sigmoid_step_x,
+CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, NULL,
             CBCE__S32_SPAN(cbce__log_sigmoid_steps, log_sigmoid_span_d), NULL);
-CBCE__STEPS(cbce__softplus_steps, softplus_step_d, softplus_step_x,
+CBCE__STEPS(cbce__softplus_steps, softplus_step_d, NULL,
             CBCE__S32_SPAN(cbce__softplus_steps, softplus_span_d), NULL);
 
 #ifndef CBCE__ISA_VARIANT
@@ -122,6 +121,25 @@ int cbce__helper(int which, int simd, int dtype, size_t n, const void *x, ptrdif
     a.reduction = CBCE_REDUCTION_NONE;
     a.num_threads = 1;
     a.simd = simd;
+    if (dtype == CBCE_F64) {
+        static const double zero = 0.0, one = 1.0;
+        double *o64 = (double *)out;
+        size_t i;
+        int st;
+        a.target = cbce_scalar(which == CBCE__HELPER_LOG_SIGMOID ? &one : &zero, CBCE_F64);
+        if (which == CBCE__HELPER_SIGMOID)
+            return cbce__call(CBCE__FAMILY_bce_logits, CBCE__OP_BWD, dtype, &a, NULL, 0, NULL,
+                              out, out_stride, NULL);
+        st = cbce__call(CBCE__FAMILY_bce_logits, CBCE__OP_FWD, dtype, &a, out, out_stride,
+                        NULL, NULL, 0, NULL);
+        if (st == CBCE_OK && which == CBCE__HELPER_LOG_SIGMOID && out_stride == 1)
+            for (i = 0; i < n; i++) /* vectorised */
+                o64[i] = -o64[i];
+        else if (st == CBCE_OK && which == CBCE__HELPER_LOG_SIGMOID)
+            for (i = 0; i < n; i++)
+                o64[(ptrdiff_t)i * out_stride] = -o64[(ptrdiff_t)i * out_stride];
+        return st;
+    }
     o.loss = out;
     o.loss_stride = out_stride;
     return cbce__run(helper_families[which], &a, dtype, CBCE__LOSS, &o);

@@ -4,11 +4,8 @@
  *   "d" (cbce__logits_d, cbce__sigmoid_d, ...): double arithmetic, used for float32 data.
  *       Each result is within 2^-37 (relative) of the truth, so the single rounding to
  *       float gives <= 0.5 + 2^-13 ulp (see "The "d" path" below).
- *   "x" (cbce__sigmoid_x, ...; float64 BCE with logits is the vector kernel of logits64.h):
- *       double-double arithmetic in portable C99 (no long double; FMA used only for exact
- *       products), used for float64 data.  Each result is formed as a double-double with
- *       relative error <= ~2^-56 and rounded once: <= 0.5 + ~0.1 ulp.
- * Both are branch-free (selects only) and built on math/scalar.h, so the loops that inline
+ *   float64 data: the vector kernel of logits64.h (the helpers too: helpers.c).
+ * They are branch-free (selects only) and built on math/scalar.h, so the loops that inline
  * them vectorise (-O3 -fno-trapping-math) and give the same bits at every SIMD level.
  *
  * The formulas (docs/numerics.md, Maechler 2012 "Accurately computing log(1-exp(-|a|))"):
@@ -38,31 +35,11 @@
  * so every result is within ~2^-37 of its scale: <= 0.5 + 2^-13 ulp after the rounding to
  * float (soft-label gradients: ulps of max(L*sigmoid(x), p*y)).
  *
- * The "x" path in double-double: e = exp(-a) comes as hi + lo times a power-of-two scale
- * sc (sc < 1 only when e < 2^-900, to keep products of e out of the subnormal range; see
- * cbce__exp_neg_dd), t = log1p(e) in the same scale; p*y, L, c*a, L*t, s = e/(1+e),
- * s/(1+e) by exact products / one-correction divisions; each output is big + small*sc
- * (big: the terms without e, small: those with e) rounded once by cbce__round_f2s.
- * Why each part is needed: libm exp/log1p in double plus the formula's roundings give
- * 1.5 ulp (docs/numerics.md); with p = 3, p*y is inexact; a subnormal e times L rounds twice.
- * Error budget (relative, before the final rounding): exp 2^-57, log1p 2^-57 (measured
- * against mpmath: 2^-57.3 and 2^-57.1), divisions and products a few 2^-106 each.  The
- * loss is a sum of two terms >= 0, so their relative errors carry over: <= ~2^-56, i.e.
- * <= 0.5 + 0.07 ulp.  Hard-label gradients do not cancel: for y = 0 they are 1 - s (x >= 0)
- * or s (x < 0); for y = 1, -p*s or p*(s - 1), with s = sigmoid(-|x|) <= 1/2, so the result
- * is >= half the larger term.  Soft-label gradients cancel near the root; their error is
- * <= ~2^-56 of max(L*sigmoid, p*y), the scale the contract measures them in.  The hessian is
- * one product of quotients: <= 0.5 + 0.02 ulp.  Measured (tests/c/test_reference.c, every
- * row of the reference CSVs): float64 <= 0.5 ulp for loss and gradient, 0.5125 for the
- * hessian; float32 <= 0.5 everywhere (and <= 0.50005 on 4*10^6 random elements against
- * long double).
- * Limits (documented, not in the reference): pos_weight and |x| * pos_weight below 2^995
- * (Dekker's split); weights w, m multiply the rounded result (a second rounding unless 1);
- * with label smoothing, y and q are rounded doubles (relative 2^-53 each).
+ * float64 data: logits64.h has the kernel, its error budget and its measurements.
  *
  * Also here, for the other loss families, scalar primitives of the same accuracy:
- *   cbce__sigmoid_{d,x}, cbce__log_sigmoid_{d,x}, cbce__softplus_{d,x}   (<= 1 ulp; tested
- *   by tests/c/test_reference.c on the reference columns), and in math/scalar.h
+ *   cbce__sigmoid_d, cbce__log_sigmoid_d, cbce__softplus_d (float32 results, <= 1 ulp;
+ *   tested by tests/c/test_reference.c on the reference columns), and in math/scalar.h
  *   cbce__exp_neg_dd / _d (exp(-a), a >= 0; for focal loss exp(gamma * log(1 - p_t))),
  *   cbce__exp_neg_f32_nd and cbce__log1p_f32_u (only for float32 results: 2^-38),
  *   cbce__log1p_dd (log1p on [-0.646, 1]: log1p(-p) for p <= 0.5), cbce__log_dd / _d (log
@@ -145,44 +122,7 @@ CBCE__INLINE double cbce__softplus_d(double x)
     return (x > 0 ? x : 0.0) + cbce__log1p_f32_u(N / (D + N));
 }
 
-/* ---- float64 data: double-double arithmetic ------------------------------------------------ */
-
-/* The float64 BCE-with-logits element is the vector kernel of logits64.h. */
-
-CBCE__INLINE double cbce__sigmoid_x(double x)
-{
-    const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0};
-    double sc, isc;
-    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, &sc, &isc);
-    cbce__f2 d = cbce__two_sum(1.0, e.hi * sc), s;
-    d = cbce__fast_two_sum(d.hi, d.lo + e.lo * sc);
-    s = cbce__div_f2(e, d, 1.0 / d.hi);
-    return cbce__round_f2s(cbce__sel_f2(x >= 0, one, zero), cbce__sel_f2(x >= 0, cbce__neg_f2(s), s),
-                           sc, isc);
-}
-
-/* log1p(exp(-|x|)) in the scale *sc (1/sc in *isc): softplus(x) = max(x, 0) + it,
- * log_sigmoid(x) = min(x, 0) - it. */
-CBCE__INLINE cbce__f2 cbce__log1p_exp_neg_x(double x, double *sc, double *isc)
-{
-    cbce__f2 e = cbce__exp_neg_sdd(x < 0 ? -x : x, sc, isc);
-    return cbce__log1p_pos_dd(e, *sc, x < 0 ? -x : x);
-}
-
-CBCE__INLINE double cbce__log_sigmoid_x(double x)
-{
-    const cbce__f2 zero = {0.0, 0.0}, xd = {x, 0.0};
-    double sc, isc;
-    cbce__f2 t = cbce__log1p_exp_neg_x(x, &sc, &isc);
-    return cbce__round_f2s(cbce__sel_f2(x < 0, xd, zero), cbce__neg_f2(t), sc, isc);
-}
-
-CBCE__INLINE double cbce__softplus_x(double x)
-{
-    const cbce__f2 zero = {0.0, 0.0}, xd = {x, 0.0};
-    double sc, isc;
-    cbce__f2 t = cbce__log1p_exp_neg_x(x, &sc, &isc);
-    return cbce__round_f2s(cbce__sel_f2(x > 0, xd, zero), t, sc, isc);
-}
+/* float64 data: BCE with logits, and through it the helpers, is the vector kernel of
+ * logits64.h (helpers.c). */
 
 #endif

@@ -27,9 +27,7 @@
  *
  * Error bounds (relative, |.| <= ; u = 2^-53) -- see each function:
  *   cbce__exp_neg_dd:  2^-57.5   cbce__log1p_dd: 2^-57   (both: a few u^2 from the
- *   double-double parts plus the double-evaluated tails, dominated by the tails; the same
- *   for the variants with shorter dependency chains used by the BCE-with-logits elements,
- *   cbce__exp_neg_sdd and cbce__log1p_pos_dd)
+ *   double-double parts plus the double-evaluated tails, dominated by the tails)
  *   cbce__exp_neg_d:   ~4u       cbce__log1p_d:  ~5u
  * so a float64 result built from them and rounded once is within 0.5 + ~0.1 ulp, a float32
  * result within 0.5 + 2^-27 ulp.  Measured by tests/c/test_reference.c.
@@ -248,19 +246,6 @@ CBCE__INLINE cbce__f2 cbce__div_f2(cbce__f2 n, cbce__f2 d, double inv)
     return cbce__fast_two_sum(q1, r * inv);
 }
 
-/* cbce__div_f2 without the final fast_two_sum: q1 + c with |c| <= ~4u |q1|, not
- * renormalised (the same value), for callers that only add the pair into sums, multiply or
- * divide it (cbce__round_f2s, cbce__mul_f2, cbce__div_f2 accept such a pair) */
-CBCE__INLINE cbce__f2 cbce__div_f2_nr(cbce__f2 n, cbce__f2 d, double inv)
-{
-    cbce__f2 q;
-    cbce__f2 p;
-    q.hi = n.hi * inv;
-    p = cbce__two_prod(q.hi, d.hi);
-    q.lo = (((n.hi - p.hi) - p.lo) + (n.lo - q.hi * d.lo)) * inv;
-    return q;
-}
-
 /*
  * The one final rounding of big + small * sc, for double-doubles big and small and a power
  * of two sc: sc is 1, or < 2^-80 when small carries a factor exp(-a) that would be
@@ -357,7 +342,7 @@ CBCE__INLINE double cbce__round_f2s(cbce__f2 big, cbce__f2 small, double sc, dou
  * exp(z) >= 0.707: <= 2^-57 in all.  2^-(n - m) and sc = 2^-m (m = max(n - 900, 0)) are
  * built from bits; multiplying by them is exact.
  */
-CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, int shallow)
+CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
 {
     double ac = a > 1100.0 ? 1100.0 : a;
     double n = (ac * CBCE__INV_LN2 + CBCE__SHIFT) - CBCE__SHIFT;
@@ -365,19 +350,9 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, i
     cbce__f2 z = cbce__two_sum(-r1, n * CBCE__LN2_C2); /* z = -r = n*ln2 - a */
     double zh, zl, R, m, s1, z2, z4;
     cbce__f2 one_z, zz, e;
-    /* `shallow` (a constant where inlined): a shorter dependency chain with the same error
-     * bound.  zh = z.hi from the two_sum, zl = z.lo + n*C3 not renormalised (zh + zl is
-     * still z; |zl| <= 2^-55 + 2^-76, so zl's dropped second-order terms stay <= 2^-59), and
-     * below the R-term is added last to the low parts (now the larger of them, so the sum
-     * is rounded no worse than before). */
-    if (shallow) {
-        zh = z.hi;
-        zl = z.lo + n * CBCE__LN2_C3;
-    } else {
-        z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
-        zh = z.hi;
-        zl = z.lo;
-    }
+    z = cbce__fast_two_sum(z.hi, z.lo + n * CBCE__LN2_C3);
+    zh = z.hi;
+    zl = z.lo;
     /* R(zh) = g(zh) by the degree-9 fit EX, Estrin's scheme (depth 4) */
     z2 = zh * zh;
     z4 = z2 * z2;
@@ -387,12 +362,8 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, i
     one_z = cbce__two_sum(1.0, zh);
     zz = cbce__two_prod(zh, zh);
     e = cbce__two_sum(one_z.hi, 0.5 * zz.hi);
-    if (shallow)
-        e = cbce__fast_two_sum(e.hi, (e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh)))) +
-                                         (zh * zz.hi) * R);
-    else
-        e = cbce__fast_two_sum(
-            e.hi, e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh + (zh * zz.hi) * R))));
+    e = cbce__fast_two_sum(
+        e.hi, e.lo + (one_z.lo + (0.5 * zz.lo + (zl + zl * zh + (zh * zz.hi) * R))));
     m = n > 900.0 ? n - 900.0 : 0.0;
     s1 = cbce__pow2_biased(1023.0 - (n - m));
     *sc = cbce__pow2_biased(1023.0 - m);
@@ -400,18 +371,6 @@ CBCE__INLINE cbce__f2 cbce__exp_neg_dd_impl(double a, double *sc, double *isc, i
     e.hi *= s1;
     e.lo *= s1;
     return e;
-}
-
-CBCE__INLINE cbce__f2 cbce__exp_neg_dd(double a, double *sc, double *isc)
-{
-    return cbce__exp_neg_dd_impl(a, sc, isc, 0);
-}
-
-/* The same with a shorter dependency chain (see `shallow` above), for the logits elements
- * (their loops are partly latency-bound on AVX-512); not bitwise equal to cbce__exp_neg_dd. */
-CBCE__INLINE cbce__f2 cbce__exp_neg_sdd(double a, double *sc, double *isc)
-{
-    return cbce__exp_neg_dd_impl(a, sc, isc, 1);
 }
 
 /*
@@ -495,45 +454,6 @@ CBCE__INLINE cbce__f2 cbce__log1p_dd(cbce__f2 e, double sc)
     t = cbce__fast_two_sum(t.hi, t.lo + (k * CBCE__LN2_LO + (2.0 * u.lo + 2.0 * u.hi * (w * P))));
     /* |e| < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
     return cbce__sel_f2(e.hi > -0x1p-500 && e.hi < 0x1p-500, e, t);
-}
-
-/*
- * cbce__log1p_dd for e*sc in [0, 1] (or NaN), e = exp(-a) from cbce__exp_neg_(s)dd as in the
- * logits elements, given also a = -log(e*sc): the same method without the k = -1 case
- * (mul = 1), the k*ln2 products as selects, k chosen from a, and a shorter dependency chain
- * after the division (not the same bits):
- *  - the reciprocal of den.hi before its last normalisation (cbce__div_f2 allows it);
- *  - u = q1 + c as cbce__div_f2 forms it (q1 = num.hi*inv within ~4u, c the one
- *    correction, |c| <= ~4u |q1|, the pair within ~16 u^2 of u), but not renormalised;
- *  - the tail 2u w P(w) = T(u) taken at q1, T1 = 2 q1 wq P(wq) (wq = q1^2, in true
- *    scale), plus c T'(q1) ~ c * 6 wq P(wq) (T' = 6wP + 4w^2 P': the dropped part is
- *    <= 0.013 of c T', and c^2 terms are ~u^2 of T): with 2c, the correction enters last
- *    as c * (2 + 6 wq P), whose roundings are ~u |c| <= ~4u^2 of 2u.
- * T1 carries the ~5u relative error of the old tail, so the bound is unchanged (<= 2^-57).
- */
-CBCE__INLINE cbce__f2 cbce__log1p_pos_dd(cbce__f2 e, double sc, double a)
-{
-    /* k = 1 for e > sqrt2 - 1, decided from a = -log(e*sc) (ready before e): a < asinh(1)
-     * = -log(sqrt2 - 1).  Near the boundary either k works (|u| <= 0.1716 + 2^-50, inside
-     * the fit's margin); NaN a gives k = 0 as a NaN e did. */
-    int kp = a < 0x1.c34366179d427p-1;
-    cbce__f2 num = cbce__two_sum(e.hi, kp ? -1.0 : 0.0);
-    cbce__f2 den = cbce__two_sum(e.hi * sc, kp ? 3.0 : 2.0);
-    cbce__f2 u, t;
-    double inv = 1.0 / den.hi, q1, c, wq, wP;
-    num.lo += e.lo;
-    den = cbce__fast_two_sum(den.hi, den.lo + e.lo * sc);
-    u = cbce__div_f2_nr(num, den, inv); /* q1 + c, not renormalised */
-    q1 = u.hi;
-    c = u.lo;
-    wq = q1 * sc;
-    wq = wq * wq;
-    wP = wq * cbce__lx_poly(wq);
-    t = cbce__two_sum(kp ? CBCE__LN2_HI : 0.0, 2.0 * q1);
-    t = cbce__fast_two_sum(t.hi, (t.lo + ((kp ? CBCE__LN2_LO : 0.0) + 2.0 * q1 * wP)) +
-                                     c * (2.0 + 6.0 * wP));
-    /* e < 2^-500: log1p(e) = e to 2^-501 (and u = e/2 could underflow for subnormal e) */
-    return cbce__sel_f2(e.hi < 0x1p-500, e, t);
 }
 
 /*

@@ -543,6 +543,13 @@ static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, v
     size_t sz = dtype_size(op->dtype), k;
     if (!copy && op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period)
         return (const char *)op->data + (i0 % op->period) * sz;
+    if (op->period == 1 && sz == 8) { /* a scalar: one value */
+        uint64_t v, *dst = (uint64_t *)buf;
+        memcpy(&v, op->data, 8);
+        for (k = 0; k < c; k++)
+            dst[k] = v;
+        return buf;
+    }
 #define CBCE__GATHER(CT)                                                                 \
     {                                                                                    \
         const CT *base = (const CT *)op->data;                                           \
