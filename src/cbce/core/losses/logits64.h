@@ -18,9 +18,9 @@
  *    (m*C1, m*C2 exact: r within 2^-60 of the truth), expm1(r) = r EP(r) (2^-65),
  *    E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16) as hi + lo from a 16-entry table: E
  *    within 2^-58.5 (the rounding of T[j]*expm1(r) and of Eh + El);
- *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter), z = LOGC[b] (1 + e) - 1
- *    formed exactly (two_prod and Sterbenz), log1p(z) = z + z^2 LQ(z) (2^-61 relative to z,
- *    |z| <= 0.0323), one Fast2Sum: t within 2^-57.5;
+ *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter),
+ *    z = LOGC[b] (1 + e) - 1 formed exactly (two_prod and Sterbenz), log1p(z) =
+ *    z + z^2 LQ(z) (2^-61 relative to z, |z| <= 0.0323), one Fast2Sum: t within 2^-57.5;
  *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step: 2^-100
  *    beyond the operands' own errors;
  *  - the final combination by exact products (two_prod) and two_sum; the loss is a sum of
@@ -358,8 +358,10 @@ CBCE__VI void cbce__x64_log1p(int K, const cbce__x64tab *T, const vd_t *eh, cons
     CBCE__X64_FOR Q[j] = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh[j], vd_set1(CBCE__X64_LQ[7]));
     for (i = 6; i >= 0; i--)
         CBCE__X64_FOR Q[j] = vd_mla(Q[j], zh[j], vd_set1(CBCE__X64_LQ[i]));
-    CBCE__X64_FOR zl[j] = vd_mla(vd_mul(zh[j], zh[j]), Q[j],
-                                 vd_nmla(zl[j], zh[j], vd_add(zl[j], vd_tab16_get(T->ll, b[j]))));
+    CBCE__X64_FOR {
+        vd_t ll = vd_tab16_get(T->ll, b[j]);
+        zl[j] = vd_mla(vd_mul(zh[j], zh[j]), Q[j], vd_nmla(zl[j], zh[j], vd_add(zl[j], ll)));
+    }
     CBCE__X64_FOR {
         th[j] = vd_fast_two_sum(vd_tab16_get(T->lh, b[j]), zh[j], &tl[j]);
         tl[j] = vd_add(tl[j], zl[j]);
