@@ -923,6 +923,25 @@ def test_broadcast_weights_same_as_full(name, float_dtype, rng):
                 break
 
 
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_one_value_target_same_as_full(name, float_dtype, rng):
+    """A target broadcast from one value (a span buffer filled with it, or gathered) gives
+    the bits of the materialised array, hard and soft, with rare lanes among the logits."""
+    dt = float_dtype
+    x, _ = _data(rng, (257, 9), dt)
+    x[::17, 3] = np.array([700.0, -750.0, 0.0, np.inf, -np.inf, 1e-300] * 3, dt)[:16]
+    for tval in (0.0, 1.0, 0.3):
+        for tdt in (dt, np.dtype(np.uint8)) if tval != 0.3 else (dt,):
+            t1 = np.broadcast_to(np.array(tval, tdt), x.shape)
+            for red in REDUCTIONS:
+                got = _call(name, x, t1, reduction=red)
+                want = _call(name, x, np.ascontiguousarray(t1), reduction=red)
+                _assert_same(got, want, f"{name} {dt.name} target {tval} ({tdt.name}) "
+                             f"broadcast vs materialised, {red}")
+                if name == "grad_hess":
+                    break
+
+
 @pytest.mark.parametrize("tdtype", [np.uint8, np.int8, np.int32, np.float32])
 def test_integer_targets_read_as_they_are(tdtype, rng):
     """Integer targets are values, not classes: 2 or -1 is used as such (no clipping)."""
