@@ -1,7 +1,8 @@
 /*
  * probs.c -- binary cross-entropy on probabilities (PyTorch's binary_cross_entropy):
- * the compute step (one body, two precisions, see probs_elem.h) and the domain check
- * (the entry points are families.c's).
+ * the compute steps (float32: a span kernel; float64: a chunk step on the vector layer with
+ * probs_elem.h's scalar element for its rare lanes) and the domain check (the entry points
+ * are families.c's).
  *
  * The domain check (input and raw target in [0, 1], NaN rejected) is a separate read-only
  * pass made before the driver runs, so that a rejected call writes nothing: the outputs
@@ -23,7 +24,7 @@
                   &g[i], &h[i])
 
 CBCE__FAMILY_STEP(probs_step_d, CBCE__PROBS_CALL_D)
-CBCE__FAMILY_STEP(probs_step_x, CBCE__PROBS_CALL_X)
+CBCE__FAMILY_STEP(probs_step_x_careful, CBCE__PROBS_CALL_X)
 
 /*
  * float32 data: the span kernel on the vector layer (frame: span32.h), in double to about
@@ -83,6 +84,157 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
 {
     cbce__span_consts k = *k0;
     probs32_run(want, reduced, 0, S, &k);
+}
+
+/*
+ * float64 data: a chunk step on the vector layer, on logits64.h's log1p (a table, no
+ * division: 2^-57.5 relative) and quotient (a reciprocal good to 2^-50 and one residual
+ * step).  With s = min(x, 1 - x) (exact: x itself, or 1 - x for x >= 1/2 by Sterbenz) and
+ * g = max(x, 1 - x) = gh + gl (two_sum), s + g = 1:
+ *   log g = -log1p(s/g), s/g in [0, 1];
+ *   log s = k ln2 + log1p(f), s = 2^k (1 + f), f in [0, 1) exact; s <= 1/2, so k <= -1 and
+ *           |k ln2| >= log1p(f) (equal only at f = 0): the sum does not cancel;
+ * both within 2^-57 relative, clamped at -100 as pairs (s < 2^-145 gives -100 at once).
+ * log x and log(1 - x) are these two, by x < 1/2.  The loss -w (y log x + q log(1 - x)) is
+ * a sum of two terms <= 0 (exact products, two_sum), rounded once: <= 0.5 + 0.02 ulp.
+ * The gradient (x - y)/den and hessian ((x - y)^2 + y q)/den^2, den = max(x (1 - x), EPS),
+ * as pairs (x - y by two_sum, the products exact), the quotients by one residual step,
+ * times m + ml by exact products, rounded once.  The lanes whose result is 0, subnormal,
+ * beyond DBL_MAX or NaN, or whose x - y is below 2^-900 (below 2^-450 with y q below 2^-900
+ * for the hessian: probs_elem.h rescales those), are computed again, per output, by the
+ * scalar element cbce__probs_x; so is every element of a call with a subnormal
+ * label_smoothing, and the last c % VW.
+ */
+#include "losses/logits64.h"
+
+/* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above */
+CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t *lsh,
+                           vd_t *lsl, vd_t *lgh, vd_t *lgl)
+{
+    const vd_t one = vd_set1(1.0), clamp = vd_set1(-100.0);
+    vm_t tiny = vd_lt(s, vd_set1(0x1p-145));
+    vd_t sv = vd_select(tiny, vd_set1(0.25), s), k = vd_getexp(sv), e[2], el[2], th[2], tl[2];
+    vd_t kl, kh = vd_two_prod(k, vd_set1(CBCE__LN2_HI), &kl), lo;
+    e[0] = cbce__x64_quot(s, vd_zero(), gh, gl, vd_rcp50(gh), &el[0]);
+    e[1] = vd_sub(vd_getmant(sv), one);
+    el[1] = vd_zero();
+    cbce__x64_log1p(2, T, e, el, th, tl);
+    *lgh = th[0];
+    *lgl = tl[0];
+    *lsh = vd_fast_two_sum(kh, th[1], &lo);
+    *lsl = vd_add(vd_add(lo, tl[1]), vd_mla(k, vd_set1(CBCE__LN2_LO), kl));
+    tiny = vm_or(tiny, vm_or(vd_lt(*lsh, clamp), vm_and(vd_eq(*lsh, clamp),
+                                                        vd_lt(*lsl, vd_zero()))));
+    *lsh = vd_select(tiny, clamp, *lsh);
+    *lsl = vd_select(tiny, vd_zero(), *lsl);
+}
+
+/* *bad |= lanes where r is not a normal double (0, subnormal, inf, NaN) */
+CBCE__VI void probs64_flag(vd_t r, vm_t *bad)
+{
+    vd_t a = vd_abs(r);
+    *bad = vm_or(*bad, vm_not(vm_and(vd_ge(a, vd_set1(0x1p-1021)), vd_le(a, vd_set1(DBL_MAX)))));
+}
+
+/* RN((mh + ml)(qh + ql)) by exact products */
+CBCE__VI vd_t probs64_scale(vd_t mh, vd_t ml, vd_t qh, vd_t ql)
+{
+    vd_t pl, ph = vd_two_prod(mh, qh, &pl);
+    return vd_add(ph, vd_mla(mh, ql, vd_mla(ml, qh, pl)));
+}
+
+/* One vector of elements from i of the chunk, written to l, g, h; returns the lanes the
+ * scalar element must redo for the loss (*badl) and for the derivatives (*badg). */
+CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, const double *t0,
+                          const double *w0, const double *m0, const double *ml0,
+                          const cbce__consts *k, double *l, double *g, double *h, vm_t *badl,
+                          vm_t *badg)
+{
+    const vd_t one = vd_set1(1.0), x = vd_load(x0), tr = vd_load(t0);
+    const vd_t keep = vd_set1(k->keep), half = vd_set1(k->half);
+    vd_t y = vd_add(vd_mul(tr, keep), half), q = vd_add(vd_mul(vd_sub(one, tr), keep), half);
+    vd_t hl, hh = vd_two_sum(one, vd_neg(x), &hl); /* 1 - x */
+    vm_t small = vd_lt(x, vd_set1(0.5));
+    *badl = *badg = vm_first(0);
+    if (want & CBCE__LOSS) {
+        vd_t lsh, lsl, lgh, lgl, lxh, lxl, l1h, l1l, p1l, p2l, sl, sh;
+        probs64_logs(T, vd_select(small, x, hh), vd_select(small, hh, x),
+                     vd_select(small, hl, vd_zero()), &lsh, &lsl, &lgh, &lgl);
+        /* -log x and -log(1 - x), >= 0; the loss w (y (-log x) + q (-log(1 - x))) */
+        lxh = vd_select(small, vd_neg(lsh), lgh);
+        lxl = vd_select(small, vd_neg(lsl), lgl);
+        l1h = vd_select(small, lgh, vd_neg(lsh));
+        l1l = vd_select(small, lgl, vd_neg(lsl));
+        lxh = vd_two_prod(y, lxh, &p1l);
+        l1h = vd_two_prod(q, l1h, &p2l);
+        sh = vd_two_sum(lxh, l1h, &sl);
+        sl = vd_add(sl, vd_add(vd_mla(y, lxl, p1l), vd_mla(q, l1l, p2l)));
+        sh = probs64_scale(vd_load(w0), vd_zero(), sh, sl);
+        probs64_flag(sh, badl);
+        vd_store(l, sh);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        const vd_t eps = vd_set1((double)1e-12f), mh = vd_load(m0), ml = vd_load(ml0);
+        vd_t rl, rh = vd_two_sum(x, vd_neg(y), &rl), dl, dh = vd_two_prod(x, hh, &dl), ql, qv;
+        vm_t clamp;
+        dl = vd_mla(x, hl, dl);
+        clamp = vd_lt(dh, eps);
+        dh = vd_select(clamp, eps, dh);
+        dl = vd_select(clamp, vd_zero(), dl);
+        if (want & CBCE__GRAD) {
+            qv = cbce__x64_quot(rh, rl, dh, dl, vd_rcp50(dh), &ql);
+            qv = probs64_scale(mh, ml, qv, ql);
+            probs64_flag(qv, badg);
+            *badg = vm_or(*badg, vd_lt(vd_abs(rh), vd_set1(0x1p-900)));
+            vd_store(g, qv);
+        }
+        if (want & CBCE__HESS) {
+            vd_t nl, nh = vd_two_prod(rh, rh, &nl), yl, yh = vd_two_prod(y, q, &yl), el;
+            vd_t sh, sl, d2l, d2h = vd_two_prod(dh, dh, &d2l);
+            nl = vd_mla(vd_add(rh, rh), rl, nl);
+            sh = vd_two_sum(nh, yh, &sl);
+            sl = vd_add(sl, vd_add(nl, yl));
+            d2l = vd_mla(vd_add(dh, dh), dl, d2l);
+            qv = cbce__x64_quot(sh, sl, d2h, d2l, vd_rcp50(d2h), &el);
+            qv = probs64_scale(mh, ml, qv, el);
+            probs64_flag(qv, badg);
+            *badg = vm_or(*badg, vm_and(vd_lt(vd_abs(rh), vd_set1(0x1p-450)),
+                                        vd_lt(yh, vd_set1(0x1p-900))));
+            vd_store(h, qv);
+        }
+    }
+}
+
+static void probs_step_x(CBCE__STEP_PARAMS(, k))
+{
+    cbce__x64tab T;
+    size_t i = 0, j;
+    double fl[CBCE__VW], fg[CBCE__VW];
+    cbce__x64_tables(&T);
+    if (!(k->eps > 0 && k->eps < 0x1p-1022)) { /* a subnormal smoothing: every element careful */
+        for (; i + CBCE__VW <= c; i += CBCE__VW) {
+            vm_t badl, badg;
+            probs64_vec(want, &T, x + i, t + i, w + i, m + i, ml + i, k, l + i, g + i, h + i,
+                        &badl, &badg);
+            if (!vm_any(vm_or(badl, badg)))
+                continue;
+            vd_store(fl, vd_select(badl, vd_set1(1.0), vd_zero()));
+            vd_store(fg, vd_select(badg, vd_set1(1.0), vd_zero()));
+            for (j = 0; j < CBCE__VW; j++) {
+                if (fl[j] != 0)
+                    probs_step_x_careful(want & CBCE__LOSS, 1, x + i + j, t + i + j, p, w + i + j,
+                                         m + i + j, ml + i + j, k, l + i + j, g + i + j,
+                                         h + i + j);
+                if (fg[j] != 0)
+                    probs_step_x_careful(want & (CBCE__GRAD | CBCE__HESS), 1, x + i + j,
+                                         t + i + j, p, w + i + j, m + i + j, ml + i + j, k,
+                                         l + i + j, g + i + j, h + i + j);
+            }
+        }
+    }
+    if (i < c)
+        probs_step_x_careful(want, c - i, x + i, t + i, p, w + i, m + i, ml + i, k, l + i,
+                             g + i, h + i);
 }
 
 CBCE__S32_FORWARD(cbce__probs_steps, probs32_span)

@@ -2,7 +2,8 @@
  * probs_elem.h -- per-element arithmetic of BCE on probabilities, in two precisions (as
  * logits_elem.h does for BCE with logits):
  *   "D" path: R = double (float32 data), rounded once to float: <= 0.5 ulp + 2^-29;
- *   "X" path: float64 data, in double-double on math/scalar.h's primitives.
+ *   "X" path: float64 data, in double-double on math/scalar.h's primitives: the careful
+ *       element of probs.c's vector step (its rare lanes, a subnormal label_smoothing).
  * The "D" path is a macro body; the "X" path is its own function (double-double arithmetic
  * cannot share a body with double), with the same formulas.
  */
