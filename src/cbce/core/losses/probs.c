@@ -205,7 +205,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
     }
 }
 
-static void probs_step_x(CBCE__STEP_PARAMS(, k))
+CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
 {
     cbce__x64tab T;
     size_t i = 0, j;
