@@ -133,7 +133,8 @@ CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t
 CBCE__VI void probs64_flag(vd_t r, vm_t *bad)
 {
     vd_t a = vd_abs(r);
-    *bad = vm_or(*bad, vm_not(vm_and(vd_ge(a, vd_set1(0x1p-1021)), vd_le(a, vd_set1(DBL_MAX)))));
+    *bad = vm_or(*bad,
+                 vm_not(vm_and(vd_ge(a, vd_set1(0x1p-1021)), vd_le(a, vd_set1(DBL_MAX)))));
 }
 
 /* RN((mh + ml)(qh + ql)) by exact products */
@@ -211,7 +212,8 @@ CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
     size_t i = 0, j;
     double fl[CBCE__VW], fg[CBCE__VW];
     cbce__x64_tables(&T);
-    if (!(k->eps > 0 && k->eps < 0x1p-1022)) { /* a subnormal smoothing: every element careful */
+    /* a subnormal label_smoothing: every element careful */
+    if (!(k->eps > 0 && k->eps < 0x1p-1022)) {
         for (; i + CBCE__VW <= c; i += CBCE__VW) {
             vm_t badl, badg;
             probs64_vec(want, &T, x + i, t + i, w + i, m + i, ml + i, k, l + i, g + i, h + i,
@@ -222,9 +224,9 @@ CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
             vd_store(fg, vd_select(badg, vd_set1(1.0), vd_zero()));
             for (j = 0; j < CBCE__VW; j++) {
                 if (fl[j] != 0)
-                    probs_step_x_careful(want & CBCE__LOSS, 1, x + i + j, t + i + j, p, w + i + j,
-                                         m + i + j, ml + i + j, k, l + i + j, g + i + j,
-                                         h + i + j);
+                    probs_step_x_careful(want & CBCE__LOSS, 1, x + i + j, t + i + j, p,
+                                         w + i + j, m + i + j, ml + i + j, k, l + i + j,
+                                         g + i + j, h + i + j);
                 if (fg[j] != 0)
                     probs_step_x_careful(want & (CBCE__GRAD | CBCE__HESS), 1, x + i + j,
                                          t + i + j, p, w + i + j, m + i + j, ml + i + j, k,
