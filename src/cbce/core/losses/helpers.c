@@ -1,6 +1,7 @@
 /*
- * helpers.c -- the elementwise helpers sigmoid, log_sigmoid and softplus: compute steps
- * (one body, two precisions, see logits_elem.h) and the public entry points.
+ * helpers.c -- the elementwise helpers sigmoid, log_sigmoid and softplus: their float32
+ * compute steps (logits_elem.h's "d" elements, and span kernels) and the public entry
+ * points.
  *
  * They run through the one driver like the losses (strided loads and stores, rounding
  * once, the SIMD level).  float32 data: three families whose step writes f(x) as the
@@ -85,6 +86,7 @@ CBCE__HELPER_SPAN(softplus_span_d, softplus32)
 CBCE__S32_FORWARD(cbce__sigmoid_steps, sigmoid_span_d)
 CBCE__S32_FORWARD(cbce__log_sigmoid_steps, log_sigmoid_span_d)
 CBCE__S32_FORWARD(cbce__softplus_steps, softplus_span_d)
+/* no float64 steps: cbce__helper sends float64 data to the BCE-with-logits family */
 CBCE__STEPS(cbce__sigmoid_steps, sigmoid_step_d, NULL,
             CBCE__S32_SPAN(cbce__sigmoid_steps, sigmoid_span_d), NULL);
 CBCE__STEPS(cbce__log_sigmoid_steps, log_sigmoid_step_d, NULL,
