@@ -482,7 +482,8 @@ def test_float64_many_points_against_long_double(rng):
     near 0 and near 1 down to the subnormals, and the float64 vector step's branch points
     (x = 1/2, powers of two, the log clamp at exp(-100), s = 2^-145), hard and soft targets,
     weights over ten decades and label smoothing.  The loss within 0.6 ulp (measured 0.52),
-    the derivatives within 1 ulp (0.75 at subnormal results)."""
+    the derivatives within 1 ulp (0.75 at subnormal results); a subnormal result or x within
+    1 ulp (0.78 measured without FMA)."""
     n = 30000
     x = np.concatenate([rng.random(n), 10.0 ** rng.uniform(-320, 0, n),
                         1 - 10.0 ** rng.uniform(-16, 0, n),
@@ -520,7 +521,12 @@ def test_float64_many_points_against_long_double(rng):
             grad, hess = cbce.binary_cross_entropy_grad_hess(x, t, label_smoothing=ls)
             for name, got, bound in (("loss", loss, 0.6), ("grad", grad, 1.0),
                                      ("hess", hess, 1.0)):
-                e = err_ulp(got, refs[name])
+                # 1 ulp (the contract) for a subnormal result, which may take one more
+                # rounding on its grid (docs/numerics.md), or a subnormal x (a product with
+                # it is inexact without FMA); the tighter bound elsewhere
+                sub = (np.abs(got) < 2.0**-1022) | (x < 2.0**-1022)
+                e = err_ulp(got, refs[name]) - np.where(sub, 1 - bound, 0)
                 i = int(np.argmax(e))
                 assert e[i] <= bound, (f"{kind} targets, label_smoothing {ls}: {name} "
-                                       f"{e[i]:.3g} ulp at x={x[i]!r} t={t[i]!r}")
+                                       f"{e[i] + (1 - bound) * sub[i]:.3g} ulp (bound "
+                                       f"{1 if sub[i] else bound}) at x={x[i]!r} t={t[i]!r}")

@@ -78,11 +78,20 @@ CBCE__INLINE cbce__f2 cbce__probs_clamp(cbce__f2 v)
 
 /* (w + wl) * (s.hi + s.lo) rounded once (wl: the low part of a multiplier, or 0); where
  * that is not finite (an infinite or huge w makes two_prod's low part inf - inf = NaN)
- * the plain product, which is then the right inf. */
+ * the plain product, which is then the right inf.  A subnormal result is formed again
+ * with s scaled by 2^600 (exact: |s| < 2^400 here), where the products are exact (a
+ * subnormal operand or product loses two_prod's low part: 1.46 ulp was measured without
+ * FMA), and rounded once onto the subnormal grid by cbce__round_f2s. */
 CBCE__INLINE double cbce__probs_scale(double w, double wl, cbce__f2 s)
 {
     cbce__f2 ww = {w, wl}, v = cbce__mul_f2(ww, s);
     double r = v.hi + v.lo;
+    if (r != 0 && r > -0x1p-1021 && r < 0x1p-1021) {
+        const cbce__f2 zero = {0.0, 0.0};
+        cbce__f2 su = {s.hi * 0x1p600, s.lo * 0x1p600};
+        double ru = cbce__round_f2s(zero, cbce__mul_f2(ww, su), 0x1p-600, 0x1p600);
+        return ru == ru ? ru : r;
+    }
     return r == r ? r : w * (s.hi + s.lo);
 }
 
