@@ -124,7 +124,8 @@ typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,
                               const cbce__span_consts *k);
 
 /* A family's compute steps at one level: for float32 data (d) and float64 data (x), and
- * the span kernels where the family has them (NULL: the driver's chunk buffers). */
+ * the span kernels where the family has them (NULL: the driver's chunk buffers).  With a
+ * d_span, the driver calls d only for the loss (step.h's CBCE__FAMILY_LOSS_STEP). */
 typedef struct cbce__steps {
     cbce__step_fn d;
     cbce__step_fn x;

@@ -25,9 +25,9 @@
 #define CBCE__LOG_SIGMOID_D(W, i) l[i] = cbce__log_sigmoid_d(x[i])
 #define CBCE__SOFTPLUS_D(W, i) l[i] = cbce__softplus_d(x[i])
 
-CBCE__FAMILY_STEP(sigmoid_step_d, CBCE__SIGMOID_D)
-CBCE__FAMILY_STEP(log_sigmoid_step_d, CBCE__LOG_SIGMOID_D)
-CBCE__FAMILY_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
+CBCE__FAMILY_LOSS_STEP(sigmoid_step_d, CBCE__SIGMOID_D)
+CBCE__FAMILY_LOSS_STEP(log_sigmoid_step_d, CBCE__LOG_SIGMOID_D)
+CBCE__FAMILY_LOSS_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
 
 /*
  * float32 data: span kernels on the vector layer, in double to about 2^-32.5 relative

@@ -95,7 +95,7 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
                        k->half, k->par[CBCE__PARAM_epsilon], k->alpha, k->has_alpha,       \
                        k->gamma, &l[i], &g[i], &h[i])
 
-CBCE__FAMILY_STEP_BLOCKED(poly1_step_d, CBCE__POLY1_D)
+CBCE__FAMILY_LOSS_STEP(poly1_step_d, CBCE__POLY1_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)

@@ -23,7 +23,7 @@
     cbce__probs_x(W, x[i], t[i], w[i], m[i], ml[i], k->keep, k->half, k->eps, &l[i],    \
                   &g[i], &h[i])
 
-CBCE__FAMILY_STEP(probs_step_d, CBCE__PROBS_CALL_D)
+CBCE__FAMILY_LOSS_STEP(probs_step_d, CBCE__PROBS_CALL_D)
 CBCE__FAMILY_STEP(probs_step_x_careful, CBCE__PROBS_CALL_X)
 
 /*

@@ -60,6 +60,29 @@
     }
 
 /*
+ * The float32 step of a family that has a float32 span kernel: the driver asks it only for
+ * the loss (the exact reduced sums of driver.c's dual_sums and span_dual), so it has only
+ * that loop; `want` is CBCE__LOSS.
+ */
+#define CBCE__FAMILY_LOSS_STEP(NAME, CALL)                                                 \
+    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(restrict, k0))                  \
+    {                                                                                      \
+        size_t i;                                                                          \
+        const cbce__consts kc = *k0, *k = &kc;                                             \
+        (void)want;                                                                        \
+        (void)p;                                                                           \
+        (void)ml;                                                                          \
+        (void)t;                                                                           \
+        (void)w;                                                                           \
+        (void)m;                                                                           \
+        (void)k;                                                                           \
+        (void)g;                                                                           \
+        (void)h;                                                                           \
+        for (i = 0; i < c; i++)                                                            \
+            CALL(CBCE__LOSS, i);                                                           \
+    }
+
+/*
  * The same step for elements whose bodies are large (double-double, or many exp and log).
  * On the vectorising levels: the elements in blocks of CBCE__VBLOCK (a multiple of every
  * vector width), each block a loop of constant trip count in a function of its own, so
