@@ -123,6 +123,49 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1
     ((a) < 0x1p-10 ? (a) * (1.0 - (a) * (0.5 - (a) * (1.0 / 6.0))) : 1.0 - (e))
 #define CBCE__ONEM_X(a, e) (-expm1l(-(a)))
 
+/* The Poly-1 and Poly-1 focal element on the "D" path (the formulas are poly1.c's; with
+ * p = 1 and eps = 0 it is the focal element: focal.c's span kernel computes its rare lanes
+ * with it). */
+#define CBCE__ELEM_POLY1(NAME, R, EXP, ONEM, LOG, LOG1P)                                  \
+    CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R keep, R half, R eps,      \
+                           R alpha, int has_alpha, R gamma, double *l, double *g,          \
+                           double *h)                                                      \
+    {                                                                                      \
+        R y = tr * keep + half;                                                            \
+        R q = ((R)1 - tr) * keep + half;                                                   \
+        R py = p * y, L = q + py;                                                          \
+        R at = has_alpha ? alpha * y + ((R)1 - alpha) * q : (R)1;                          \
+        R a = x < 0 ? -x : x;                                                              \
+        R e = EXP(-a), t = LOG1P(e), d = (R)1 + e, s = e / d, r = (R)1 / d;                \
+        int pos = x >= 0;                                                                  \
+        R A = pos ? q : y, B = pos ? y : q, Be = B * e;                                    \
+        R v = (A + Be) / d;                                                                \
+        R F = EXP(gamma == 0 ? (R)0 : gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t)); \
+        R c = pos ? q : py;                                                                \
+        R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
+        if (want & CBCE__LOSS)                                                             \
+            *l = (double)(w * (CBCE__LOSS_F(R, F, ce) * (at * ce + eps * v)));             \
+        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
+            R g0 = pos ? q - L * s : L * s - py;                                           \
+            R D = keep * (((R)1 - tr) - tr);                                               \
+            R vp = D * (r * s);                                                            \
+            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
+            R G1 = gamma + 1;                                                              \
+            if (want & CBCE__GRAD)                                                         \
+                *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
+            if (want & CBCE__HESS) {                                                       \
+                CBCE__FOCAL_HESS_TERMS(R)                                                  \
+                R om = ONEM(a, e) / d;                                                     \
+                R vpp = vp * (pos ? -om : om);                                             \
+                R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
+                *h = (double)(m * (F * (at * (h1 + h2 + L * s * r) + eps * G1 * hv)));     \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
+                 cbce__log1p_d)
+
 /*
  * The float64 focal element in double-double (the formulas above; logits_elem.h's "x" path is the
  * model: exp(-a) = E*sc with sc = 1 unless e < 2^-900, t = T*sc, each output rounded once

@@ -13,8 +13,8 @@
     cbce__logits_d_unit(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, &l[i], &g[i],  \
                         &h[i])
 
-CBCE__FAMILY_STEP(logits_step_d_general, CBCE__LOGITS_CALL_D)
-CBCE__FAMILY_STEP(logits_step_d_unit, CBCE__LOGITS_CALL_D_UNIT)
+CBCE__FAMILY_LOSS_STEP(logits_step_d_general, CBCE__LOGITS_CALL_D)
+CBCE__FAMILY_LOSS_STEP(logits_step_d_unit, CBCE__LOGITS_CALL_D_UNIT)
 
 /* float32: no label_smoothing and every pos_weight 1 (absent, or all ones in this chunk)
  * takes the element without the smoothing and pos_weight arithmetic (logits_elem.h `unit`). */

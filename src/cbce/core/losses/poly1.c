@@ -35,50 +35,10 @@
 #include "losses/focal_elem.h"
 #include "losses/step.h"
 
-#define CBCE__ELEM_POLY1(NAME, R, EXP, ONEM, LOG, LOG1P)                                  \
-    CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R ls, R eps, R alpha,       \
-                           int has_alpha, R gamma, double *l, double *g, double *h)        \
-    {                                                                                      \
-        R keep = (R)1 - ls, half = ls / 2;                                                 \
-        R y = tr * keep + half;                                                            \
-        R q = ((R)1 - tr) * keep + half;                                                   \
-        R py = p * y, L = q + py;                                                          \
-        R at = has_alpha ? alpha * y + ((R)1 - alpha) * q : (R)1;                          \
-        R a = x < 0 ? -x : x;                                                              \
-        R e = EXP(-a), t = LOG1P(e), d = (R)1 + e, s = e / d, r = (R)1 / d;                \
-        int pos = x >= 0;                                                                  \
-        R A = pos ? q : y, B = pos ? y : q, Be = B * e;                                    \
-        R v = (A + Be) / d;                                                                \
-        R F = EXP(gamma == 0 ? (R)0 : gamma * ((A == 0 ? LOG(B) - a : LOG(A + Be)) - t)); \
-        R c = pos ? q : py;                                                                \
-        R ce = (c == 0 ? (R)0 : c * a) + L * t;                                            \
-        if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (CBCE__LOSS_F(R, F, ce) * (at * ce + eps * v)));             \
-        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
-            R g0 = pos ? q - L * s : L * s - py;                                           \
-            R D = keep * (((R)1 - tr) - tr);                                               \
-            R vp = D * (r * s);                                                            \
-            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
-            R G1 = gamma + 1;                                                              \
-            if (want & CBCE__GRAD)                                                         \
-                *g = (double)(m * (F * (at * (gu + g0) + eps * G1 * vp)));                 \
-            if (want & CBCE__HESS) {                                                       \
-                CBCE__FOCAL_HESS_TERMS(R)                                                  \
-                R om = ONEM(a, e) / d;                                                     \
-                R vpp = vp * (pos ? -om : om);                                             \
-                R hv = (gamma == 0 || u1 == 0) ? vpp : gamma * u1 * vp + vpp;              \
-                *h = (double)(m * (F * (at * (h1 + h2 + L * s * r) + eps * G1 * hv)));     \
-            }                                                                              \
-        }                                                                                  \
-    }
-
-CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log_d,
-                 cbce__log1p_d)
-
 /* poly1: pos_weight from its buffer, no focusing (gamma 0 and no a_t: the focal part is
  * compiled away). */
 #define CBCE__POLY1_CALL(ELEM, W, i)                                                       \
-    ELEM(W, x[i], t[i], p[i], w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],               \
+    ELEM(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],     \
          0, 0, 0, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_D(W, i) CBCE__POLY1_CALL(cbce__poly1_d, W, i)
 #define CBCE__POLY1_X(W, i)                                                                \
@@ -87,7 +47,7 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
 
 /* poly1_focal: no pos_weight; alpha NaN drops a_t (Python's alpha=None). */
 #define CBCE__POLY1_FOCAL_CALL(ELEM, W, i)                                                 \
-    ELEM(W, x[i], t[i], 1, w[i], m[i], k->eps, k->par[CBCE__PARAM_epsilon],                  \
+    ELEM(W, x[i], t[i], 1, w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],        \
          k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
 #define CBCE__POLY1_FOCAL_X(W, i)                                                          \
@@ -97,7 +57,7 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
 
 CBCE__FAMILY_LOSS_STEP(poly1_step_d, CBCE__POLY1_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
-CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
+CBCE__FAMILY_LOSS_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
 /* poly1 on float32 data: logits.c's span kernel with the poly terms (BCE with logits'
@@ -107,4 +67,8 @@ void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span 
                                         const cbce__span_consts *k);
 CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, CBCE__ISA_NAME(cbce__poly1_span32),
             NULL);
-CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x, NULL, NULL);
+/* poly1_focal on float32 data: focal.c's focal-type span kernel. */
+void CBCE__ISA_NAME(cbce__poly1_focal_span32)(int want, int reduced, const cbce__span *S,
+                                              const cbce__span_consts *k);
+CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x,
+            CBCE__ISA_NAME(cbce__poly1_focal_span32), NULL);

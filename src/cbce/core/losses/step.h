@@ -7,11 +7,14 @@
 
 #include "internal.h"
 
-/* A step the baseline level may leave unused (CBCE__STEPS below). */
+/* A step the baseline level may leave unused (CBCE__STEPS below); a function kept out of
+ * line (one copy of a large body for its callers). */
 #if defined(__GNUC__)
 #define CBCE__MAYBE_UNUSED __attribute__((unused))
+#define CBCE__NOINLINE __attribute__((noinline))
 #else
 #define CBCE__MAYBE_UNUSED
+#define CBCE__NOINLINE
 #endif
 
 /* One loop over i < N of CALL(WANT, i) per output set, WANT a constant in each. */
@@ -98,7 +101,6 @@
 #define CBCE__SCALAR_LEVEL CBCE__CAT(CBCE__SCALAR_LEVEL, CBCE__ISA_SUFFIX)
 #if defined(__GNUC__) && !CBCE__SCALAR_LEVEL
 #define CBCE__VBLOCK 16
-#define CBCE__NOINLINE __attribute__((noinline))
 #define CBCE__FAMILY_STEP_BLOCKED(NAME, CALL)                                              \
     CBCE__MAYBE_UNUSED CBCE__NOINLINE static void NAME##_block(                             \
         int want, const double *restrict x, const double *restrict t,                      \
