@@ -117,9 +117,7 @@ typedef struct cbce__span_consts {
     double keep, half, eps;
     double pk, wk;
     double lscale, wpre, gscale, gscale_lo;
-    double poly;  /* Poly-1's epsilon (read by the Poly-1 span kernels only) */
-    double gamma; /* focal exponent, and alpha (NaN: none), read by the focal-type ones */
-    double alpha;
+    double par[CBCE__NPARAMS]; /* every registry.h parameter, by CBCE__PARAM_<name> */
 } cbce__span_consts;
 
 typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,

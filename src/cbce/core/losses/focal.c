@@ -53,7 +53,7 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
  *   of k ln2), so u is within ~2^-32.5 absolute and F = exp(gamma u) within gamma 2^-32.5
  *   + 2^-34.5 relative: 2^-29.4 at gamma = FOCAL32_GAMMA_MAX, below the 2^-28 that keeps
  *   a float32 result within 0.56 ulp; rho = e/(A + B e) and kappa's quotient by vd_rcp50;
- *   1 - e by focal32_onem.  Measured: 0.51 ulp (tests/test_focal.py, long double).
+ *   1 - e by vd_one_minus_exp_neg.  Measured: 0.51 ulp (tests/test_focal.py, long double).
  * A vector whose elements are all A = 0 or A + B e = 1 (hard labels without smoothing)
  * skips the log and the reciprocal of A + B e.  Rare lanes take the "D" element
  * cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e not a double
@@ -63,62 +63,35 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
 #define F32_K CBCE__S32_K
 #define FOCAL32_GAMMA_MAX 8.0
 
-/* 1 - exp(-a) for a >= 0 from e = exp(-a) (2^-34.5 relative): below 1/4 by the Taylor
- * series to a^8 (the rest is below a^9/9!, 2^-34.5 of the sum), else 1 - e (>= 0.22, so
- * within 2^-32.3). */
-CBCE__VI vd_t focal32_onem(vd_t a, vd_t e)
+/* The "D" element for the rare lanes (span32.h's s32_elem_fn). */
+CBCE__MAYBE_UNUSED static void focal32_elem(int want, double x, double tr,
+                                            const cbce__span_consts *k, double *l, double *g,
+                                            double *h)
 {
-    vd_t p = vd_mla(a, vd_set1(-1.0 / 40320), vd_set1(1.0 / 5040));
-    p = vd_mla(p, a, vd_set1(-1.0 / 720));
-    p = vd_mla(p, a, vd_set1(1.0 / 120));
-    p = vd_mla(p, a, vd_set1(-1.0 / 24));
-    p = vd_mla(p, a, vd_set1(1.0 / 6));
-    p = vd_mla(p, a, vd_set1(-0.5));
-    p = vd_mul(vd_mla(p, a, vd_set1(1.0)), a);
-    return vd_select(vd_lt(a, vd_set1(0.25)), p, vd_sub(vd_set1(1.0), e));
+    const double *par = k->par, alpha = par[CBCE__PARAM_alpha];
+    cbce__poly1_d(want, x, tr, 1, 1, 1, k->keep, k->half, par[CBCE__PARAM_epsilon], alpha,
+                  alpha == alpha, par[CBCE__PARAM_gamma], l, g, h);
 }
 
-/* The lanes flagged in `rare` on the "D" element, unweighted. */
-CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_rare(int want,
-                                                           const cbce__span_consts *k,
-                                                           vm_t rare, vd_t x, vd_t tr,
-                                                           vd_t *lo, vd_t *gr, vd_t *he)
-{
-    double xs[CBCE__VW], ts[CBCE__VW], fl[CBCE__VW], ls[CBCE__VW], gs[CBCE__VW],
-        hs[CBCE__VW];
-    int i, has_alpha = k->alpha == k->alpha;
-    vd_store(xs, x);
-    vd_store(ts, tr);
-    vd_store(fl, vd_select(rare, vd_set1(1.0), vd_zero()));
-    vd_store(ls, *lo);
-    vd_store(gs, *gr);
-    vd_store(hs, *he);
-    for (i = 0; i < CBCE__VW; i++) {
-        if (fl[i] == 0)
-            continue;
-        cbce__poly1_d(want, xs[i], ts[i], 1, 1, 1, k->keep, k->half, k->poly, k->alpha,
-                      has_alpha, k->gamma, ls + i, gs + i, hs + i);
-    }
-    *lo = vd_load(ls);
-    *gr = vd_load(gs);
-    *he = vd_load(hs);
-}
-
-/* nk vectors: raw loss lo, d/dx gr, d2/dx2 he of the focal loss (k->poly == 0) or the
- * Poly-1 focal loss with epsilon k->poly, from the input x and the raw target tr. */
+/* nk vectors: raw loss lo, d/dx gr, d2/dx2 he of the Poly-1 focal loss with gamma, alpha
+ * (NaN: none) and epsilon from k->par (epsilon 0: the focal loss), from the input x and the
+ * raw target tr. */
 CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_t *tr,
                           const cbce__span_consts *k, vd_t *lo, vd_t *gr, vd_t *he)
 {
     const vd_t one = vd_set1(1.0), zero = vd_zero(), keep = vd_set1(k->keep);
-    const vd_t half = vd_set1(k->half), gamma = vd_set1(k->gamma);
-    const int has_alpha = k->alpha == k->alpha, poly = k->poly != 0;
+    const double gm = k->par[CBCE__PARAM_gamma], al = k->par[CBCE__PARAM_alpha];
+    const double eps = k->par[CBCE__PARAM_epsilon];
+    const vd_t half = vd_set1(k->half), gamma = vd_set1(gm);
+    const int has_alpha = al == al, poly = eps != 0;
     vd_t a[F32_K], e[F32_K], y[F32_K], q[F32_K], A[F32_K], B[F32_K], v[F32_K], r[F32_K];
     vd_t t[F32_K], F[F32_K], ce[F32_K], at[F32_K];
     vm_t pos[F32_K], A0[F32_K];
     int j, hard = 1;
-    if (k->gamma > FOCAL32_GAMMA_MAX) {
+    if (gm > FOCAL32_GAMMA_MAX) {
         for (j = 0; j < nk; j++)
-            focal32_rare(want, k, vd_eq(zero, zero), x[j], tr[j], lo + j, gr + j, he + j);
+            s32_redo_lanes(focal32_elem, want, k, vd_eq(zero, zero), x[j], tr[j], lo + j,
+                           gr + j, he + j);
         return;
     }
     for (j = 0; j < nk; j++)
@@ -136,25 +109,24 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
         hard &= vm_all(vm_or(A0[j], vd_eq(v[j], one)));
         r[j] = vd_rcp50(vd_add(one, e[j]));
         t[j] = vd_log1p_u(vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))));
-        at[j] = has_alpha ? vd_mla(vd_set1(k->alpha), y[j],
-                                   vd_mul(vd_set1(1 - k->alpha), q[j]))
+        at[j] = has_alpha ? vd_mla(vd_set1(al), y[j], vd_mul(vd_set1(1 - al), q[j]))
                           : one;
         ce[j] = vd_mla(vd_add(q[j], y[j]), t[j], vd_select(A0[j], zero, vd_mul(A[j], a[j])));
     }
     for (j = 0; j < nk; j++) { /* u = log(1 - p_t) <= 0; F = exp(gamma u) */
         vd_t lg = hard ? zero : vd_log_pos(v[j]);
         vd_t u = vd_sub(vd_select(A0[j], vd_neg(a[j]), lg), t[j]);
-        F[j] = k->gamma == 0 ? one : vd_exp_neg(vd_mul(vd_set1(-k->gamma), u));
+        F[j] = gm == 0 ? one : vd_exp_neg(vd_mul(vd_set1(-gm), u));
     }
     if (want & CBCE__LOSS)
         for (j = 0; j < nk; j++) { /* F is taken as 1 where ce is infinite */
             vd_t l = vd_mul(at[j], ce[j]);
             if (poly)
-                l = vd_mla(vd_set1(k->poly), vd_mul(v[j], r[j]), l);
+                l = vd_mla(vd_set1(eps), vd_mul(v[j], r[j]), l);
             lo[j] = vd_mul(vd_select(vd_eq(ce[j], vd_set1(HUGE_VAL)), one, F[j]), l);
         }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        const vd_t eg1 = vd_set1(k->poly * (k->gamma + 1));
+        const vd_t eg1 = vd_set1(eps * (gm + 1));
         for (j = 0; j < nk; j++) {
             vd_t L = vd_add(q[j], y[j]), s = vd_mul(e[j], r[j]), Ls = vd_mul(L, s);
             vd_t g0 = vd_select(pos[j], vd_sub(q[j], Ls), vd_sub(Ls, y[j]));
@@ -180,7 +152,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
                 vd_t h2 = vd_select(vd_eq(gu2, zero), zero, vd_mul(gu2, ce[j]));
                 vd_t h = vd_mul(at[j], vd_add(vd_add(h1, h2), vd_mul(Ls, r[j])));
                 if (poly) { /* + eps (gamma + 1) (gamma u' v' + v''), v'' = v' (1 - 2p) */
-                    vd_t om = vd_mul(focal32_onem(a[j], e[j]), r[j]);
+                    vd_t om = vd_mul(vd_one_minus_exp_neg(a[j], e[j]), r[j]);
                     vd_t vpp = vd_mul(vp, vd_select(pos[j], vd_neg(om), om));
                     h = vd_mla(eg1, vd_select(zg, vpp, vd_mla(gu1, vp, vpp)), h);
                 }
@@ -191,7 +163,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
     for (j = 0; j < nk; j++) {
         vm_t rare = vm_andnot(vm_not(A0[j]), vd_ge(v[j], vd_set1(0x1p-1000)));
         if (vm_any(rare))
-            focal32_rare(want, k, rare, x[j], tr[j], lo + j, gr + j, he + j);
+            s32_redo_lanes(focal32_elem, want, k, rare, x[j], tr[j], lo + j, gr + j, he + j);
     }
 }
 
@@ -203,14 +175,14 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
 #define CBCE__S32_PLAIN 0
 #include "losses/span32.h"
 
-/* The focal loss (poly 0) or the Poly-1 focal loss (poly 1: epsilon from k). */
+/* The focal loss (poly 0: epsilon taken as 0) or the Poly-1 focal loss (poly 1). */
 CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_span(int poly, int want, int reduced,
                                                            const cbce__span *S,
                                                            const cbce__span_consts *k0)
 {
     cbce__span_consts k = *k0;
     if (!poly)
-        k.poly = 0;
+        k.par[CBCE__PARAM_epsilon] = 0;
     if (k.eps > 0 && k.half == 0) /* as in logits.c's logits_step_d */
         k.half = k.eps;
     focal32_body(want, reduced, 0, S, &k);
@@ -220,7 +192,8 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_span(int poly, int want, i
 CBCE__MAYBE_UNUSED static void focal_span_d(int want, int reduced, const cbce__span *S,
                                             const cbce__span_consts *k)
 {
-    if (k->gamma == 0 && k->alpha != k->alpha)
+    double alpha = k->par[CBCE__PARAM_alpha];
+    if (k->par[CBCE__PARAM_gamma] == 0 && alpha != alpha)
         CBCE__ISA_NAME(cbce__logits_steps).d_span(want, reduced, S, k);
     else
         focal32_span(0, want, reduced, S, k);

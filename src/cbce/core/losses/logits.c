@@ -134,7 +134,8 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int poly, cons
  * instance with `want` and `reduced` as run-time values (their tests are per vector and
  * predictable; one instance keeps the extension's size in bounds). */
 #define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
-    logits32_vec(want, plain, 1, nk, x, tr, pw, keep, half, vd_set1(k->poly), lo, gr, he)
+    logits32_vec(want, plain, 1, nk, x, tr, pw, keep, half,                               \
+                 vd_set1(k->par[CBCE__PARAM_epsilon]), lo, gr, he)
 #define CBCE__S32_NAME poly1_32
 #define CBCE__S32_PLAIN 0
 #include "losses/span32.h"

@@ -14,7 +14,8 @@
  * smoothing, no weight or pos_weight other than 1, unit multipliers) without the
  * arithmetic by those ones; its results are bitwise those of the general body (every
  * skipped operation is exact: t*1 + 0, 1*y, 1*l).
- * The first part (loads and stores) is included once; the rest once per kernel.
+ * The first part (loads, stores, the rare lanes' hook) is included once; the rest once per
+ * kernel.
  */
 #ifndef CBCE_SPAN32_H
 #define CBCE_SPAN32_H
@@ -58,6 +59,34 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
         vd_store_f32((float *)p + i, v);
     else
         vd_storen_f32((float *)p + i, v, m);
+}
+
+/* A family's scalar element for the lanes its vector math leaves out: raw (unweighted)
+ * loss, gradient and hessian of one element, as `want` asks. */
+typedef void (*s32_elem_fn)(int want, double x, double tr, const cbce__span_consts *k,
+                            double *l, double *g, double *h);
+
+/* The lanes of lo, gr, he flagged in `rare` computed again by elem from x and tr. */
+CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, int want,
+                                                             const cbce__span_consts *k,
+                                                             vm_t rare, vd_t x, vd_t tr,
+                                                             vd_t *lo, vd_t *gr, vd_t *he)
+{
+    double xs[CBCE__VW], ts[CBCE__VW], fl[CBCE__VW], ls[CBCE__VW], gs[CBCE__VW],
+        hs[CBCE__VW];
+    int i;
+    vd_store(xs, x);
+    vd_store(ts, tr);
+    vd_store(fl, vd_select(rare, vd_set1(1.0), vd_zero()));
+    vd_store(ls, *lo);
+    vd_store(gs, *gr);
+    vd_store(hs, *he);
+    for (i = 0; i < CBCE__VW; i++)
+        if (fl[i] != 0)
+            elem(want, xs[i], ts[i], k, ls + i, gs + i, hs + i);
+    *lo = vd_load(ls);
+    *gr = vd_load(gs);
+    *he = vd_load(hs);
 }
 
 /*

@@ -17,6 +17,12 @@
  *                   2 |log m|, so the sum does not amplify them), absolute error <= 2^-34.4
  *                   + 2^-53 |k ln2| (|log m| <= 0.35: what exp(gamma log x) needs).
  *                   log 1 = 0 exactly.
+ *   vd_log_split(x, &f) k with x = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt 2), for a positive
+ *                   normal finite x (f exact): log x = k ln2 + vd_log1p_u(f/(2 + f)), as
+ *                   vd_log_pos forms it; for callers that choose f (and k) lane by lane.
+ *   vd_one_minus_exp_neg(a, e)  1 - exp(-a) for a >= 0 from e = exp(-a) (2^-34.5 relative,
+ *                   vd_exp_neg): below 1/4 by the Taylor series to a^8 (the rest is below
+ *                   a^9/9!, 2^-34.5 of the sum), else 1 - e (>= 0.22, so within 2^-32.3).
  */
 #ifndef CBCE_MATH_VEC_MATH_H
 #define CBCE_MATH_VEC_MATH_H
@@ -54,15 +60,31 @@ CBCE__VI vd_t vd_log1p_u(vd_t u)
     return vd_mul(u, q);
 }
 
+CBCE__VI vd_t vd_log_split(vd_t x, vd_t *f)
+{
+    vd_t k = vd_getexp(x), m = vd_getmant(x);
+    vm_t big = vd_gt(m, vd_set1(0x1.6a09e667f3bcdp+0));
+    *f = vd_sub(vd_select(big, vd_mul(m, vd_set1(0.5)), m), vd_set1(1.0));
+    return vd_select(big, vd_add(k, vd_set1(1.0)), k);
+}
+
 CBCE__VI vd_t vd_log_pos(vd_t x)
 {
-    vd_t k = vd_getexp(x), m = vd_getmant(x), f;
-    vm_t big = vd_gt(m, vd_set1(0x1.6a09e667f3bcdp+0));
-    k = vd_select(big, vd_add(k, vd_set1(1.0)), k);
-    m = vd_select(big, vd_mul(m, vd_set1(0.5)), m);
-    f = vd_sub(m, vd_set1(1.0));
+    vd_t f, k = vd_log_split(x, &f);
     f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
     return vd_mla(k, vd_set1(CBCE__VM_LN2), f);
+}
+
+CBCE__VI vd_t vd_one_minus_exp_neg(vd_t a, vd_t e)
+{
+    vd_t p = vd_mla(a, vd_set1(-1.0 / 40320), vd_set1(1.0 / 5040));
+    p = vd_mla(p, a, vd_set1(-1.0 / 720));
+    p = vd_mla(p, a, vd_set1(1.0 / 120));
+    p = vd_mla(p, a, vd_set1(-1.0 / 24));
+    p = vd_mla(p, a, vd_set1(1.0 / 6));
+    p = vd_mla(p, a, vd_set1(-0.5));
+    p = vd_mul(vd_mla(p, a, vd_set1(1.0)), a);
+    return vd_select(vd_lt(a, vd_set1(0.25)), p, vd_sub(vd_set1(1.0), e));
 }
 
 #endif

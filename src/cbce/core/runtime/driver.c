@@ -672,9 +672,7 @@ static void run_span_segment(cbce__job *J, size_t s)
     k.wpre = J->wpre;
     k.gscale = J->gscale;
     k.gscale_lo = J->gscale_lo;
-    k.poly = J->k.par[CBCE__PARAM_epsilon];
-    k.gamma = J->k.gamma;
-    k.alpha = J->k.alpha;
+    memcpy(k.par, J->k.par, sizeof k.par);
     if (a->reduction == CBCE_REDUCTION_NONE && !goarr)
         k.gscale = const_value(&a->grad_output, 1.0);
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
