@@ -35,6 +35,8 @@
  */
 #include "losses/focal_elem.h"
 #include "losses/step.h"
+#include "losses/span32.h"
+#include "math/vec_math.h"
 
 #define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, ONEM, LOG, LOG1P, INF)                        \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R gp, R gn, R clip, double *l,   \
@@ -226,7 +228,7 @@ CBCE__INLINE int cbce__asymmetric_bad(double v)
                         k->par[CBCE__PARAM_gamma_neg], k->par[CBCE__PARAM_clip], &l[i],    \
                         &g[i], &h[i])
 
-CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_d, CBCE__ASYMMETRIC_D)
+CBCE__FAMILY_LOSS_STEP(asymmetric_step_d, CBCE__ASYMMETRIC_D)
 CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_dd, CBCE__ASYMMETRIC_DD)
 
 CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
@@ -255,4 +257,149 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
     }
 }
 
-CBCE__STEPS(cbce__asymmetric_steps, asymmetric_step_d, asymmetric_step_x, NULL, NULL);
+/*
+ * float32 data: the span kernel on the vector layer (simd/vec.h, frame span32.h), the
+ * formulas above in double on math/vec_math.h's primitives:
+ *   e = exp(-a) by vd_exp_neg_full (2^-51: pm = p - clip cancels near the margin, where a
+ *   result is accurate to its sensitivity to p times p's error), t = log1p(e) (2^-33),
+ *   r = 1/d by vd_rcp50, so p, 1 - p and p' within 2^-49.5 relative;
+ *   Fp = exp(-gamma_pos (-log(1 - p))), Fm = exp(gamma_neg log pm) (vd_log_pos): within
+ *   gamma 2^-32.5 + 2^-34.5 relative, 2^-29.4 at gamma = ASYM32_GAMMA_MAX;
+ *   -log(1 - pm) = -log1p(-pm) for pm <= 1/4, -log V above: one vd_log1p_u on the argument
+ *   chosen lane by lane (-pm, or V's from vd_log_split), 2^-33 relative; a + t or t for
+ *   clip = 0;
+ *   the quotients nlV/pm, p1/V and Fm/pm by vd_rcp50.
+ * Rare lanes take the "D" element cbce__asymmetric_d lane by lane: |x| > 700 or NaN, an
+ * active margin with pm < 2^-120 (vd_rcp50's domain; p = clip, where the one-sided hessian
+ * may be infinite, or x < -83), V < 2^-120 (clip that small), and every lane where
+ * gamma_pos or gamma_neg > ASYM32_GAMMA_MAX.
+ */
+#define A32_K CBCE__S32_K
+#define ASYM32_GAMMA_MAX 8.0
+
+/* The "D" element for the rare lanes (span32.h's s32_elem_fn). */
+CBCE__MAYBE_UNUSED static void asym32_elem(int want, double x, double tr,
+                                           const cbce__span_consts *k, double *l, double *g,
+                                           double *h)
+{
+    cbce__asymmetric_d(want, x, tr, 1, 1, k->par[CBCE__PARAM_gamma_pos],
+                       k->par[CBCE__PARAM_gamma_neg], k->par[CBCE__PARAM_clip], l, g, h);
+}
+
+/* nk vectors: raw loss lo, d/dx gr, d2/dx2 he from the input x and the target tr. */
+CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t *tr,
+                         const cbce__span_consts *k, vd_t *lo, vd_t *gr, vd_t *he)
+{
+    const double gpd = k->par[CBCE__PARAM_gamma_pos], gnd = k->par[CBCE__PARAM_gamma_neg];
+    const double cl = k->par[CBCE__PARAM_clip];
+    const vd_t one = vd_set1(1.0), zero = vd_zero(), clip = vd_set1(cl);
+    const vd_t gp = vd_set1(gpd), gn = vd_set1(gnd), tiny = vd_set1(0x1p-120);
+    vd_t a[A32_K], e[A32_K], r[A32_K], p[A32_K], p1[A32_K], sp[A32_K], nlp1[A32_K];
+    vd_t pm[A32_K], V[A32_K], nlV[A32_K], Fp[A32_K], Fm[A32_K];
+    vm_t pos[A32_K], act[A32_K];
+    int j;
+    if (gpd > ASYM32_GAMMA_MAX || gnd > ASYM32_GAMMA_MAX) {
+        for (j = 0; j < nk; j++)
+            s32_redo_lanes(asym32_elem, want, k, vd_eq(zero, zero), x[j], tr[j], lo + j,
+                           gr + j, he + j);
+        return;
+    }
+    for (j = 0; j < nk; j++)
+        a[j] = vd_abs(x[j]);
+    for (j = 0; j < nk; j++)
+        e[j] = vd_exp_neg_full(a[j]);
+    for (j = 0; j < nk; j++) {
+        vd_t t = vd_log1p_u(vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))));
+        vd_t s;
+        pos[j] = vd_ge(x[j], zero);
+        r[j] = vd_rcp50(vd_add(one, e[j]));
+        s = vd_mul(e[j], r[j]);
+        p[j] = vd_select(pos[j], r[j], s);
+        p1[j] = vd_select(pos[j], s, r[j]);
+        sp[j] = vd_select(pos[j], t, vd_add(a[j], t));   /* -log p */
+        nlp1[j] = vd_select(pos[j], vd_add(a[j], t), t); /* -log(1 - p) */
+        act[j] = vd_ge(p[j], clip);
+        pm[j] = vd_select(act[j], vd_sub(p[j], clip), zero);
+        V[j] = vd_add(p1[j], clip); /* 1 - pm */
+    }
+    for (j = 0; j < nk; j++) {
+        vm_t mpos = vd_gt(pm[j], zero);
+        Fp[j] = gpd == 0 ? one : vd_exp_neg(vd_mul(gp, nlp1[j]));
+        Fm[j] = one;
+        if (gnd != 0) { /* 0 where pm = 0 */
+            vd_t lpm = vd_log_pos(vd_select(mpos, pm[j], one));
+            Fm[j] = vd_select(mpos, vd_exp_neg(vd_mul(vd_neg(gn), lpm)), zero);
+        }
+        if (cl == 0) {
+            nlV[j] = nlp1[j];
+        } else { /* -log1p(-pm) or -log V */
+            vd_t f, kv = vd_log_split(V[j], &f);
+            vm_t small = vd_le(pm[j], vd_set1(0.25));
+            f = vd_select(small, vd_neg(pm[j]), f);
+            kv = vd_select(small, zero, kv);
+            f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
+            nlV[j] = vd_neg(vd_mla(kv, vd_set1(CBCE__VM_LN2), f));
+        }
+    }
+    if (want & CBCE__LOSS)
+        for (j = 0; j < nk; j++) {
+            vd_t lm = vd_select(act[j], vd_mul(Fm[j], nlV[j]), zero);
+            lo[j] = vd_mla(tr[j], vd_mul(Fp[j], sp[j]), vd_mul(vd_sub(one, tr[j]), lm));
+        }
+    if (want & (CBCE__GRAD | CBCE__HESS))
+        for (j = 0; j < nk; j++) {
+            vd_t pd = vd_mul(r[j], vd_mul(e[j], r[j])); /* p' */
+            vd_t Ps = vd_mul(p[j], sp[j]);
+            vd_t ipm = vd_rcp50(vd_select(vd_gt(pm[j], zero), pm[j], one));
+            vd_t Qd = vd_select(vd_gt(pm[j], zero), vd_mul(nlV[j], ipm), one);
+            vd_t iV = cl == 0 ? one : vd_rcp50(V[j]);
+            vd_t R1 = cl == 0 ? one : vd_mul(p1[j], iV);
+            vd_t pR = vd_mul(p[j], R1), q = vd_sub(one, tr[j]);
+            Qd = gnd == 0 ? zero : vd_mul(Qd, pd);
+            if (want & CBCE__GRAD) {
+                vd_t gpos = vd_neg(vd_mul(Fp[j], vd_mla(gp, Ps, p1[j])));
+                vd_t gneg = vd_select(act[j], vd_mul(Fm[j], vd_mla(gn, Qd, pR)), zero);
+                gr[j] = vd_mla(tr[j], gpos, vd_mul(q, gneg));
+            }
+            if (want & CBCE__HESS) {
+                vd_t om = vd_mul(vd_one_minus_exp_neg(a[j], e[j]), r[j]);
+                vd_t o2p = vd_select(pos[j], vd_neg(om), om); /* 1 - 2p */
+                /* gp (gp p Ps - p1 Ps + 2 pd) + pd */
+                vd_t hp = vd_nmla(p1[j], Ps, vd_mul(gp, vd_mul(p[j], Ps)));
+                vd_t hpos = vd_mul(Fp[j], vd_mla(gp, vd_add(hp, vd_add(pd, pd)), pd));
+                vd_t Fm1 = gnd == 1 ? one : vd_mul(Fm[j], ipm); /* pm^(gn - 1) */
+                vd_t c = cl == 0 ? zero : vd_mul(vd_mul(clip, o2p), vd_mul(iV, iV));
+                vd_t hm1 = vd_mul(vd_mul(pd, Fm[j]), vd_mla(R1, R1, c));
+                vd_t pdFm1 = cl == 0 ? vd_mul(p1[j], Fm[j]) : vd_mul(pd, Fm1);
+                vd_t hm2 = vd_mla(o2p, nlV[j], vd_mla(vd_set1(gnd - 1), Qd, vd_add(pR, pR)));
+                hm2 = gnd == 0 ? zero : vd_mul(vd_mul(gn, pdFm1), hm2);
+                he[j] = vd_mla(tr[j], hpos,
+                               vd_mul(q, vd_select(act[j], vd_add(hm1, hm2), zero)));
+            }
+        }
+    for (j = 0; j < nk; j++) {
+        vm_t rare = vm_or(vm_not(vd_le(a[j], vd_set1(700.0))),
+                          vm_and(act[j], vd_lt(pm[j], tiny)));
+        if (cl != 0)
+            rare = vm_or(rare, vd_lt(V[j], tiny));
+        if (vm_any(rare))
+            s32_redo_lanes(asym32_elem, want, k, rare, x[j], tr[j], lo + j, gr + j, he + j);
+    }
+}
+
+/* One instance with `want` and `reduced` as run-time values, as focal.c's kernel. */
+#define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
+    ((void)(pw), asym32_vec(want, nk, x, tr, k, lo, gr, he)) /* no pos_weight, smoothing */
+#define CBCE__S32_NAME asym32
+#define CBCE__S32_PLAIN 0
+#include "losses/span32.h"
+
+CBCE__MAYBE_UNUSED static void asymmetric_span_d(int want, int reduced, const cbce__span *S,
+                                                 const cbce__span_consts *k)
+{
+    asym32_body(want, reduced, 0, S, k);
+}
+
+CBCE__S32_FORWARD(cbce__asymmetric_steps, asymmetric_span_d)
+CBCE__STEPS(cbce__asymmetric_steps, asymmetric_step_d, asymmetric_step_x,
+            CBCE__S32_SPAN(cbce__asymmetric_steps, asymmetric_span_d), NULL);

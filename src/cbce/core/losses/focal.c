@@ -57,8 +57,8 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
  * A vector whose elements are all A = 0 or A + B e = 1 (hard labels without smoothing)
  * skips the log and the reciprocal of A + B e.  Rare lanes take the "D" element
  * cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e not a double
- * >= 2^-1000 where A > 0 (a subnormal, NaN or out-of-range target or smoothing, a NaN
- * input), and every lane where gamma > FOCAL32_GAMMA_MAX.
+ * >= 2^-120 where A > 0 (vd_rcp50's domain: a target or smoothing that small, NaN or
+ * out of range, a NaN input), and every lane where gamma > FOCAL32_GAMMA_MAX.
  */
 #define F32_K CBCE__S32_K
 #define FOCAL32_GAMMA_MAX 8.0
@@ -161,7 +161,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
         }
     }
     for (j = 0; j < nk; j++) {
-        vm_t rare = vm_andnot(vm_not(A0[j]), vd_ge(v[j], vd_set1(0x1p-1000)));
+        vm_t rare = vm_andnot(vm_not(A0[j]), vd_ge(v[j], vd_set1(0x1p-120)));
         if (vm_any(rare))
             s32_redo_lanes(focal32_elem, want, k, rare, x[j], tr[j], lo + j, gr + j, he + j);
     }

@@ -8,6 +8,12 @@
  *                   relative), scaled by 2^n (vd_ldexp).  The rounding of a/ln2 moves the
  *                   result by <= 2^-53 * a relative: 2^-43 at a = 1000, where a is clamped
  *                   (exp(-1000) = 2^-1443 is 0 in double).
+ *   vd_exp_neg_full(a)  exp(-a) for a >= 0 to about 2^-51 relative, for the few quantities
+ *                   that cancel later (the asymmetric loss's margin p - clip): n =
+ *                   round(-a/ln2), g = -a - n ln2 in Cody-Waite form (ln2 in 32 + 53 bits,
+ *                   so n ln2_hi is exact and -a - n ln2_hi too, by Sterbenz), exp(g) by its
+ *                   Taylor polynomial of degree 12 (|g| <= ln2/2: the rest is below
+ *                   2^-52.4), scaled by 2^n; a clamped at 1000 as above.
  *   vd_log1p_u(u)   log1p(z) given u = z/(2+z), |u| <= 1/3 (z in [-1/2, 1]):
  *                   2 atanh(u) = u Q(u^2), Q of degree 5 (2^-33 relative).
  *   vd_log_pos(x)   log x for a positive normal finite double x: x = 2^k m with m in
@@ -45,6 +51,23 @@ CBCE__VI vd_t vd_exp_neg(vd_t a)
     p = vd_mla(p, g, vd_set1(0x1.ebfbe0aa04648p-3));
     p = vd_mla(p, g, vd_set1(0x1.62e42fef9cc68p-1));
     p = vd_mla(p, g, vd_set1(0x1.ffffffffa712fp-1));
+    return vd_ldexp(p, n); /* n in [-1443, 0] */
+}
+
+CBCE__VI vd_t vd_exp_neg_full(vd_t a)
+{
+    static const double inv_fact[13] = {
+        1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
+        1.0 / 5040,      1.0 / 720,      1.0 / 120,     1.0 / 24,     1.0 / 6,
+        0.5,             1.0,            1.0};
+    vd_t b = vd_min(vd_set1(1000.0), a), n, g, p;
+    int i;
+    n = vd_round(vd_mul(b, vd_set1(-CBCE__VM_INV_LN2)));
+    g = vd_neg(vd_mla(n, vd_set1(0x1.62e42feep-1), b));   /* -(b + n ln2_hi), exact */
+    g = vd_nmla(n, vd_set1(0x1.a39ef35793c76p-33), g);   /* - n ln2_lo */
+    p = vd_set1(inv_fact[0]);
+    for (i = 1; i < 13; i++)
+        p = vd_mla(p, g, vd_set1(inv_fact[i]));
     return vd_ldexp(p, n); /* n in [-1443, 0] */
 }
 
