@@ -46,28 +46,20 @@
  * asks for.  The buffers are distinct (the driver's chunk buffers): `restrict` and the
  * constants copied once spare GCC the run-time alias checks that stop it vectorising.
  */
-#define CBCE__FAMILY_STEP(NAME, CALL)                                                      \
-    CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(restrict, k0))                  \
-    {                                                                                      \
-        size_t i;                                                                          \
-        const cbce__consts kc = *k0, *k = &kc;                                             \
-        (void)p;                                                                           \
-        (void)ml;                                                                          \
-        (void)t;                                                                           \
-        (void)w;                                                                           \
-        (void)m;                                                                           \
-        (void)k;                                                                           \
-        (void)g;                                                                           \
-        (void)h;                                                                           \
-        CBCE__WANT_LOOPS(c, CALL)                                                          \
-    }
+#define CBCE__FAMILY_STEP(NAME, CALL) CBCE__FAMILY_STEP_OF(NAME, CALL, CBCE__WANT_LOOPS)
 
 /*
  * The float32 step of a family that has a float32 span kernel: the driver asks it only for
  * the loss (the exact reduced sums of driver.c's dual_sums and span_dual), so it has only
  * that loop; `want` is CBCE__LOSS.
  */
-#define CBCE__FAMILY_LOSS_STEP(NAME, CALL)                                                 \
+#define CBCE__LOSS_LOOP(N, CALL)                                                           \
+    for (i = 0; i < (N); i++)                                                              \
+        CALL(CBCE__LOSS, i);
+#define CBCE__FAMILY_LOSS_STEP(NAME, CALL) CBCE__FAMILY_STEP_OF(NAME, CALL, CBCE__LOSS_LOOP)
+
+/* The step of both: LOOPS(c, CALL) over the chunk. */
+#define CBCE__FAMILY_STEP_OF(NAME, CALL, LOOPS)                                            \
     CBCE__MAYBE_UNUSED static void NAME(CBCE__STEP_PARAMS(restrict, k0))                  \
     {                                                                                      \
         size_t i;                                                                          \
@@ -81,8 +73,7 @@
         (void)k;                                                                           \
         (void)g;                                                                           \
         (void)h;                                                                           \
-        for (i = 0; i < c; i++)                                                            \
-            CALL(CBCE__LOSS, i);                                                           \
+        LOOPS(c, CALL)                                                                     \
     }
 
 /*
