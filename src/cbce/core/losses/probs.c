@@ -129,14 +129,6 @@ CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t
     *lsl = vd_select(tiny, vd_zero(), *lsl);
 }
 
-/* *bad |= lanes where r is not a normal double (0, subnormal, inf, NaN) */
-CBCE__VI void probs64_flag(vd_t r, vm_t *bad)
-{
-    vd_t a = vd_abs(r);
-    *bad = vm_or(*bad,
-                 vm_not(vm_and(vd_ge(a, vd_set1(0x1p-1021)), vd_le(a, vd_set1(DBL_MAX)))));
-}
-
 /* RN((mh + ml)(qh + ql)) by exact products */
 CBCE__VI vd_t probs64_scale(vd_t mh, vd_t ml, vd_t qh, vd_t ql)
 {
@@ -171,7 +163,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         sh = vd_two_sum(lxh, l1h, &sl);
         sl = vd_add(sl, vd_add(vd_mla(y, lxl, p1l), vd_mla(q, l1l, p2l)));
         sh = probs64_scale(vd_load(w0), vd_zero(), sh, sl);
-        probs64_flag(sh, badl);
+        *badl = vm_or(*badl, cbce__x64_not_normal(sh));
         vd_store(l, sh);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
@@ -185,7 +177,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         if (want & CBCE__GRAD) {
             qv = cbce__x64_quot(rh, rl, dh, dl, vd_rcp50(dh), &ql);
             qv = probs64_scale(mh, ml, qv, ql);
-            probs64_flag(qv, badg);
+            *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vd_lt(vd_abs(rh), vd_set1(0x1p-900)));
             vd_store(g, qv);
         }
@@ -198,7 +190,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
             d2l = vd_mla(vd_add(dh, dh), dl, d2l);
             qv = cbce__x64_quot(sh, sl, d2h, d2l, vd_rcp50(d2h), &el);
             qv = probs64_scale(mh, ml, qv, el);
-            probs64_flag(qv, badg);
+            *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vm_and(vd_lt(vd_abs(rh), vd_set1(0x1p-450)),
                                         vd_lt(yh, vd_set1(0x1p-900))));
             vd_store(h, qv);
