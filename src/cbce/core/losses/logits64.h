@@ -281,6 +281,23 @@ CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *
     return q;
 }
 
+/* (fh + fl)(vh + vl) = rh + *rl: fh vh exact (vd_two_prod, within its range), the cross
+ * terms fh vl + fl vh rounded, fl vl dropped: within 2^-99 relative for |fl| <= 2^-50 |fh|
+ * and |vl| <= 2^-50 |vh| */
+CBCE__VI vd_t cbce__x64_prod(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rl)
+{
+    vd_t lo, rh = vd_two_prod(fh, vh, &lo);
+    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    return rh;
+}
+
+/* RN((fh + fl)(vh + vl)): cbce__x64_prod rounded once */
+CBCE__VI vd_t cbce__x64_prod_rn(vd_t fh, vd_t fl, vd_t vh, vd_t vl)
+{
+    vd_t rl, rh = cbce__x64_prod(fh, fl, vh, vl, &rl);
+    return vd_add(rh, rl);
+}
+
 /* The lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0, subnormal, the lowest binade
  * of the normals (where a product's low part was rounded on the subnormal grid: two
  * roundings), infinite or NaN. */
@@ -306,9 +323,8 @@ CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 CBCE__VI vd_t cbce__x64_mul(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rh, vd_t *rl,
                             vm_t *bad)
 {
-    vd_t lo, r, ar;
-    *rh = vd_two_prod(fh, vh, &lo);
-    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    vd_t r, ar;
+    *rh = cbce__x64_prod(fh, fl, vh, vl, rl);
     r = vd_select(vd_eq(*rh, vd_zero()), *rh, vd_add(*rh, *rl));
     ar = vd_abs(r);
     *bad = vm_or(*bad, vm_not(vm_and(vd_le(ar, vd_set1(DBL_MAX)),
@@ -523,9 +539,8 @@ CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t 
                                             rc[j], &ql[j]);
         CBCE__X64_FOR {
             vd_t mh = vd_select(ynz[j], vd_neg(Mh[j]), Mh[j]);
-            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]), pl;
-            vd_t ph = vd_two_prod(mh, q[j], &pl), g;
-            g = vd_add(ph, vd_mla(mh, ql[j], vd_mla(ml, q[j], pl)));
+            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]);
+            vd_t g = cbce__x64_prod_rn(mh, ml, q[j], ql[j]);
             badg[j] = vm_or(badg[j], cbce__x64_not_normal(g));
             G[j] = g;
         }

@@ -129,13 +129,6 @@ CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t
     *lsl = vd_select(tiny, vd_zero(), *lsl);
 }
 
-/* RN((mh + ml)(qh + ql)) by exact products */
-CBCE__VI vd_t probs64_scale(vd_t mh, vd_t ml, vd_t qh, vd_t ql)
-{
-    vd_t pl, ph = vd_two_prod(mh, qh, &pl);
-    return vd_add(ph, vd_mla(mh, ql, vd_mla(ml, qh, pl)));
-}
-
 /* One vector of elements from i of the chunk, written to l, g, h; returns the lanes the
  * scalar element must redo for the loss (*badl) and for the derivatives (*badg). */
 CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, const double *t0,
@@ -162,7 +155,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         l1h = vd_two_prod(q, l1h, &p2l);
         sh = vd_two_sum(lxh, l1h, &sl);
         sl = vd_add(sl, vd_add(vd_mla(y, lxl, p1l), vd_mla(q, l1l, p2l)));
-        sh = probs64_scale(vd_load(w0), vd_zero(), sh, sl);
+        sh = cbce__x64_prod_rn(vd_load(w0), vd_zero(), sh, sl);
         *badl = vm_or(*badl, cbce__x64_not_normal(sh));
         vd_store(l, sh);
     }
@@ -176,7 +169,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         dl = vd_select(clamp, vd_zero(), dl);
         if (want & CBCE__GRAD) {
             qv = cbce__x64_quot(rh, rl, dh, dl, vd_rcp50(dh), &ql);
-            qv = probs64_scale(mh, ml, qv, ql);
+            qv = cbce__x64_prod_rn(mh, ml, qv, ql);
             *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vd_lt(vd_abs(rh), vd_set1(0x1p-900)));
             vd_store(g, qv);
@@ -189,7 +182,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
             sl = vd_add(sl, vd_add(nl, yl));
             d2l = vd_mla(vd_add(dh, dh), dl, d2l);
             qv = cbce__x64_quot(sh, sl, d2h, d2l, vd_rcp50(d2h), &el);
-            qv = probs64_scale(mh, ml, qv, el);
+            qv = cbce__x64_prod_rn(mh, ml, qv, el);
             *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vm_and(vd_lt(vd_abs(rh), vd_set1(0x1p-450)),
                                         vd_lt(yh, vd_set1(0x1p-900))));
