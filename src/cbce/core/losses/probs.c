@@ -16,6 +16,7 @@
 #include "losses/span32.h"
 #include "losses/step.h"
 #include "math/vec_math.h"
+#include "math/vec_math64.h"
 
 #define CBCE__PROBS_CALL_D(W, i)                                                          \
     cbce__probs_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
@@ -87,7 +88,7 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
 }
 
 /*
- * float64 data: a chunk step on the vector layer, on logits64.h's log1p (a table, no
+ * float64 data: a chunk step on the vector layer, on math/vec_math64.h's log1p (a table, no
  * division: 2^-57.5 relative) and quotient (a reciprocal good to 2^-50 and one residual
  * step).  With s = min(x, 1 - x) (exact: x itself, or 1 - x for x >= 1/2 by Sterbenz) and
  * g = max(x, 1 - x) = gh + gl (two_sum), s + g = 1:
@@ -105,7 +106,6 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
  * scalar element cbce__probs_x; so is every element of a call with a subnormal
  * label_smoothing, and the last c % VW.
  */
-#include "losses/logits64.h"
 
 /* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above */
 CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t *lsh,
