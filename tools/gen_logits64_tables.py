@@ -1,5 +1,5 @@
 """Generate src/cbce/core/losses/logits64_tables.h: the tables and polynomial coefficients of the
-float64 BCE-with-logits kernel (src/cbce/core/losses/logits64.h), from mpmath at 200 bits.
+float64 vector exp and log1p (src/cbce/core/math/vec_math64.h), from mpmath at 200 bits.
 
     python tools/gen_logits64_tables.py        # rewrites the header, prints the fit errors
 

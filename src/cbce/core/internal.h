@@ -25,8 +25,10 @@
 #define CBCE__CHUNK 256
 #define CBCE__LANES 32
 
-/* What a compute step is asked for. */
-enum { CBCE__LOSS = 1, CBCE__GRAD = 2, CBCE__HESS = 4 };
+/* What a compute step is asked for.  CBCE__NEG_LOSS, in cbce__run's `want` only, with
+ * reduction NONE: the loss is written negated (float64 log_sigmoid, helpers.c); the span
+ * kernel of float64 BCE with logits applies it (cbce__span_consts.lneg), no other does. */
+enum { CBCE__LOSS = 1, CBCE__GRAD = 2, CBCE__HESS = 4, CBCE__NEG_LOSS = 8 };
 
 /* Per-call constants of a compute step. */
 typedef struct cbce__consts {
@@ -118,6 +120,8 @@ typedef struct cbce__span_consts {
     double pk, wk;
     double lscale, wpre, gscale, gscale_lo;
     double par[CBCE__NPARAMS]; /* every registry.h parameter, by CBCE__PARAM_<name> */
+    int lneg; /* CBCE__NEG_LOSS: the unreduced loss negated (the float64 BCE-with-logits
+               * kernel applies it; no other kernel reads it) */
 } cbce__span_consts;
 
 typedef void (*cbce__span_fn)(int want, int reduced, const cbce__span *S,

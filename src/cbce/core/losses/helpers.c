@@ -9,8 +9,9 @@
  * input again, read from cache and ignored).  float64 data: the BCE-with-logits family at
  * a constant target, whose float64 kernel (logits64.h) is faithful and fast:
  *     softplus(x)    = its loss at target 0        (max(x, 0) + log1p(exp(-|x|)))
- *     log_sigmoid(x) = minus its loss at target 1   (-softplus(-x); the sign flipped after,
- *                                                   which keeps the kernel's unit path)
+ *     log_sigmoid(x) = minus its loss at target 1   (-softplus(-x); the kernel negates
+ *                                                   each span's losses, CBCE__NEG_LOSS, and
+ *                                                   keeps its unit path)
  *     sigmoid(x)     = its gradient at target 0    (sigmoid(x) - 0, grad_output 1)
  */
 #include <string.h>
@@ -123,27 +124,19 @@ int cbce__helper(int which, int simd, int dtype, size_t n, const void *x, ptrdif
     a.reduction = CBCE_REDUCTION_NONE;
     a.num_threads = 1;
     a.simd = simd;
+    o.loss = out;
+    o.loss_stride = out_stride;
     if (dtype == CBCE_F64) {
         static const double zero = 0.0, one = 1.0;
-        double *o64 = (double *)out;
-        size_t i;
-        int st;
         a.target = cbce_scalar(which == CBCE__HELPER_LOG_SIGMOID ? &one : &zero, CBCE_F64);
         if (which == CBCE__HELPER_SIGMOID)
             return cbce__call(CBCE__FAMILY_bce_logits, CBCE__OP_BWD, dtype, &a, NULL, 0, NULL,
                               out, out_stride, NULL);
-        st = cbce__call(CBCE__FAMILY_bce_logits, CBCE__OP_FWD, dtype, &a, out, out_stride,
-                        NULL, NULL, 0, NULL);
-        if (st == CBCE_OK && which == CBCE__HELPER_LOG_SIGMOID && out_stride == 1)
-            for (i = 0; i < n; i++) /* vectorised */
-                o64[i] = -o64[i];
-        else if (st == CBCE_OK && which == CBCE__HELPER_LOG_SIGMOID)
-            for (i = 0; i < n; i++)
-                o64[(ptrdiff_t)i * out_stride] = -o64[(ptrdiff_t)i * out_stride];
-        return st;
+        return cbce__run(&cbce__families[CBCE__FAMILY_bce_logits], &a, dtype,
+                         which == CBCE__HELPER_LOG_SIGMOID ? CBCE__LOSS | CBCE__NEG_LOSS
+                                                           : CBCE__LOSS,
+                         &o);
     }
-    o.loss = out;
-    o.loss_stride = out_stride;
     return cbce__run(helper_families[which], &a, dtype, CBCE__LOSS, &o);
 }
 

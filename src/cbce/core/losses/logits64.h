@@ -13,16 +13,10 @@
  * Fast element (every lane; the error budget, relative, before the one rounding):
  *  - y, q, p*y, L as double-double pairs (two_sum/two_prod: exact for hard labels; for soft
  *    labels and label smoothing within 2^-100);
- *  - e = 2^K (Eh + El): m = round(-a 16/ln2) = 16K + j (a rounding shifter, simd/vec.h:
- *    j = m mod 16 from its bits), r = -(a + m ln2/16) by a three-part Cody-Waite step
- *    (m*C1, m*C2 exact: r within 2^-60 of the truth), expm1(r) = r EP(r) (2^-65),
- *    E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16) as hi + lo from a 16-entry table: E
- *    within 2^-58.5 (the rounding of T[j]*expm1(r) and of Eh + El);
- *  - t = log1p(e) = -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter),
- *    z = LOGC[b] (1 + e) - 1 formed exactly (two_prod and Sterbenz), log1p(z) =
- *    z + z^2 LQ(z) (2^-61 relative to z, |z| <= 0.0323), one Fast2Sum: t within 2^-57.5;
- *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step: 2^-100
- *    beyond the operands' own errors;
+ *  - e = exp(-a) within 2^-58.5 and t = log1p(e) within 2^-57.5, as pairs, from 16-entry
+ *    tables (cbce__x64_exp, cbce__x64_log1p: math/vec_math64.h, with their derivations);
+ *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step
+ *    (cbce__x64_quot): 2^-100 beyond the operands' own errors;
  *  - the final combination by exact products (two_prod) and two_sum; the loss is a sum of
  *    two terms >= 0 (for targets in [0, 1]), so their relative errors carry over: within
  *    2^-57.5 before the rounding, <= 0.5 + 0.09 ulp.  Hard-label gradients do not cancel
@@ -51,7 +45,7 @@
 #include <math.h>
 
 #include "internal.h"
-#include "losses/logits64_tables.h"
+#include "math/vec_math64.h"
 #include "simd/vec.h"
 
 /* Per-call constants of the float64 step. */
@@ -261,26 +255,6 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
 
 /* ---- the fast element, VW lanes --------------------------------------------------------- */
 
-/* n - q*d to within 2^-106 relative of n, for q*d close to n */
-CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
-{
-#if CBCE__VEC_FMA
-    return vd_fma(vd_neg(q), d, n);
-#else
-    vd_t pl, ph = vd_two_prod(q, d, &pl);
-    return vd_sub(vd_sub(n, ph), pl);
-#endif
-}
-
-/* (nh + nl) / (dh + dl) = q + *ql, q = nh * rc, for rc = 1/dh within 2^-50 (vd_rcp50): one
- * residual step, 2^-100 relative beyond the operands' own errors */
-CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *ql)
-{
-    vd_t q = vd_mul(nh, rc);
-    *ql = vd_mul(vd_nmla(q, dl, vd_add(cbce__x64_resid(nh, q, dh), nl)), rc);
-    return q;
-}
-
 /* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
 CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 {
@@ -290,82 +264,21 @@ CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 
 /* (fh + fl)(vh + vl) = rh + rl by exact products; *bad |= lanes where the rounded result
  * overflowed or is below 2^-1021 with f != 0 (a subnormal product's low part is rounded on
- * the subnormal grid: two roundings).  Returns RN(rh + rl), a zero keeping its sign. */
+ * the subnormal grid: two roundings).  That is cbce__x64_not_normal but for the exact zero
+ * of a zero multiplier, which passes; written as one test (cbce__x64_not_normal and the
+ * exemption took more operations: 0.6-1.2 KB more code over the levels).  Returns
+ * RN(rh + rl), a zero keeping its sign. */
 CBCE__VI vd_t cbce__x64_mul(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rh, vd_t *rl,
                             vm_t *bad)
 {
-    vd_t lo, r, ar;
-    *rh = vd_two_prod(fh, vh, &lo);
-    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    vd_t r, ar;
+    *rh = cbce__x64_prod(fh, fl, vh, vl, rl);
     r = vd_select(vd_eq(*rh, vd_zero()), *rh, vd_add(*rh, *rl));
     ar = vd_abs(r);
     *bad = vm_or(*bad, vm_not(vm_and(vd_le(ar, vd_set1(DBL_MAX)),
                                      vm_or(vd_ge(ar, vd_set1(0x1p-1021)),
                                            vd_eq(fh, vd_zero())))));
     return r;
-}
-
-typedef struct cbce__x64tab {
-    vd_tab16_t eh, el, lc, lh, ll;
-} cbce__x64tab;
-
-/* The functions below take K <= CBCE__X64_KMAX vectors and apply each step to all K
- * before the next (the K chains interleave: one vector's chain is long, and alone it is
- * latency-bound); K is a constant where they are inlined, so the loops unroll.  The fast
- * loop's K = 4 measured 1.2x faster than 2 (K = 8: no faster, 24 KB more code). */
-#define CBCE__X64_KMAX 4
-#define CBCE__X64_FOR for (j = 0; j < K; j++)
-
-/* e = exp(-a) = eh + el, for a in [0, 665] (a NaN or larger lanes give finite garbage:
- * the callers flag them); see the error budget at the top. */
-CBCE__VI void cbce__x64_exp(int K, const cbce__x64tab *T, const vd_t *a, vd_t *eh, vd_t *el)
-{
-    const vd_t shifter = vd_set1(CBCE__VD_SHIFTER);
-    vd_t ac[CBCE__X64_KMAX], sm[CBCE__X64_KMAX], m[CBCE__X64_KMAX], r[CBCE__X64_KMAX];
-    vd_t P[CBCE__X64_KMAX], Th[CBCE__X64_KMAX], lo[CBCE__X64_KMAX], El, k;
-    int i, j;
-    CBCE__X64_FOR ac[j] = vd_min(a[j], vd_set1(708.0)); /* NaN -> 708 */
-    CBCE__X64_FOR sm[j] = vd_mla(ac[j], vd_set1(-CBCE__X64_INVC), shifter);
-    CBCE__X64_FOR m[j] = vd_sub(sm[j], shifter); /* in [-16342, 0] */
-    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C1), vd_neg(ac[j]));
-    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C2), r[j]);
-    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C3), r[j]);
-    CBCE__X64_FOR P[j] = vd_mla(vd_set1(CBCE__X64_EP[6]), r[j], vd_set1(CBCE__X64_EP[5]));
-    for (i = 4; i >= 0; i--)
-        CBCE__X64_FOR P[j] = vd_mla(P[j], r[j], vd_set1(CBCE__X64_EP[i]));
-    CBCE__X64_FOR Th[j] = vd_tab16_get(T->eh, sm[j]);
-    CBCE__X64_FOR lo[j] = vd_mla(Th[j], vd_mul(P[j], r[j]), vd_tab16_get(T->el, sm[j]));
-    CBCE__X64_FOR {
-        eh[j] = vd_fast_two_sum(Th[j], lo[j], &El);
-        k = vd_mul(m[j], vd_set1(0.0625)); /* 2^floor(m/16): K */
-        eh[j] = vd_ldexp_floor(eh[j], k);
-        el[j] = vd_ldexp_floor(El, k);
-    }
-}
-
-/* t = log1p(e) = th + tl, for e = eh + el in (0, 1] */
-CBCE__VI void cbce__x64_log1p(int K, const cbce__x64tab *T, const vd_t *eh, const vd_t *el,
-                              vd_t *th, vd_t *tl)
-{
-    const vd_t one = vd_set1(1.0);
-    vd_t b[CBCE__X64_KMAX], cc[CBCE__X64_KMAX], pl[CBCE__X64_KMAX], zh[CBCE__X64_KMAX];
-    vd_t zl[CBCE__X64_KMAX], Q[CBCE__X64_KMAX];
-    int i, j;
-    CBCE__X64_FOR b[j] = vd_mla(eh[j], vd_set1(CBCE__X64_LOGM), vd_set1(CBCE__VD_SHIFTER));
-    CBCE__X64_FOR cc[j] = vd_tab16_get(T->lc, b[j]);
-    CBCE__X64_FOR zh[j] = vd_add(vd_two_prod(cc[j], eh[j], &pl[j]), vd_sub(cc[j], one));
-    CBCE__X64_FOR zl[j] = vd_mla(cc[j], el[j], pl[j]);
-    CBCE__X64_FOR Q[j] = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh[j], vd_set1(CBCE__X64_LQ[7]));
-    for (i = 6; i >= 0; i--)
-        CBCE__X64_FOR Q[j] = vd_mla(Q[j], zh[j], vd_set1(CBCE__X64_LQ[i]));
-    CBCE__X64_FOR {
-        vd_t ll = vd_tab16_get(T->ll, b[j]);
-        zl[j] = vd_mla(vd_mul(zh[j], zh[j]), Q[j], vd_nmla(zl[j], zh[j], vd_add(zl[j], ll)));
-    }
-    CBCE__X64_FOR {
-        th[j] = vd_fast_two_sum(vd_tab16_get(T->lh, b[j]), zh[j], &tl[j]);
-        tl[j] = vd_add(tl[j], zl[j]);
-    }
 }
 
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
@@ -511,11 +424,9 @@ CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t 
                                             rc[j], &ql[j]);
         CBCE__X64_FOR {
             vd_t mh = vd_select(ynz[j], vd_neg(Mh[j]), Mh[j]);
-            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]), pl;
-            vd_t ph = vd_two_prod(mh, q[j], &pl), g;
-            g = vd_add(ph, vd_mla(mh, ql[j], vd_mla(ml, q[j], pl)));
-            badg[j] = vm_or(badg[j], vm_not(vm_and(vd_ge(vd_abs(g), vd_set1(0x1p-1021)),
-                                                   vd_le(vd_abs(g), vd_set1(DBL_MAX)))));
+            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]);
+            vd_t g = cbce__x64_prod_rn(mh, ml, q[j], ql[j]);
+            badg[j] = vm_or(badg[j], cbce__x64_not_normal(g));
             G[j] = g;
         }
     }
@@ -732,15 +643,6 @@ CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced,
     return 1;
 }
 
-CBCE__VI void cbce__x64_tables(cbce__x64tab *T)
-{
-    T->eh = vd_tab16_load(CBCE__X64_EXP_HI);
-    T->el = vd_tab16_load(CBCE__X64_EXP_LO);
-    T->lc = vd_tab16_load(CBCE__X64_LOGC);
-    T->lh = vd_tab16_load(CBCE__X64_LOGH);
-    T->ll = vd_tab16_load(CBCE__X64_LOGL);
-}
-
 /* A vector that has a rare lane, or the last, partial one: cbce__x64_vec with the flags
  * as run-time values, out of line (one copy per level instead of one per instance of the
  * body: these vectors are rare, and the operations are the same, so are the results).  Its
@@ -885,6 +787,12 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
         break;
     default: CBCE__X64_BODY(CBCE__GRAD | CBCE__HESS, 0); break;
     }
+    /* k->lneg (log_sigmoid): the span's losses negated while in L1 (1024 at the most;
+     * vectorised above the scalar level); the body has no operation for it (an xor per
+     * stored vector made the loss-only calls 2% slower at AVX-512) */
+    if (k->lneg && (want & CBCE__LOSS) && !reduced)
+        for (i = 0; i < S->c; i++)
+            ((double *)S->l)[i] = -((double *)S->l)[i];
 }
 #undef CBCE__X64_BODY
 

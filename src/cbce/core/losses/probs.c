@@ -16,6 +16,7 @@
 #include "losses/span32.h"
 #include "losses/step.h"
 #include "math/vec_math.h"
+#include "math/vec_math64.h"
 
 #define CBCE__PROBS_CALL_D(W, i)                                                          \
     cbce__probs_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, &l[i], &g[i], &h[i])
@@ -87,7 +88,7 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
 }
 
 /*
- * float64 data: a chunk step on the vector layer, on logits64.h's log1p (a table, no
+ * float64 data: a chunk step on the vector layer, on math/vec_math64.h's log1p (a table, no
  * division: 2^-57.5 relative) and quotient (a reciprocal good to 2^-50 and one residual
  * step).  With s = min(x, 1 - x) (exact: x itself, or 1 - x for x >= 1/2 by Sterbenz) and
  * g = max(x, 1 - x) = gh + gl (two_sum), s + g = 1:
@@ -105,7 +106,6 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
  * scalar element cbce__probs_x; so is every element of a call with a subnormal
  * label_smoothing, and the last c % VW.
  */
-#include "losses/logits64.h"
 
 /* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above */
 CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t *lsh,
@@ -127,21 +127,6 @@ CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t
                                                         vd_lt(*lsl, vd_zero()))));
     *lsh = vd_select(tiny, clamp, *lsh);
     *lsl = vd_select(tiny, vd_zero(), *lsl);
-}
-
-/* *bad |= lanes where r is not a normal double (0, subnormal, inf, NaN) */
-CBCE__VI void probs64_flag(vd_t r, vm_t *bad)
-{
-    vd_t a = vd_abs(r);
-    *bad = vm_or(*bad,
-                 vm_not(vm_and(vd_ge(a, vd_set1(0x1p-1021)), vd_le(a, vd_set1(DBL_MAX)))));
-}
-
-/* RN((mh + ml)(qh + ql)) by exact products */
-CBCE__VI vd_t probs64_scale(vd_t mh, vd_t ml, vd_t qh, vd_t ql)
-{
-    vd_t pl, ph = vd_two_prod(mh, qh, &pl);
-    return vd_add(ph, vd_mla(mh, ql, vd_mla(ml, qh, pl)));
 }
 
 /* One vector of elements from i of the chunk, written to l, g, h; returns the lanes the
@@ -170,8 +155,8 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         l1h = vd_two_prod(q, l1h, &p2l);
         sh = vd_two_sum(lxh, l1h, &sl);
         sl = vd_add(sl, vd_add(vd_mla(y, lxl, p1l), vd_mla(q, l1l, p2l)));
-        sh = probs64_scale(vd_load(w0), vd_zero(), sh, sl);
-        probs64_flag(sh, badl);
+        sh = cbce__x64_prod_rn(vd_load(w0), vd_zero(), sh, sl);
+        *badl = vm_or(*badl, cbce__x64_not_normal(sh));
         vd_store(l, sh);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
@@ -184,8 +169,8 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
         dl = vd_select(clamp, vd_zero(), dl);
         if (want & CBCE__GRAD) {
             qv = cbce__x64_quot(rh, rl, dh, dl, vd_rcp50(dh), &ql);
-            qv = probs64_scale(mh, ml, qv, ql);
-            probs64_flag(qv, badg);
+            qv = cbce__x64_prod_rn(mh, ml, qv, ql);
+            *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vd_lt(vd_abs(rh), vd_set1(0x1p-900)));
             vd_store(g, qv);
         }
@@ -197,8 +182,8 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
             sl = vd_add(sl, vd_add(nl, yl));
             d2l = vd_mla(vd_add(dh, dh), dl, d2l);
             qv = cbce__x64_quot(sh, sl, d2h, d2l, vd_rcp50(d2h), &el);
-            qv = probs64_scale(mh, ml, qv, el);
-            probs64_flag(qv, badg);
+            qv = cbce__x64_prod_rn(mh, ml, qv, el);
+            *badg = vm_or(*badg, cbce__x64_not_normal(qv));
             *badg = vm_or(*badg, vm_and(vd_lt(vd_abs(rh), vd_set1(0x1p-450)),
                                         vd_lt(yh, vd_set1(0x1p-900))));
             vd_store(h, qv);

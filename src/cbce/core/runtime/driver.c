@@ -196,6 +196,7 @@ typedef struct cbce__job {
     cbce__span_fn span;     /* the family's span kernel for this dtype and level, or NULL */
     cbce__consts k;
     int dtype, want, reduced;
+    int neg;        /* the unreduced loss negated (CBCE__NEG_LOSS) */
     double gscale, gscale_lo; /* gradient multiplier grad_output / denominator, a pair */
     double wpre;    /* weights are multiplied by wpre before gscale (see cbce__run) */
     double lscale;  /* loss multiplier, a power of two (see cbce__run) */
@@ -673,6 +674,7 @@ static void run_span_segment(cbce__job *J, size_t s)
     k.gscale = J->gscale;
     k.gscale_lo = J->gscale_lo;
     memcpy(k.par, J->k.par, sizeof k.par);
+    k.lneg = J->neg;
     if (a->reduction == CBCE_REDUCTION_NONE && !goarr)
         k.gscale = const_value(&a->grad_output, 1.0);
     for (b0 = first; b0 < last; b0 += CBCE_BLOCK) {
@@ -900,7 +902,8 @@ int cbce__run(const cbce__family *f, const cbce_args_t *a, int dtype, int want,
     J.o = o;
     J.n = n;
     J.dtype = dtype;
-    J.want = want;
+    J.want = want & ~CBCE__NEG_LOSS;
+    J.neg = (want & CBCE__NEG_LOSS) != 0;
     J.k.eps = a->label_smoothing;
     J.k.keep = 1.0 - a->label_smoothing;
     J.k.half = 0.5 * a->label_smoothing;

@@ -1,0 +1,170 @@
+/*
+ * vec_math64.h -- float64 elementary functions on the vector layer (simd/vec.h), as
+ * double-double results good to about 2^-57 relative, for results rounded once to double
+ * (the float64 BCE-with-logits kernel, losses/logits64.h, and the float64 BCE on
+ * probabilities, losses/probs.c).  No division instruction; 16-entry tables of hi + lo
+ * pairs (losses/logits64_tables.h, generated) read by a rounding shifter's last bits
+ * (vd_tab16_get).  The functions of K vectors take K <= CBCE__X64_KMAX and apply each step
+ * to all K before the next.
+ *
+ *   cbce__x64_tables(T)       the tables of cbce__x64_exp and cbce__x64_log1p as vectors.
+ *   cbce__x64_exp(K, T, a, eh, el)
+ *                             e = exp(-a) = eh + el for a in [0, 665] (NaN or larger: finite
+ *                             garbage, which the callers flag): m = round(-a 16/ln2) = 16k +
+ *                             j (a rounding shifter, simd/vec.h: j = m mod 16 from its
+ *                             bits), r = -(a + m ln2/16) by a three-part Cody-Waite step
+ *                             (m*C1, m*C2 exact: r within 2^-60 of the truth), expm1(r) =
+ *                             r EP(r) (2^-65), E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16)
+ *                             as hi + lo from a 16-entry table: E within 2^-58.5 (the
+ *                             rounding of T[j]*expm1(r) and of Eh + El); e = 2^k E
+ *                             (vd_ldexp_floor, exact).
+ *   cbce__x64_log1p(K, T, eh, el, th, tl)
+ *                             t = log1p(e) = th + tl for e = eh + el in [0, 1]:
+ *                             -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter),
+ *                             z = LOGC[b] (1 + e) - 1 formed exactly (two_prod and
+ *                             Sterbenz), log1p(z) = z + z^2 LQ(z) (2^-61 relative to z,
+ *                             |z| <= 0.0323), one Fast2Sum: t within 2^-57.5 relative;
+ *                             log1p(0) = 0 exactly.
+ *   cbce__x64_resid(n, q, d)  n - q*d within 2^-106 relative of n, for q*d close to n (an
+ *                             FMA, or two_prod and two subtractions).
+ *   cbce__x64_quot(nh, nl, dh, dl, rc, ql)
+ *                             (nh + nl) / (dh + dl) = q + ql, q = nh rc, for rc = 1/dh
+ *                             within 2^-50 (vd_rcp50): one residual step, 2^-100 relative
+ *                             beyond the operands' own errors.
+ *   cbce__x64_prod(fh, fl, vh, vl, rl), cbce__x64_prod_rn(fh, fl, vh, vl)
+ *                             (fh + fl)(vh + vl) = rh + rl: fh vh exact (vd_two_prod, within
+ *                             its range), the cross terms rounded, fl vl dropped: within
+ *                             2^-99 relative for |fl| <= 2^-50 |fh| and |vl| <= 2^-50 |vh|;
+ *                             _rn: RN(rh + rl), one rounding.
+ *   cbce__x64_not_normal(v)   the lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0,
+ *                             subnormal, the lowest binade of the normals (where a product's
+ *                             low part was rounded on the subnormal grid), inf, NaN.
+ */
+#ifndef CBCE_MATH_VEC_MATH64_H
+#define CBCE_MATH_VEC_MATH64_H
+
+#include <float.h>
+
+#include "losses/logits64_tables.h"
+#include "simd/vec.h"
+
+/* The tables as vectors (cbce__x64_tables loads them, once per span or chunk). */
+typedef struct cbce__x64tab {
+    vd_tab16_t eh, el, lc, lh, ll;
+} cbce__x64tab;
+
+CBCE__VI void cbce__x64_tables(cbce__x64tab *T)
+{
+    T->eh = vd_tab16_load(CBCE__X64_EXP_HI);
+    T->el = vd_tab16_load(CBCE__X64_EXP_LO);
+    T->lc = vd_tab16_load(CBCE__X64_LOGC);
+    T->lh = vd_tab16_load(CBCE__X64_LOGH);
+    T->ll = vd_tab16_load(CBCE__X64_LOGL);
+}
+
+/* The functions below take K <= CBCE__X64_KMAX vectors and apply each step to all K
+ * before the next (the K chains interleave: one vector's chain is long, and alone it is
+ * latency-bound); K is a constant where they are inlined, so the loops unroll.  The fast
+ * loop's K = 4 measured 1.2x faster than 2 (K = 8: no faster, 24 KB more code). */
+#define CBCE__X64_KMAX 4
+#define CBCE__X64_FOR for (j = 0; j < K; j++)
+
+/* e = exp(-a) = eh + el, for a in [0, 665] (a NaN or larger lanes give finite garbage:
+ * the callers flag them); the error budget at the top. */
+CBCE__VI void cbce__x64_exp(int K, const cbce__x64tab *T, const vd_t *a, vd_t *eh, vd_t *el)
+{
+    const vd_t shifter = vd_set1(CBCE__VD_SHIFTER);
+    vd_t ac[CBCE__X64_KMAX], sm[CBCE__X64_KMAX], m[CBCE__X64_KMAX], r[CBCE__X64_KMAX];
+    vd_t P[CBCE__X64_KMAX], Th[CBCE__X64_KMAX], lo[CBCE__X64_KMAX], El, k;
+    int i, j;
+    CBCE__X64_FOR ac[j] = vd_min(a[j], vd_set1(708.0)); /* NaN -> 708 */
+    CBCE__X64_FOR sm[j] = vd_mla(ac[j], vd_set1(-CBCE__X64_INVC), shifter);
+    CBCE__X64_FOR m[j] = vd_sub(sm[j], shifter); /* in [-16342, 0] */
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C1), vd_neg(ac[j]));
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C2), r[j]);
+    CBCE__X64_FOR r[j] = vd_nmla(m[j], vd_set1(CBCE__X64_C3), r[j]);
+    CBCE__X64_FOR P[j] = vd_mla(vd_set1(CBCE__X64_EP[6]), r[j], vd_set1(CBCE__X64_EP[5]));
+    for (i = 4; i >= 0; i--)
+        CBCE__X64_FOR P[j] = vd_mla(P[j], r[j], vd_set1(CBCE__X64_EP[i]));
+    CBCE__X64_FOR Th[j] = vd_tab16_get(T->eh, sm[j]);
+    CBCE__X64_FOR lo[j] = vd_mla(Th[j], vd_mul(P[j], r[j]), vd_tab16_get(T->el, sm[j]));
+    CBCE__X64_FOR {
+        eh[j] = vd_fast_two_sum(Th[j], lo[j], &El);
+        k = vd_mul(m[j], vd_set1(0.0625)); /* 2^floor(m/16): K */
+        eh[j] = vd_ldexp_floor(eh[j], k);
+        el[j] = vd_ldexp_floor(El, k);
+    }
+}
+
+/* t = log1p(e) = th + tl, for e = eh + el in [0, 1] */
+CBCE__VI void cbce__x64_log1p(int K, const cbce__x64tab *T, const vd_t *eh, const vd_t *el,
+                              vd_t *th, vd_t *tl)
+{
+    const vd_t one = vd_set1(1.0);
+    vd_t b[CBCE__X64_KMAX], cc[CBCE__X64_KMAX], pl[CBCE__X64_KMAX], zh[CBCE__X64_KMAX];
+    vd_t zl[CBCE__X64_KMAX], Q[CBCE__X64_KMAX];
+    int i, j;
+    CBCE__X64_FOR b[j] = vd_mla(eh[j], vd_set1(CBCE__X64_LOGM), vd_set1(CBCE__VD_SHIFTER));
+    CBCE__X64_FOR cc[j] = vd_tab16_get(T->lc, b[j]);
+    CBCE__X64_FOR zh[j] = vd_add(vd_two_prod(cc[j], eh[j], &pl[j]), vd_sub(cc[j], one));
+    CBCE__X64_FOR zl[j] = vd_mla(cc[j], el[j], pl[j]);
+    CBCE__X64_FOR Q[j] = vd_mla(vd_set1(CBCE__X64_LQ[8]), zh[j], vd_set1(CBCE__X64_LQ[7]));
+    for (i = 6; i >= 0; i--)
+        CBCE__X64_FOR Q[j] = vd_mla(Q[j], zh[j], vd_set1(CBCE__X64_LQ[i]));
+    CBCE__X64_FOR {
+        vd_t ll = vd_tab16_get(T->ll, b[j]);
+        zl[j] = vd_mla(vd_mul(zh[j], zh[j]), Q[j], vd_nmla(zl[j], zh[j], vd_add(zl[j], ll)));
+    }
+    CBCE__X64_FOR {
+        th[j] = vd_fast_two_sum(vd_tab16_get(T->lh, b[j]), zh[j], &tl[j]);
+        tl[j] = vd_add(tl[j], zl[j]);
+    }
+}
+
+/* n - q*d to within 2^-106 relative of n, for q*d close to n */
+CBCE__VI vd_t cbce__x64_resid(vd_t n, vd_t q, vd_t d)
+{
+#if CBCE__VEC_FMA
+    return vd_fma(vd_neg(q), d, n);
+#else
+    vd_t pl, ph = vd_two_prod(q, d, &pl);
+    return vd_sub(vd_sub(n, ph), pl);
+#endif
+}
+
+/* (nh + nl) / (dh + dl) = q + *ql, q = nh * rc, for rc = 1/dh within 2^-50 (vd_rcp50): one
+ * residual step, 2^-100 relative beyond the operands' own errors */
+CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *ql)
+{
+    vd_t q = vd_mul(nh, rc);
+    *ql = vd_mul(vd_nmla(q, dl, vd_add(cbce__x64_resid(nh, q, dh), nl)), rc);
+    return q;
+}
+
+/* (fh + fl)(vh + vl) = rh + *rl: fh vh exact (vd_two_prod, within its range), the cross
+ * terms fh vl + fl vh rounded, fl vl dropped: within 2^-99 relative for |fl| <= 2^-50 |fh|
+ * and |vl| <= 2^-50 |vh| */
+CBCE__VI vd_t cbce__x64_prod(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rl)
+{
+    vd_t lo, rh = vd_two_prod(fh, vh, &lo);
+    *rl = vd_mla(fh, vl, vd_mla(fl, vh, lo));
+    return rh;
+}
+
+/* RN((fh + fl)(vh + vl)): cbce__x64_prod rounded once */
+CBCE__VI vd_t cbce__x64_prod_rn(vd_t fh, vd_t fl, vd_t vh, vd_t vl)
+{
+    vd_t rl, rh = cbce__x64_prod(fh, fl, vh, vl, &rl);
+    return vd_add(rh, rl);
+}
+
+/* The lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0, subnormal, the lowest binade
+ * of the normals (where a product's low part was rounded on the subnormal grid: two
+ * roundings), infinite or NaN. */
+CBCE__VI vm_t cbce__x64_not_normal(vd_t v)
+{
+    v = vd_abs(v);
+    return vm_not(vm_and(vd_ge(v, vd_set1(0x1p-1021)), vd_le(v, vd_set1(DBL_MAX))));
+}
+
+#endif
