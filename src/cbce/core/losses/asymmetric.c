@@ -263,8 +263,10 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
  *   e = exp(-a) by vd_exp_neg_full (2^-51: pm = p - clip cancels near the margin, where a
  *   result is accurate to its sensitivity to p times p's error), t = log1p(e) (2^-33),
  *   r = 1/d by vd_rcp50, so p, 1 - p and p' within 2^-49.5 relative;
- *   Fp = exp(-gamma_pos (-log(1 - p))), Fm = exp(gamma_neg log pm) (vd_log_pos): within
- *   gamma 2^-32.5 + 2^-34.5 relative, 2^-29.4 at gamma = ASYM32_GAMMA_MAX;
+ *   Fp = (1 - p)^gamma_pos, Fm = pm^gamma_neg: for integer powers by vd_powi (a few 2^-53
+ *   relative beyond their bases'), else exp(-gamma_pos (-log(1 - p))) and
+ *   exp(gamma_neg log pm) (vd_log_pos): within gamma 2^-32.5 + 2^-34.5 relative, 2^-29.4 at
+ *   gamma = ASYM32_GAMMA_MAX;
  *   -log(1 - pm) = -log1p(-pm) for pm <= 1/4, -log V above: one vd_log1p_u on the argument
  *   chosen lane by lane (-pm, or V's from vd_log_split), 2^-33 relative; a + t or t for
  *   clip = 0;
@@ -324,9 +326,13 @@ CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t
     }
     for (j = 0; j < nk; j++) {
         vm_t mpos = vd_gt(pm[j], zero);
-        Fp[j] = gpd == 0 ? one : vd_exp_neg(vd_mul(gp, nlp1[j]));
+        Fp[j] = gpd == 0 ? one
+                : gpd == (int)gpd ? vd_powi(p1[j], (int)gpd)
+                                  : vd_exp_neg(vd_mul(gp, nlp1[j]));
         Fm[j] = one;
-        if (gnd != 0) { /* 0 where pm = 0 */
+        if (gnd == (int)gnd && gnd != 0) { /* pm^gamma_neg, 0 where pm = 0 */
+            Fm[j] = vd_powi(pm[j], (int)gnd);
+        } else if (gnd != 0) {
             vd_t lpm = vd_log_pos(vd_select(mpos, pm[j], one));
             Fm[j] = vd_select(mpos, vd_exp_neg(vd_mul(vd_neg(gn), lpm)), zero);
         }

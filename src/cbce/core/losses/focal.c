@@ -49,16 +49,19 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
  * (simd/vec.h, frame span32.h), the formulas of focal_elem.h and poly1.c in double:
  *   e = exp(-a) (vd_exp_neg, 2^-34.5), t = log1p(e) (2^-33), r = 1/d (vd_rcp50, 2^-50: the
  *   hessian has r to the third power, and the terms of soft-label derivatives cancel);
- *   u = -a - t where A = 0, else log(A + B e) - t (vd_log_pos: 2^-34.4 absolute + 2^-53
- *   of k ln2), so u is within ~2^-32.5 absolute and F = exp(gamma u) within gamma 2^-32.5
- *   + 2^-34.5 relative: 2^-29.4 at gamma = FOCAL32_GAMMA_MAX, below the 2^-28 that keeps
- *   a float32 result within 0.56 ulp; rho = e/(A + B e) and kappa's quotient by vd_rcp50;
+ *   F = (1 - p_t)^gamma: for an integer gamma, (v r)^gamma by vd_powi, v = A + B e (e's
+ *   2^-34.5 times gamma, relative); else exp(gamma u) with u = -a - t where A = 0, else
+ *   log(A + B e) - t (vd_log_pos: 2^-34.4 absolute + 2^-53 of k ln2), so u is within
+ *   ~2^-32.5 absolute and F within gamma 2^-32.5 + 2^-34.5 relative: 2^-29.4 at gamma =
+ *   FOCAL32_GAMMA_MAX, below the 2^-28 that keeps a float32 result within 0.56 ulp;
+ *   rho = e/(A + B e) and kappa's quotient by vd_rcp50;
  *   1 - e by vd_one_minus_exp_neg.  Measured: 0.51 ulp (tests/test_focal.py, long double).
  * A vector whose elements are all A = 0 or A + B e = 1 (hard labels without smoothing)
- * skips the log and the reciprocal of A + B e.  Rare lanes take the "D" element
- * cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e not a double
- * >= 2^-120 where A > 0 (vd_rcp50's domain: a target or smoothing that small, NaN or
- * out of range, a NaN input), and every lane where gamma > FOCAL32_GAMMA_MAX.
+ * skips the log (non-integer gamma) and the reciprocal of A + B e.  Rare lanes take the
+ * "D" element cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e
+ * not a double >= 2^-120 where A > 0 (vd_rcp50's domain: a target or smoothing that
+ * small, NaN or out of range, a NaN input), and every lane where gamma >
+ * FOCAL32_GAMMA_MAX.
  */
 #define F32_K CBCE__S32_K
 #define FOCAL32_GAMMA_MAX 8.0
@@ -113,10 +116,16 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
                           : one;
         ce[j] = vd_mla(vd_add(q[j], y[j]), t[j], vd_select(A0[j], zero, vd_mul(A[j], a[j])));
     }
-    for (j = 0; j < nk; j++) { /* u = log(1 - p_t) <= 0; F = exp(gamma u) */
-        vd_t lg = hard ? zero : vd_log_pos(v[j]);
-        vd_t u = vd_sub(vd_select(A0[j], vd_neg(a[j]), lg), t[j]);
-        F[j] = gm == 0 ? one : vd_exp_neg(vd_mul(vd_set1(-gm), u));
+    for (j = 0; j < nk; j++) {
+        if (gm == 0) {
+            F[j] = one;
+        } else if (gm == (int)gm) { /* (1 - p_t)^gamma, 1 - p_t = v r */
+            F[j] = vd_powi(vd_mul(v[j], r[j]), (int)gm);
+        } else { /* exp(gamma u), u = log(1 - p_t) <= 0 */
+            vd_t lg = hard ? zero : vd_log_pos(v[j]);
+            vd_t u = vd_sub(vd_select(A0[j], vd_neg(a[j]), lg), t[j]);
+            F[j] = vd_exp_neg(vd_mul(vd_set1(-gm), u));
+        }
     }
     if (want & CBCE__LOSS)
         for (j = 0; j < nk; j++) { /* F is taken as 1 where ce is infinite */

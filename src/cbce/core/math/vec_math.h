@@ -26,6 +26,9 @@
  *   vd_log_split(x, &f) k with x = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt 2), for a positive
  *                   normal finite x (f exact): log x = k ln2 + vd_log1p_u(f/(2 + f)), as
  *                   vd_log_pos forms it; for callers that choose f (and k) lane by lane.
+ *   vd_powi(w, n)   w^n for an integer n >= 1 by binary powering: at most 2 log2(n)
+ *                   products, each rounded once (so within 2 log2(n) 2^-53 relative for n
+ *                   <= 8), where exp(n log w) would bring the log's absolute error.
  *   vd_one_minus_exp_neg(a, e)  1 - exp(-a) for a >= 0 from e = exp(-a) (2^-34.5 relative,
  *                   vd_exp_neg): below 1/4 by the Taylor series to a^8 (the rest is below
  *                   a^9/9!, 2^-34.5 of the sum), else 1 - e (>= 0.22, so within 2^-32.3).
@@ -96,6 +99,18 @@ CBCE__VI vd_t vd_log_pos(vd_t x)
     vd_t f, k = vd_log_split(x, &f);
     f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
     return vd_mla(k, vd_set1(CBCE__VM_LN2), f);
+}
+
+CBCE__VI vd_t vd_powi(vd_t w, int n)
+{
+    vd_t r = w;
+    for (n--; n > 0; n >>= 1) { /* r w^n is the result, n counting down */
+        if (n & 1)
+            r = vd_mul(r, w);
+        if (n > 1)
+            w = vd_mul(w, w);
+    }
+    return r;
 }
 
 CBCE__VI vd_t vd_one_minus_exp_neg(vd_t a, vd_t e)
