@@ -1,7 +1,7 @@
 /*
  * focal.c -- the sigmoid focal loss (Lin et al. 2017, torchvision's formula) on logits:
  * float32 data on the span kernel below (which also serves the Poly-1 focal loss; the
- * chunk step, the CBCE__ELEM_FOCAL body in double, gives the driver's exact sums), float64
+ * chunk step, focal_elem.h's cbce__poly1_d at eps 0, gives the driver's exact sums), float64
  * data on cbce__focal_x in double-double; the log-space formulas are in focal_elem.h.
  * alpha = NaN in cbce_args_t drops the class balance a_t (Python's alpha=None); the
  * ranges of gamma and alpha are registry.h's, checked by the driver.
@@ -12,8 +12,8 @@
 #include "math/vec_math.h"
 
 #define CBCE__FOCAL_CALL_D(W, i)                                                          \
-    cbce__focal_d(W, x[i], t[i], w[i], m[i], k->keep, k->half, k->alpha, k->has_alpha,    \
-                  k->gamma, &l[i], &g[i], &h[i])
+    cbce__poly1_d(W, x[i], t[i], 1, w[i], m[i], k->keep, k->half, 0, k->alpha,            \
+                  k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__FOCAL_CALL_X(W, i)                                                          \
     cbce__focal_x(W, x[i], t[i], w[i], m[i], ml[i], k->eps, k->half, k->alpha,            \
                   k->has_alpha, k->gamma, &l[i], &g[i], &h[i])

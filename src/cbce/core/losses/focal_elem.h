@@ -69,49 +69,15 @@
  * may underflow to 0 in the working precision (0 * inf = NaN). */
 #define CBCE__LOSS_F(R, F, ce) ((ce) == (R)HUGE_VAL ? (R)1 : (F))
 
-#define CBCE__ELEM_FOCAL(NAME, R, EXP, LOG, LOG1P)                                         \
-    CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R keep, R half, R alpha,        \
-                            int has_alpha, R gamma, double *l, double *g, double *h)       \
-    {                                                                                      \
-        R y = tr * keep + half;                                                            \
-        R q = ((R)1 - tr) * keep + half;                                                   \
-        R L = q + y;                                                                       \
-        R at = has_alpha ? alpha * y + ((R)1 - alpha) * q : (R)1;                          \
-        R a = x < 0 ? -x : x;                                                              \
-        R e = EXP(-a);                                                                     \
-        R t = LOG1P(e);                                                                    \
-        int pos = x >= 0;                                                                  \
-        R A = pos ? q : y, B = pos ? y : q;                                                \
-        R Be = B * e;                                                                      \
-        R u = (A == 0 ? LOG(B) - a : LOG(A + Be)) - t;                                     \
-        R F = gamma == 0 ? (R)1 : EXP(gamma * u);                                          \
-        R ce = (A == 0 ? (R)0 : A * a) + L * t;                                            \
-        if (want & CBCE__LOSS)                                                             \
-            *l = (double)(w * (at * CBCE__LOSS_F(R, F, ce) * ce));                         \
-        if (want & (CBCE__GRAD | CBCE__HESS)) {                                            \
-            R d = (R)1 + e;                                                                \
-            R s = e / d;                                                                   \
-            R g0 = pos ? q - L * s : L * s - y;                                            \
-            R D = keep * (((R)1 - tr) - tr);                                               \
-            CBCE__FOCAL_GRAD_TERMS(R)                                                      \
-            if (want & CBCE__GRAD)                                                         \
-                *g = (double)(m * (at * F * (gu + g0)));                                   \
-            if (want & CBCE__HESS) {                                                       \
-                CBCE__FOCAL_HESS_TERMS(R)                                                  \
-                *h = (double)(m * (at * F * (h1 + h2 + L * s / d)));                       \
-            }                                                                              \
-        }                                                                                  \
-    }
-
-/* The "d" path on math/scalar.h's branch-free double primitives (relative errors ~4-5u, far
- * below a float32 ulp), so the float32 focal loops vectorise.  Every EXP argument in the
- * focal element is <= 0 (-|x|, gamma * log(1 - p_t)); a rounding above 0 is taken as 0. */
+/* The "d" path's exp on math/scalar.h's branch-free double primitives (relative errors
+ * ~4-5u, far below a float32 ulp), so the float32 loops vectorise.  Every EXP argument in
+ * the focal-type elements is <= 0 (-|x|, gamma * log(1 - p_t)); a rounding above 0 is taken
+ * as 0. */
 CBCE__INLINE double cbce__fam_exp_d(double v)
 {
     double a = -v;
     return cbce__exp_neg_d(a < 0 ? 0.0 : a);
 }
-CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1p_d)
 
 /* 1 - e for e = exp(-a), the factor of 1 - 2 sigmoid(x) in the Poly-1 and asymmetric
  * hessians (the whole hessian of Poly-1 focal with alpha 0 and gamma 0, so its relative
@@ -123,9 +89,10 @@ CBCE__ELEM_FOCAL(cbce__focal_d, double, cbce__fam_exp_d, cbce__log_d, cbce__log1
     ((a) < 0x1p-10 ? (a) * (1.0 - (a) * (0.5 - (a) * (1.0 / 6.0))) : 1.0 - (e))
 #define CBCE__ONEM_X(a, e) (-expm1l(-(a)))
 
-/* The Poly-1 and Poly-1 focal element on the "D" path (the formulas are poly1.c's; with
- * p = 1 and eps = 0 it is the focal element: focal.c's span kernel computes its rare lanes
- * with it). */
+/* The focal, Poly-1 and Poly-1 focal element on the "D" path (the formulas above and
+ * poly1.c's; the focal loss is p = 1, eps = 0): their float32 chunk steps (the loss of the
+ * driver's exact sums) and the rare lanes of their span kernels, so that both compute the
+ * same arithmetic. */
 #define CBCE__ELEM_POLY1(NAME, R, EXP, ONEM, LOG, LOG1P)                                  \
     CBCE__INLINE void NAME(int want, R x, R tr, R p, R w, R m, R keep, R half, R eps,      \
                            R alpha, int has_alpha, R gamma, double *l, double *g,          \
