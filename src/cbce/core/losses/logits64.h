@@ -378,19 +378,29 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
 }
 
+/* The gradient multiplier M1 (M2 + m2l) (cbce__x64_mult) as the pair Mh + *Ml, by an exact
+ * product. */
+CBCE__VI vd_t cbce__x64_mpair(vd_t M1, vd_t M2, double m2l, vd_t *Ml)
+{
+    vd_t Mh = vd_two_prod(M1, M2, Ml);
+    *Ml = vd_mla(M1, vd_set1(m2l), *Ml);
+    return Mh;
+}
+
 /* The element for hard targets (every lane's target 0 or 1) of a `unit` call (no label
  * smoothing, pos_weight 1, weight 1), loss and gradient only.  With c = 1 where x >= 0 and
  * the target is 0 or x < 0 and it is 1, else 0:
  *     loss = c a + t                         (c a exact; two terms >= 0: their 2^-57.5
  *                                             relative errors carry over, <= 0.5 + 0.09 ulp)
  *     grad = -+ M num/(1+e), num = 1 (c = 1) or e (c = 0), - for target 1
- * with M = Mh + Ml the gradient multiplier: num/(1+e) by a reciprocal good to 2^-50 and one
- * residual step (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
+ * with M = M1 (M2 + m2l) the gradient multiplier, as the pair Mh + Ml (cbce__x64_mpair, in
+ * the gradient's branch): num/(1+e) by a reciprocal good to 2^-50 and one residual step
+ * (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
  * Rare lanes: in *bad those with a > 665 (or NaN), in *badg those whose gradient is not a
  * normal double (below 2^-1021 it was rounded twice; a multiplier of 0, inf or NaN). */
 CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t *x,
-                             const vd_t *tr, const vd_t *Mh, const vd_t *Ml, vd_t *Sh,
-                             vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
+                             const vd_t *tr, const vd_t *M1, const vd_t *M2, double m2l,
+                             vd_t *Sh, vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
 {
     const vd_t one = vd_set1(1.0);
     vd_t a[CBCE__X64_KMAX], eh[CBCE__X64_KMAX], el[CBCE__X64_KMAX];
@@ -423,9 +433,10 @@ CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t 
                                             vd_select(c1[j], vd_zero(), el[j]), dh[j], dl[j],
                                             rc[j], &ql[j]);
         CBCE__X64_FOR {
-            vd_t mh = vd_select(ynz[j], vd_neg(Mh[j]), Mh[j]);
-            vd_t ml = vd_select(ynz[j], vd_neg(Ml[j]), Ml[j]);
-            vd_t g = cbce__x64_prod_rn(mh, ml, q[j], ql[j]);
+            vd_t ml, mh = cbce__x64_mpair(M1[j], M2[j], m2l, &ml), g;
+            mh = vd_select(ynz[j], vd_neg(mh), mh);
+            ml = vd_select(ynz[j], vd_neg(ml), ml);
+            g = cbce__x64_prod_rn(mh, ml, q[j], ql[j]);
             badg[j] = vm_or(badg[j], cbce__x64_not_normal(g));
             G[j] = g;
         }
@@ -451,13 +462,18 @@ static void cbce__x64_fix(int want, const double *f, const double *x, const doub
 #define CBCE__X64_MAY_HARD(want, smooth, unit)                                              \
     (CBCE__VW > 1 && (unit) && !(smooth) && !((want) & CBCE__HESS))
 
-/* The gradient multiplier of the m lanes from i as M1 (M2 + m2l), and as the pair Mh + Ml
- * (read only with the gradient or hessian); W the weights of the lanes. */
-CBCE__VI void cbce__x64_mult(int want, const cbce__span *S, const cbce__span_consts *k,
-                             size_t i, size_t m, vd_t W, vd_t *M1, vd_t *M2, double *m2l,
-                             vd_t *Mh, vd_t *Ml)
+/* The low part m2l of cbce__x64_mult's multiplier M1 (M2 + m2l), the same for every lane:
+ * gscale_lo without a grad_output array, else 0 (M2 the weights). */
+CBCE__VI double cbce__x64_m2l(const cbce__span *S, const cbce__span_consts *k)
 {
-    *m2l = S->go ? 0.0 : k->gscale_lo;
+    return S->go ? 0.0 : k->gscale_lo;
+}
+
+/* The gradient multiplier of the m lanes from i as M1 (M2 + m2l) (m2l: cbce__x64_m2l;
+ * cbce__x64_mpair makes it a pair); W the weights of the lanes. */
+CBCE__VI void cbce__x64_mult(const cbce__span *S, const cbce__span_consts *k, size_t i,
+                             size_t m, vd_t W, vd_t *M1, vd_t *M2)
+{
     if (S->go) {
         *M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
                             : vd_loadn((const double *)S->go + i, m);
@@ -465,11 +481,6 @@ CBCE__VI void cbce__x64_mult(int want, const cbce__span *S, const cbce__span_con
     } else {
         *M1 = vd_mul(W, vd_set1(k->wpre));
         *M2 = vd_set1(k->gscale);
-    }
-    *Mh = *Ml = W;
-    if (want & (CBCE__GRAD | CBCE__HESS)) {
-        *Mh = vd_two_prod(*M1, *M2, Ml);
-        *Ml = vd_mla(*M1, vd_set1(*m2l), *Ml);
     }
 }
 
@@ -542,9 +553,11 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
     if (S->w)
         W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
-    cbce__x64_mult(want, S, k, i, m, W, &M1, &M2, &m2l, &Mh, &Ml);
+    cbce__x64_mult(S, k, i, m, W, &M1, &M2);
+    m2l = cbce__x64_m2l(S, k);
+    Mh = cbce__x64_mpair(M1, M2, m2l, &Ml); /* read only with a derivative */
     if (may_hard && vm_all(hard)) {
-        cbce__x64_hard(1, want, T, &X, &Tr, &Mh, &Ml, &Lh, &Ll, &G, &bad, &badg);
+        cbce__x64_hard(1, want, T, &X, &Tr, &M1, &M2, m2l, &Lh, &Ll, &G, &bad, &badg);
         L = vd_add(Lh, Ll);
     } else {
         cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl,
@@ -564,7 +577,8 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         if (may_hard && vm_any(hard)) {
             vd_t hLh = X, hLl = X, hG = X;
             vm_t hbad = vm_first(0), hbadg = vm_first(0);
-            cbce__x64_hard(1, want, T, &X, &Tr, &Mh, &Ml, &hLh, &hLl, &hG, &hbad, &hbadg);
+            cbce__x64_hard(1, want, T, &X, &Tr, &M1, &M2, m2l, &hLh, &hLl, &hG, &hbad,
+                           &hbadg);
             Lh = vd_select(hard, hLh, Lh);
             Ll = vd_select(hard, hLl, Ll);
             L = vd_select(hard, vd_add(hLh, hLl), L);
@@ -617,22 +631,21 @@ CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced,
 {
     const double *xp = (const double *)S->x;
     const vd_t W = vd_set1(k->wk), one = vd_set1(1.0);
-    vd_t X[CBCE__X64_KMAX], Tr[CBCE__X64_KMAX], Mh[CBCE__X64_KMAX], Ml[CBCE__X64_KMAX];
-    vd_t Lh[CBCE__X64_KMAX], Ll[CBCE__X64_KMAX], G[CBCE__X64_KMAX], M1, M2;
+    vd_t X[CBCE__X64_KMAX], Tr[CBCE__X64_KMAX], M1[CBCE__X64_KMAX], M2[CBCE__X64_KMAX];
+    vd_t Lh[CBCE__X64_KMAX], Ll[CBCE__X64_KMAX], G[CBCE__X64_KMAX];
     vm_t bad[CBCE__X64_KMAX], badg[CBCE__X64_KMAX], hard = vm_first(CBCE__VW), any;
-    double m2l;
+    const double m2l = cbce__x64_m2l(S, k);
     int j;
     CBCE__X64_FOR {
         X[j] = vd_load(xp + i + j * CBCE__VW);
         Tr[j] = load_any(S->t, S->tdtype, i + j * CBCE__VW, CBCE__VW);
         hard = vm_and(hard, vm_or(vd_eq(Tr[j], vd_zero()), vd_eq(Tr[j], one)));
         bad[j] = badg[j] = vm_first(0);
-        cbce__x64_mult(want, S, k, i + j * CBCE__VW, CBCE__VW, W, &M1, &M2, &m2l, &Mh[j],
-                       &Ml[j]);
+        cbce__x64_mult(S, k, i + j * CBCE__VW, CBCE__VW, W, &M1[j], &M2[j]);
     }
     if (!vm_all(hard))
         return 0;
-    cbce__x64_hard(K, want, T, X, Tr, Mh, Ml, Lh, Ll, G, bad, badg);
+    cbce__x64_hard(K, want, T, X, Tr, M1, M2, m2l, Lh, Ll, G, bad, badg);
     any = vm_first(0);
     CBCE__X64_FOR any = vm_or(any, vm_or(bad[j], badg[j]));
     if (vm_any(any))
