@@ -3,7 +3,7 @@
  * double-double results good to about 2^-57 relative, for results rounded once to double
  * (the float64 BCE-with-logits kernel, losses/logits64.h, and the float64 BCE on
  * probabilities, losses/probs.c).  No division instruction; 16-entry tables of hi + lo
- * pairs (losses/logits64_tables.h, generated) read by a rounding shifter's last bits
+ * pairs (math/vec_math64_tables.h, generated) read by a rounding shifter's last bits
  * (vd_tab16_get).  The functions of K vectors take K <= CBCE__X64_KMAX and apply each step
  * to all K before the next.
  *
@@ -45,7 +45,7 @@
 
 #include <float.h>
 
-#include "losses/logits64_tables.h"
+#include "math/vec_math64_tables.h"
 #include "simd/vec.h"
 
 /* The tables as vectors (cbce__x64_tables loads them, once per span or chunk). */
