@@ -475,8 +475,7 @@ CBCE__VI void cbce__x64_mult(const cbce__span *S, const cbce__span_consts *k, si
                              size_t m, vd_t W, vd_t *M1, vd_t *M2)
 {
     if (S->go) {
-        *M1 = m >= CBCE__VW ? vd_load((const double *)S->go + i)
-                            : vd_loadn((const double *)S->go + i, m);
+        *M1 = load_f64(S->go, i, m);
         *M2 = W;
     } else {
         *M1 = vd_mul(W, vd_set1(k->wpre));
@@ -500,24 +499,14 @@ CBCE__VI void cbce__x64_out(int want, int reduced, const cbce__span *S, size_t i
             s = vd_two_sum(*acc_h, Lh, &e);
             *acc_l = vd_add(*acc_l, vd_add(e, Ll));
             *acc_h = s;
-        } else if (m >= CBCE__VW) {
-            vd_store((double *)S->l + i, L);
         } else {
-            vd_storen((double *)S->l + i, L, m);
+            store_f64(S->l, i, L, m);
         }
     }
-    if (want & CBCE__GRAD) {
-        if (m >= CBCE__VW)
-            vd_store((double *)S->g + i, G);
-        else
-            vd_storen((double *)S->g + i, G, m);
-    }
-    if (want & CBCE__HESS) {
-        if (m >= CBCE__VW)
-            vd_store((double *)S->h + i, H);
-        else
-            vd_storen((double *)S->h + i, H, m);
-    }
+    if (want & CBCE__GRAD)
+        store_f64(S->g, i, G, m);
+    if (want & CBCE__HESS)
+        store_f64(S->h, i, H, m);
 }
 
 /* One vector of elements from i (m lanes, m < VW only for the last): loads, the element,
@@ -532,8 +521,7 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
                            const cbce__x64tab *T, size_t i, size_t m, vd_t *acc_h,
                            vd_t *acc_l)
 {
-    const double *xp = (const double *)S->x;
-    vd_t X = m >= CBCE__VW ? vd_load(xp + i) : vd_loadn(xp + i, m);
+    vd_t X = load_f64(S->x, i, m);
     vd_t Tr = load_any(S->t, S->tdtype, i, m), P = vd_set1(k->pk), W = vd_set1(k->wk);
     vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
     vd_t G = X, H = X;
@@ -550,9 +538,9 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     if (may_hard && fast && vm_any(hard))
         return 0;
     if (S->p)
-        P = m >= CBCE__VW ? vd_load((const double *)S->p + i) : vd_loadn((const double *)S->p + i, m);
+        P = load_f64(S->p, i, m);
     if (S->w)
-        W = m >= CBCE__VW ? vd_load((const double *)S->w + i) : vd_loadn((const double *)S->w + i, m);
+        W = load_f64(S->w, i, m);
     cbce__x64_mult(S, k, i, m, W, &M1, &M2);
     m2l = cbce__x64_m2l(S, k);
     Mh = cbce__x64_mpair(M1, M2, m2l, &Ml); /* read only with a derivative */

@@ -61,6 +61,20 @@ CBCE__VI void store_f32(void *p, size_t i, vd_t v, size_t m)
         vd_storen_f32((float *)p + i, v, m);
 }
 
+/* The same for float64 operands and outputs (logits64.h's kernel). */
+CBCE__VI vd_t load_f64(const void *p, size_t i, size_t m)
+{
+    return m >= CBCE__VW ? vd_load((const double *)p + i) : vd_loadn((const double *)p + i, m);
+}
+
+CBCE__VI void store_f64(void *p, size_t i, vd_t v, size_t m)
+{
+    if (m >= CBCE__VW)
+        vd_store((double *)p + i, v);
+    else
+        vd_storen((double *)p + i, v, m);
+}
+
 /* A family's scalar element for the lanes its vector math leaves out: raw (unweighted)
  * loss, gradient and hessian of one element, as `want` asks. */
 typedef void (*s32_elem_fn)(int want, double x, double tr, const cbce__span_consts *k,
