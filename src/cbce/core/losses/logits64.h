@@ -282,11 +282,11 @@ CBCE__VI vd_t cbce__x64_mul(vd_t fh, vd_t fl, vd_t vh, vd_t vl, vd_t *rh, vd_t *
 }
 
 /* The unweighted loss S, gradient G and hessian H as pairs, on one vector.  `unit`: no
- * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or infinite target
- * as L would be, is added to each e-term).  The lanes the careful element must redo: in
- * *bad those where every output needs it (a > 665, inf, NaN; q and p*y cancelling), in
- * *badl those where only the loss does (outside [2^-960, 2^960]), in *badg those where only
- * the gradient and hessian do (their scales outside that range). */
+ * label smoothing, pos_weight 1 and loss weight 1 (L = 1 exactly; 0*tr, NaN for a NaN or
+ * infinite target as L would be, is added to each e-term).  The lanes the careful element
+ * must redo: in *bad those where every output needs it (a > 665, inf, NaN; q and p*y
+ * cancelling), in *badl those where only the loss does (outside [2^-960, 2^960]), in *badg
+ * those where only the gradient and hessian do (their scales outside that range). */
 CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k,
                              const cbce__x64tab *T, vd_t x, vd_t tr, vd_t p, vd_t *Sh,
                              vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad,
