@@ -207,15 +207,13 @@ CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
                 continue;
             vd_store(fl, vd_select(badl, vd_set1(1.0), vd_zero()));
             vd_store(fg, vd_select(badg, vd_set1(1.0), vd_zero()));
-            for (j = 0; j < CBCE__VW; j++) {
-                if (fl[j] != 0)
-                    probs_step_x_careful(want & CBCE__LOSS, 1, x + i + j, t + i + j, p,
-                                         w + i + j, m + i + j, ml + i + j, k, l + i + j,
-                                         g + i + j, h + i + j);
-                if (fg[j] != 0)
-                    probs_step_x_careful(want & (CBCE__GRAD | CBCE__HESS), 1, x + i + j,
-                                         t + i + j, p, w + i + j, m + i + j, ml + i + j, k,
-                                         l + i + j, g + i + j, h + i + j);
+            for (j = 0; j < CBCE__VW; j++) { /* the outputs flagged, on one call */
+                int redo = want & ((fl[j] != 0 ? CBCE__LOSS : 0) |
+                                   (fg[j] != 0 ? CBCE__GRAD | CBCE__HESS : 0));
+                if (redo)
+                    probs_step_x_careful(redo, 1, x + i + j, t + i + j, p, w + i + j,
+                                         m + i + j, ml + i + j, k, l + i + j, g + i + j,
+                                         h + i + j);
             }
         }
     }
