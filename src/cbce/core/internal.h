@@ -99,7 +99,7 @@ typedef void (*cbce__step_fn)(CBCE__STEP_PARAMS(, k));
 typedef struct cbce__span {
     size_t c;               /* elements */
     const void *x;          /* input, the data dtype */
-    const void *t;          /* target, dtype tdtype */
+    const void *t;          /* target, dtype tdtype; NULL: every element the constant tk */
     int tdtype;
     const void *p;          /* pos_weight; NULL: every element the constant pk */
     const void *w;          /* weight; NULL: the constant wk */
@@ -110,14 +110,14 @@ typedef struct cbce__span {
 } cbce__span;
 
 /* Per-call constants of a span kernel: label smoothing y = t*keep + half (eps itself for
- * kernels that need it), the constant pos_weight / weight, and the multipliers: the loss
- * is weight * lscale * loss, the gradient and hessian go * weight * d (with go) or
+ * kernels that need it), the constant target / pos_weight / weight, and the multipliers:
+ * the loss is weight * lscale * loss, the gradient and hessian go * weight * d (with go) or
  * ((weight * wpre) * (gscale + gscale_lo)) * d (without), products in this order;
  * gscale + gscale_lo is grad_output / denominator as a double-double (float64 kernels
  * take the low part into their one rounding). */
 typedef struct cbce__span_consts {
     double keep, half, eps;
-    double pk, wk;
+    double tk, pk, wk;
     double lscale, wpre, gscale, gscale_lo;
     double par[CBCE__NPARAMS]; /* every registry.h parameter, by CBCE__PARAM_<name> */
     int lneg; /* CBCE__NEG_LOSS: the unreduced loss negated (the float64 BCE-with-logits

@@ -522,7 +522,8 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
                            vd_t *acc_l)
 {
     vd_t X = load_f64(S->x, i, m);
-    vd_t Tr = load_any(S->t, S->tdtype, i, m), P = vd_set1(k->pk), W = vd_set1(k->wk);
+    vd_t Tr = S->t ? load_any(S->t, S->tdtype, i, m) : vd_set1(k->tk);
+    vd_t P = vd_set1(k->pk), W = vd_set1(k->wk);
     vd_t M1, M2, Sh = X, Sl = X, Gh = X, Gl = X, Hh = X, Hl = X, L = X, Lh = X, Ll = X;
     vd_t G = X, H = X;
     vm_t bad = vm_first(smooth == 2 ? CBCE__VW : 0); /* tiny eps: every lane careful */
@@ -626,7 +627,7 @@ CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced,
     int j;
     CBCE__X64_FOR {
         X[j] = vd_load(xp + i + j * CBCE__VW);
-        Tr[j] = load_any(S->t, S->tdtype, i + j * CBCE__VW, CBCE__VW);
+        Tr[j] = S->t ? load_any(S->t, S->tdtype, i + j * CBCE__VW, CBCE__VW) : vd_set1(k->tk);
         hard = vm_and(hard, vm_or(vd_eq(Tr[j], vd_zero()), vd_eq(Tr[j], one)));
         bad[j] = badg[j] = vm_first(0);
         cbce__x64_mult(S, k, i + j * CBCE__VW, CBCE__VW, W, &M1[j], &M2[j]);

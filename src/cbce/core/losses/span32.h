@@ -147,7 +147,9 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
         size_t ij = i + (size_t)j * CBCE__VW;
         lo[j] = gr[j] = he[j] = vd_zero(); /* (outputs not wanted: -Wmaybe-uninitialized) */
         X[j] = load_f32((const float *)S->x, ij, m);
-        T[j] = plain ? load_f32((const float *)S->t, ij, m) : load_any(S->t, S->tdtype, ij, m);
+        T[j] = !S->t  ? vd_set1(k->tk)
+               : plain ? load_f32((const float *)S->t, ij, m)
+                       : load_any(S->t, S->tdtype, ij, m);
         P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
         W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }

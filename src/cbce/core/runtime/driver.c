@@ -544,13 +544,6 @@ static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, v
     size_t sz = dtype_size(op->dtype), k;
     if (!copy && op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period)
         return (const char *)op->data + (i0 % op->period) * sz;
-    if (op->period == 1 && sz == 8) { /* a scalar: one value */
-        uint64_t v, *dst = (uint64_t *)buf;
-        memcpy(&v, op->data, 8);
-        for (k = 0; k < c; k++)
-            dst[k] = v;
-        return buf;
-    }
 #define CBCE__GATHER(CT)                                                                 \
     {                                                                                    \
         const CT *base = (const CT *)op->data;                                           \
@@ -631,11 +624,13 @@ static void span_dual(const cbce__job *J, const cbce__span *S, const cbce__span_
     for (i = 0; i < S->c; i += CBCE__CHUNK) {
         size_t c = S->c - i < CBCE__CHUNK ? S->c - i : CBCE__CHUNK;
         load_buffer(S->x, J->dtype, i, c, x);
-        load_buffer(S->t, S->tdtype, i, c, t);
         for (j = 0; j < c; j++) {
+            t[j] = k->tk;
             p[j] = k->pk;
             w[j] = k->wk;
         }
+        if (S->t)
+            load_buffer(S->t, S->tdtype, i, c, t);
         if (S->p)
             load_buffer(S->p, J->dtype, i, c, p);
         if (S->w)
@@ -659,7 +654,8 @@ static void run_span_segment(cbce__job *J, size_t s)
     cbce__span_consts k;
     cbce__trees T;
     int want = J->want;
-    int pconst = is_const(&a->pos_weight), wconst = is_const(&a->weight);
+    int tconst = is_const(&a->target), pconst = is_const(&a->pos_weight);
+    int wconst = is_const(&a->weight);
     int goarr = a->reduction == CBCE_REDUCTION_NONE && !is_const(&a->grad_output);
     size_t b0, nb = 0, first, last;
     T.top = T.top_small = T.top_big = 0;
@@ -667,6 +663,7 @@ static void run_span_segment(cbce__job *J, size_t s)
     k.keep = J->k.keep;
     k.half = J->k.half;
     k.eps = J->k.eps;
+    k.tk = const_value(&a->target, 0.0);
     k.pk = const_value(&a->pos_weight, 1.0);
     k.wk = const_value(&a->weight, 1.0);
     k.lscale = J->lscale;
@@ -685,7 +682,7 @@ static void run_span_segment(cbce__job *J, size_t s)
             cbce__span S;
             S.c = bend - c0 < CBCE__SPAN ? bend - c0 : CBCE__SPAN;
             S.x = span_operand(&a->input, c0, S.c, &xb, J->dual);
-            S.t = span_operand(&a->target, c0, S.c, &tb, J->dual);
+            S.t = tconst ? NULL : span_operand(&a->target, c0, S.c, &tb, J->dual);
             S.tdtype = a->target.dtype;
             S.p = pconst ? NULL : span_operand(&a->pos_weight, c0, S.c, &pb, J->dual);
             S.w = wconst ? NULL : span_operand(&a->weight, c0, S.c, &wb, J->dual);
