@@ -14,6 +14,7 @@
 import ctypes
 import gc
 import math
+import mmap
 import os
 import sys
 import tracemalloc
@@ -315,9 +316,20 @@ def test_growth_check_catches_leaks():
             f"C heap check missed a leak of 64 bytes per call: {growth}"
 
     if os.path.exists("/proc/self/statm") and not _under_asan():
+        # 64 KiB of written pages per call, each block a fresh anonymous mapping: a malloc'd
+        # block may reuse heap pages that are already resident (after earlier tests freed
+        # large arrays), and then the RSS does not grow at all
+        def touched_pages():
+            m = mmap.mmap(-1, 1 << 16)
+            for off in range(0, 1 << 16, mmap.PAGESIZE):
+                m[off] = 1
+            return m
+
         pages = []
-        growth = _window_growth(lambda k: pages.extend(b"\1" * (1 << 16) for _ in range(k)),
+        growth = _window_growth(lambda k: pages.extend(touched_pages() for _ in range(k)),
                                 _rss, 6, 50)
+        for m in pages:
+            m.close()
         pages.clear()
         assert RSS.verdict(growth, 50), f"RSS check missed a leak of 64 KiB per call: {growth}"
 
