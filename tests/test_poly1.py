@@ -305,6 +305,59 @@ def test_poly_term_alone_at_tiny_logits(dtype):
                 f"(got {got[np.argmax(err)]!r})")
 
 
+F64_CASES = [  # (name, targets, epsilon, label_smoothing, pos_weight, weighted)
+    ("hard", "hard", 1.0, 0.0, None, False),
+    ("hard weighted eps 2.5", "hard", 2.5, 0.0, None, True),
+    ("soft smoothed pos_weight", "soft", 1.0, 0.1, 3.0, False),
+    ("hard eps 50", "hard", 50.0, 0.0, None, False),
+    ("hard eps -1", "hard", -1.0, 0.0, None, False),
+    ("hard smoothed pos_weight weighted", "hard", 1.0, 0.05, 0.5, True),
+]
+
+
+@pytest.mark.parametrize("case", F64_CASES, ids=[c[0] for c in F64_CASES])
+def test_float64_kernel_many_points(case, rng):
+    """The float64 kernel (double-double, the hard-target element where targets are 0 or 1
+    without smoothing, pos_weight or weight, the careful element for the rare lanes) on 1,200
+    points a case against mpmath: |x| uniform to 8, to 40 and to 700, and 2^-40..2 (where
+    eps 50's hessian takes the careful element below 1/4).  Loss, gradient and hessian,
+    weights included, within 0.6 ulp of the larger of the result and its largest term
+    (0.5 + the kernel's ~2^-57 before its one rounding); forward_backward gives the bits
+    of forward and backward."""
+    name, kind, eps, ls, pw, weighted = case
+    x = np.concatenate([rng.uniform(-8, 8, 400), rng.uniform(-40, 40, 300),
+                        rng.uniform(-700, 700, 200),
+                        np.ldexp(rng.uniform(-1, 1, 300), rng.integers(-40, 2, 300))])
+    t = rng.random(x.size)
+    if kind == "hard":
+        t = (t < 0.5).astype(np.float64)
+    w = None
+    if weighted:
+        w = np.ldexp(rng.uniform(0.5, 1.0, x.size), rng.integers(-3, 4, x.size))
+    kw = dict(epsilon=eps, label_smoothing=ls, pos_weight=None if pw is None else np.array(pw))
+    loss = cbce.poly1_loss(x, t, w, reduction="none", **kw)
+    grad, hess = cbce.poly1_loss_grad_hess(x, t, w, **kw)
+    fl, fg = cbce.poly1_loss_forward_backward(x, t, w, reduction="none", **kw)
+    np.testing.assert_array_equal(fl, loss, err_msg=f"{name}: forward_backward's loss")
+    np.testing.assert_array_equal(fg, cbce.poly1_loss_backward(x, t, w, reduction="none", **kw),
+                                  err_msg=f"{name}: forward_backward's gradient")
+    refs = [mp_poly1(a, b, eps, ls=ls, pw=1.0 if pw is None else pw) for a, b in zip(x, t)]
+    ws = np.ones(x.size) if w is None else w
+    for k, got in (("loss", loss), ("grad", grad), ("hess", hess)):
+        col = {"loss": 0, "grad": 1, "hess": 2}[k]
+        with mpmath.workprec(PREC):  # the products exact
+            exact = exact_value([r[col] * mpmath.mpf(float(v)) for r, v in zip(refs, ws)])
+            scale = exact_value([max(abs(r[col]), r[col + 3]) * mpmath.mpf(float(v))
+                                 for r, v in zip(refs, ws)])
+        err = ulp_error(got, exact, np.float64, scale=scale)
+        report_ulp(f"float64 poly1 kernel {k} {name}", float(err.max()), 0.6)
+        i = int(np.argmax(err))
+        assert err.max() <= 0.6, (
+            f"float64 poly1 {name} {k}: {err.max():.4g} ulp at x = {x[i]!r}, target "
+            f"{t[i]!r}, weight {ws[i]!r} (got {got[i]!r}, "
+            f"exact {float(exact[i:i + 1].approx[0])!r})")
+
+
 def test_pos_weight_weights_the_bce_term_only(rng):
     x = rng.normal(0, 3, 50)
     y = rng.random(50)

@@ -231,34 +231,31 @@ CBCE__INLINE cbce__f2 cbce__focal_factor_x(double gamma, double a, int A0, cbce_
 }
 
 /* The modes of cbce__focal_poly_x: the focal loss; Poly-1 with the focal base (the poly term
- * eps v^(gamma+1) added, no pos_weight); Poly-1 on BCE with logits (eps v added, pos_weight,
- * no focusing: gamma 0 and no a_t, the focusing terms compiled away). */
+ * eps v^(gamma+1) added).  (Poly-1 on BCE with logits is logits64.h's.) */
 #define CBCE__MODE_FOCAL 0
 #define CBCE__MODE_POLY1_FOCAL 1
-#define CBCE__MODE_POLY1 2
 
 /* ls: label_smoothing; K = 1 - ls is exact as a pair, so y = tr K + ls/2 and
  * q = (1 - tr) K + ls/2 carry no rounding of K (a rounded 1 - ls cost up to 2.7 ulp).
- * The Poly-1 modes (poly1.c's formulas; mode a constant where inlined): P = F alone, a_t
+ * The Poly-1 mode (poly1.c's formulas; mode a constant where inlined): P = F alone, a_t
  * and the poly terms enter X and Y, all in the same scales as above:
  *   v = 1 - p_t: X A/d (0 where |x| > 2^995), Y B E/d;   v' = D s/d: Y only;
  *   gamma u' v' + v'' = v' (gamma u' + (1 - 2 sigmoid(x))), 1 - 2 sigmoid(x) = -+(1 - e)/d
  *   with 1 - e exact as a pair (two_sum), gamma u' = gu1 sr' (sr' = sce for A > 0, 1 for
  *   A == 0: the true scale of gu1 times v' in the scale of Y);
- *   eps (gamma + 1) as an exact pair product.  pos_weight pw (mode POLY1): p y = pw y,
- *   c = q or p y, L = q + p y.  The extra roundings are a few 2^-104 of the largest term;
+ *   eps (gamma + 1) as an exact pair product.  The extra roundings are a few 2^-104 of
+ *   the largest term;
  *   a_t < 2^-800 or > 2^900 (an extreme alpha) is not rescaled as in the focal mode. */
-CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, double pw,
-                                     double w, double m, double ml, double ls, double half,
-                                     double eps, double alpha, int has_alpha, double gamma,
-                                     double *l, double *g, double *h)
+CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, double w,
+                                     double m, double ml, double ls, double half, double eps,
+                                     double alpha, int has_alpha, double gamma, double *l,
+                                     double *g, double *h)
 {
     const cbce__f2 zero = {0.0, 0.0}, one = {1.0, 0.0}, K = cbce__two_sum(1.0, -ls);
-    const int poly = mode != CBCE__MODE_FOCAL, p1 = mode == CBCE__MODE_POLY1;
+    const int poly = mode != CBCE__MODE_FOCAL;
     cbce__f2 y = cbce__add_d_f2(half, cbce__mul_d_f2(tr, K));
     cbce__f2 q = cbce__add_d_f2(half, cbce__mul_f2(K, cbce__two_sum(1.0, -tr)));
-    cbce__f2 py = p1 ? cbce__mul_d_f2(pw, y) : y;
-    cbce__f2 L = cbce__add_f2(q, py);
+    cbce__f2 L = cbce__add_f2(q, y);
     cbce__f2 P = has_alpha ? cbce__add_f2(cbce__mul_d_f2(alpha, y),
                                           cbce__mul_f2(cbce__two_sum(1.0, -alpha), q))
                            : one; /* a_t, then a_t * F (F alone in the Poly-1 modes) */
@@ -267,16 +264,14 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
     int pos = x >= 0, huge = a > 0x1p995, far = a > 1100.0;
     cbce__f2 E = cbce__exp_neg_dd(a, &sce, &isce), T = cbce__log1p_dd(E, sce);
     cbce__f2 A = cbce__sel_f2(pos, q, y), B = cbce__sel_f2(pos, y, q);
-    cbce__f2 Ac = p1 ? cbce__sel_f2(pos, q, py) : A; /* c, the coefficient of a in ce */
     cbce__f2 BE = cbce__mul_f2(B, E), As = cbce__mul_pow2_f2(A, isce);
     cbce__f2 S = cbce__add_f2(As, BE); /* (A + B e)/sc */
     cbce__f2 tt = {T.hi * sce, T.lo * sce}, F = one, Aa, LT, C;
     cbce__f2 d = cbce__two_sum(1.0, E.hi * sce), vX = zero, vY = zero; /* d = 1 + e */
     cbce__f2 eG1 = {eps, 0.0}; /* eps (gamma + 1) */
-    int A0 = A.hi == 0, C0 = p1 ? Ac.hi == 0 : A0;
+    int A0 = A.hi == 0;
     double inv;
-    if (!p1)
-        F = cbce__focal_factor_x(gamma, a, A0, B, S, isce, tt, &scF, &iscF);
+    F = cbce__focal_factor_x(gamma, a, A0, B, S, isce, tt, &scF, &iscF);
     if (mode == CBCE__MODE_POLY1_FOCAL)
         eG1 = cbce__mul_d_f2(eps, cbce__two_sum(gamma, 1.0));
     /* P = a_t F; a_t < 2^-800 (a tiny label) is scaled by 2^200 first, like F.  For the
@@ -293,10 +288,10 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
     }
     /* A*a exactly (2^-100 A*a for |x| > 2^995, beyond Dekker's split: the loss is then
      * (2^100 at F) (2^-100 A a), and the Y terms using it are 0); 0 where A == 0 */
-    Aa = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, Ac);
-    Aa.hi = a > DBL_MAX ? Ac.hi * a : Aa.hi;
+    Aa = cbce__mul_d_f2(huge ? a * 0x1p-100 : a, A);
+    Aa.hi = a > DBL_MAX ? A.hi * a : Aa.hi;
     Aa.lo = a > DBL_MAX ? 0.0 : Aa.lo;
-    Aa = cbce__sel_f2(C0, zero, Aa);
+    Aa = cbce__sel_f2(A0, zero, Aa);
     LT = cbce__mul_f2(L, T);
     d = cbce__fast_two_sum(d.hi, d.lo + E.lo * sce);
     inv = 1.0 / d.hi;
@@ -309,7 +304,7 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
          * in two_prod), else at 2^-100 and scaled back (exact) */
         double dn = fabs(huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900 ? 0x1p-100 : 1.0;
         double wm, wp = cbce__focal_pow2(w, &wm);
-        double fbc = (C0 ? 0.0 : Ac.hi * a) + LT.hi * sce;
+        double fbc = (A0 ? 0.0 : A.hi * a) + LT.hi * sce;
         double fb = wm * (ath * (Fd * (poly ? AT.hi * fbc + eps * (vX.hi + vY.hi * sce) : fbc)));
         cbce__f2 Pw = cbce__mul_d_f2(wm, cbce__mul_pow2_f2(P, huge ? 0x1p100 * dn : 1.0));
         cbce__f2 X = Aa, Y = LT;
@@ -317,9 +312,9 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
         if (poly) {
             /* the poly term's X part at X's scale (2^-100 A a for |x| > 2^995): where a_t
              * or c is 0 it is the whole loss */
-            X = cbce__add_f2(p1 ? Aa : cbce__mul_f2(AT, Aa),
+            X = cbce__add_f2(cbce__mul_f2(AT, Aa),
                              cbce__mul_d_f2(eps, huge ? cbce__mul_pow2_f2(vX, 0x1p-100) : vX));
-            Y = cbce__add_f2(p1 ? LT : cbce__mul_f2(AT, LT), cbce__mul_d_f2(eps, vY));
+            Y = cbce__add_f2(cbce__mul_f2(AT, LT), cbce__mul_d_f2(eps, vY));
         }
         r = cbce__focal_round(Pw, X, Y, sce, isce, scF, iscF, fb * dn);
         *l = (r * wp) * (1.0 / dn); /* (r * wp: no overflow in between) */
@@ -334,21 +329,19 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
         Ls = cbce__mul_f2(L, s);
         sr = A0 ? 1.0 : isce; /* rho / sr */
         D = cbce__mul_f2(K, cbce__two_sum(1.0, -2.0 * tr)); /* q - y */
-        if (!p1) {
-            rho = cbce__div_f2(cbce__mul_pow2_f2(E, sr), S, iS);
-            gu1 = cbce__mul_d_f2(gamma, cbce__div_f2(cbce__mul_f2(D, rho), d, inv));
-            C = cbce__sel_f2(A0, LT, cbce__add_f2(Aa, cbce__mul_pow2_f2(LT, sce)));
-        }
-        g0X = cbce__sel_f2(pos, q, cbce__neg_f2(py));
+        rho = cbce__div_f2(cbce__mul_pow2_f2(E, sr), S, iS);
+        gu1 = cbce__mul_d_f2(gamma, cbce__div_f2(cbce__mul_f2(D, rho), d, inv));
+        C = cbce__sel_f2(A0, LT, cbce__add_f2(Aa, cbce__mul_pow2_f2(LT, sce)));
+        g0X = cbce__sel_f2(pos, q, cbce__neg_f2(y));
         G = cbce__sel_f2(pos, cbce__neg_f2(Ls), Ls);
-        G = p1 ? G : cbce__add_f2(cbce__mul_f2(gu1, C), G);
+        G = cbce__add_f2(cbce__mul_f2(gu1, C), G);
         G = cbce__sel_f2(far, zero, G);
         gX = g0X;
         gY = G;
         if (poly) {
             vp = cbce__div_f2(cbce__mul_f2(D, s), d, inv); /* v' = D s/d, scaled like E */
-            gX = p1 ? g0X : cbce__mul_f2(AT, g0X);
-            gY = cbce__add_f2(p1 ? G : cbce__mul_f2(AT, G), cbce__mul_f2(eG1, vp));
+            gX = cbce__mul_f2(AT, g0X);
+            gY = cbce__add_f2(cbce__mul_f2(AT, G), cbce__mul_f2(eG1, vp));
             gY = cbce__sel_f2(far, zero, gY);
         }
         if (want & CBCE__GRAD) {
@@ -359,7 +352,7 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
             /* gu2 = -sg gamma D rho kappa / d^2, kappa = (A/sc - B E e)/S; gu1's bracket
              * 2 g0 + gu1 C = 2 g0X + (G + g0Y)*sr (g0X = 0 where A == 0) */
             cbce__f2 Y = cbce__div_f2(Ls, d, inv);
-            if (!p1) {
+            {
                 cbce__f2 et = {E.hi * sce, E.lo * sce}, gu2;
                 cbce__f2 kap = cbce__div_f2(
                     cbce__add_f2(As, cbce__neg_f2(cbce__mul_f2(BE, et))), S, iS);
@@ -376,8 +369,8 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
                 cbce__f2 om = cbce__two_sum(1.0, -E.hi * sce); /* 1 - e, then (1 - e)/d */
                 om = cbce__div_f2(cbce__fast_two_sum(om.hi, om.lo - E.lo * sce), d, inv);
                 om = cbce__sel_f2(pos, cbce__neg_f2(om), om);
-                om = p1 ? om : cbce__add_f2(cbce__mul_pow2_f2(gu1, A0 ? 1.0 : sce), om);
-                Y = cbce__add_f2(p1 ? Y : cbce__mul_f2(AT, Y),
+                om = cbce__add_f2(cbce__mul_pow2_f2(gu1, A0 ? 1.0 : sce), om);
+                Y = cbce__add_f2(cbce__mul_f2(AT, Y),
                                  cbce__mul_f2(eG1, cbce__mul_f2(vp, om)));
             }
             Y = cbce__sel_f2(far, zero, Y);
@@ -391,7 +384,7 @@ CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double 
                                 double ls, double half, double alpha, int has_alpha,
                                 double gamma, double *l, double *g, double *h)
 {
-    cbce__focal_poly_x(CBCE__MODE_FOCAL, want, x, tr, 1.0, w, m, ml, ls, half, 0.0, alpha,
+    cbce__focal_poly_x(CBCE__MODE_FOCAL, want, x, tr, w, m, ml, ls, half, 0.0, alpha,
                        has_alpha, gamma, l, g, h);
 }
 

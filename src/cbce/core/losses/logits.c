@@ -164,15 +164,27 @@ CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */
 #include "losses/logits64.h"
 
-/* The chunk step for float64 data (the focal loss's gamma = 0 delegates to it; this
- * family itself runs cbce__x64_span): the careful element on every element. */
-CBCE__MAYBE_UNUSED static void logits_step_x(CBCE__STEP_PARAMS(, k))
+/* The chunk steps for float64 data of BCE with logits and of Poly-1 (the focal loss's gamma
+ * = 0 delegates to the first; the families run the span kernels below, and the driver's
+ * pass over an overflowing reduced sum the chunk step): the careful element on every
+ * element, pe the Poly-1 epsilon. */
+static void x64_careful_step(double pe, CBCE__STEP_PARAMS(, k))
 {
-    cbce__x64k kx = cbce__x64_consts(k->eps);
+    cbce__x64k kx = cbce__x64_consts(k->eps, pe);
     size_t i;
     for (i = 0; i < c; i++)
         cbce__x64_careful(want, x[i], t[i], p[i], w[i], 1.0, 1.0, m[i], ml[i], &kx, l + i,
                           g + i, h + i);
+}
+
+CBCE__MAYBE_UNUSED static void logits_step_x(CBCE__STEP_PARAMS(, k))
+{
+    x64_careful_step(0.0, want, c, x, t, p, w, m, ml, k, l, g, h);
+}
+
+void CBCE__ISA_NAME(cbce__poly1_step64)(CBCE__STEP_PARAMS(, k))
+{
+    x64_careful_step(k->par[CBCE__PARAM_epsilon], want, c, x, t, p, w, m, ml, k, l, g, h);
 }
 
 /* The baseline level's vector layer is the scalar one (CBCE__VW 1) on x86-64, as at the
@@ -180,13 +192,24 @@ CBCE__MAYBE_UNUSED static void logits_step_x(CBCE__STEP_PARAMS(, k))
  * operations in the same order, the same results.  Where the scalar level is built, the
  * baseline runs its float64 span kernel instead of carrying a second copy (~90 KB). */
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS && CBCE__VW == 1
-extern const cbce__steps cbce__logits_steps_scalar;
+extern const cbce__steps cbce__logits_steps_scalar, cbce__poly1_steps_scalar;
 static void x64_span(int want, int reduced, const cbce__span *S, const cbce__span_consts *k)
 {
     cbce__logits_steps_scalar.x_span(want, reduced, S, k);
 }
+void CBCE__ISA_NAME(cbce__poly1_span64)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k)
+{
+    cbce__poly1_steps_scalar.x_span(want, reduced, S, k);
+}
 #else
 #define x64_span cbce__x64_span
+/* Poly-1 on float64 data (poly1.c's table): the kernel above with the poly terms. */
+void CBCE__ISA_NAME(cbce__poly1_span64)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k)
+{
+    cbce__x64_poly1_span(want, reduced, S, k);
+}
 #endif
 
 CBCE__S32_FORWARD(cbce__logits_steps, logits32_span)

@@ -1,14 +1,19 @@
 /*
- * logits64.h -- the float64 BCE-with-logits compute step, on the vector layer (simd/vec.h):
- * a fast element for every lane, and a careful scalar element for the rare lanes it flags.
+ * logits64.h -- the float64 compute step of BCE with logits and of Poly-1 (BCE with logits
+ * + pe (1 - p_t), poly1.c), on the vector layer (simd/vec.h): a fast element for every
+ * lane, and a careful scalar element for the rare lanes it flags.
  *
  * Per element, with a = |x|, y the smoothed target, q = 1 - y, p pos_weight, w the loss
  * multiplier (weight), m the gradient multiplier (weight * grad_output / denominator),
  * L = q + p*y, c = q (x >= 0) or p*y (x < 0), e = exp(-a), t = log1p(e), s = e/(1+e):
- *     loss = w * (c*a + L*t)
- *     grad = m * (x >= 0 ? q - L*s : L*s - p*y)
- *     hess = m * L * s/(1+e)
- * Each is formed as a double-double and rounded once, weights included.
+ *     loss = w * (c*a + L*t + pe v)
+ *     grad = m * ((x >= 0 ? q - L*s : L*s - p*y) + pe v')
+ *     hess = m * (L * s/(1+e) + pe v'')
+ * with the Poly-1 terms (pe = 0 for BCE with logits) v = 1 - p_t = (A + B e)/(1+e) (A, B
+ * = q, y for x >= 0, y, q for x < 0), v' = (q - y) s/(1+e), v'' = v' (1 - 2 sigmoid(x)),
+ * 1 - 2 sigmoid(x) = -+(1 - e)/(1+e).  Each is formed as a double-double and rounded once,
+ * weights included; for pe < 0 the loss is a difference, and its error is bounded in ulps
+ * of the larger term (as for soft-label gradients).
  *
  * Fast element (every lane; the error budget, relative, before the one rounding):
  *  - y, q, p*y, L as double-double pairs (two_sum/two_prod: exact for hard labels; for soft
@@ -18,15 +23,18 @@
  *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step
  *    (cbce__x64_quot): 2^-100 beyond the operands' own errors;
  *  - the final combination by exact products (two_prod) and two_sum; the loss is a sum of
- *    two terms >= 0 (for targets in [0, 1]), so their relative errors carry over: within
- *    2^-57.5 before the rounding, <= 0.5 + 0.09 ulp.  Hard-label gradients do not cancel
- *    (|result| >= half the larger term); soft-label gradients are within 2^-57 of
- *    max(L*s, p*y) (the scale API.md measures them in).
+ *    terms >= 0 (for targets in [0, 1] and pe >= 0), so their relative errors carry
+ *    over: within 2^-57.5 before the rounding, <= 0.5 + 0.09 ulp.  Hard-label gradients
+ *    do not cancel (|result| >= half the larger term); soft-label gradients are within
+ *    2^-57 of max(L*s, p*y) (the scale API.md measures them in).
+ *  - the Poly-1 terms: A + B e and q - y as pairs, the quotients by 1 + e as above; 1 - e
+ *    as a pair carries e's absolute error (see CBCE__X64_POLY_PE_HESS).
  * The fast element assumes every value it forms is a normal double: it flags ("rare") the
  * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum (hi + lo) or gradient
  * scale or hessian outside [2^-960, 2^960] or NaN, a result that overflowed or is NaN
  * (a NaN low part: without FMA, two_prod of an operand beyond 2^996 gives one), or an L
- * whose terms cancel (|Ll| > 2^-40 |Lh|).  Those lanes are computed again by the careful
+ * whose terms cancel (|Ll| > 2^-40 |Lh|), and with the Poly-1 term a target outside
+ * [0, 1] (where A + B e can cancel).  Those lanes are computed again by the careful
  * element, which carries every exponent separately (cbce__xd below), so weights,
  * pos_weight, label smoothing (a subnormal one included) and exp(-a) down to a = 2400 enter
  * before the one rounding whatever their range, and subnormal results are
@@ -52,11 +60,15 @@
 typedef struct cbce__x64k {
     double eps, kh, kl; /* label_smoothing, 1 - eps = kh + kl exactly */
     int smooth;         /* eps != 0 */
+    double pe;          /* the Poly-1 term's epsilon (0: BCE with logits) */
+    int poly;           /* pe != 0 */
 } cbce__x64k;
 
-static cbce__x64k cbce__x64_consts(double eps)
+static cbce__x64k cbce__x64_consts(double eps, double pe)
 {
     cbce__x64k kx;
+    kx.pe = pe;
+    kx.poly = pe != 0;
     kx.eps = eps;
     kx.kh = 1.0 - eps; /* kh + kl = 1 - eps exactly (two_sum) */
     kx.kl = (1.0 - (kx.kh - (kx.kh - 1.0))) + (-eps - (kx.kh - 1.0));
@@ -195,8 +207,22 @@ static double cbce__x64_log1p_s(double eh, double el, double *tl)
     return th;
 }
 
+/* 1 - e for e = exp(-a) (the careful element's pair): for a < 1/4, -expm1(-a) in long
+ * double as a pair (2^-64 relative where long double has 64 bits; 1 - e would lose e's
+ * absolute error over 1 - e >= a/2), else 1 - e (>= 0.22: within 2^-56). */
+static cbce__xd cbce__x64_one_minus_exp_neg(double a, cbce__xd e)
+{
+    const cbce__xd one = {1.0, 0.0, 0};
+    if (a < 0.25) {
+        long double v = -expm1l(-(long double)a);
+        double h = (double)v;
+        return cbce__xd_norm(h, (double)(v - h), 0);
+    }
+    return cbce__xd_add(one, cbce__xd_neg(e));
+}
+
 /* One element: loss * w * ls, gradient and hessian * m1 * (m2 + m2l) (every product
- * exact; m2 + m2l a double-double). */
+ * exact; m2 + m2l a double-double), with the Poly-1 terms where k->poly. */
 #if defined(__GNUC__)
 __attribute__((cold)) /* rare lanes only: compiled for size */
 #endif
@@ -207,7 +233,7 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
     const cbce__xd zero = {0.0, 0.0, 0}, one = {1.0, 0.0, 0};
     double a = fabs(x), d0 = 1.0 - tr, bb = d0 - 1.0;
     int pos = x >= 0;
-    cbce__xd y = cbce__xd_of(tr), q, py, L, c, e = zero, t = zero;
+    cbce__xd y = cbce__xd_of(tr), q, py, L, c, d, e = zero, t = zero;
     q = cbce__xd_norm(d0, (1.0 - (d0 - bb)) + (-tr - bb), 0); /* 1 - tr exactly */
     if (x != x) {
         *lp = *gp = *hp = x;
@@ -235,25 +261,45 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
             t = cbce__xd_norm(th, tl, 0);
         }
     }
+    d = cbce__xd_add(one, e);
     if (want & CBCE__LOSS) {
         cbce__xd ca = c.h == 0 ? zero : cbce__xd_mul(c, cbce__xd_of(a)); /* 0 at a = inf */
-        *lp = cbce__xd_round(cbce__xd_mul(cbce__xd_mul(cbce__xd_of(w), cbce__xd_of(ls)),
-                                          cbce__xd_add(ca, cbce__xd_mul(L, t))));
+        cbce__xd ce = cbce__xd_add(ca, cbce__xd_mul(L, t));
+        if (k->poly) { /* + pe v, v = 1 - p_t = (A + B e)/d: A, B = q, y (x >= 0) or y, q */
+            cbce__xd v = cbce__xd_add(pos ? q : y, cbce__xd_mul(pos ? y : q, e));
+            ce = cbce__xd_add(ce, cbce__xd_mul(cbce__xd_of(k->pe), cbce__xd_div(v, d)));
+        }
+        *lp = cbce__xd_round(cbce__xd_mul(cbce__xd_mul(cbce__xd_of(w), cbce__xd_of(ls)), ce));
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        cbce__xd d = cbce__xd_add(one, e), s = cbce__xd_div(e, d), Ls = cbce__xd_mul(L, s);
-        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_norm(m2, m2l, 0));
-        if (want & CBCE__GRAD)
-            *gp = cbce__xd_round(cbce__xd_mul(
-                M, pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
-                                    : cbce__xd_add(Ls, cbce__xd_neg(py))));
-        if (want & CBCE__HESS)
-            *hp = cbce__xd_round(
-                cbce__xd_mul(M, cbce__xd_mul(L, cbce__xd_div(s, d))));
+        cbce__xd s = cbce__xd_div(e, d), Ls = cbce__xd_mul(L, s), sr = cbce__xd_div(s, d);
+        cbce__xd M = cbce__xd_mul(cbce__xd_of(m1), cbce__xd_norm(m2, m2l, 0)), vp = zero;
+        if (k->poly) /* pe v' = pe (q - y) s/d */
+            vp = cbce__xd_mul(cbce__xd_of(k->pe),
+                              cbce__xd_mul(cbce__xd_add(q, cbce__xd_neg(y)), sr));
+        if (want & CBCE__GRAD) {
+            cbce__xd G = pos ? cbce__xd_add(q, cbce__xd_neg(Ls))
+                             : cbce__xd_add(Ls, cbce__xd_neg(py));
+            *gp = cbce__xd_round(cbce__xd_mul(M, k->poly ? cbce__xd_add(G, vp) : G));
+        }
+        if (want & CBCE__HESS) {
+            cbce__xd H = cbce__xd_mul(L, sr);
+            if (k->poly) { /* + pe v' (1 - 2 sigmoid(x)), that factor -+(1 - e)/d */
+                cbce__xd om = cbce__x64_one_minus_exp_neg(a, e);
+                om = cbce__xd_div(pos ? cbce__xd_neg(om) : om, d);
+                H = cbce__xd_add(H, cbce__xd_mul(vp, om));
+            }
+            *hp = cbce__xd_round(cbce__xd_mul(M, H));
+        }
     }
 }
 
 /* ---- the fast element, VW lanes --------------------------------------------------------- */
+
+/* With the hessian and |pe| above this, lanes with |x| < 1/4 take the careful element:
+ * the pair 1 - e carries e's absolute error (2^-58.5; 2^-53 a for |x| < ln2/32), so the
+ * hessian's term pe v'' gains up to |pe| 2^-59.5 relative to L s/(1+e), 2^-56.5 at 8. */
+#define CBCE__X64_POLY_PE_HESS 8.0
 
 /* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
 CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
@@ -292,9 +338,11 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
                              vd_t *Sl, vd_t *Gh, vd_t *Gl, vd_t *Hh, vd_t *Hl, vm_t *bad,
                              vm_t *badl, vm_t *badg)
 {
-    const vd_t one = vd_set1(1.0);
+    const vd_t one = vd_set1(1.0), X0 = x;
+    const int poly = k->poly;
     vd_t a = vd_abs(x), yh = tr, yl = vd_zero(), ql, qh, pyl = vd_zero(), pyh = tr;
     vd_t Ll = vd_zero(), Lh = one, nan0 = vd_mul(vd_zero(), tr), ch, cl, eh, el;
+    vd_t dh = X0, dl = X0, rc = X0;
     vm_t pos = vd_ge(x, vd_zero());
     *bad = vm_or(*bad, vm_not(vd_le(a, vd_set1(665.0))));
     /* targets: q = 1 - tr exactly; with smoothing y = tr K + eps/2, q = (1 - tr) K + eps/2 */
@@ -319,9 +367,19 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
          * (a target outside [0, 1] or a negative pos_weight); otherwise |Ll| <= 2^-52 |Lh| */
         *bad = vm_or(*bad, vd_gt(vd_abs(Ll), vd_mul(vd_abs(Lh), vd_set1(0x1p-40))));
     }
+    if (poly) { /* A + B e and q - y need a target in [0, 1]; 1 - e, |x| >= 1/4 */
+        *bad = vm_or(*bad, vm_not(vm_and(vd_ge(tr, vd_zero()), vd_le(tr, one))));
+        if ((want & CBCE__HESS) && fabs(k->pe) > CBCE__X64_POLY_PE_HESS)
+            *bad = vm_or(*bad, vd_lt(a, vd_set1(0.25)));
+    }
     ch = vd_select(pos, qh, pyh);
     cl = vd_select(pos, ql, pyl);
     cbce__x64_exp(1, T, &a, &eh, &el);
+    if (poly || (want & (CBCE__GRAD | CBCE__HESS))) { /* d = 1 + e, rc = 1/dh */
+        dh = vd_fast_two_sum(one, eh, &dl);
+        dl = vd_add(dl, el);
+        rc = vd_rcp50(dh);
+    }
     if (want & CBCE__LOSS) {
         vd_t th, tl, Ah, Al, Bh, Bl;
         cbce__x64_log1p(1, T, &eh, &el, &th, &tl);
@@ -337,17 +395,36 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
         }
         *Sh = vd_two_sum(Ah, Bh, Sl);
         *Sl = vd_add(*Sl, vd_add(Al, Bl));
+        if (poly) { /* + pe v, v = (A + B e)/d: A, B = q, y (x >= 0) or y, q */
+            vd_t Nl, Nh = cbce__x64_prod(vd_select(pos, yh, qh), vd_select(pos, yl, ql), eh,
+                                         el, &Nl);
+            vd_t vl, vh, ul, uh;
+            Nh = vd_two_sum(vd_select(pos, qh, yh), Nh, &ul);
+            Nl = vd_add(ul, vd_add(Nl, vd_select(pos, ql, yl)));
+            vh = cbce__x64_quot(Nh, Nl, dh, dl, rc, &vl);
+            vh = vd_two_prod(vd_set1(k->pe), vh, &ul);
+            vl = vd_mla(vd_set1(k->pe), vl, ul);
+            uh = vd_two_sum(*Sh, vh, &ul);
+            *Sl = vd_add(vd_add(ul, vl), *Sl);
+            *Sh = uh;
+        }
         /* the rounded sum, not Sh alone: a low part is NaN where Dekker's two_prod split
          * overflowed (levels without FMA, an operand beyond 2^996: c = 1 - t for a target
          * of -DBL_MAX), with Sh finite */
         cbce__x64_range(vd_add(*Sh, *Sl), badl);
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
-        /* s = e/(1+e) = sh + sl */
-        vd_t dl, dh = vd_fast_two_sum(one, eh, &dl), rc, sh, sl, Lsh, Lsl;
-        dl = vd_add(dl, el);
-        rc = vd_rcp50(dh);
+        /* s = e/(1+e) = sh + sl, s/(1+e) = uh + ul, pe v' = pe (q - y) s/(1+e) = vh + vl */
+        vd_t sh, sl, Lsh, Lsl, uh = X0, ul = X0, vh = X0, vl = X0;
         sh = cbce__x64_quot(eh, el, dh, dl, rc, &sl);
+        if (poly || (want & CBCE__HESS))
+            uh = cbce__x64_quot(sh, sl, dh, dl, rc, &ul);
+        if (poly) {
+            vd_t wl, wh = vd_two_sum(qh, vd_neg(yh), &wl);
+            wl = vd_add(wl, vd_sub(ql, yl));
+            vh = cbce__x64_prod(wh, wl, uh, ul, &vl);
+            vh = cbce__x64_prod(vd_set1(k->pe), vd_zero(), vh, vl, &vl);
+        }
         if (unit) {
             Lsh = vd_add(sh, nan0);
             Lsl = sl;
@@ -359,13 +436,20 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
             /* x >= 0: q - L s; x < 0: L s - p y */
             vd_t bh = vd_select(pos, qh, vd_neg(pyh)), bl = vd_select(pos, ql, vd_neg(pyl));
             vd_t sLh = vd_select(pos, vd_neg(Lsh), Lsh), sLl = vd_select(pos, vd_neg(Lsl), Lsl);
+            vd_t mx = vd_max(vd_abs(bh), vd_abs(Lsh));
             *Gh = vd_two_sum(bh, sLh, Gl);
             *Gl = vd_add(*Gl, vd_add(bl, sLl));
-            cbce__x64_range(vd_max(vd_abs(bh), vd_abs(Lsh)), badg);
+            if (poly) {
+                vd_t gl, gh = vd_two_sum(*Gh, vh, &gl);
+                *Gl = vd_add(vd_add(gl, vl), *Gl);
+                *Gh = gh;
+                mx = vd_max(mx, vd_abs(vh));
+            }
+            cbce__x64_range(mx, badg);
         }
         if (want & CBCE__HESS) {
-            /* L s/(1+e) */
-            vd_t ul, uh = cbce__x64_quot(sh, sl, dh, dl, rc, &ul);
+            /* L s/(1+e), + pe v' (1 - 2 sigmoid(x)) with that factor -+(1 - e)/(1+e) */
+            vd_t mx;
             if (unit) {
                 *Hh = vd_add(uh, nan0);
                 *Hl = ul;
@@ -373,7 +457,19 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
                 *Hh = vd_two_prod(Lh, uh, Hl);
                 *Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, *Hl));
             }
-            cbce__x64_range(*Hh, badg);
+            mx = *Hh;
+            if (poly) {
+                vd_t ol, oh = vd_fast_two_sum(one, vd_neg(eh), &ol), hl, hh;
+                oh = cbce__x64_quot(oh, vd_sub(ol, el), dh, dl, rc, &ol);
+                oh = vd_select(pos, vd_neg(oh), oh);
+                ol = vd_select(pos, vd_neg(ol), ol);
+                vh = cbce__x64_prod(vh, vl, oh, ol, &vl);
+                hh = vd_two_sum(*Hh, vh, &hl);
+                *Hl = vd_add(vd_add(hl, vl), *Hl);
+                *Hh = hh;
+                mx = vd_max(vd_abs(mx), vd_abs(vh));
+            }
+            cbce__x64_range(mx, badg);
         }
     }
 }
@@ -389,22 +485,28 @@ CBCE__VI vd_t cbce__x64_mpair(vd_t M1, vd_t M2, double m2l, vd_t *Ml)
 
 /* The element for hard targets (every lane's target 0 or 1) of a `unit` call (no label
  * smoothing, pos_weight 1, weight 1), loss and gradient only.  With c = 1 where x >= 0 and
- * the target is 0 or x < 0 and it is 1, else 0:
- *     loss = c a + t                         (c a exact; two terms >= 0: their 2^-57.5
- *                                             relative errors carry over, <= 0.5 + 0.09 ulp)
- *     grad = -+ M num/(1+e), num = 1 (c = 1) or e (c = 0), - for target 1
+ * the target is 0 or x < 0 and it is 1, else 0, v = 1 - p_t = num/(1+e), num = 1 (c = 1)
+ * or e (c = 0), and pe the Poly-1 epsilon (0 for BCE with logits):
+ *     loss = c a + t + pe v                  (c a exact; for pe >= 0 terms >= 0: their
+ *                                             2^-57.5 relative errors carry over,
+ *                                             <= 0.5 + 0.09 ulp)
+ *     grad = -+ M (v + pe e/(1+e)^2), - for target 1
  * with M = M1 (M2 + m2l) the gradient multiplier, as the pair Mh + Ml (cbce__x64_mpair, in
- * the gradient's branch): num/(1+e) by a reciprocal good to 2^-50 and one residual step
- * (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
- * Rare lanes: in *bad those with a > 665 (or NaN), in *badg those whose gradient is not a
- * normal double (below 2^-1021 it was rounded twice; a multiplier of 0, inf or NaN). */
-CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t *x,
-                             const vd_t *tr, const vd_t *M1, const vd_t *M2, double m2l,
-                             vd_t *Sh, vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
+ * the gradient's branch): the quotients by a reciprocal good to 2^-50 and one residual step
+ * each (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
+ * Rare lanes: in *bad those with a > 665 (or NaN) and, with pe, a loss outside
+ * [2^-960, 2^960]; in *badg those whose gradient is not a normal double (below 2^-1021 it
+ * was rounded twice; a multiplier of 0, inf or NaN). */
+CBCE__VI void cbce__x64_hard(int K, int want, double pe, const cbce__x64tab *T,
+                             const vd_t *x, const vd_t *tr, const vd_t *M1, const vd_t *M2,
+                             double m2l, vd_t *Sh, vd_t *Sl, vd_t *G, vm_t *bad, vm_t *badg)
 {
-    const vd_t one = vd_set1(1.0);
-    vd_t a[CBCE__X64_KMAX], eh[CBCE__X64_KMAX], el[CBCE__X64_KMAX];
+    const vd_t one = vd_set1(1.0), P = vd_set1(pe);
+    vd_t a[CBCE__X64_KMAX], eh[CBCE__X64_KMAX], el[CBCE__X64_KMAX], dh[CBCE__X64_KMAX];
+    vd_t dl[CBCE__X64_KMAX], rc[CBCE__X64_KMAX], v[CBCE__X64_KMAX], vl[CBCE__X64_KMAX];
+    vd_t ul, uh;
     vm_t ynz[CBCE__X64_KMAX], c1[CBCE__X64_KMAX];
+    const int poly = pe != 0;
     int j;
     CBCE__X64_FOR {
         vm_t pos = vd_ge(x[j], vd_zero());
@@ -412,8 +514,17 @@ CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t 
         ynz[j] = vd_ne(tr[j], vd_zero());
         c1[j] = vm_or(vm_andnot(pos, ynz[j]), vm_andnot(ynz[j], pos)); /* x >= 0 xor 1 */
         bad[j] = vm_or(bad[j], vm_not(vd_le(a[j], vd_set1(665.0))));
+        v[j] = vl[j] = x[j]; /* (set below wherever read) */
     }
     cbce__x64_exp(K, T, a, eh, el);
+    if (poly || (want & CBCE__GRAD)) {
+        CBCE__X64_FOR dh[j] = vd_fast_two_sum(one, eh[j], &dl[j]);
+        CBCE__X64_FOR dl[j] = vd_add(dl[j], el[j]);
+        CBCE__X64_FOR rc[j] = vd_rcp50(dh[j]);
+        CBCE__X64_FOR v[j] = cbce__x64_quot(vd_select(c1[j], one, eh[j]),
+                                            vd_select(c1[j], vd_zero(), el[j]), dh[j], dl[j],
+                                            rc[j], &vl[j]);
+    }
     if (want & CBCE__LOSS) {
         vd_t th[CBCE__X64_KMAX], tl[CBCE__X64_KMAX];
         cbce__x64_log1p(K, T, eh, el, th, tl);
@@ -422,21 +533,30 @@ CBCE__VI void cbce__x64_hard(int K, int want, const cbce__x64tab *T, const vd_t 
             Sh[j] = vd_fast_two_sum(vd_max(ca, th[j]), vd_min(ca, th[j]), &Sl[j]);
             Sl[j] = vd_add(Sl[j], tl[j]);
         }
+        if (poly)
+            CBCE__X64_FOR {
+                vd_t pl, ph = cbce__x64_prod(P, vd_zero(), v[j], vl[j], &pl);
+                uh = vd_two_sum(Sh[j], ph, &ul);
+                Sl[j] = vd_add(vd_add(ul, pl), Sl[j]);
+                Sh[j] = uh;
+                cbce__x64_range(vd_add(uh, Sl[j]), &bad[j]);
+            }
     }
     if (want & CBCE__GRAD) {
-        vd_t dh[CBCE__X64_KMAX], dl[CBCE__X64_KMAX], rc[CBCE__X64_KMAX], q[CBCE__X64_KMAX];
-        vd_t ql[CBCE__X64_KMAX];
-        CBCE__X64_FOR dh[j] = vd_fast_two_sum(one, eh[j], &dl[j]);
-        CBCE__X64_FOR dl[j] = vd_add(dl[j], el[j]);
-        CBCE__X64_FOR rc[j] = vd_rcp50(dh[j]);
-        CBCE__X64_FOR q[j] = cbce__x64_quot(vd_select(c1[j], one, eh[j]),
-                                            vd_select(c1[j], vd_zero(), el[j]), dh[j], dl[j],
-                                            rc[j], &ql[j]);
+        if (poly) /* v + pe s/(1+e), s = e/(1+e) */
+            CBCE__X64_FOR {
+                vd_t sl, sh = cbce__x64_quot(eh[j], el[j], dh[j], dl[j], rc[j], &sl), pl, ph;
+                uh = cbce__x64_quot(sh, sl, dh[j], dl[j], rc[j], &ul);
+                ph = cbce__x64_prod(P, vd_zero(), uh, ul, &pl);
+                uh = vd_two_sum(v[j], ph, &ul);
+                vl[j] = vd_add(vd_add(ul, pl), vl[j]);
+                v[j] = uh;
+            }
         CBCE__X64_FOR {
             vd_t ml, mh = cbce__x64_mpair(M1[j], M2[j], m2l, &ml), g;
             mh = vd_select(ynz[j], vd_neg(mh), mh);
             ml = vd_select(ynz[j], vd_neg(ml), ml);
-            g = cbce__x64_prod_rn(mh, ml, q[j], ql[j]);
+            g = cbce__x64_prod_rn(mh, ml, v[j], vl[j]);
             badg[j] = vm_or(badg[j], cbce__x64_not_normal(g));
             G[j] = g;
         }
@@ -546,7 +666,8 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
     m2l = cbce__x64_m2l(S, k);
     Mh = cbce__x64_mpair(M1, M2, m2l, &Ml); /* read only with a derivative */
     if (may_hard && vm_all(hard)) {
-        cbce__x64_hard(1, want, T, &X, &Tr, &M1, &M2, m2l, &Lh, &Ll, &G, &bad, &badg);
+        cbce__x64_hard(1, want, kx->pe, T, &X, &Tr, &M1, &M2, m2l, &Lh, &Ll, &G, &bad,
+                       &badg);
         L = vd_add(Lh, Ll);
     } else {
         cbce__x64_elem(want, smooth, unit, kx, T, X, Tr, P, &Sh, &Sl, &Gh, &Gl, &Hh, &Hl,
@@ -566,8 +687,8 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
         if (may_hard && vm_any(hard)) {
             vd_t hLh = X, hLl = X, hG = X;
             vm_t hbad = vm_first(0), hbadg = vm_first(0);
-            cbce__x64_hard(1, want, T, &X, &Tr, &M1, &M2, m2l, &hLh, &hLl, &hG, &hbad,
-                           &hbadg);
+            cbce__x64_hard(1, want, kx->pe, T, &X, &Tr, &M1, &M2, m2l, &hLh, &hLl, &hG,
+                           &hbad, &hbadg);
             Lh = vd_select(hard, hLh, Lh);
             Ll = vd_select(hard, hLl, Ll);
             L = vd_select(hard, vd_add(hLh, hLl), L);
@@ -614,7 +735,7 @@ CBCE__VI int cbce__x64_vec(const int fast, const int want, const int reduced,
  * all 0 or 1 and whose lanes are not rare: their outputs as cbce__x64_vec gives them
  * (vector j into lane sums j % 2), from one hard element on all K (the chains
  * interleave).  Returns 0, with nothing written, for any other K vectors. */
-CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced,
+CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced, double pe,
                                 const cbce__span *S, const cbce__span_consts *k,
                                 const cbce__x64tab *T, size_t i, vd_t *acc_h, vd_t *acc_l)
 {
@@ -634,7 +755,7 @@ CBCE__VI int cbce__x64_hard_run(const int K, const int want, const int reduced,
     }
     if (!vm_all(hard))
         return 0;
-    cbce__x64_hard(K, want, T, X, Tr, M1, M2, m2l, Lh, Ll, G, bad, badg);
+    cbce__x64_hard(K, want, pe, T, X, Tr, M1, M2, m2l, Lh, Ll, G, bad, badg);
     any = vm_first(0);
     CBCE__X64_FOR any = vm_or(any, vm_or(bad[j], badg[j]));
     if (vm_any(any))
@@ -711,7 +832,7 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
         int odd = 0;
         for (; smooth != 2 && i + 2 * CBCE__VW <= c; i += 2 * CBCE__VW) {
             if (CBCE__X64_MAY_HARD(want, smooth, unit) && i + 4 * CBCE__VW <= c &&
-                cbce__x64_hard_run(4, want, reduced, S, &kc, &T, i, ah, al)) {
+                cbce__x64_hard_run(4, want, reduced, kxc.pe, S, &kc, &T, i, ah, al)) {
                 i += 2 * CBCE__VW; /* four vectors, with the loop's own step */
                 continue;
             }
@@ -754,15 +875,16 @@ CBCE__VI void cbce__x64_body(const int want, const int reduced, const int smooth
             cbce__x64_body(WANT, RED, kx.smooth, 0, S, k, &kx);                            \
     } while (0)
 
-/* The span kernel (internal.h (e)): one instance per output set (and reduction for the
- * loss alone), for `unit` (no smoothing, every pos_weight 1, loss weight 1), for the rest
- * (smoothing none or >= 2^-500 a run-time flag), and for tiny smoothing (every vector
- * careful, no fast loop). */
+/* The span kernel (internal.h (e)) of BCE with logits (pe 0) or Poly-1 (pe its epsilon):
+ * one instance per output set (and reduction for the loss alone), for `unit` (no
+ * smoothing, every pos_weight 1, loss weight 1), for the rest (smoothing none or
+ * >= 2^-500 a run-time flag), and for tiny smoothing (every vector careful, no fast loop);
+ * the Poly-1 term is a run-time flag in each (cbce__x64k.poly). */
 #if defined(__GNUC__)
-__attribute__((unused)) /* the baseline may take the scalar level's (logits.c) */
+__attribute__((noinline, unused)) /* one copy for both kernels below */
 #endif
-static void cbce__x64_span(int want, int reduced, const cbce__span *S,
-                           const cbce__span_consts *k)
+static void cbce__x64_run(double pe, int want, int reduced, const cbce__span *S,
+                          const cbce__span_consts *k)
 {
     cbce__x64k kx;
     int unit = 1;
@@ -774,7 +896,7 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
         unit = k->pk == 1.0;
     }
     unit &= S->w == NULL && k->wk == 1.0 && k->lscale == 1.0;
-    kx = cbce__x64_consts(k->eps);
+    kx = cbce__x64_consts(k->eps, pe);
     switch (want) {
     case CBCE__LOSS:
         if (reduced)
@@ -797,5 +919,23 @@ static void cbce__x64_span(int want, int reduced, const cbce__span *S,
             ((double *)S->l)[i] = -((double *)S->l)[i];
 }
 #undef CBCE__X64_BODY
+
+#if defined(__GNUC__)
+__attribute__((unused)) /* the baseline may take the scalar level's (logits.c) */
+#endif
+static void cbce__x64_span(int want, int reduced, const cbce__span *S,
+                           const cbce__span_consts *k)
+{
+    cbce__x64_run(0.0, want, reduced, S, k);
+}
+
+#if defined(__GNUC__)
+__attribute__((unused))
+#endif
+static void cbce__x64_poly1_span(int want, int reduced, const cbce__span *S,
+                                 const cbce__span_consts *k)
+{
+    cbce__x64_run(k->par[CBCE__PARAM_epsilon], want, reduced, S, k);
+}
 
 #endif

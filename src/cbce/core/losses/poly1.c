@@ -24,13 +24,14 @@
  * which keeps infinite logits at their limits; where ce is infinite the loss is
  * a_t ce + eps v (focal_elem.h's CBCE__LOSS_F).
  *
- * Precision: float32 data in double on math/scalar.h's primitives (relative errors a few
- * 2^-53, rounded once to float); float64 data in double-double, by focal_elem.h's
- * cbce__focal_poly_x (the focal element with the poly terms; 1 - ls an exact pair; relative
- * errors ~2^-56, rounded once: <= 0.5 + ~0.1 ulp where the result is not a cancelling
- * difference).  Cancelling differences: a negative eps (the bound is then in ulps of the
- * larger of the two terms) and soft-label gradients and hessians (ulps of their largest
- * term), as for the other families.
+ * Precision: float32 data in double (the chunk step on math/scalar.h's primitives, relative
+ * errors a few 2^-53; the span kernels to ~2^-28), rounded once to float; float64 data in
+ * double-double, poly1 by logits64.h's kernel (measured 0.52 ulp, tests/test_poly1.py) and
+ * poly1_focal by focal_elem.h's cbce__focal_poly_x (the focal element with the poly terms;
+ * 1 - ls an exact pair; relative errors ~2^-56, rounded once), each <= 0.5 + ~0.1 ulp
+ * where the result is not a cancelling difference.  Cancelling differences: a negative eps
+ * (the bound is then in ulps of the larger of the two terms) and soft-label gradients and
+ * hessians (ulps of their largest term), as for the other families.
  */
 #include "losses/focal_elem.h"
 #include "losses/step.h"
@@ -41,9 +42,6 @@
     ELEM(W, x[i], t[i], p[i], w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],     \
          0, 0, 0, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_D(W, i) CBCE__POLY1_CALL(cbce__poly1_d, W, i)
-#define CBCE__POLY1_X(W, i)                                                                \
-    cbce__focal_poly_x(CBCE__MODE_POLY1, W, x[i], t[i], p[i], w[i], m[i], ml[i], k->eps,    \
-                       k->half, k->par[CBCE__PARAM_epsilon], 0, 0, 0, &l[i], &g[i], &h[i])
 
 /* poly1_focal: no pos_weight; alpha NaN drops a_t (Python's alpha=None). */
 #define CBCE__POLY1_FOCAL_CALL(ELEM, W, i)                                                 \
@@ -51,22 +49,25 @@
          k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
 #define CBCE__POLY1_FOCAL_X(W, i)                                                          \
-    cbce__focal_poly_x(CBCE__MODE_POLY1_FOCAL, W, x[i], t[i], 1, w[i], m[i], ml[i], k->eps, \
+    cbce__focal_poly_x(CBCE__MODE_POLY1_FOCAL, W, x[i], t[i], w[i], m[i], ml[i], k->eps,    \
                        k->half, k->par[CBCE__PARAM_epsilon], k->alpha, k->has_alpha,       \
                        k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_LOSS_STEP(poly1_step_d, CBCE__POLY1_D)
-CBCE__FAMILY_STEP_BLOCKED(poly1_step_x, CBCE__POLY1_X)
 CBCE__FAMILY_LOSS_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
 CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
-/* poly1 on float32 data: logits.c's span kernel with the poly terms (BCE with logits'
- * float32 arithmetic, 0.5 + ~2^-4 ulp); the chunk step above serves the driver's exact
- * reduced sums. */
+/* poly1: logits.c's span kernels with the poly terms, on float32 data (BCE with logits'
+ * float32 arithmetic, 0.5 + ~2^-4 ulp; the chunk step above serves the driver's exact
+ * reduced sums) and on float64 data (logits64.h's, with its careful element as the chunk
+ * step). */
 void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span *S,
                                         const cbce__span_consts *k);
-CBCE__STEPS(cbce__poly1_steps, poly1_step_d, poly1_step_x, CBCE__ISA_NAME(cbce__poly1_span32),
-            NULL);
+void CBCE__ISA_NAME(cbce__poly1_span64)(int want, int reduced, const cbce__span *S,
+                                        const cbce__span_consts *k);
+void CBCE__ISA_NAME(cbce__poly1_step64)(CBCE__STEP_PARAMS(, k));
+CBCE__STEPS(cbce__poly1_steps, poly1_step_d, CBCE__ISA_NAME(cbce__poly1_step64),
+            CBCE__ISA_NAME(cbce__poly1_span32), CBCE__ISA_NAME(cbce__poly1_span64));
 /* poly1_focal on float32 data: focal.c's focal-type span kernel. */
 void CBCE__ISA_NAME(cbce__poly1_focal_span32)(int want, int reduced, const cbce__span *S,
                                               const cbce__span_consts *k);
