@@ -305,6 +305,32 @@ def test_poly_term_alone_at_tiny_logits(dtype):
                 f"(got {got[np.argmax(err)]!r})")
 
 
+def _kernel_points(rng, kind):
+    """1,200 float64 logits (|x| uniform to 8, to 40 and to 700, and 2^-40..2), hard or
+    soft targets, and weights (0.5..1) 2^(-3..3)."""
+    x = np.concatenate([rng.uniform(-8, 8, 400), rng.uniform(-40, 40, 300),
+                        rng.uniform(-700, 700, 200),
+                        np.ldexp(rng.uniform(-1, 1, 300), rng.integers(-40, 2, 300))])
+    t = rng.random(x.size)
+    if kind == "hard":
+        t = (t < 0.5).astype(np.float64)
+    w = np.ldexp(rng.uniform(0.5, 1.0, x.size), rng.integers(-3, 4, x.size))
+    return x, t, w
+
+
+def _kernel_outputs(funcs, x, t, w, kw, name):
+    """loss, gradient and hessian unreduced; forward_backward must give the bits of
+    forward and backward."""
+    fwd, bwd, fb, gh = funcs
+    loss = fwd(x, t, w, reduction="none", **kw)
+    grad, hess = gh(x, t, w, **kw)
+    fl, fg = fb(x, t, w, reduction="none", **kw)
+    np.testing.assert_array_equal(fl, loss, err_msg=f"{name}: forward_backward's loss")
+    np.testing.assert_array_equal(fg, bwd(x, t, w, reduction="none", **kw),
+                                  err_msg=f"{name}: forward_backward's gradient")
+    return loss, grad, hess
+
+
 F64_CASES = [  # (name, targets, epsilon, label_smoothing, pos_weight, weighted)
     ("hard", "hard", 1.0, 0.0, None, False),
     ("hard weighted eps 2.5", "hard", 2.5, 0.0, None, True),
@@ -325,22 +351,10 @@ def test_float64_kernel_many_points(case, rng):
     (0.5 + the kernel's ~2^-57 before its one rounding); forward_backward gives the bits
     of forward and backward."""
     name, kind, eps, ls, pw, weighted = case
-    x = np.concatenate([rng.uniform(-8, 8, 400), rng.uniform(-40, 40, 300),
-                        rng.uniform(-700, 700, 200),
-                        np.ldexp(rng.uniform(-1, 1, 300), rng.integers(-40, 2, 300))])
-    t = rng.random(x.size)
-    if kind == "hard":
-        t = (t < 0.5).astype(np.float64)
-    w = None
-    if weighted:
-        w = np.ldexp(rng.uniform(0.5, 1.0, x.size), rng.integers(-3, 4, x.size))
+    x, t, w = _kernel_points(rng, kind)
+    w = w if weighted else None
     kw = dict(epsilon=eps, label_smoothing=ls, pos_weight=None if pw is None else np.array(pw))
-    loss = cbce.poly1_loss(x, t, w, reduction="none", **kw)
-    grad, hess = cbce.poly1_loss_grad_hess(x, t, w, **kw)
-    fl, fg = cbce.poly1_loss_forward_backward(x, t, w, reduction="none", **kw)
-    np.testing.assert_array_equal(fl, loss, err_msg=f"{name}: forward_backward's loss")
-    np.testing.assert_array_equal(fg, cbce.poly1_loss_backward(x, t, w, reduction="none", **kw),
-                                  err_msg=f"{name}: forward_backward's gradient")
+    loss, grad, hess = _kernel_outputs(FAMILY_FUNCS["poly1"], x, t, w, kw, name)
     refs = [mp_poly1(a, b, eps, ls=ls, pw=1.0 if pw is None else pw) for a, b in zip(x, t)]
     ws = np.ones(x.size) if w is None else w
     for k, got in (("loss", loss), ("grad", grad), ("hess", hess)):
@@ -356,6 +370,58 @@ def test_float64_kernel_many_points(case, rng):
             f"float64 poly1 {name} {k}: {err.max():.4g} ulp at x = {x[i]!r}, target "
             f"{t[i]!r}, weight {ws[i]!r} (got {got[i]!r}, "
             f"exact {float(exact[i:i + 1].approx[0])!r})")
+
+
+FOCAL64_CASES = [  # (name, targets, epsilon (None: the focal loss), gamma, alpha, smoothing)
+    ("focal hard gamma 2 alpha", "hard", None, 2.0, 0.25, 0.0),
+    ("focal soft gamma 2", "soft", None, 2.0, None, 0.0),
+    ("focal hard gamma 0.5", "hard", None, 0.5, None, 0.0),
+    ("focal hard gamma 8 alpha", "hard", None, 8.0, 0.25, 0.0),
+    ("focal smoothed gamma 3", "hard", None, 3.0, 0.25, 0.1),
+    ("focal soft gamma 1.5 (scalar lanes)", "soft", None, 1.5, 0.25, 0.0),
+    ("poly1_focal hard gamma 2", "hard", 1.0, 2.0, 0.25, 0.0),
+    ("poly1_focal soft gamma 2 eps -1", "soft", -1.0, 2.0, None, 0.0),
+    ("poly1_focal hard gamma 0.5 eps 20", "hard", 20.0, 0.5, None, 0.0),
+]
+
+
+@pytest.mark.parametrize("case", FOCAL64_CASES, ids=[c[0] for c in FOCAL64_CASES])
+def test_float64_focal_kernel_many_points(case, rng):
+    """The float64 focal-type kernel (double-double on the vector layer; F = v^gamma by
+    binary powering for an integer gamma <= 8, else exp(gamma log v) for hard targets; the
+    scalar element for the rare lanes) on 1,200 weighted points a case against mpmath: |x|
+    uniform to 8, to 40 and to 700, and 2^-40..2 (where eps 20's hessian takes the scalar
+    element below 1/4).  The loss within 0.75 ulp (0.5 + (gamma + 2) 2^-58.5 / 2^-53: 0.72
+    at gamma 8) where it is a sum of terms >= 0, else of the larger term; gradients within
+    0.8 ulp (0.75 measured at gamma 8 without FMA), hessians (more terms carrying F's
+    gamma 2^-58.5) within 1 ulp, of the larger of the result and its largest term
+    (hard-label gradients are single-signed);
+    forward_backward gives the bits of forward and backward."""
+    name, kind, eps, gamma, alpha, ls = case
+    x, t, w = _kernel_points(rng, kind)
+    kw = dict(gamma=gamma, alpha=alpha, label_smoothing=ls)
+    if eps is None:
+        funcs = (cbce.sigmoid_focal_loss, cbce.sigmoid_focal_loss_backward,
+                 cbce.sigmoid_focal_loss_forward_backward, cbce.sigmoid_focal_loss_grad_hess)
+    else:
+        funcs = FAMILY_FUNCS["poly1_focal"]
+        kw["epsilon"] = eps
+    loss, grad, hess = _kernel_outputs(funcs, x, t, w, kw, name)
+    refs = [mp_poly1(a, b, eps or 0.0, ls=ls, alpha=alpha, gamma=gamma) for a, b in zip(x, t)]
+    for k, got in (("loss", loss), ("grad", grad), ("hess", hess)):
+        col = {"loss": 0, "grad": 1, "hess": 2}[k]
+        with mpmath.workprec(PREC):  # the products exact
+            exact = exact_value([r[col] * mpmath.mpf(float(v)) for r, v in zip(refs, w)])
+            scale = exact_value([(abs(r[col]) if k == "loss" and (eps or 0) >= 0
+                                  else max(abs(r[col]), r[col + 3])) * mpmath.mpf(float(v))
+                                 for r, v in zip(refs, w)])
+        err = ulp_error(got, exact, np.float64, scale=scale)
+        bound = {"loss": 0.75, "grad": 0.8, "hess": 1.0}[k]
+        report_ulp(f"float64 focal kernel {k} {name}", float(err.max()), bound)
+        i = int(np.argmax(err))
+        assert err.max() <= bound, (
+            f"float64 {name} {k}: {err.max():.4g} ulp at x = {x[i]!r}, target {t[i]!r}, "
+            f"weight {w[i]!r} (got {got[i]!r}, exact {float(exact[i:i + 1].approx[0])!r})")
 
 
 def test_pos_weight_weights_the_bce_term_only(rng):

@@ -2,7 +2,8 @@
  * focal.c -- the sigmoid focal loss (Lin et al. 2017, torchvision's formula) on logits:
  * float32 data on the span kernel below (which also serves the Poly-1 focal loss; the
  * chunk step, focal_elem.h's cbce__poly1_d at eps 0, gives the driver's exact sums), float64
- * data on cbce__focal_x in double-double; the log-space formulas are in focal_elem.h.
+ * data on focal64.c's chunk step in double-double; the log-space formulas are in
+ * focal_elem.h.
  * alpha = NaN in cbce_args_t drops the class balance a_t (Python's alpha=None); the
  * ranges of gamma and alpha are registry.h's, checked by the driver.
  */
@@ -14,12 +15,11 @@
 #define CBCE__FOCAL_CALL_D(W, i)                                                          \
     cbce__poly1_d(W, x[i], t[i], 1, w[i], m[i], k->keep, k->half, 0, k->alpha,            \
                   k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
-#define CBCE__FOCAL_CALL_X(W, i)                                                          \
-    cbce__focal_x(W, x[i], t[i], w[i], m[i], ml[i], k->eps, k->half, k->alpha,            \
-                  k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_LOSS_STEP(focal_gamma_step_d, CBCE__FOCAL_CALL_D)
-CBCE__FAMILY_STEP_BLOCKED(focal_gamma_step_x, CBCE__FOCAL_CALL_X)
+/* float64 data: focal64.c's chunk step */
+void CBCE__ISA_NAME(cbce__focal_step64)(CBCE__STEP_PARAMS(, k));
+#define focal_gamma_step_x CBCE__ISA_NAME(cbce__focal_step64)
 
 /*
  * gamma = 0 without alpha: the loss is bce_with_logits, so its steps (logits.c, same SIMD

@@ -163,8 +163,8 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
  * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
  * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weight w and
  * the gradient multiplier m + ml enter the one rounding: their significands (in [1, 2)) are
- * factors of P, their powers of two scale the rounded result (exact unless it is subnormal:
- * then one more rounding, on the subnormal grid, far below its ulp).
+ * factors of P, their powers of two p scale the rounded result r (exact unless r p is
+ * subnormal; where r is, the rounding is done again with p in P: cbce__focal_round_pow2).
  */
 /* v = vm 2^k with 1 <= |vm| < 2: returns 2^k and sets *vm (k = 0 for a zero, subnormal,
  * infinite or NaN v: vm = v). */
@@ -201,6 +201,20 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
     double r = cbce__round_f2s(cbce__sel_f2(one, PX, zero), small, one ? sce : s1,
                                one ? isce : is1);
     return r == r ? r : fb;
+}
+
+/* cbce__focal_round(P, ...) times the power of two p: r p, where that is exact or a
+ * rounding of a normal r (r's error is 2^-53 of its ulp, far below r p's); where r is below
+ * 2^-1021 (rounded on the subnormal grid: p would scale that rounding, or round again), P p
+ * is rounded instead, if it stays within [2^-969, 2^1000] (exact, its low part normal). */
+CBCE__INLINE double cbce__focal_round_pow2(cbce__f2 P, double p, cbce__f2 X, cbce__f2 Y,
+                                           double sce, double isce, double scF, double iscF,
+                                           double fb)
+{
+    double r = cbce__focal_round(P, X, Y, sce, isce, scF, iscF, fb), Pp = fabs(P.hi * p);
+    if (p != 1.0 && fabs(r) < 0x1p-1021 && Pp >= 0x1p-969 && Pp <= 0x1p1000)
+        return cbce__focal_round(cbce__mul_pow2_f2(P, p), X, Y, sce, isce, scF, iscF, fb * p);
+    return r * p;
 }
 
 /* The focusing factor F = (1 - p_t)^gamma = exp(gamma u) (the notes above), in the scale
@@ -316,8 +330,8 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
                              cbce__mul_d_f2(eps, huge ? cbce__mul_pow2_f2(vX, 0x1p-100) : vX));
             Y = cbce__add_f2(cbce__mul_f2(AT, LT), cbce__mul_d_f2(eps, vY));
         }
-        r = cbce__focal_round(Pw, X, Y, sce, isce, scF, iscF, fb * dn);
-        *l = (r * wp) * (1.0 / dn); /* (r * wp: no overflow in between) */
+        r = cbce__focal_round_pow2(Pw, wp, X, Y, sce, isce, scF, iscF, fb * dn);
+        *l = r * (1.0 / dn); /* (r * wp: no overflow in between) */
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         double iS = 1.0 / S.hi;
@@ -345,7 +359,7 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
             gY = cbce__sel_f2(far, zero, gY);
         }
         if (want & CBCE__GRAD) {
-            *g = mp * cbce__focal_round(Pm, gX, gY, sce, isce, scF, iscF,
+            *g = cbce__focal_round_pow2(Pm, mp, gX, gY, sce, isce, scF, iscF,
                                         mm * (ath * (Fd * (gX.hi + gY.hi * sce))));
         }
         if (want & CBCE__HESS) {
@@ -374,18 +388,10 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
                                  cbce__mul_f2(eG1, cbce__mul_f2(vp, om)));
             }
             Y = cbce__sel_f2(far, zero, Y);
-            *h = mp * cbce__focal_round(Pm, zero, Y, sce, isce, scF, iscF,
+            *h = cbce__focal_round_pow2(Pm, mp, zero, Y, sce, isce, scF, iscF,
                                         mm * (ath * (Fd * (Y.hi * sce))));
         }
     }
-}
-
-CBCE__INLINE void cbce__focal_x(int want, double x, double tr, double w, double m, double ml,
-                                double ls, double half, double alpha, int has_alpha,
-                                double gamma, double *l, double *g, double *h)
-{
-    cbce__focal_poly_x(CBCE__MODE_FOCAL, want, x, tr, w, m, ml, ls, half, 0.0, alpha,
-                       has_alpha, gamma, l, g, h);
 }
 
 #endif

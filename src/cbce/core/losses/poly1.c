@@ -48,14 +48,9 @@
     ELEM(W, x[i], t[i], 1, w[i], m[i], k->keep, k->half, k->par[CBCE__PARAM_epsilon],        \
          k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
 #define CBCE__POLY1_FOCAL_D(W, i) CBCE__POLY1_FOCAL_CALL(cbce__poly1_d, W, i)
-#define CBCE__POLY1_FOCAL_X(W, i)                                                          \
-    cbce__focal_poly_x(CBCE__MODE_POLY1_FOCAL, W, x[i], t[i], w[i], m[i], ml[i], k->eps,    \
-                       k->half, k->par[CBCE__PARAM_epsilon], k->alpha, k->has_alpha,       \
-                       k->gamma, &l[i], &g[i], &h[i])
 
 CBCE__FAMILY_LOSS_STEP(poly1_step_d, CBCE__POLY1_D)
 CBCE__FAMILY_LOSS_STEP(poly1_focal_step_d, CBCE__POLY1_FOCAL_D)
-CBCE__FAMILY_STEP_BLOCKED(poly1_focal_step_x, CBCE__POLY1_FOCAL_X)
 
 /* poly1: logits.c's span kernels with the poly terms, on float32 data (BCE with logits'
  * float32 arithmetic, 0.5 + ~2^-4 ulp; the chunk step above serves the driver's exact
@@ -68,8 +63,11 @@ void CBCE__ISA_NAME(cbce__poly1_span64)(int want, int reduced, const cbce__span 
 void CBCE__ISA_NAME(cbce__poly1_step64)(CBCE__STEP_PARAMS(, k));
 CBCE__STEPS(cbce__poly1_steps, poly1_step_d, CBCE__ISA_NAME(cbce__poly1_step64),
             CBCE__ISA_NAME(cbce__poly1_span32), CBCE__ISA_NAME(cbce__poly1_span64));
-/* poly1_focal on float32 data: focal.c's focal-type span kernel. */
+/* poly1_focal: focal.c's focal-type span kernel on float32 data, focal64.c's chunk step on
+ * float64 data. */
 void CBCE__ISA_NAME(cbce__poly1_focal_span32)(int want, int reduced, const cbce__span *S,
                                               const cbce__span_consts *k);
-CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d, poly1_focal_step_x,
-            CBCE__ISA_NAME(cbce__poly1_focal_span32), NULL);
+void CBCE__ISA_NAME(cbce__poly1_focal_step64)(CBCE__STEP_PARAMS(, k));
+CBCE__STEPS(cbce__poly1_focal_steps, poly1_focal_step_d,
+            CBCE__ISA_NAME(cbce__poly1_focal_step64), CBCE__ISA_NAME(cbce__poly1_focal_span32),
+            NULL);

@@ -194,8 +194,7 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
 CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
 {
     cbce__x64tab T;
-    size_t i = 0, j;
-    double fl[CBCE__VW], fg[CBCE__VW];
+    size_t i = 0;
     cbce__x64_tables(&T);
     /* a subnormal label_smoothing: every element careful */
     if (!(k->eps > 0 && k->eps < 0x1p-1022)) {
@@ -203,18 +202,9 @@ CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
             vm_t badl, badg;
             probs64_vec(want, &T, x + i, t + i, w + i, m + i, ml + i, k, l + i, g + i, h + i,
                         &badl, &badg);
-            if (!vm_any(vm_or(badl, badg)))
-                continue;
-            vd_store(fl, vd_select(badl, vd_set1(1.0), vd_zero()));
-            vd_store(fg, vd_select(badg, vd_set1(1.0), vd_zero()));
-            for (j = 0; j < CBCE__VW; j++) { /* the outputs flagged, on one call */
-                int redo = want & ((fl[j] != 0 ? CBCE__LOSS : 0) |
-                                   (fg[j] != 0 ? CBCE__GRAD | CBCE__HESS : 0));
-                if (redo)
-                    probs_step_x_careful(redo, 1, x + i + j, t + i + j, p, w + i + j,
-                                         m + i + j, ml + i + j, k, l + i + j, g + i + j,
-                                         h + i + j);
-            }
+            if (vm_any(vm_or(badl, badg)))
+                cbce__step_redo(probs_step_x_careful, badl, badg, i, want, c, x, t, p, w, m,
+                                ml, k, l, g, h);
         }
     }
     if (i < c)

@@ -6,6 +6,7 @@
 #define CBCE_STEP_H
 
 #include "internal.h"
+#include "simd/vec.h"
 
 /* A step the baseline level may leave unused (CBCE__STEPS below); a function kept out of
  * line (one copy of a large body for its callers). */
@@ -152,6 +153,29 @@
  * order, so the same results), and its copy is among the largest code of the library.  The
  * float32 steps stay per level (SSE2 vectorises them).
  */
+/*
+ * For a chunk step on the vector layer: the outputs its vector element flagged for the VW
+ * elements from i (in badl the loss, in badg the gradient and hessian), computed again
+ * element by element by the chunk step `careful` (rare lanes: out of line).
+ */
+CBCE__MAYBE_UNUSED CBCE__NOINLINE static void cbce__step_redo(cbce__step_fn careful, vm_t badl,
+                                                              vm_t badg, size_t i,
+                                                              CBCE__STEP_PARAMS(, k))
+{
+    double fl[CBCE__VW], fg[CBCE__VW];
+    size_t j;
+    (void)c;
+    vd_store(fl, vd_select(badl, vd_set1(1.0), vd_zero()));
+    vd_store(fg, vd_select(badg, vd_set1(1.0), vd_zero()));
+    for (j = 0; j < CBCE__VW; j++) { /* the outputs flagged, on one call */
+        int redo = want & ((fl[j] != 0 ? CBCE__LOSS : 0) |
+                           (fg[j] != 0 ? CBCE__GRAD | CBCE__HESS : 0));
+        if (redo)
+            careful(redo, 1, x + i + j, t + i + j, p, w + i + j, m + i + j, ml + i + j, k,
+                    l + i + j, g + i + j, h + i + j);
+    }
+}
+
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS
 #define CBCE__STEPS(NAME, D, X, D_SPAN, X_SPAN)                                           \
     extern const cbce__steps NAME##_scalar;                                               \

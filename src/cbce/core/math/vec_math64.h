@@ -39,6 +39,11 @@
  *   cbce__x64_not_normal(v)   the lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0,
  *                             subnormal, the lowest binade of the normals (where a product's
  *                             low part was rounded on the subnormal grid), inf, NaN.
+ *   vdd_t, vdd_*              double-double pairs hi + lo (|lo| <= 2^-50 |hi|) as values:
+ *                             vdd_add (two_sum, 2^-104 of the larger operand), vdd_mul and
+ *                             vdd_mul_d (cbce__x64_prod, 2^-99), vdd_quot (cbce__x64_quot),
+ *                             vdd_powi (binary powering, 2 log2(n) products); for operands
+ *                             whose products stay normal (callers flag the lanes where not).
  */
 #ifndef CBCE_MATH_VEC_MATH64_H
 #define CBCE_MATH_VEC_MATH64_H
@@ -165,6 +170,76 @@ CBCE__VI vm_t cbce__x64_not_normal(vd_t v)
 {
     v = vd_abs(v);
     return vm_not(vm_and(vd_ge(v, vd_set1(0x1p-1021)), vd_le(v, vd_set1(DBL_MAX))));
+}
+
+/* ---- double-double pairs as values --------------------------------------------------- */
+
+typedef struct vdd_t {
+    vd_t h, l;
+} vdd_t;
+
+CBCE__VI vdd_t vdd_of(vd_t h, vd_t l)
+{
+    vdd_t r;
+    r.h = h;
+    r.l = l;
+    return r;
+}
+
+CBCE__VI vdd_t vdd_add(vdd_t a, vdd_t b)
+{
+    vdd_t r;
+    r.h = vd_two_sum(a.h, b.h, &r.l);
+    r.l = vd_add(r.l, vd_add(a.l, b.l));
+    return r;
+}
+
+CBCE__VI vdd_t vdd_neg(vdd_t a) { return vdd_of(vd_neg(a.h), vd_neg(a.l)); }
+
+CBCE__VI vdd_t vdd_sel(vm_t m, vdd_t a, vdd_t b)
+{
+    return vdd_of(vd_select(m, a.h, b.h), vd_select(m, a.l, b.l));
+}
+
+CBCE__VI vdd_t vdd_mul(vdd_t a, vdd_t b)
+{
+    vdd_t r;
+    r.h = cbce__x64_prod(a.h, a.l, b.h, b.l, &r.l);
+    return r;
+}
+
+/* a times the double v */
+CBCE__VI vdd_t vdd_mul_d(vdd_t a, vd_t v)
+{
+    vdd_t r;
+    r.h = vd_two_prod(a.h, v, &r.l);
+    r.l = vd_mla(a.l, v, r.l);
+    return r;
+}
+
+/* a / b, rc = 1/b.h within 2^-50 (vd_rcp50) */
+CBCE__VI vdd_t vdd_quot(vdd_t a, vdd_t b, vd_t rc)
+{
+    vdd_t r;
+    r.h = cbce__x64_quot(a.h, a.l, b.h, b.l, rc, &r.l);
+    return r;
+}
+
+/* w^n for an integer n >= 1 */
+CBCE__VI vdd_t vdd_powi(vdd_t w, int n)
+{
+    vdd_t r = w;
+    int first = 1;
+    for (;;) {
+        if (n & 1) {
+            r = first ? w : vdd_mul(r, w);
+            first = 0;
+        }
+        n >>= 1;
+        if (!n)
+            return r;
+        w = vdd_mul(w, w);
+    }
 }
 
 #endif
