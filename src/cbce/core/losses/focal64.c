@@ -34,6 +34,21 @@
 #include "losses/step.h"
 #include "math/vec_math64.h"
 
+#if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS && CBCE__VW == 1
+/* The baseline level takes the scalar level's steps (the same C without FMA, so the same
+ * results: see step.h's CBCE__STEPS) instead of a copy of its own. */
+void cbce__focal_step64_scalar(CBCE__STEP_PARAMS(, k));
+void cbce__poly1_focal_step64_scalar(CBCE__STEP_PARAMS(, k));
+void CBCE__ISA_NAME(cbce__focal_step64)(CBCE__STEP_PARAMS(, k))
+{
+    cbce__focal_step64_scalar(want, c, x, t, p, w, m, ml, k, l, g, h);
+}
+void CBCE__ISA_NAME(cbce__poly1_focal_step64)(CBCE__STEP_PARAMS(, k))
+{
+    cbce__poly1_focal_step64_scalar(want, c, x, t, p, w, m, ml, k, l, g, h);
+}
+#else
+
 #define FOCAL64_POWI_MAX 8
 #define FOCAL64_PE_HESS 8.0
 
@@ -167,21 +182,34 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
     }
 }
 
-/* The scalar element, as chunk steps */
-#define FOCAL64_CALL(MODE, EPS, W, i)                                                      \
-    cbce__focal_poly_x(MODE, W, x[i], t[i], w[i], m[i], ml[i], k->eps, k->half, EPS,        \
-                       k->alpha, k->has_alpha, k->gamma, &l[i], &g[i], &h[i])
-#define FOCAL64_CALL_FOCAL(W, i) FOCAL64_CALL(CBCE__MODE_FOCAL, 0.0, W, i)
-#define FOCAL64_CALL_POLY1(W, i)                                                           \
-    FOCAL64_CALL(CBCE__MODE_POLY1_FOCAL, k->par[CBCE__PARAM_epsilon], W, i)
-CBCE__FAMILY_STEP(focal64_careful, FOCAL64_CALL_FOCAL)
-CBCE__FAMILY_STEP(poly1_focal64_careful, FOCAL64_CALL_POLY1)
+/* The scalar element on the elements of a chunk (the rare lanes, and every element of the
+ * calls the vector element does not take): one copy of the large double-double element,
+ * mode and want run-time values. */
+#define FOCAL64_CAREFUL(NAME, MODE, EPS)                                                   \
+    CBCE__NOINLINE static void NAME(CBCE__STEP_PARAMS(, k))                                \
+    {                                                                                      \
+        (void)p;                                                                           \
+        focal64_careful(MODE, EPS, want, c, x, t, w, m, ml, k, l, g, h);                    \
+    }
+CBCE__NOINLINE static void focal64_careful(int mode, double eps, int want, size_t c,
+                                           const double *x, const double *t,
+                                           const double *w, const double *m,
+                                           const double *ml, const cbce__consts *k,
+                                           double *l, double *g, double *h)
+{
+    size_t i;
+    for (i = 0; i < c; i++)
+        cbce__focal_poly_x(mode, want, x[i], t[i], w[i], m[i], ml[i], k->eps, k->half, eps,
+                           k->alpha, k->has_alpha, k->gamma, l + i, g + i, h + i);
+}
+FOCAL64_CAREFUL(focal64_careful_focal, CBCE__MODE_FOCAL, 0.0)
+FOCAL64_CAREFUL(focal64_careful_poly1, CBCE__MODE_POLY1_FOCAL, k->par[CBCE__PARAM_epsilon])
 
 /* The chunk step of mode CBCE__MODE_FOCAL or CBCE__MODE_POLY1_FOCAL. */
 CBCE__NOINLINE static void focal64_step(int mode, CBCE__STEP_PARAMS(, k))
 {
     const cbce__step_fn careful =
-        mode == CBCE__MODE_FOCAL ? focal64_careful : poly1_focal64_careful;
+        mode == CBCE__MODE_FOCAL ? focal64_careful_focal : focal64_careful_poly1;
     cbce__x64tab T;
     focal64k kk;
     size_t i = 0;
@@ -218,3 +246,4 @@ void CBCE__ISA_NAME(cbce__poly1_focal_step64)(CBCE__STEP_PARAMS(, k))
 {
     focal64_step(CBCE__MODE_POLY1_FOCAL, want, c, x, t, p, w, m, ml, k, l, g, h);
 }
+#endif

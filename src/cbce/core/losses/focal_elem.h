@@ -207,9 +207,12 @@ CBCE__INLINE double cbce__focal_round(cbce__f2 P, cbce__f2 X, cbce__f2 Y, double
  * rounding of a normal r (r's error is 2^-53 of its ulp, far below r p's); where r is below
  * 2^-1021 (rounded on the subnormal grid: p would scale that rounding, or round again), P p
  * is rounded instead, if it stays within [2^-969, 2^1000] (exact, its low part normal). */
-CBCE__INLINE double cbce__focal_round_pow2(cbce__f2 P, double p, cbce__f2 X, cbce__f2 Y,
-                                           double sce, double isce, double scF, double iscF,
-                                           double fb)
+#if defined(__GNUC__)
+__attribute__((unused, noinline)) /* one copy of cbce__focal_round's two calls */
+#endif
+static double cbce__focal_round_pow2(cbce__f2 P, double p, cbce__f2 X, cbce__f2 Y,
+                                     double sce, double isce, double scF, double iscF,
+                                     double fb)
 {
     double r = cbce__focal_round(P, X, Y, sce, isce, scF, iscF, fb), Pp = fabs(P.hi * p);
     if (p != 1.0 && fabs(r) < 0x1p-1021 && Pp >= 0x1p-969 && Pp <= 0x1p1000)
