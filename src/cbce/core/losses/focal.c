@@ -60,8 +60,8 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
  * skips the log (non-integer gamma) and the reciprocal of A + B e.  Rare lanes take the
  * "D" element cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e
  * not a double >= 2^-120 where A > 0 (vd_rcp50's domain: a target or smoothing that
- * small, NaN or out of range, a NaN input), and every lane where gamma >
- * FOCAL32_GAMMA_MAX.
+ * small, NaN or out of range, a NaN input); for gamma > FOCAL32_GAMMA_MAX, every lane
+ * (the span function hands the element to span32.h's frame as `every`).
  */
 #define F32_K CBCE__S32_K
 #define FOCAL32_GAMMA_MAX 8.0
@@ -91,12 +91,6 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
     vd_t t[F32_K], F[F32_K], ce[F32_K], at[F32_K];
     vm_t pos[F32_K], A0[F32_K];
     int j, hard = 1;
-    if (gm > FOCAL32_GAMMA_MAX) {
-        for (j = 0; j < nk; j++)
-            s32_redo_lanes(focal32_elem, want, k, vd_eq(zero, zero), x[j], tr[j], lo + j,
-                           gr + j, he + j);
-        return;
-    }
     for (j = 0; j < nk; j++)
         a[j] = vd_abs(x[j]);
     for (j = 0; j < nk; j++)
@@ -194,7 +188,9 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_span(int poly, int want, i
         k.par[CBCE__PARAM_epsilon] = 0;
     if (k.eps > 0 && k.half == 0) /* as in logits.c's logits_step_d */
         k.half = k.eps;
-    focal32_body(want, reduced, 0, S, &k);
+    focal32_body_every(want, reduced,
+                       k.par[CBCE__PARAM_gamma] > FOCAL32_GAMMA_MAX ? focal32_elem : NULL, S,
+                       &k);
 }
 
 /* The span functions (gamma = 0 without alpha is BCE with logits: its span kernel). */

@@ -7,9 +7,15 @@
  *     CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)
  * (nk, a constant 1 or K, vectors: raw loss lo, d/dx gr, d2/dx2 he, without weights,
  * from the input x, the raw target tr and the pos_weight pw; `plain` as below) and names
- * the functions made by CBCE__S32_NAME; this header then defines
- *     NAME_run(want, reduced, plain, S, k)   (inline, for the family's span function,
- *                                             which passes a local copy of k)
+ * the functions made by CBCE__S32_NAME; this header then defines (inline, for the family's
+ * span function, which passes a local copy of k)
+ *     NAME_run(want, reduced, plain, S, k)   (both instances of `plain`)
+ *     NAME_body(want, reduced, plain, S, k)  (one)
+ *     NAME_body_every(want, reduced, every, S, k)   (plain 0)
+ * `every`: NULL, or the family's s32_elem_fn, which then computes every lane instead of
+ * CBCE__S32_VEC (for a parameter beyond the range of the vector math; the element takes no
+ * pos_weight, so only families without one pass it); the weights, stores and lane sums
+ * after it are the vector path's.
  * `plain` (instantiated only #if CBCE__S32_PLAIN): the common case (float32 target, no
  * smoothing, no weight or pos_weight other than 1, unit multipliers) without the
  * arithmetic by those ones; its results are bitwise those of the general body (every
@@ -134,9 +140,10 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
 #ifdef CBCE__S32_NAME
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
- * loads, the element math, the weights, the stores or lane sums into acc[j0 + j]. */
+ * loads, the element math (CBCE__S32_VEC, or `every` on each lane), the weights, the
+ * stores or lane sums into acc[j0 + j]. */
 CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int plain,
-                                  const int nk, const cbce__span *S,
+                                  s32_elem_fn every, const int nk, const cbce__span *S,
                                   const cbce__span_consts *k, size_t i, size_t m, vd_t *acc,
                                   int j0)
 {
@@ -153,7 +160,13 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
         P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
         W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }
-    CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    if (every)
+        for (j = 0; j < nk; j++)
+            s32_redo_lanes(every, want, k, vm_first(CBCE__VW), X[j], T[j], lo + j, gr + j,
+                           he + j);
+    else
+        CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr,
+                      he);
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
@@ -176,8 +189,9 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
     }
 }
 
-CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
-                                  const cbce__span *S, const cbce__span_consts *k)
+CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int plain,
+                                  s32_elem_fn every, const cbce__span *S,
+                                  const cbce__span_consts *k)
 {
     vd_t acc[CBCE__S32_K];
     size_t i = 0, c = S->c;
@@ -185,12 +199,26 @@ CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int p
     for (j = 0; j < CBCE__S32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)
-        CBCE__S32_FN(_step)(want, reduced, plain, CBCE__S32_K, S, k, i, CBCE__VW, acc, 0);
+        CBCE__S32_FN(_step)(want, reduced, plain, every, CBCE__S32_K, S, k, i, CBCE__VW, acc,
+                            0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        CBCE__S32_FN(_step)(want, reduced, plain, 1, S, k, i, c - i, acc, j);
+        CBCE__S32_FN(_step)(want, reduced, plain, every, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < CBCE__S32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
+}
+
+CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
+                                  const cbce__span *S, const cbce__span_consts *k)
+{
+    CBCE__S32_FN(_walk)(want, reduced, plain, NULL, S, k);
+}
+
+CBCE__VI void CBCE__S32_FN(_body_every)(const int want, const int reduced,
+                                        s32_elem_fn every, const cbce__span *S,
+                                        const cbce__span_consts *k)
+{
+    CBCE__S32_FN(_walk)(want, reduced, 0, every, S, k);
 }
 
 /* The bodies for each `want` the driver asks (a reduced loss only with LOSS). */
