@@ -400,7 +400,7 @@ CBCE__MAYBE_UNUSED static void asymmetric_span_d(int want, int reduced, const cb
 {
     int beyond = k->par[CBCE__PARAM_gamma_pos] > ASYM32_GAMMA_MAX ||
                  k->par[CBCE__PARAM_gamma_neg] > ASYM32_GAMMA_MAX;
-    asym32_body_every(want, reduced, beyond ? asym32_elem : NULL, S, k);
+    asym32_body_fam(want, reduced, 0, beyond ? asym32_elem : NULL, S, k);
 }
 
 CBCE__S32_FORWARD(cbce__asymmetric_steps, asymmetric_span_d)

@@ -11,7 +11,9 @@
  * span function, which passes a local copy of k)
  *     NAME_run(want, reduced, plain, S, k)   (both instances of `plain`)
  *     NAME_body(want, reduced, plain, S, k)  (one)
- *     NAME_body_every(want, reduced, every, S, k)   (plain 0)
+ *     NAME_body_fam(want, reduced, fam, every, S, k)   (plain 0)
+ * The expansion of CBCE__S32_VEC may read the span constants `k` and `fam` by those names:
+ * `fam` is a per-call flag of the family's own (focal.c's poly; 0 from the first two).
  * `every`: NULL, or the family's s32_elem_fn, which then computes every lane instead of
  * CBCE__S32_VEC (for a parameter beyond the range of the vector math; the element takes no
  * pos_weight, so only families without one pass it); the weights, stores and lane sums
@@ -143,9 +145,9 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
  * loads, the element math (CBCE__S32_VEC, or `every` on each lane), the weights, the
  * stores or lane sums into acc[j0 + j]. */
 CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int plain,
-                                  s32_elem_fn every, const int nk, const cbce__span *S,
-                                  const cbce__span_consts *k, size_t i, size_t m, vd_t *acc,
-                                  int j0)
+                                  const int fam, s32_elem_fn every, const int nk,
+                                  const cbce__span *S, const cbce__span_consts *k, size_t i,
+                                  size_t m, vd_t *acc, int j0)
 {
     vd_t X[CBCE__S32_K], T[CBCE__S32_K], P[CBCE__S32_K], W[CBCE__S32_K];
     vd_t lo[CBCE__S32_K], gr[CBCE__S32_K], he[CBCE__S32_K];
@@ -167,6 +169,7 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
     else
         CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr,
                       he);
+    (void)fam;
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
@@ -190,7 +193,7 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
 }
 
 CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int plain,
-                                  s32_elem_fn every, const cbce__span *S,
+                                  const int fam, s32_elem_fn every, const cbce__span *S,
                                   const cbce__span_consts *k)
 {
     vd_t acc[CBCE__S32_K];
@@ -199,10 +202,10 @@ CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int p
     for (j = 0; j < CBCE__S32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)
-        CBCE__S32_FN(_step)(want, reduced, plain, every, CBCE__S32_K, S, k, i, CBCE__VW, acc,
-                            0);
+        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, CBCE__S32_K, S, k, i, CBCE__VW,
+                            acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        CBCE__S32_FN(_step)(want, reduced, plain, every, 1, S, k, i, c - i, acc, j);
+        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < CBCE__S32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
@@ -211,14 +214,14 @@ CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int p
 CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
                                   const cbce__span *S, const cbce__span_consts *k)
 {
-    CBCE__S32_FN(_walk)(want, reduced, plain, NULL, S, k);
+    CBCE__S32_FN(_walk)(want, reduced, plain, 0, NULL, S, k);
 }
 
-CBCE__VI void CBCE__S32_FN(_body_every)(const int want, const int reduced,
-                                        s32_elem_fn every, const cbce__span *S,
-                                        const cbce__span_consts *k)
+CBCE__VI void CBCE__S32_FN(_body_fam)(const int want, const int reduced, const int fam,
+                                      s32_elem_fn every, const cbce__span *S,
+                                      const cbce__span_consts *k)
 {
-    CBCE__S32_FN(_walk)(want, reduced, 0, every, S, k);
+    CBCE__S32_FN(_walk)(want, reduced, 0, fam, every, S, k);
 }
 
 /* The bodies for each `want` the driver asks (a reduced loss only with LOSS). */
