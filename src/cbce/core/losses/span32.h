@@ -88,7 +88,8 @@ CBCE__VI void store_f64(void *p, size_t i, vd_t v, size_t m)
 typedef void (*s32_elem_fn)(int want, double x, double tr, const cbce__span_consts *k,
                             double *l, double *g, double *h);
 
-/* The lanes of lo, gr, he flagged in `rare` computed again by elem from x and tr. */
+/* The lanes of lo, gr, he flagged in `rare` computed again by elem from x and tr; of the
+ * three, only those `want` asks for are read and written. */
 CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, int want,
                                                              const cbce__span_consts *k,
                                                              vm_t rare, vd_t x, vd_t tr,
@@ -100,15 +101,21 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
     vd_store(xs, x);
     vd_store(ts, tr);
     vd_store(fl, vd_select(rare, vd_set1(1.0), vd_zero()));
-    vd_store(ls, *lo);
-    vd_store(gs, *gr);
-    vd_store(hs, *he);
+    if (want & CBCE__LOSS)
+        vd_store(ls, *lo);
+    if (want & CBCE__GRAD)
+        vd_store(gs, *gr);
+    if (want & CBCE__HESS)
+        vd_store(hs, *he);
     for (i = 0; i < CBCE__VW; i++)
         if (fl[i] != 0)
             elem(want, xs[i], ts[i], k, ls + i, gs + i, hs + i);
-    *lo = vd_load(ls);
-    *gr = vd_load(gs);
-    *he = vd_load(hs);
+    if (want & CBCE__LOSS)
+        *lo = vd_load(ls);
+    if (want & CBCE__GRAD)
+        *gr = vd_load(gs);
+    if (want & CBCE__HESS)
+        *he = vd_load(hs);
 }
 
 /*
