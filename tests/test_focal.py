@@ -364,6 +364,35 @@ def test_infinite_logits_give_limits(dtype, gamma):
     assert np.isnan(r).all()
 
 
+@pytest.mark.parametrize("alpha", [np.finfo(np.float64).max, -np.finfo(np.float64).max],
+                         ids=["alpha=DBL_MAX", "alpha=-DBL_MAX"])
+def test_float32_reduced_loss_agrees_with_elements_at_largest_gamma_and_alpha(alpha):
+    """gamma = DBL_MAX and |alpha| = DBL_MAX, the largest values registry.h accepts, on
+    float32 data: F = (1 - p_t)^gamma is 0 for these logits (|x| <= 12: 1 - p_t < 1), and
+    a_t ce overflows to +-inf where ce > 1, so those element losses are F (a_t ce) =
+    0 * inf = NaN, the others +-0.  A reduced loss is NaN where an element is, else the sum (mean) of the elements.
+    The driver recomputes a NaN or overflowing reduced sum with the float32 chunk step, so
+    this holds only while the chunk step forms the loss in the span kernel's order: one
+    that formed (a_t F) ce gave 0 for these sums (the libFuzzer input
+    fuzz/findings/focal-float32-reduced-loss-zero-where-element-nan-gamma-alpha-dblmax.bin)."""
+    big = np.finfo(np.float64).max
+    x = np.linspace(-12, 12, 97, dtype=np.float32)
+    mixed = (x, (np.arange(x.size) % 2).astype(np.float32))  # ce > 1 for many elements
+    xc = np.where(np.abs(x) < 1, np.float32(1), x)
+    right = (xc, (xc > 0).astype(np.float32))  # ce < 1 everywhere: no NaN element
+    for (xs, ys), nan in ((mixed, True), (right, False)):
+        kw = dict(alpha=alpha, gamma=big)
+        el = FL(xs, ys, reduction="none", **kw)
+        assert el.dtype == np.float32 and bool(np.isnan(el).any()) == nan
+        for red, want in (("sum", el.astype(np.float64).sum()),
+                          ("mean", el.astype(np.float64).mean())):
+            got = FL(xs, ys, reduction=red, **kw)
+            if nan:
+                assert np.isnan(got), f"{red}: {got!r}, {np.isnan(el).sum()} NaN elements"
+            else:
+                assert got == pytest.approx(want, rel=1e-6, abs=0), (red, got, want)
+
+
 def test_errors():
     x = np.zeros(3)
     y = np.ones(3)

@@ -273,8 +273,9 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
  *   the quotients nlV/pm, p1/V and Fm/pm by vd_rcp50.
  * Rare lanes take the "D" element cbce__asymmetric_d lane by lane: |x| > 700 or NaN, an
  * active margin with pm < 2^-120 (vd_rcp50's domain; p = clip, where the one-sided hessian
- * may be infinite, or x < -83), V < 2^-120 (clip that small), and every lane where
- * gamma_pos or gamma_neg > ASYM32_GAMMA_MAX.
+ * may be infinite, or x < -83), V < 2^-120 (clip that small); where gamma_pos or
+ * gamma_neg > ASYM32_GAMMA_MAX, every lane (the span function hands the element to
+ * span32.h's frame as `every`).
  */
 #define A32_K CBCE__S32_K
 #define ASYM32_GAMMA_MAX 8.0
@@ -300,12 +301,6 @@ CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t
     vd_t pm[A32_K], V[A32_K], nlV[A32_K], Fp[A32_K], Fm[A32_K];
     vm_t pos[A32_K], act[A32_K];
     int j;
-    if (gpd > ASYM32_GAMMA_MAX || gnd > ASYM32_GAMMA_MAX) {
-        for (j = 0; j < nk; j++)
-            s32_redo_lanes(asym32_elem, want, k, vd_eq(zero, zero), x[j], tr[j], lo + j,
-                           gr + j, he + j);
-        return;
-    }
     for (j = 0; j < nk; j++)
         a[j] = vd_abs(x[j]);
     for (j = 0; j < nk; j++)
@@ -403,7 +398,9 @@ CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t
 CBCE__MAYBE_UNUSED static void asymmetric_span_d(int want, int reduced, const cbce__span *S,
                                                  const cbce__span_consts *k)
 {
-    asym32_body(want, reduced, 0, S, k);
+    int beyond = k->par[CBCE__PARAM_gamma_pos] > ASYM32_GAMMA_MAX ||
+                 k->par[CBCE__PARAM_gamma_neg] > ASYM32_GAMMA_MAX;
+    asym32_body_fam(want, reduced, 0, beyond ? asym32_elem : NULL, S, k);
 }
 
 CBCE__S32_FORWARD(cbce__asymmetric_steps, asymmetric_span_d)

@@ -60,43 +60,59 @@ CBCE__FOCAL_STEP(focal_step_x, focal_bce_step_x, focal_gamma_step_x)
  * skips the log (non-integer gamma) and the reciprocal of A + B e.  Rare lanes take the
  * "D" element cbce__poly1_d (p = 1; eps = 0 for the focal loss) lane by lane: A + B e
  * not a double >= 2^-120 where A > 0 (vd_rcp50's domain: a target or smoothing that
- * small, NaN or out of range, a NaN input), and every lane where gamma >
- * FOCAL32_GAMMA_MAX.
+ * small, NaN or out of range, a NaN input); for gamma > FOCAL32_GAMMA_MAX, every lane
+ * (the span function hands the element to span32.h's frame as `every`).
  */
 #define F32_K CBCE__S32_K
 #define FOCAL32_GAMMA_MAX 8.0
 
-/* The "D" element for the rare lanes (span32.h's s32_elem_fn). */
+/* The "D" element for the rare lanes at epsilon eps (one copy for both losses). */
+CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_elem_eps(int want, double x, double tr,
+                                                               const cbce__span_consts *k,
+                                                               double eps, double *l,
+                                                               double *g, double *h)
+{
+    const double *par = k->par, alpha = par[CBCE__PARAM_alpha];
+    cbce__poly1_d(want, x, tr, 1, 1, 1, k->keep, k->half, eps, alpha, alpha == alpha,
+                  par[CBCE__PARAM_gamma], l, g, h);
+}
+
+/* It as span32.h's s32_elem_fn: the focal loss (epsilon 0) and the Poly-1 focal loss
+ * (epsilon from k->par); FOCAL32_ELEM(poly) picks one. */
 CBCE__MAYBE_UNUSED static void focal32_elem(int want, double x, double tr,
                                             const cbce__span_consts *k, double *l, double *g,
                                             double *h)
 {
-    const double *par = k->par, alpha = par[CBCE__PARAM_alpha];
-    cbce__poly1_d(want, x, tr, 1, 1, 1, k->keep, k->half, par[CBCE__PARAM_epsilon], alpha,
-                  alpha == alpha, par[CBCE__PARAM_gamma], l, g, h);
+    focal32_elem_eps(want, x, tr, k, 0, l, g, h);
 }
 
-/* nk vectors: raw loss lo, d/dx gr, d2/dx2 he of the Poly-1 focal loss with gamma, alpha
- * (NaN: none) and epsilon from k->par (epsilon 0: the focal loss), from the input x and the
- * raw target tr. */
-CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_t *tr,
-                          const cbce__span_consts *k, vd_t *lo, vd_t *gr, vd_t *he)
+CBCE__MAYBE_UNUSED static void poly1_focal32_elem(int want, double x, double tr,
+                                                  const cbce__span_consts *k, double *l,
+                                                  double *g, double *h)
+{
+    focal32_elem_eps(want, x, tr, k, k->par[CBCE__PARAM_epsilon], l, g, h);
+}
+
+#define FOCAL32_ELEM(poly) ((poly) ? poly1_focal32_elem : focal32_elem)
+
+/* nk vectors: raw loss lo, d/dx gr, d2/dx2 he of the focal loss (poly 0) or the Poly-1
+ * focal loss (poly 1, epsilon from k->par), gamma and alpha (NaN: none) from k->par, from
+ * the input x and the raw target tr.  The terms of epsilon are left out where it is 0 (they
+ * would add zeros, which can turn a -0 result into +0: Poly-1 at epsilon 0 has the focal
+ * loss's bits). */
+CBCE__VI void focal32_vec(const int want, const int poly, const int nk, const vd_t *x,
+                          const vd_t *tr, const cbce__span_consts *k, vd_t *lo, vd_t *gr,
+                          vd_t *he)
 {
     const vd_t one = vd_set1(1.0), zero = vd_zero(), keep = vd_set1(k->keep);
     const double gm = k->par[CBCE__PARAM_gamma], al = k->par[CBCE__PARAM_alpha];
-    const double eps = k->par[CBCE__PARAM_epsilon];
+    const double eps = poly ? k->par[CBCE__PARAM_epsilon] : 0;
     const vd_t half = vd_set1(k->half), gamma = vd_set1(gm);
-    const int has_alpha = al == al, poly = eps != 0;
+    const int has_alpha = al == al, terms = eps != 0;
     vd_t a[F32_K], e[F32_K], y[F32_K], q[F32_K], A[F32_K], B[F32_K], v[F32_K], r[F32_K];
     vd_t t[F32_K], F[F32_K], ce[F32_K], at[F32_K];
     vm_t pos[F32_K], A0[F32_K];
     int j, hard = 1;
-    if (gm > FOCAL32_GAMMA_MAX) {
-        for (j = 0; j < nk; j++)
-            s32_redo_lanes(focal32_elem, want, k, vd_eq(zero, zero), x[j], tr[j], lo + j,
-                           gr + j, he + j);
-        return;
-    }
     for (j = 0; j < nk; j++)
         a[j] = vd_abs(x[j]);
     for (j = 0; j < nk; j++)
@@ -130,7 +146,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
     if (want & CBCE__LOSS)
         for (j = 0; j < nk; j++) { /* F is taken as 1 where ce is infinite */
             vd_t l = vd_mul(at[j], ce[j]);
-            if (poly)
+            if (terms)
                 l = vd_mla(vd_set1(eps), vd_mul(v[j], r[j]), l);
             lo[j] = vd_mul(vd_select(vd_eq(ce[j], vd_set1(HUGE_VAL)), one, F[j]), l);
         }
@@ -148,7 +164,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
             vd_t vp = vd_mul(D, vd_mul(r[j], s)); /* v' */
             if (want & CBCE__GRAD) {
                 vd_t g = vd_mul(at[j], vd_add(gu, g0));
-                if (poly)
+                if (terms)
                     g = vd_mla(eg1, vp, g);
                 gr[j] = vd_mul(F[j], g);
             }
@@ -160,7 +176,7 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
                 vd_t h1 = vd_select(zg, zero, vd_mul(gu1, vd_add(gu, vd_add(g0, g0))));
                 vd_t h2 = vd_select(vd_eq(gu2, zero), zero, vd_mul(gu2, ce[j]));
                 vd_t h = vd_mul(at[j], vd_add(vd_add(h1, h2), vd_mul(Ls, r[j])));
-                if (poly) { /* + eps (gamma + 1) (gamma u' v' + v''), v'' = v' (1 - 2p) */
+                if (terms) { /* + eps (gamma + 1) (gamma u' v' + v''), v'' = v' (1 - 2p) */
                     vd_t om = vd_mul(vd_one_minus_exp_neg(a[j], e[j]), r[j]);
                     vd_t vpp = vd_mul(vp, vd_select(pos[j], vd_neg(om), om));
                     h = vd_mla(eg1, vd_select(zg, vpp, vd_mla(gu1, vp, vpp)), h);
@@ -172,29 +188,30 @@ CBCE__VI void focal32_vec(const int want, const int nk, const vd_t *x, const vd_
     for (j = 0; j < nk; j++) {
         vm_t rare = vm_andnot(vm_not(A0[j]), vd_ge(v[j], vd_set1(0x1p-120)));
         if (vm_any(rare))
-            s32_redo_lanes(focal32_elem, want, k, rare, x[j], tr[j], lo + j, gr + j, he + j);
+            s32_redo_lanes(FOCAL32_ELEM(poly), want, k, rare, x[j], tr[j], lo + j, gr + j,
+                           he + j);
     }
 }
 
-/* One instance with `want` and `reduced` as run-time values (their tests are per vector and
- * predictable), as logits.c's Poly-1 kernel. */
+/* One instance with `want`, `reduced` and `poly` (the frame's `fam`) as run-time values
+ * (their tests are per vector and predictable), as logits.c's Poly-1 kernel. */
 #define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
-    ((void)(pw), focal32_vec(want, nk, x, tr, k, lo, gr, he)) /* no pos_weight */
+    ((void)(pw), focal32_vec(want, fam, nk, x, tr, k, lo, gr, he)) /* no pos_weight */
 #define CBCE__S32_NAME focal32
 #define CBCE__S32_PLAIN 0
 #include "losses/span32.h"
 
-/* The focal loss (poly 0: epsilon taken as 0) or the Poly-1 focal loss (poly 1). */
+/* The focal loss (poly 0) or the Poly-1 focal loss (poly 1): span32.h's `fam`. */
 CBCE__MAYBE_UNUSED CBCE__NOINLINE static void focal32_span(int poly, int want, int reduced,
                                                            const cbce__span *S,
                                                            const cbce__span_consts *k0)
 {
     cbce__span_consts k = *k0;
-    if (!poly)
-        k.par[CBCE__PARAM_epsilon] = 0;
     if (k.eps > 0 && k.half == 0) /* as in logits.c's logits_step_d */
         k.half = k.eps;
-    focal32_body(want, reduced, 0, S, &k);
+    focal32_body_fam(want, reduced, poly,
+                     k.par[CBCE__PARAM_gamma] > FOCAL32_GAMMA_MAX ? FOCAL32_ELEM(poly) : NULL,
+                     S, &k);
 }
 
 /* The span functions (gamma = 0 without alpha is BCE with logits: its span kernel). */

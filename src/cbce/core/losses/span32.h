@@ -7,9 +7,17 @@
  *     CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)
  * (nk, a constant 1 or K, vectors: raw loss lo, d/dx gr, d2/dx2 he, without weights,
  * from the input x, the raw target tr and the pos_weight pw; `plain` as below) and names
- * the functions made by CBCE__S32_NAME; this header then defines
- *     NAME_run(want, reduced, plain, S, k)   (inline, for the family's span function,
- *                                             which passes a local copy of k)
+ * the functions made by CBCE__S32_NAME; this header then defines (inline, for the family's
+ * span function, which passes a local copy of k)
+ *     NAME_run(want, reduced, plain, S, k)   (both instances of `plain`)
+ *     NAME_body(want, reduced, plain, S, k)  (one)
+ *     NAME_body_fam(want, reduced, fam, every, S, k)   (plain 0)
+ * The expansion of CBCE__S32_VEC may read the span constants `k` and `fam` by those names:
+ * `fam` is a per-call flag of the family's own (focal.c's poly; 0 from the first two).
+ * `every`: NULL, or the family's s32_elem_fn, which then computes every lane instead of
+ * CBCE__S32_VEC (for a parameter beyond the range of the vector math; the element takes no
+ * pos_weight, so only families without one pass it); the weights, stores and lane sums
+ * after it are the vector path's.
  * `plain` (instantiated only #if CBCE__S32_PLAIN): the common case (float32 target, no
  * smoothing, no weight or pos_weight other than 1, unit multipliers) without the
  * arithmetic by those ones; its results are bitwise those of the general body (every
@@ -80,7 +88,8 @@ CBCE__VI void store_f64(void *p, size_t i, vd_t v, size_t m)
 typedef void (*s32_elem_fn)(int want, double x, double tr, const cbce__span_consts *k,
                             double *l, double *g, double *h);
 
-/* The lanes of lo, gr, he flagged in `rare` computed again by elem from x and tr. */
+/* The lanes of lo, gr, he flagged in `rare` computed again by elem from x and tr; of the
+ * three, only those `want` asks for are read and written. */
 CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, int want,
                                                              const cbce__span_consts *k,
                                                              vm_t rare, vd_t x, vd_t tr,
@@ -92,15 +101,21 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
     vd_store(xs, x);
     vd_store(ts, tr);
     vd_store(fl, vd_select(rare, vd_set1(1.0), vd_zero()));
-    vd_store(ls, *lo);
-    vd_store(gs, *gr);
-    vd_store(hs, *he);
+    if (want & CBCE__LOSS)
+        vd_store(ls, *lo);
+    if (want & CBCE__GRAD)
+        vd_store(gs, *gr);
+    if (want & CBCE__HESS)
+        vd_store(hs, *he);
     for (i = 0; i < CBCE__VW; i++)
         if (fl[i] != 0)
             elem(want, xs[i], ts[i], k, ls + i, gs + i, hs + i);
-    *lo = vd_load(ls);
-    *gr = vd_load(gs);
-    *he = vd_load(hs);
+    if (want & CBCE__LOSS)
+        *lo = vd_load(ls);
+    if (want & CBCE__GRAD)
+        *gr = vd_load(gs);
+    if (want & CBCE__HESS)
+        *he = vd_load(hs);
 }
 
 /*
@@ -134,11 +149,12 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
 #ifdef CBCE__S32_NAME
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
- * loads, the element math, the weights, the stores or lane sums into acc[j0 + j]. */
+ * loads, the element math (CBCE__S32_VEC, or `every` on each lane), the weights, the
+ * stores or lane sums into acc[j0 + j]. */
 CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int plain,
-                                  const int nk, const cbce__span *S,
-                                  const cbce__span_consts *k, size_t i, size_t m, vd_t *acc,
-                                  int j0)
+                                  const int fam, s32_elem_fn every, const int nk,
+                                  const cbce__span *S, const cbce__span_consts *k, size_t i,
+                                  size_t m, vd_t *acc, int j0)
 {
     vd_t X[CBCE__S32_K], T[CBCE__S32_K], P[CBCE__S32_K], W[CBCE__S32_K];
     vd_t lo[CBCE__S32_K], gr[CBCE__S32_K], he[CBCE__S32_K];
@@ -153,7 +169,14 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
         P[j] = !plain && S->p ? load_f32((const float *)S->p, ij, m) : vd_set1(k->pk);
         W[j] = !plain && S->w ? load_f32((const float *)S->w, ij, m) : vd_set1(k->wk);
     }
-    CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr, he);
+    if (every)
+        for (j = 0; j < nk; j++)
+            s32_redo_lanes(every, want, k, vm_first(CBCE__VW), X[j], T[j], lo + j, gr + j,
+                           he + j);
+    else
+        CBCE__S32_VEC(want, plain, nk, X, T, P, vd_set1(k->keep), vd_set1(k->half), lo, gr,
+                      he);
+    (void)fam;
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
         if (want & CBCE__LOSS) {
@@ -176,8 +199,9 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
     }
 }
 
-CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
-                                  const cbce__span *S, const cbce__span_consts *k)
+CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int plain,
+                                  const int fam, s32_elem_fn every, const cbce__span *S,
+                                  const cbce__span_consts *k)
 {
     vd_t acc[CBCE__S32_K];
     size_t i = 0, c = S->c;
@@ -185,12 +209,26 @@ CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int p
     for (j = 0; j < CBCE__S32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
     for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)
-        CBCE__S32_FN(_step)(want, reduced, plain, CBCE__S32_K, S, k, i, CBCE__VW, acc, 0);
+        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, CBCE__S32_K, S, k, i, CBCE__VW,
+                            acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
-        CBCE__S32_FN(_step)(want, reduced, plain, 1, S, k, i, c - i, acc, j);
+        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, 1, S, k, i, c - i, acc, j);
     if (reduced)
         for (j = 0; j < CBCE__S32_K; j++)
             vd_store(S->lanes + j * CBCE__VW, acc[j]);
+}
+
+CBCE__VI void CBCE__S32_FN(_body)(const int want, const int reduced, const int plain,
+                                  const cbce__span *S, const cbce__span_consts *k)
+{
+    CBCE__S32_FN(_walk)(want, reduced, plain, 0, NULL, S, k);
+}
+
+CBCE__VI void CBCE__S32_FN(_body_fam)(const int want, const int reduced, const int fam,
+                                      s32_elem_fn every, const cbce__span *S,
+                                      const cbce__span_consts *k)
+{
+    CBCE__S32_FN(_walk)(want, reduced, 0, fam, every, S, k);
 }
 
 /* The bodies for each `want` the driver asks (a reduced loss only with LOSS). */
