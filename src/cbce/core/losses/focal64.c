@@ -94,9 +94,7 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
     cbce__x64_log1p(1, T, &E.h, &E.l, &Tt.h, &Tt.l);
     /* normalized: cbce__x64_log1p leaves z^2 LQ(z) in the low part (up to 2^-6 of th) */
     Tt.h = vd_fast_two_sum(Tt.h, Tt.l, &Tt.l);
-    d.h = vd_fast_two_sum(one, E.h, &d.l);
-    d.l = vd_add(d.l, E.l);
-    rc = vd_rcp50(d.h);
+    d.h = cbce__x64_one_plus(E.h, E.l, &d.l, &rc);
     N = vdd_add(A, vdd_mul(B, E));
     /* rho = e/N and kappa = (A - B e^2)/N as 1/B and -e where A = 0 (N = B e) */
     A0 = vd_eq(A.h, zero);

@@ -304,8 +304,7 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
 /* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
 CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 {
-    v = vd_abs(v);
-    *bad = vm_or(*bad, vm_not(vm_and(vd_ge(v, vd_set1(0x1p-960)), vd_le(v, vd_set1(0x1p960)))));
+    *bad = vm_or(*bad, cbce__x64_outside(v, 0x1p-960, 0x1p960));
 }
 
 /* (fh + fl)(vh + vl) = rh + rl by exact products; *bad |= lanes where the rounded result
@@ -376,9 +375,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     cl = vd_select(pos, ql, pyl);
     cbce__x64_exp(1, T, &a, &eh, &el);
     if (poly || (want & (CBCE__GRAD | CBCE__HESS))) { /* d = 1 + e, rc = 1/dh */
-        dh = vd_fast_two_sum(one, eh, &dl);
-        dl = vd_add(dl, el);
-        rc = vd_rcp50(dh);
+        dh = cbce__x64_one_plus(eh, el, &dl, &rc);
     }
     if (want & CBCE__LOSS) {
         vd_t th, tl, Ah, Al, Bh, Bl;
@@ -390,8 +387,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
             Bh = vd_add(th, nan0);
             Bl = tl;
         } else {
-            Bh = vd_two_prod(Lh, th, &Bl);
-            Bl = vd_mla(Lh, tl, vd_mla(Ll, th, Bl));
+            Bh = cbce__x64_prod(Lh, Ll, th, tl, &Bl);
         }
         *Sh = vd_two_sum(Ah, Bh, Sl);
         *Sl = vd_add(*Sl, vd_add(Al, Bl));
@@ -429,8 +425,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
             Lsh = vd_add(sh, nan0);
             Lsl = sl;
         } else {
-            Lsh = vd_two_prod(Lh, sh, &Lsl);
-            Lsl = vd_mla(Lh, sl, vd_mla(Ll, sh, Lsl));
+            Lsh = cbce__x64_prod(Lh, Ll, sh, sl, &Lsl);
         }
         if (want & CBCE__GRAD) {
             /* x >= 0: q - L s; x < 0: L s - p y */
@@ -454,8 +449,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
                 *Hh = vd_add(uh, nan0);
                 *Hl = ul;
             } else {
-                *Hh = vd_two_prod(Lh, uh, Hl);
-                *Hl = vd_mla(Lh, ul, vd_mla(Ll, uh, *Hl));
+                *Hh = cbce__x64_prod(Lh, Ll, uh, ul, Hl);
             }
             mx = *Hh;
             if (poly) {
@@ -518,9 +512,7 @@ CBCE__VI void cbce__x64_hard(int K, int want, double pe, const cbce__x64tab *T,
     }
     cbce__x64_exp(K, T, a, eh, el);
     if (poly || (want & CBCE__GRAD)) {
-        CBCE__X64_FOR dh[j] = vd_fast_two_sum(one, eh[j], &dl[j]);
-        CBCE__X64_FOR dl[j] = vd_add(dl[j], el[j]);
-        CBCE__X64_FOR rc[j] = vd_rcp50(dh[j]);
+        CBCE__X64_FOR dh[j] = cbce__x64_one_plus(eh[j], el[j], &dl[j], &rc[j]);
         CBCE__X64_FOR v[j] = cbce__x64_quot(vd_select(c1[j], one, eh[j]),
                                             vd_select(c1[j], vd_zero(), el[j]), dh[j], dl[j],
                                             rc[j], &vl[j]);

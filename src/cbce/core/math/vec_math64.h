@@ -36,6 +36,8 @@
  *                             its range), the cross terms rounded, fl vl dropped: within
  *                             2^-99 relative for |fl| <= 2^-50 |fh| and |vl| <= 2^-50 |vh|;
  *                             _rn: RN(rh + rl), one rounding.
+ *   cbce__x64_outside(v, lo, hi)  the lanes where |v| is outside [lo, hi] or NaN.
+ *   cbce__x64_one_plus(eh, el, dl, rc)  1 + e as the pair dh + dl, and rc = 1/dh.
  *   cbce__x64_not_normal(v)   the lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0,
  *                             subnormal, the lowest binade of the normals (where a product's
  *                             low part was rounded on the subnormal grid), inf, NaN.
@@ -163,13 +165,25 @@ CBCE__VI vd_t cbce__x64_prod_rn(vd_t fh, vd_t fl, vd_t vh, vd_t vl)
     return vd_add(rh, rl);
 }
 
+/* The lanes where |v| is outside [lo, hi] or NaN. */
+CBCE__VI vm_t cbce__x64_outside(vd_t v, double lo, double hi)
+{
+    v = vd_abs(v);
+    return vm_not(vm_and(vd_ge(v, vd_set1(lo)), vd_le(v, vd_set1(hi))));
+}
+
 /* The lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0, subnormal, the lowest binade
  * of the normals (where a product's low part was rounded on the subnormal grid: two
  * roundings), infinite or NaN. */
-CBCE__VI vm_t cbce__x64_not_normal(vd_t v)
+CBCE__VI vm_t cbce__x64_not_normal(vd_t v) { return cbce__x64_outside(v, 0x1p-1021, DBL_MAX); }
+
+/* d = 1 + e as a pair for e = eh + el in [0, 1] (exact), and *rc = 1/d.h (vd_rcp50) */
+CBCE__VI vd_t cbce__x64_one_plus(vd_t eh, vd_t el, vd_t *dl, vd_t *rc)
 {
-    v = vd_abs(v);
-    return vm_not(vm_and(vd_ge(v, vd_set1(0x1p-1021)), vd_le(v, vd_set1(DBL_MAX))));
+    vd_t dh = vd_fast_two_sum(vd_set1(1.0), eh, dl);
+    *dl = vd_add(*dl, el);
+    *rc = vd_rcp50(dh);
+    return dh;
 }
 
 /* ---- double-double pairs as values --------------------------------------------------- */
