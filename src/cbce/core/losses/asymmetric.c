@@ -19,8 +19,9 @@
  *              l'' = p' Fm (R1^2 + clip (1 - 2p)/V^2)
  *                    + gamma_neg p' pm^(gamma_neg - 1) ((1 - 2p)(-log V) + (gamma_neg - 1) Q p'
  *                                                       + 2 p R1)
- * (the first line is p' Fm ((1 - 2p) V + p')/V^2 with (1 - 2p) V + p' = (1 - p)^2 + clip (1 - 2p):
- * written so, it does not cancel where p -> 1 and the true value is p' for clip = 0)
+ * (the first line is p' Fm ((1 - 2p) V + p')/V^2 with (1 - 2p) V + p' = (1 - p)^2
+ * + clip (1 - 2p): written so, it does not cancel where p -> 1 and the true value is p' for
+ * clip = 0)
  * where the margin is active (p >= clip; at p = clip the one-sided derivative from above),
  * 0 elsewhere.  1 - 2p = -+(1 - e)/d (1 - e: focal_elem.h's CBCE__ONEM_D, _X).  Products
  * of a 0 factor and an infinite one are taken as 0 (p Ps at p = 0, Q p' at p' = 0), so
@@ -189,8 +190,8 @@ CBCE__INLINE void cbce__asymmetric_dd(int want, double x, double tr, double w, d
             /* gp (gp p Ps - p1 Ps + 2 pd) + pd */
             hpos = cbce__add_f2(cbce__mul_d_f2(gp, cbce__mul_f2(p, Ps)),
                                 cbce__neg_f2(cbce__mul_f2(p1, Ps)));
-            hpos = cbce__add_f2(cbce__mul_d_f2(gp, cbce__add_f2(hpos, cbce__mul_pow2_f2(pd, 2.0))),
-                                pd);
+            hpos = cbce__add_f2(
+                cbce__mul_d_f2(gp, cbce__add_f2(hpos, cbce__mul_pow2_f2(pd, 2.0))), pd);
             hpos = cbce__mul_f2(Fp, hpos);
             /* pm^(gn - 1): 1 for gn = 1; at pm = 0, 0 for gn > 1 (inf below: flagged) */
             Fm1 = cbce__div_f2(Fm, pm, 1.0 / pm.hi);

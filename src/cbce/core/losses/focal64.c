@@ -17,7 +17,8 @@
  * and t's errors times gamma t, and 2^-58.5).  The loss is a product of terms >= 0 (plus
  * eps v, >= 0 for eps >= 0): <= 0.5 + (gamma + 2) 2^-58.5 / 2^-53 ulp, 0.72 at gamma 8;
  * hard-label gradients are sums of terms of one sign; soft-label gradients, hessians and
- * eps < 0 are sums of both signs, within that bound of their largest term.
+ * eps < 0 are sums of both signs, bounded in ulps of their largest term (hessians carry F's
+ * error in more terms: 0.79 ulp measured at gamma 8, tests/test_poly1.py).
  *
  * Rare lanes, computed again by the scalar element cbce__focal_poly_x (per output: the
  * loss, or the gradient and hessian): |x| > 665 or NaN; a target outside [0, 1] or NaN;
@@ -25,7 +26,7 @@
  * divisor of rho and kappa (B where A = 0, else A + B e) below vd_rcp50's 2^-120; a
  * non-integer gamma (or one above 8) where the target is not 0 or 1; with the hessian and
  * |eps (gamma + 1)| > 8, |x| < 1/4 (1 - e as a pair carries e's absolute error, see
- * logits64.h's CBCE__X64_POLY_PE_HESS); and a result whose product before the weights is
+ * vec_math64.h's CBCE__X64_ONEM_E_COEF); and a result whose product before the weights is
  * below 2^-960, or that is not a normal double (cbce__x64_not_normal).  A call whose alpha
  * is outside [0, 1] (a_t a difference), whose label smoothing is below 2^-1000, or with a
  * non-integer gamma and label smoothing takes the scalar element for every element.
@@ -50,7 +51,6 @@ void CBCE__ISA_NAME(cbce__poly1_focal_step64)(CBCE__STEP_PARAMS(, k))
 #else
 
 #define FOCAL64_POWI_MAX 8
-#define FOCAL64_PE_HESS 8.0
 
 /* Per-call constants. */
 typedef struct focal64k {
@@ -123,7 +123,7 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
         F = vdd_mul(F, vdd_of(one, vd_neg(z.l))); /* exp(-z.l) = 1 - z.l within z.l^2 */
     }
     bad = vm_or(bad, vm_not(vd_ge(F.h, tiny)));
-    if ((want & CBCE__HESS) && fabs(kk->eg1) > FOCAL64_PE_HESS)
+    if ((want & CBCE__HESS) && fabs(kk->eg1) > CBCE__X64_ONEM_E_COEF)
         bad = vm_or(bad, vd_lt(a, vd_set1(0.25)));
     *badl = *badg = bad;
     if (want & CBCE__LOSS) {

@@ -40,7 +40,8 @@
  * kappa = (A - B e^2) / (A + B e) (-e if A == 0), sg = +1 for x >= 0, -1 for x < 0:
  *   u'  = D * rho / d                       (= -sigmoid(x) for y = 1, sigmoid(-x) for y = 0)
  *   u'' = -sg * D * rho * kappa / d^2       (= -sigmoid(x) sigmoid(-x) for hard labels)
- *   ce' = g0 = sigmoid(x) - y               (logits_elem.h: q - L s for x >= 0, L s - y for x < 0)
+ *   ce' = g0 = sigmoid(x) - y               (logits_elem.h: q - L s for x >= 0,
+ *                                            L s - y for x < 0)
  *   ce'' = L s / d
  *   dloss/dx   = w a_t F (gamma u' ce + g0)
  *   d2loss/dx2 = w a_t F (gamma u' (gamma u' ce + 2 g0) + gamma u'' ce + ce'')
@@ -134,10 +135,11 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
                  cbce__log1p_d)
 
 /*
- * The float64 focal element in double-double (the formulas above; logits_elem.h's "x" path is the
- * model: exp(-a) = E*sc with sc = 1 unless e < 2^-900, t = T*sc, each output rounded once
- * by cbce__round_f2s).  Each output is at*F*(X + Y*sc): X the terms without e (true scale),
- * Y those proportional to e (scaled like E; they are all small where sc < 1):
+ * The float64 focal element in double-double (the formulas above; logits_elem.h's "x" path
+ * is the model: exp(-a) = E*sc with sc = 1 unless e < 2^-900, t = T*sc, each output
+ * rounded once by cbce__round_f2s).  Each output is at*F*(X + Y*sc): X the terms without
+ * e (true scale), Y those proportional to e (scaled like E; they are all small where
+ * sc < 1):
  *   loss      X = A*a    Y = L*T
  *   gradient  X = q or -y (g0's constant)     Y = gu1*C -+ L*s
  *   hessian   X = 0      Y = gu1*(2 g0 + gu1 C) + gu2*C + L*s/d   (sr folded in, see below)
@@ -160,8 +162,9 @@ CBCE__ELEM_POLY1(cbce__poly1_d, double, cbce__fam_exp_d, CBCE__ONEM_D, cbce__log
  * gamma = 3.7 (it grows with gamma); ce, u', u'', at and the products and quotients a few
  * 2^-104 each.  So the loss and the hard-label gradient (its two terms have the same sign)
  * are within 0.5 + ~0.3 ulp for gamma <= 4, soft-label gradients and hessians within
- * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).  |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times
- * 2^-100 A a, both exact (or that at 2^-100 when it is above 2^1000).  The weight w and
+ * ~0.3 ulp of their largest term plus the rounding (measured: tests/test_focal.py).
+ * |x| > 2^995 (beyond Dekker's split): the loss is (2^100 at F) times 2^-100 A a, both
+ * exact (or that at 2^-100 when it is above 2^1000).  The weight w and
  * the gradient multiplier m + ml enter the one rounding: their significands (in [1, 2)) are
  * factors of P, their powers of two p scale the rounded result r (exact unless r p is
  * subnormal; where r is, the rounding is done again with p in P: cbce__focal_round_pow2).

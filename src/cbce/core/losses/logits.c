@@ -1,6 +1,7 @@
 /*
  * logits.c -- binary cross-entropy with logits: the compute step (one body, two
- * precisions, see logits_elem.h) and the float32 span kernel; the entry points are families.c's.
+ * precisions, see logits_elem.h) and the float32 span kernel; the entry points are
+ * families.c's.
  */
 #include "losses/logits_elem.h"
 #include "losses/step.h"

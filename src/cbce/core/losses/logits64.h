@@ -28,7 +28,7 @@
  *    do not cancel (|result| >= half the larger term); soft-label gradients are within
  *    2^-57 of max(L*s, p*y) (the scale API.md measures them in).
  *  - the Poly-1 terms: A + B e and q - y as pairs, the quotients by 1 + e as above; 1 - e
- *    as a pair carries e's absolute error (see CBCE__X64_POLY_PE_HESS).
+ *    as a pair carries e's absolute error (see vec_math64.h's CBCE__X64_ONEM_E_COEF).
  * The fast element assumes every value it forms is a normal double: it flags ("rare") the
  * lanes with a > 665 (e < 2^-959, or infinite, or NaN), a loss sum (hi + lo) or gradient
  * scale or hessian outside [2^-960, 2^960] or NaN, a result that overflowed or is NaN
@@ -296,11 +296,6 @@ static void cbce__x64_careful(int want, double x, double tr, double p, double w,
 
 /* ---- the fast element, VW lanes --------------------------------------------------------- */
 
-/* With the hessian and |pe| above this, lanes with |x| < 1/4 take the careful element:
- * the pair 1 - e carries e's absolute error (2^-58.5; 2^-53 a for |x| < ln2/32), so the
- * hessian's term pe v'' gains up to |pe| 2^-59.5 relative to L s/(1+e), 2^-56.5 at 8. */
-#define CBCE__X64_POLY_PE_HESS 8.0
-
 /* *bad |= lanes where v is outside [2^-960, 2^960] (or NaN) */
 CBCE__VI void cbce__x64_range(vd_t v, vm_t *bad)
 {
@@ -368,7 +363,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
     }
     if (poly) { /* A + B e and q - y need a target in [0, 1]; 1 - e, |x| >= 1/4 */
         *bad = vm_or(*bad, vm_not(vm_and(vd_ge(tr, vd_zero()), vd_le(tr, one))));
-        if ((want & CBCE__HESS) && fabs(k->pe) > CBCE__X64_POLY_PE_HESS)
+        if ((want & CBCE__HESS) && fabs(k->pe) > CBCE__X64_ONEM_E_COEF)
             *bad = vm_or(*bad, vd_lt(a, vd_set1(0.25)));
     }
     ch = vd_select(pos, qh, pyh);

@@ -63,8 +63,9 @@ CBCE__ELEM_PROBS(cbce__probs_d, double, log, log1p, (double)1e-12f)
  *   range: its polynomial is accurate only for arguments above ~ -0.646, not on all of
  *   (-1, 0]), else as log_dd(h) + l/h with h + l = 1 - x exactly (two_sum; the dropped
  *   -(l/h)^2/2 is below 2^-106), x = 1 selecting the clamp value directly; relative error
- *   <= 2^-57 each.  The clamp at -100 is applied to the double-double value.  y*log x + q*log(1 - x) is a sum of
- *   two non-positive terms (no cancellation), times -w, rounded once.
+ *   <= 2^-57 each.  The clamp at -100 is applied to the double-double value.
+ *   y*log x + q*log(1 - x) is a sum of two non-positive terms (no cancellation), times
+ *   -w, rounded once.
  *   x - y and 1 - x by two_sum (exact), x(1 - x) by an exact product (relative u^2), the
  *   quotient by one corrected division, times m + ml (the multiplier as a double-double),
  *   rounded once.  y and q are the smoothed

@@ -177,6 +177,12 @@ CBCE__VI vm_t cbce__x64_outside(vd_t v, double lo, double hi)
  * roundings), infinite or NaN. */
 CBCE__VI vm_t cbce__x64_not_normal(vd_t v) { return cbce__x64_outside(v, 0x1p-1021, DBL_MAX); }
 
+/* The pair 1 - e for e = exp(-a) from cbce__x64_exp carries e's absolute error (2^-58.5;
+ * 2^-53 a for a < ln2/32), so a term c (1 - e)/(1 + e) of a hessian gains up to
+ * |c| 2^-59.5 relative to the hessian's s/(1 + e): 2^-56.5 for |c| up to this.  The kernels
+ * send the lanes with a < 1/4 to their careful elements where |c| is larger. */
+#define CBCE__X64_ONEM_E_COEF 8.0
+
 /* d = 1 + e as a pair for e = eh + el in [0, 1] (exact), and *rc = 1/d.h (vd_rcp50) */
 CBCE__VI vd_t cbce__x64_one_plus(vd_t eh, vd_t el, vd_t *dl, vd_t *rc)
 {

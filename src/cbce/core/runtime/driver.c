@@ -433,9 +433,9 @@ static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *l
 }
 
 /*
- * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks.  This function
- * is compiled once per SIMD level like the compute steps (internal.h (d)), so its loads,
- * conversions, lane sums and stores use the same vector width as the step.
+ * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks.  This
+ * function is compiled once per SIMD level like the compute steps (internal.h (d)), so its
+ * loads, conversions, lane sums and stores use the same vector width as the step.
  */
 static void run_segment(cbce__job *J, size_t s)
 {
@@ -817,7 +817,8 @@ static int output_overlaps_operands(const cbce_args_t *a, const void *out, ptrdi
  * gradient, is the one the call on the whole array forms.
  *
  * weighted_mean: the weights are scaled by a power of two S that brings their sum into
- * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever that neither under- nor
+ * [1, 2) (or above 2^-75 for a subnormal sum; exact, bit for bit the unscaled result wherever
+ * that neither under- nor
  * overflows), so that neither 1 / sum for the gradient nor weight * loss is lost to the
  * ends of the exponent range (a subnormal weight sum gave infinite gradients).
  */

@@ -5,7 +5,8 @@
  * CBCE__POOL_MAX_THREADS - 1), detached, and then sleep on a condition variable between
  * jobs: no thread spins while idle, and no exit handler joins them (process exit simply
  * ends them, asleep).  Nor do they spin before sleeping: on a busy 2-core machine a spin of
- * 200-4000 pauses made the median two-thread call slower (16-43 us against 9.5 us).  Worker i (1, 2, ...) always runs range i of a job; range 0 is the
+ * 200-4000 pauses made the median two-thread call slower (16-43 us against 9.5 us).  Worker i
+ * (1, 2, ...) always runs range i of a job; range 0 is the
  * caller's.
  *
  * Protocol.  One job at a time runs on the pool: the caller that wins a try-lock on `busy`
