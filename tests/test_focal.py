@@ -514,3 +514,31 @@ def test_float32_many_points_against_long_double(poly, rng):
                 assert err[i] <= 0.6, (f"{kind} gamma={gamma} alpha={alpha} ls={ls}: {name} "
                                        f"{err[i]:.3g} ulp at x={x[i]!r} t={t[i]!r}: got "
                                        f"{got[i]!r}, exact {float(ref[i])!r}")
+
+
+@pytest.mark.parametrize("family", ["focal", "poly1_focal", "probs"])
+def test_float64_element_results_do_not_depend_on_position(family, rng):
+    """The float64 chunk steps on the vector layer give an element the same bits wherever it
+    sits in a chunk: the last n % VW elements take the vector element in a padded vector
+    (the scalar element there made a shard's gradient differ from the whole call's)."""
+    n = 600
+    x = rng.normal(0, 4, n)
+    t = (rng.random(n) < 0.5).astype(np.float64)
+    w = rng.uniform(0.5, 2.0, n)
+    if family == "probs":
+        x = 1 / (1 + np.exp(-x))
+        f, gh = cbce.binary_cross_entropy, cbce.binary_cross_entropy_grad_hess
+        kw = {}
+    elif family == "focal":
+        f, gh, kw = FL, FGH, dict(gamma=2.0, alpha=0.25)
+    else:
+        f, gh = cbce.poly1_focal_loss, cbce.poly1_focal_loss_grad_hess
+        kw = dict(gamma=2.0, alpha=0.25, epsilon=1.0)
+    whole = [f(x, t, w, reduction="none", **kw), *gh(x, t, w, **kw)]
+    for s in range(1, 9):
+        for e in (n, n - 3):
+            part = [f(x[s:e], t[s:e], w[s:e], reduction="none", **kw),
+                    *gh(x[s:e], t[s:e], w[s:e], **kw)]
+            for name, a, b in zip(("loss", "grad", "hess"), whole, part):
+                np.testing.assert_array_equal(
+                    b, a[s:e], err_msg=f"{family} {name}: elements {s}..{e} of {n} alone")

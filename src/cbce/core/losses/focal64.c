@@ -232,6 +232,17 @@ CBCE__NOINLINE static void focal64_step(int mode, CBCE__STEP_PARAMS(, k))
         if (vm_any(vm_or(badl, badg)))
             cbce__step_redo(careful, badl, badg, i, want, c, x, t, p, w, m, ml, k, l, g, h);
     }
+    if (vec && i < c) { /* the last c - i elements, padded */
+        cbce__tail B;
+        vm_t badl, badg;
+        cbce__tail_in(&B, c - i, x + i, t + i, w + i, m + i, ml + i, 0.0, 0.0);
+        focal64_vec(want, &T, &kk, B.x, B.t, B.w, B.m, B.ml, B.l, B.g, B.h, &badl, &badg);
+        if (vm_any(vm_or(badl, badg)))
+            cbce__step_redo(careful, badl, badg, 0, want, CBCE__VW, B.x, B.t, p, B.w, B.m,
+                            B.ml, k, B.l, B.g, B.h);
+        cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
+        i = c;
+    }
     careful(want, c - i, x + i, t + i, p, w + i, m + i, ml + i, k, l + i, g + i, h + i);
 }
 

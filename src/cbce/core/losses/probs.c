@@ -104,7 +104,7 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
  * beyond DBL_MAX or NaN, or whose x - y is below 2^-900 (below 2^-450 with y q below 2^-900
  * for the hessian: probs_elem.h rescales those), are computed again, per output, by the
  * scalar element cbce__probs_x; so is every element of a call with a subnormal
- * label_smoothing, and the last c % VW.
+ * label_smoothing.  The last c % VW take the vector element in a padded vector.
  */
 
 /* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above */
@@ -205,6 +205,17 @@ CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
             if (vm_any(vm_or(badl, badg)))
                 cbce__step_redo(probs_step_x_careful, badl, badg, i, want, c, x, t, p, w, m,
                                 ml, k, l, g, h);
+        }
+        if (i < c) { /* the last c - i elements, padded */
+            cbce__tail B;
+            vm_t badl, badg;
+            cbce__tail_in(&B, c - i, x + i, t + i, w + i, m + i, ml + i, 0.5, 0.5);
+            probs64_vec(want, &T, B.x, B.t, B.w, B.m, B.ml, k, B.l, B.g, B.h, &badl, &badg);
+            if (vm_any(vm_or(badl, badg)))
+                cbce__step_redo(probs_step_x_careful, badl, badg, 0, want, CBCE__VW, B.x, B.t,
+                                p, B.w, B.m, B.ml, k, B.l, B.g, B.h);
+            cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
+            i = c;
         }
     }
     if (i < c)

@@ -176,6 +176,47 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void cbce__step_redo(cbce__step_fn care
     }
 }
 
+/*
+ * For a chunk step on the vector layer: its last r < VW elements in one vector padded with
+ * x = px, t = pt, weights 1 (cbce__tail_in), so that they take the same element as every
+ * other (an element's result must not depend on its place in a chunk: a shard or another
+ * length moves it), and the wanted outputs of the r copied back (cbce__tail_out).
+ */
+typedef struct cbce__tail {
+    double x[CBCE__VW], t[CBCE__VW], w[CBCE__VW], m[CBCE__VW], ml[CBCE__VW];
+    double l[CBCE__VW], g[CBCE__VW], h[CBCE__VW];
+} cbce__tail;
+
+CBCE__MAYBE_UNUSED static void cbce__tail_in(cbce__tail *B, size_t r, const double *x,
+                                             const double *t, const double *w,
+                                             const double *m, const double *ml, double px,
+                                             double pt)
+{
+    size_t j;
+    for (j = 0; j < CBCE__VW; j++) {
+        B->x[j] = j < r ? x[j] : px;
+        B->t[j] = j < r ? t[j] : pt;
+        B->w[j] = j < r ? w[j] : 1.0;
+        B->m[j] = j < r ? m[j] : 1.0;
+        B->ml[j] = j < r ? ml[j] : 0.0;
+        B->l[j] = B->g[j] = B->h[j] = 0.0;
+    }
+}
+
+CBCE__MAYBE_UNUSED static void cbce__tail_out(int want, size_t r, const cbce__tail *B,
+                                              double *l, double *g, double *h)
+{
+    size_t j;
+    for (j = 0; j < r; j++) {
+        if (want & CBCE__LOSS)
+            l[j] = B->l[j];
+        if (want & CBCE__GRAD)
+            g[j] = B->g[j];
+        if (want & CBCE__HESS)
+            h[j] = B->h[j];
+    }
+}
+
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS
 #define CBCE__STEPS(NAME, D, X, D_SPAN, X_SPAN)                                           \
     extern const cbce__steps NAME##_scalar;                                               \
