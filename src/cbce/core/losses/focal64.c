@@ -10,12 +10,14 @@
  * x >= 0), D = q - y, rho = e/(A + B e), kappa = (A - B e^2)/(A + B e), g0 = q - s (x >= 0)
  * or s - y, v' = D s/d, om = 1 - 2 sigmoid(x) = -+(1 - e)/d; eps = 0 for the focal loss.
  *
- * Error budget (relative, before the one rounding, weights included): e within 2^-58.5 and
+ * Error budget (relative, before the one rounding, weights included): e within 2^-56.5 and
  * t within 2^-57.5 (cbce__x64_exp, cbce__x64_log1p); the quotients 2^-100 beyond their
- * operands; F = v^gamma by vdd_powi for an integer gamma <= 8 (gamma 2^-58.5 from e), else
- * exp(-gamma (a' + t)) on lanes with a hard target (A + B e is 1 or e: a' = 0 or a; e's
- * and t's errors times gamma t, and 2^-58.5).  The loss is a product of terms >= 0 (plus
- * eps v, >= 0 for eps >= 0): <= 0.5 + (gamma + 2) 2^-58.5 / 2^-53 ulp, 0.72 at gamma 8;
+ * operands; F = v^gamma by vdd_powi for an integer gamma <= 8 (gamma 2^-56.5 from e, at
+ * most: v's error is e's times e/(1 + e) or 1/(1 + e)), else exp(-gamma (a' + t)) on lanes
+ * with a hard target (A + B e is 1 or e: a' = 0 or a; t's error times gamma, and exp's
+ * 2^-56.5).  The loss is a product of terms >= 0 (plus eps v, >= 0 for eps >= 0): within
+ * 0.5 + (gamma + 2) 2^-56.5 / 2^-53 ulp in the worst case, where the errors of e add up
+ * (0.69 measured at gamma 8, where they do not);
  * hard-label gradients are sums of terms of one sign; soft-label gradients, hessians and
  * eps < 0 are sums of both signs, bounded in ulps of their largest term (hessians carry F's
  * error in more terms: 0.79 ulp measured at gamma 8, tests/test_poly1.py).
@@ -54,37 +56,32 @@ void CBCE__ISA_NAME(cbce__poly1_focal_step64)(CBCE__STEP_PARAMS(, k))
 
 /* Per-call constants. */
 typedef struct focal64k {
+    cbce__x64tab T;
+    const cbce__consts *k; /* half, alpha, has_alpha, gamma */
     vdd_t K;               /* 1 - label_smoothing, exactly */
-    double half, alpha, gamma, eps, eg1; /* eg1 = eps (gamma + 1) */
-    int smooth, has_alpha, powi;         /* powi: gamma an integer in 1..FOCAL64_POWI_MAX */
+    double eps, eg1;       /* eps: the Poly-1 epsilon (0 for the focal loss); eps (gamma + 1) */
+    int smooth, powi;      /* powi: gamma an integer in 1..FOCAL64_POWI_MAX */
 } focal64k;
 
-/* the pair 1 - v, exactly */
-CBCE__VI vdd_t focal64_one_minus(vd_t v)
+/* One vector of elements, written to l, g, h; the lanes the scalar element must redo for
+ * the loss in *badl, for the derivatives in *badg (step.h's cbce__vec_elem_fn). */
+CBCE__VI void focal64_vec(int want, const void *ctx, const double *x0, const double *t0,
+                          const double *w0, const double *m0, const double *ml0, double *l,
+                          double *g, double *h, vm_t *badl, vm_t *badg)
 {
-    vdd_t r;
-    r.h = vd_two_sum(vd_set1(1.0), vd_neg(v), &r.l);
-    return r;
-}
-
-/* One vector of elements from i of the chunk, written to l, g, h; the lanes the scalar
- * element must redo for the loss in *badl, for the derivatives in *badg. */
-CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
-                          const double *x0, const double *t0, const double *w0,
-                          const double *m0, const double *ml0, double *l, double *g,
-                          double *h, vm_t *badl, vm_t *badg)
-{
+    const focal64k *kk = (const focal64k *)ctx;
+    const cbce__x64tab *T = &kk->T;
     const vd_t one = vd_set1(1.0), zero = vd_zero(), tiny = vd_set1(0x1p-900);
     const vd_t x = vd_load(x0), tr = vd_load(t0), a = vd_abs(x);
     const vm_t pos = vd_ge(x, zero);
-    vdd_t y = vdd_of(tr, zero), q = focal64_one_minus(tr), A, B, E, Tt, d, N, Nd, v, ce, at;
+    vdd_t y = vdd_of(tr, zero), q = vdd_one_minus(tr), A, B, E, Tt, d, N, Nd, v, ce, at;
     vdd_t F;
     vd_t rc, rcN;
     vm_t A0;
     vm_t bad = vm_not(vm_and(vd_le(a, vd_set1(665.0)), vm_and(vd_ge(tr, zero),
                                                                vd_le(tr, one))));
     if (kk->smooth) { /* y = tr K + eps/2, q = (1 - tr) K + eps/2 */
-        const vdd_t half = vdd_of(vd_set1(kk->half), zero);
+        const vdd_t half = vdd_of(vd_set1(kk->k->half), zero);
         y = vdd_add(half, vdd_mul_d(kk->K, tr));
         q = vdd_add(half, vdd_mul(kk->K, q));
     }
@@ -104,18 +101,18 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
     v = vdd_quot(N, d, rc);
     ce = vdd_add(vdd_mul_d(A, a), Tt);
     at = vdd_of(one, zero);
-    if (kk->has_alpha) {
-        at = vdd_add(vdd_mul_d(y, vd_set1(kk->alpha)),
-                     vdd_mul(focal64_one_minus(vd_set1(kk->alpha)), q));
+    if (kk->k->has_alpha) {
+        at = vdd_add(vdd_mul_d(y, vd_set1(kk->k->alpha)),
+                     vdd_mul(vdd_one_minus(vd_set1(kk->k->alpha)), q));
         bad = vm_or(bad, vm_not(vd_ge(at.h, tiny)));
     }
-    if (kk->gamma == 0) {
+    if (kk->k->gamma == 0) {
         F = vdd_of(one, zero);
     } else if (kk->powi) {
-        F = vdd_powi(v, (int)kk->gamma);
+        F = vdd_powi(v, (int)kk->k->gamma);
     } else { /* hard targets: A + B e = e (A = 0) or 1; F = exp(-gamma (a' + t)) */
         vdd_t z = vdd_mul_d(vdd_add(vdd_of(vd_select(A0, a, zero), zero), Tt),
-                            vd_set1(kk->gamma));
+                            vd_set1(kk->k->gamma));
         vd_t zh = vd_select(bad, zero, z.h);
         bad = vm_or(bad, vm_not(vm_or(A0, vd_eq(B.h, zero))));
         bad = vm_or(bad, vm_not(vd_le(zh, vd_set1(600.0))));
@@ -142,7 +139,7 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
         vdd_t s = vdd_quot(E, d, rc), D = vdd_add(q, vdd_neg(y)), rho, gu1, g0, Gb, vp;
         vd_t r;
         rho = vdd_quot(vdd_sel(A0, vdd_of(one, zero), E), Nd, rcN);
-        gu1 = vdd_mul_d(vdd_quot(vdd_mul(D, rho), d, rc), vd_set1(kk->gamma));
+        gu1 = vdd_mul_d(vdd_quot(vdd_mul(D, rho), d, rc), vd_set1(kk->k->gamma));
         g0 = vdd_sel(pos, vdd_add(q, vdd_neg(s)), vdd_add(s, vdd_neg(y)));
         vp = vdd_quot(vdd_mul(D, s), d, rc);
         if (want & CBCE__GRAD) {
@@ -160,13 +157,13 @@ CBCE__VI void focal64_vec(int want, const cbce__x64tab *T, const focal64k *kk,
             kap = vdd_quot(vdd_add(A, vdd_neg(vdd_mul(B, E2))), Nd, rcN);
             kap = vdd_sel(A0, vdd_neg(E), kap);
             gu2 = vdd_quot(vdd_quot(vdd_mul(vdd_mul(D, rho), kap), d, rc), d, rc);
-            gu2 = vdd_mul_d(gu2, vd_select(pos, vd_set1(-kk->gamma), vd_set1(kk->gamma)));
+            gu2 = vdd_mul_d(gu2, vd_select(pos, vd_set1(-kk->k->gamma), vd_set1(kk->k->gamma)));
             Hb = vdd_add(vdd_mul(gu1, vdd_add(vdd_mul(gu1, ce), vdd_add(g0, g0))),
                          vdd_add(vdd_mul(gu2, ce), vdd_quot(s, d, rc)));
             Hb = vdd_mul(at, Hb);
             if (kk->eps != 0) {
-                vdd_t om = vdd_quot(focal64_one_minus(E.h), d, rc);
-                om.l = vd_sub(om.l, vd_mul(E.l, rc)); /* (1 - e.h - e.l)/d */
+                vdd_t om;
+                om.h = cbce__x64_tanh_half(E.h, E.l, d.h, d.l, rc, &om.l);
                 om = vdd_sel(pos, vdd_neg(om), om);
                 Hb = vdd_add(Hb, vdd_mul_d(vdd_mul(vp, vdd_add(gu1, om)),
                                            vd_set1(kk->eg1)));
@@ -208,15 +205,10 @@ CBCE__NOINLINE static void focal64_step(int mode, CBCE__STEP_PARAMS(, k))
 {
     const cbce__step_fn careful =
         mode == CBCE__MODE_FOCAL ? focal64_careful_focal : focal64_careful_poly1;
-    cbce__x64tab T;
     focal64k kk;
-    size_t i = 0;
     int vec;
     kk.K.h = vd_two_sum(vd_set1(1.0), vd_set1(-k->eps), &kk.K.l);
-    kk.half = k->half;
-    kk.alpha = k->alpha;
-    kk.has_alpha = k->has_alpha;
-    kk.gamma = k->gamma;
+    kk.k = k;
     kk.eps = mode == CBCE__MODE_FOCAL ? 0.0 : k->par[CBCE__PARAM_epsilon];
     kk.eg1 = kk.eps * (k->gamma + 1.0);
     kk.smooth = k->eps != 0;
@@ -224,26 +216,13 @@ CBCE__NOINLINE static void focal64_step(int mode, CBCE__STEP_PARAMS(, k))
     vec = !(k->has_alpha && !(k->alpha >= 0 && k->alpha <= 1)) &&
           !(k->eps > 0 && k->eps < 0x1p-1000) && !(kk.smooth && !kk.powi && k->gamma != 0) &&
           isfinite(kk.eg1);
-    cbce__x64_tables(&T);
-    for (; vec && i + CBCE__VW <= c; i += CBCE__VW) {
-        vm_t badl, badg;
-        focal64_vec(want, &T, &kk, x + i, t + i, w + i, m + i, ml + i, l + i, g + i, h + i,
-                    &badl, &badg);
-        if (vm_any(vm_or(badl, badg)))
-            cbce__step_redo(careful, badl, badg, i, want, c, x, t, p, w, m, ml, k, l, g, h);
+    if (!vec) {
+        careful(want, c, x, t, p, w, m, ml, k, l, g, h);
+        return;
     }
-    if (vec && i < c) { /* the last c - i elements, padded */
-        cbce__tail B;
-        vm_t badl, badg;
-        cbce__tail_in(&B, c - i, x + i, t + i, w + i, m + i, ml + i, 0.0, 0.0);
-        focal64_vec(want, &T, &kk, B.x, B.t, B.w, B.m, B.ml, B.l, B.g, B.h, &badl, &badg);
-        if (vm_any(vm_or(badl, badg)))
-            cbce__step_redo(careful, badl, badg, 0, want, CBCE__VW, B.x, B.t, p, B.w, B.m,
-                            B.ml, k, B.l, B.g, B.h);
-        cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
-        i = c;
-    }
-    careful(want, c - i, x + i, t + i, p, w + i, m + i, ml + i, k, l + i, g + i, h + i);
+    cbce__x64_tables(&kk.T);
+    cbce__vec_chunk_step(focal64_vec, &kk, careful, 0.0, 0.0, want, c, x, t, p, w, m, ml, k,
+                         l, g, h);
 }
 
 void CBCE__ISA_NAME(cbce__focal_step64)(CBCE__STEP_PARAMS(, k))

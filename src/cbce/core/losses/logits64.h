@@ -18,13 +18,14 @@
  * Fast element (every lane; the error budget, relative, before the one rounding):
  *  - y, q, p*y, L as double-double pairs (two_sum/two_prod: exact for hard labels; for soft
  *    labels and label smoothing within 2^-100);
- *  - e = exp(-a) within 2^-58.5 and t = log1p(e) within 2^-57.5, as pairs, from 16-entry
+ *  - e = exp(-a) within 2^-56.5 and t = log1p(e) within 2^-57.5, as pairs, from 16-entry
  *    tables (cbce__x64_exp, cbce__x64_log1p: math/vec_math64.h, with their derivations);
  *  - s = e/(1+e) and s/(1+e) by a reciprocal good to 2^-50 and one residual step
  *    (cbce__x64_quot): 2^-100 beyond the operands' own errors;
  *  - the final combination by exact products (two_prod) and two_sum; the loss is a sum of
  *    terms >= 0 (for targets in [0, 1] and pe >= 0), so their relative errors carry
- *    over: within 2^-57.5 before the rounding, <= 0.5 + 0.09 ulp.  Hard-label gradients
+ *    over: t within 2^-56 (e's error carried into t, and t's own), the loss within that
+ *    before the rounding, <= 0.5 + 0.12 ulp.  Hard-label gradients
  *    do not cancel (|result| >= half the larger term); soft-label gradients are within
  *    2^-57 of max(L*s, p*y) (the scale API.md measures them in).
  *  - the Poly-1 terms: A + B e and q - y as pairs, the quotients by 1 + e as above; 1 - e
@@ -448,8 +449,7 @@ CBCE__VI void cbce__x64_elem(int want, int smooth, int unit, const cbce__x64k *k
             }
             mx = *Hh;
             if (poly) {
-                vd_t ol, oh = vd_fast_two_sum(one, vd_neg(eh), &ol), hl, hh;
-                oh = cbce__x64_quot(oh, vd_sub(ol, el), dh, dl, rc, &ol);
+                vd_t ol, oh = cbce__x64_tanh_half(eh, el, dh, dl, rc, &ol), hl, hh;
                 oh = vd_select(pos, vd_neg(oh), oh);
                 ol = vd_select(pos, vd_neg(ol), ol);
                 vh = cbce__x64_prod(vh, vl, oh, ol, &vl);
@@ -477,12 +477,12 @@ CBCE__VI vd_t cbce__x64_mpair(vd_t M1, vd_t M2, double m2l, vd_t *Ml)
  * the target is 0 or x < 0 and it is 1, else 0, v = 1 - p_t = num/(1+e), num = 1 (c = 1)
  * or e (c = 0), and pe the Poly-1 epsilon (0 for BCE with logits):
  *     loss = c a + t + pe v                  (c a exact; for pe >= 0 terms >= 0: their
- *                                             2^-57.5 relative errors carry over,
- *                                             <= 0.5 + 0.09 ulp)
+ *                                             2^-56 relative errors carry over,
+ *                                             <= 0.5 + 0.12 ulp)
  *     grad = -+ M (v + pe e/(1+e)^2), - for target 1
  * with M = M1 (M2 + m2l) the gradient multiplier, as the pair Mh + Ml (cbce__x64_mpair, in
  * the gradient's branch): the quotients by a reciprocal good to 2^-50 and one residual step
- * each (2^-100 beyond e's own 2^-58.5), times M by an exact product, one rounding.
+ * each (2^-100 beyond e's own 2^-56.5), times M by an exact product, one rounding.
  * Rare lanes: in *bad those with a > 665 (or NaN) and, with pe, a loss outside
  * [2^-960, 2^960]; in *badg those whose gradient is not a normal double (below 2^-1021 it
  * was rounded twice; a multiplier of 0, inf or NaN). */

@@ -107,35 +107,34 @@ CBCE__MAYBE_UNUSED static void probs32_span(int want, int reduced, const cbce__s
  * label_smoothing.  The last c % VW take the vector element in a padded vector.
  */
 
-/* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above */
+/* log s = lsh + lsl and log g = -(lgh + lgl) for s, g = gh + gl as above (cbce__x64_logs),
+ * log s clamped at -100 */
 CBCE__VI void probs64_logs(const cbce__x64tab *T, vd_t s, vd_t gh, vd_t gl, vd_t *lsh,
                            vd_t *lsl, vd_t *lgh, vd_t *lgl)
 {
-    const vd_t one = vd_set1(1.0), clamp = vd_set1(-100.0);
+    const vd_t clamp = vd_set1(-100.0);
     vm_t tiny = vd_lt(s, vd_set1(0x1p-145));
-    vd_t sv = vd_select(tiny, vd_set1(0.25), s), k = vd_getexp(sv), e[2], el[2], th[2], tl[2];
-    vd_t kl, kh = vd_two_prod(k, vd_set1(CBCE__LN2_HI), &kl), lo;
-    e[0] = cbce__x64_quot(s, vd_zero(), gh, gl, vd_rcp50(gh), &el[0]);
-    e[1] = vd_sub(vd_getmant(sv), one);
-    el[1] = vd_zero();
-    cbce__x64_log1p(2, T, e, el, th, tl);
-    *lgh = th[0];
-    *lgl = tl[0];
-    *lsh = vd_fast_two_sum(kh, th[1], &lo);
-    *lsl = vd_add(vd_add(lo, tl[1]), vd_mla(k, vd_set1(CBCE__LN2_LO), kl));
+    cbce__x64_logs(T, s, vd_zero(), gh, gl, lsh, lsl, lgh, lgl);
     tiny = vm_or(tiny, vm_or(vd_lt(*lsh, clamp), vm_and(vd_eq(*lsh, clamp),
                                                         vd_lt(*lsl, vd_zero()))));
     *lsh = vd_select(tiny, clamp, *lsh);
     *lsl = vd_select(tiny, vd_zero(), *lsl);
 }
 
-/* One vector of elements from i of the chunk, written to l, g, h; returns the lanes the
- * scalar element must redo for the loss (*badl) and for the derivatives (*badg). */
-CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, const double *t0,
-                          const double *w0, const double *m0, const double *ml0,
-                          const cbce__consts *k, double *l, double *g, double *h, vm_t *badl,
-                          vm_t *badg)
+typedef struct probs64k {
+    cbce__x64tab T;
+    const cbce__consts *k;
+} probs64k;
+
+/* One vector of elements, written to l, g, h; the lanes the scalar element must redo for
+ * the loss in *badl, for the derivatives in *badg (step.h's cbce__vec_elem_fn). */
+
+CBCE__VI void probs64_vec(int want, const void *ctx, const double *x0, const double *t0,
+                          const double *w0, const double *m0, const double *ml0, double *l,
+                          double *g, double *h, vm_t *badl, vm_t *badg)
 {
+    const cbce__x64tab *T = &((const probs64k *)ctx)->T;
+    const cbce__consts *k = ((const probs64k *)ctx)->k;
     const vd_t one = vd_set1(1.0), x = vd_load(x0), tr = vd_load(t0);
     const vd_t keep = vd_set1(k->keep), half = vd_set1(k->half);
     vd_t y = vd_add(vd_mul(tr, keep), half), q = vd_add(vd_mul(vd_sub(one, tr), keep), half);
@@ -193,34 +192,15 @@ CBCE__VI void probs64_vec(int want, const cbce__x64tab *T, const double *x0, con
 
 CBCE__MAYBE_UNUSED static void probs_step_x(CBCE__STEP_PARAMS(, k))
 {
-    cbce__x64tab T;
-    size_t i = 0;
-    cbce__x64_tables(&T);
-    /* a subnormal label_smoothing: every element careful */
-    if (!(k->eps > 0 && k->eps < 0x1p-1022)) {
-        for (; i + CBCE__VW <= c; i += CBCE__VW) {
-            vm_t badl, badg;
-            probs64_vec(want, &T, x + i, t + i, w + i, m + i, ml + i, k, l + i, g + i, h + i,
-                        &badl, &badg);
-            if (vm_any(vm_or(badl, badg)))
-                cbce__step_redo(probs_step_x_careful, badl, badg, i, want, c, x, t, p, w, m,
-                                ml, k, l, g, h);
-        }
-        if (i < c) { /* the last c - i elements, padded */
-            cbce__tail B;
-            vm_t badl, badg;
-            cbce__tail_in(&B, c - i, x + i, t + i, w + i, m + i, ml + i, 0.5, 0.5);
-            probs64_vec(want, &T, B.x, B.t, B.w, B.m, B.ml, k, B.l, B.g, B.h, &badl, &badg);
-            if (vm_any(vm_or(badl, badg)))
-                cbce__step_redo(probs_step_x_careful, badl, badg, 0, want, CBCE__VW, B.x, B.t,
-                                p, B.w, B.m, B.ml, k, B.l, B.g, B.h);
-            cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
-            i = c;
-        }
+    probs64k K;
+    if (k->eps > 0 && k->eps < 0x1p-1022) { /* a subnormal label_smoothing: careful */
+        probs_step_x_careful(want, c, x, t, p, w, m, ml, k, l, g, h);
+        return;
     }
-    if (i < c)
-        probs_step_x_careful(want, c - i, x + i, t + i, p, w + i, m + i, ml + i, k, l + i,
-                             g + i, h + i);
+    cbce__x64_tables(&K.T);
+    K.k = k;
+    cbce__vec_chunk_step(probs64_vec, &K, probs_step_x_careful, 0.5, 0.5, want, c, x, t, p, w,
+                         m, ml, k, l, g, h);
 }
 
 CBCE__S32_FORWARD(cbce__probs_steps, probs32_span)

@@ -217,6 +217,43 @@ CBCE__MAYBE_UNUSED static void cbce__tail_out(int want, size_t r, const cbce__ta
     }
 }
 
+/*
+ * A vector element of a chunk step on the vector layer: the VW elements from x, t, w, m,
+ * ml written to l, g, h (ctx: its per-call constants), and the lanes it leaves to the
+ * careful step, in *badl for the loss and in *badg for the derivatives.
+ */
+typedef void (*cbce__vec_elem_fn)(int want, const void *ctx, const double *x,
+                                  const double *t, const double *w, const double *m,
+                                  const double *ml, double *l, double *g, double *h,
+                                  vm_t *badl, vm_t *badg);
+
+/*
+ * The chunk step of a vector element `vec` (inlined: `vec` is a constant where this is):
+ * the elements in vectors, the last c % VW in one vector padded with x = px, t = pt
+ * (cbce__tail_in), the flagged outputs computed again by the chunk step `careful`.
+ */
+CBCE__VI void cbce__vec_chunk_step(cbce__vec_elem_fn vec, const void *ctx,
+                                   cbce__step_fn careful, double px, double pt,
+                                   CBCE__STEP_PARAMS(, k))
+{
+    size_t i;
+    vm_t badl, badg;
+    for (i = 0; i + CBCE__VW <= c; i += CBCE__VW) {
+        vec(want, ctx, x + i, t + i, w + i, m + i, ml + i, l + i, g + i, h + i, &badl, &badg);
+        if (vm_any(vm_or(badl, badg)))
+            cbce__step_redo(careful, badl, badg, i, want, c, x, t, p, w, m, ml, k, l, g, h);
+    }
+    if (i < c) {
+        cbce__tail B;
+        cbce__tail_in(&B, c - i, x + i, t + i, w + i, m + i, ml + i, px, pt);
+        vec(want, ctx, B.x, B.t, B.w, B.m, B.ml, B.l, B.g, B.h, &badl, &badg);
+        if (vm_any(vm_or(badl, badg)))
+            cbce__step_redo(careful, badl, badg, 0, want, CBCE__VW, B.x, B.t, p, B.w, B.m,
+                            B.ml, k, B.l, B.g, B.h);
+        cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
+    }
+}
+
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS
 #define CBCE__STEPS(NAME, D, X, D_SPAN, X_SPAN)                                           \
     extern const cbce__steps NAME##_scalar;                                               \

@@ -36,8 +36,8 @@
  * enough for 0.5 + 2^-13 ulp after the rounding to float, at about half the cost (see the
  * section at the end).
  */
-#ifndef CBCE_FASTMATH_H
-#define CBCE_FASTMATH_H
+#ifndef CBCE_MATH_SCALAR_H
+#define CBCE_MATH_SCALAR_H
 
 #include <float.h>
 #include <math.h>

@@ -13,18 +13,30 @@
  *                             garbage, which the callers flag): m = round(-a 16/ln2) = 16k +
  *                             j (a rounding shifter, simd/vec.h: j = m mod 16 from its
  *                             bits), r = -(a + m ln2/16) by a three-part Cody-Waite step
- *                             (m*C1, m*C2 exact: r within 2^-60 of the truth), expm1(r) =
- *                             r EP(r) (2^-65), E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16)
- *                             as hi + lo from a 16-entry table: E within 2^-58.5 (the
- *                             rounding of T[j]*expm1(r) and of Eh + El); e = 2^k E
- *                             (vd_ldexp_floor, exact).
+ *                             (m*C1, m*C2 exact; the second and third steps round r, each
+ *                             within 2^-53 |r| <= 2^-58.5), expm1(r) = r EP(r) (2^-65),
+ *                             E = T[j] + T[j] expm1(r) with T[j] = 2^(j/16) as hi + lo from
+ *                             a 16-entry table (r EP(r) and T[j] r EP(r) + lo rounded, each
+ *                             within 2^-58.5 of E): E within 2^-56.5 (2^-56.6 measured on
+ *                             10^7 points at every level; 2^-58.2 for a < ln2/32, where
+ *                             m = 0 and r = -a exactly); e = 2^k E (vd_ldexp_floor, exact).
  *   cbce__x64_log1p(K, T, eh, el, th, tl)
  *                             t = log1p(e) = th + tl for e = eh + el in [0, 1]:
  *                             -log(LOGC[b]) + log1p(z), b = round(15.49 e) (a shifter),
  *                             z = LOGC[b] (1 + e) - 1 formed exactly (two_prod and
  *                             Sterbenz), log1p(z) = z + z^2 LQ(z) (2^-61 relative to z,
- *                             |z| <= 0.0323), one Fast2Sum: t within 2^-57.5 relative;
+ *                             |z| <= 0.0323), one Fast2Sum: t within 2^-57.5 relative (2^-57.7
+ *                             measured with FMA, 2^-57.2 without);
  *                             log1p(0) = 0 exactly.
+ *   cbce__x64_logs(T, sh, sl, gh, gl, lsh, lsl, nlgh, nlgl)
+ *                             log s = lsh + lsl and -log g = nlgh + nlgl for pairs s, g with
+ *                             s + g = 1, s in [0, 1/2]: -log g = log1p(s/g) (s/g in
+ *                             [0, 1], the quotient by cbce__x64_quot); log s = k ln2 +
+ *                             log1p(f + sl 2^-k), sh = 2^k (1 + f) (f exact, k <= -1, so the
+ *                             sum does not cancel); both within 2^-58 absolute and 2^-57
+ *                             relative (two cbce__x64_log1p interleaved); log s is that of
+ *                             max(s, DBL_MIN) (the callers clamp or flag below); the low
+ *                             parts are not normalized (up to 2^-6 of the high ones).
  *   cbce__x64_resid(n, q, d)  n - q*d within 2^-106 relative of n, for q*d close to n (an
  *                             FMA, or two_prod and two subtractions).
  *   cbce__x64_quot(nh, nl, dh, dl, rc, ql)
@@ -38,20 +50,26 @@
  *                             _rn: RN(rh + rl), one rounding.
  *   cbce__x64_outside(v, lo, hi)  the lanes where |v| is outside [lo, hi] or NaN.
  *   cbce__x64_one_plus(eh, el, dl, rc)  1 + e as the pair dh + dl, and rc = 1/dh.
+ *   cbce__x64_tanh_half(eh, el, dh, dl, rc, tl)
+ *                             (1 - e)/(1 + e) = tanh(a/2) = th + tl, for e = eh + el and
+ *                             d = 1 + e from cbce__x64_one_plus (1 - e carries e's absolute
+ *                             error: CBCE__X64_ONEM_E_COEF).
  *   cbce__x64_not_normal(v)   the lanes where |v| is outside [2^-1021, DBL_MAX] or NaN: 0,
  *                             subnormal, the lowest binade of the normals (where a product's
  *                             low part was rounded on the subnormal grid), inf, NaN.
  *   vdd_t, vdd_*              double-double pairs hi + lo (|lo| <= 2^-50 |hi|) as values:
  *                             vdd_add (two_sum, 2^-104 of the larger operand), vdd_mul and
  *                             vdd_mul_d (cbce__x64_prod, 2^-99), vdd_quot (cbce__x64_quot),
- *                             vdd_powi (binary powering, 2 log2(n) products); for operands
- *                             whose products stay normal (callers flag the lanes where not).
+ *                             vdd_one_minus (1 - v exactly), vdd_powi (binary powering,
+ *                             2 log2(n) products); for operands whose products stay normal
+ *                             (callers flag the lanes where not).
  */
 #ifndef CBCE_MATH_VEC_MATH64_H
 #define CBCE_MATH_VEC_MATH64_H
 
 #include <float.h>
 
+#include "math/scalar.h" /* CBCE__LN2_HI, _LO */
 #include "math/vec_math64_tables.h"
 #include "simd/vec.h"
 
@@ -148,6 +166,23 @@ CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *
     return q;
 }
 
+/* log s = lsh + lsl and -log g = nlgh + nlgl for pairs s = sh + sl, g = gh + gl with
+ * s + g = 1 and s in [0, 1/2], log s that of max(s, DBL_MIN) (the error budget at the top) */
+CBCE__VI void cbce__x64_logs(const cbce__x64tab *T, vd_t sh, vd_t sl, vd_t gh, vd_t gl,
+                             vd_t *lsh, vd_t *lsl, vd_t *nlgh, vd_t *nlgl)
+{
+    vd_t sn = vd_max(sh, vd_set1(DBL_MIN)), k = vd_getexp(sn), e[2], el[2], th[2], tl[2];
+    vd_t kl, kh = vd_two_prod(k, vd_set1(CBCE__LN2_HI), &kl), lo;
+    e[0] = cbce__x64_quot(sh, sl, gh, gl, vd_rcp50(gh), &el[0]);
+    e[1] = vd_sub(vd_getmant(sn), vd_set1(1.0));
+    el[1] = vd_ldexp_floor(sl, vd_neg(k));
+    cbce__x64_log1p(2, T, e, el, th, tl);
+    *nlgh = th[0];
+    *nlgl = tl[0];
+    *lsh = vd_fast_two_sum(kh, th[1], &lo);
+    *lsl = vd_add(vd_add(lo, tl[1]), vd_mla(k, vd_set1(CBCE__LN2_LO), kl));
+}
+
 /* (fh + fl)(vh + vl) = rh + *rl: fh vh exact (vd_two_prod, within its range), the cross
  * terms fh vl + fl vh rounded, fl vl dropped: within 2^-99 relative for |fl| <= 2^-50 |fh|
  * and |vl| <= 2^-50 |vh| */
@@ -177,9 +212,9 @@ CBCE__VI vm_t cbce__x64_outside(vd_t v, double lo, double hi)
  * roundings), infinite or NaN. */
 CBCE__VI vm_t cbce__x64_not_normal(vd_t v) { return cbce__x64_outside(v, 0x1p-1021, DBL_MAX); }
 
-/* The pair 1 - e for e = exp(-a) from cbce__x64_exp carries e's absolute error (2^-58.5;
- * 2^-53 a for a < ln2/32), so a term c (1 - e)/(1 + e) of a hessian gains up to
- * |c| 2^-59.5 relative to the hessian's s/(1 + e): 2^-56.5 for |c| up to this.  The kernels
+/* The pair 1 - e for e = exp(-a) from cbce__x64_exp carries e's absolute error (2^-56.5;
+ * 2^-52 a for a < ln2/32), so a term c (1 - e)/(1 + e) of a hessian gains up to
+ * |c| 2^-57.5 relative to the hessian's s/(1 + e): 2^-54.5 for |c| up to this.  The kernels
  * send the lanes with a < 1/4 to their careful elements where |c| is larger. */
 #define CBCE__X64_ONEM_E_COEF 8.0
 
@@ -190,6 +225,13 @@ CBCE__VI vd_t cbce__x64_one_plus(vd_t eh, vd_t el, vd_t *dl, vd_t *rc)
     *dl = vd_add(*dl, el);
     *rc = vd_rcp50(dh);
     return dh;
+}
+
+/* (1 - e)/(1 + e) = th + *tl for e = eh + el, d = dh + dl = 1 + e, rc = 1/dh */
+CBCE__VI vd_t cbce__x64_tanh_half(vd_t eh, vd_t el, vd_t dh, vd_t dl, vd_t rc, vd_t *tl)
+{
+    vd_t ol, oh = vd_fast_two_sum(vd_set1(1.0), vd_neg(eh), &ol);
+    return cbce__x64_quot(oh, vd_sub(ol, el), dh, dl, rc, tl);
 }
 
 /* ---- double-double pairs as values --------------------------------------------------- */
@@ -242,6 +284,14 @@ CBCE__VI vdd_t vdd_quot(vdd_t a, vdd_t b, vd_t rc)
 {
     vdd_t r;
     r.h = cbce__x64_quot(a.h, a.l, b.h, b.l, rc, &r.l);
+    return r;
+}
+
+/* 1 - v, exactly */
+CBCE__VI vdd_t vdd_one_minus(vd_t v)
+{
+    vdd_t r;
+    r.h = vd_two_sum(vd_set1(1.0), vd_neg(v), &r.l);
     return r;
 }
 
