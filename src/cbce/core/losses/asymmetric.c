@@ -38,6 +38,7 @@
 #include "losses/step.h"
 #include "losses/span32.h"
 #include "math/vec_math.h"
+#include "math/vec_math64.h"
 
 #define CBCE__ELEM_ASYMMETRIC(NAME, R, EXP, ONEM, LOG, LOG1P, INF)                        \
     CBCE__INLINE void NAME(int want, R x, R tr, R w, R m, R gp, R gn, R clip, double *l,   \
@@ -232,7 +233,9 @@ CBCE__INLINE int cbce__asymmetric_bad(double v)
 CBCE__FAMILY_LOSS_STEP(asymmetric_step_d, CBCE__ASYMMETRIC_D)
 CBCE__FAMILY_STEP_BLOCKED(asymmetric_step_dd, CBCE__ASYMMETRIC_DD)
 
-CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
+/* The float64 careful step: the double-double element, its rare lanes redone in long
+ * double. */
+CBCE__MAYBE_UNUSED static void asymmetric_step_careful(CBCE__STEP_PARAMS(, k))
 {
     size_t i;
     asymmetric_step_dd(want, c, x, t, p, w, m, ml, k, l, g, h);
@@ -256,6 +259,201 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
                 h[i] = hd;
         }
     }
+}
+
+/*
+ * float64 data: a chunk step on the vector layer in double-double (math/vec_math64.h), the
+ * formulas above:
+ *   e = exp(-a) within 2^-56.5 and t = log1p(e) within 2^-57.5 (cbce__x64_exp, _log1p); the
+ *   quotients r = 1/d, s = e/d, nlV/pm, p1/V and Fm/pm by one residual step (2^-100 beyond
+ *   their operands), so p, 1 - p and p' within 2^-56.5 relative;
+ *   pm = p - clip from the pair p (absolute error 2^-56.5 p);
+ *   -log(1 - pm) and log pm by cbce__x64_logs on the smaller of pm and V = 1 - pm (within
+ *   2^-58 absolute); for clip = 0, -log(1 - p) = a + t or t, log p = -(t or a + t), and
+ *   Q p' = -log(1 - p) (1 - p), pd pm^(gamma_neg - 1) = (1 - p) Fm without a quotient;
+ *   Fp = (1 - p)^gamma_pos, Fm = pm^gamma_neg by vdd_powi for an integer gamma, else
+ *   exp(-gamma z) for z = -log(1 - p) or -log pm (z's absolute error 2^-58: gamma 2^-58
+ *   relative).
+ * The loss is a sum of terms >= 0: within 0.5 + (gamma + 3) 2^-58 / 2^-53 ulp; the
+ * derivatives are sums of both signs, bounded in ulps of their largest term.  The rare lanes
+ * are computed again, per output, by the careful step: |x| > 665 or NaN, a target outside
+ * [0, 1] or NaN, V < 2^-120, where the negative term counts an active margin with
+ * pm < 2^-120 (vd_rcp50's domain; p = clip, where the one-sided hessian may be infinite) for
+ * clip > 0 and Fm < 2^-900, where the positive term counts Fp < 2^-900, gamma z > 600 on the
+ * exp path, and a result whose sum before the weights is below 2^-960 but not 0, or that is
+ * not a normal double but not an exact 0.  A call with gamma_pos or gamma_neg above
+ * ASYM64_GAMMA_MAX takes the careful step for every element.
+ */
+#define ASYM64_GAMMA_MAX 8.0
+
+typedef struct asym64k {
+    cbce__x64tab T;
+    double gp, gn, clip;
+    int gp_powi, gn_powi; /* the gamma an integer >= 1 */
+} asym64k;
+
+/* F = u^gamma for u = exp(-z), z >= 0: vdd_powi for an integer gamma, else exp(-gamma z),
+ * *bad set where gamma z > 600 */
+CBCE__VI vdd_t asym64_pow(const cbce__x64tab *T, double gamma, int powi, vdd_t u, vdd_t z,
+                          vm_t *bad)
+{
+    vdd_t gz, F;
+    vd_t zh;
+    *bad = vm_first(0);
+    if (gamma == 0)
+        return vdd_of(vd_set1(1.0), vd_zero());
+    if (powi)
+        return vdd_powi(u, (int)gamma);
+    gz = vdd_mul_d(z, vd_set1(gamma));
+    *bad = vm_not(vd_le(gz.h, vd_set1(600.0)));
+    zh = vd_min(gz.h, vd_set1(600.0));
+    cbce__x64_exp(1, T, &zh, &F.h, &F.l);
+    return vdd_mul(F, vdd_of(vd_set1(1.0), vd_neg(gz.l))); /* exp(-gz.l) = 1 - gz.l */
+}
+
+/* The lanes of a result r = RN(w P) the careful step takes: P below 2^-960 but not 0, or r
+ * not a normal double but not an exact 0 (P or w 0, w finite). */
+CBCE__VI vm_t asym64_redo(vd_t w, vdd_t P, vd_t r)
+{
+    const vd_t zero = vd_zero();
+    vm_t exact0 = vm_and(vd_eq(r, zero), vm_or(vd_eq(P.h, zero), vd_eq(w, zero)));
+    return vm_or(vm_and(vd_lt(vd_abs(P.h), vd_set1(0x1p-960)), vd_ne(P.h, zero)),
+                 vm_andnot(cbce__x64_not_normal(r), exact0));
+}
+
+/* One vector of elements, written to l, g, h; the lanes the careful step must redo for the
+ * loss in *badl, for the derivatives in *badg (step.h's cbce__vec_elem_fn). */
+CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const double *t0,
+                         const double *w0, const double *m0, const double *ml0, double *l,
+                         double *g, double *h, vm_t *badl, vm_t *badg)
+{
+    const asym64k *K = (const asym64k *)ctx;
+    const vd_t one = vd_set1(1.0), zero = vd_zero(), tiny = vd_set1(0x1p-900);
+    const vd_t x = vd_load(x0), tr = vd_load(t0), a = vd_abs(x), rmin = vd_set1(0x1p-120);
+    const vdd_t One = vdd_of(one, zero), Zero = vdd_of(zero, zero);
+    const vm_t pos = vd_ge(x, zero), hasy = vd_ne(tr, zero), hasq = vd_ne(tr, one);
+    vdd_t y = vdd_of(tr, zero), q = vdd_one_minus(tr), E, Tt, d, r, s, p, p1, aT, sp, nlp1;
+    vdd_t pm, V, Vd, pmd, nlV, lpm, Fp, Fm;
+    vd_t rc, rV = one, rpm = one;
+    vm_t act, okV, okpm, bp, bm, bad;
+    bad = vm_not(vm_and(vd_le(a, vd_set1(665.0)), vm_and(vd_ge(tr, zero), vd_le(tr, one))));
+    cbce__x64_exp(1, &K->T, &a, &E.h, &E.l);
+    cbce__x64_log1p(1, &K->T, &E.h, &E.l, &Tt.h, &Tt.l);
+    Tt.h = vd_fast_two_sum(Tt.h, Tt.l, &Tt.l); /* (normalized, as in focal64.c) */
+    d.h = cbce__x64_one_plus(E.h, E.l, &d.l, &rc);
+    r = vdd_quot(One, d, rc);
+    s = vdd_quot(E, d, rc);
+    p = vdd_sel(pos, r, s);
+    p1 = vdd_sel(pos, s, r);
+    aT = vdd_add(vdd_of(a, zero), Tt);
+    sp = vdd_sel(pos, Tt, aT);   /* -log p */
+    nlp1 = vdd_sel(pos, aT, Tt); /* -log(1 - p) */
+    pm.h = vd_two_sum(p.h, vd_set1(-K->clip), &pm.l);
+    pm.h = vd_two_sum(pm.h, vd_add(pm.l, p.l), &pm.l);
+    act = vd_ge(pm.h, zero);
+    pm = vdd_sel(act, pm, Zero);
+    V = vdd_add(vdd_of(vd_set1(K->clip), zero), p1); /* 1 - pm where the margin is active */
+    okV = vd_ge(V.h, rmin);
+    okpm = vd_ge(pm.h, rmin);
+    bad = vm_or(bad, vm_not(okV));
+    Vd = vdd_sel(okV, V, One); /* the divisors, 1 where flagged or unused */
+    pmd = vdd_sel(okpm, pm, One);
+    if (K->clip == 0) {
+        nlV = nlp1;
+        lpm = vdd_neg(sp);
+    } else { /* the logs by the smaller of pm and V (>= 2^-120 where they count) */
+        vm_t small = vd_le(pm.h, vd_set1(0.5));
+        vdd_t S = vdd_sel(small, pm, V), G = vdd_sel(small, V, pm), ls, nlg;
+        cbce__x64_logs(&K->T, S.h, S.l, G.h, G.l, &ls.h, &ls.l, &nlg.h, &nlg.l);
+        ls.h = vd_fast_two_sum(ls.h, ls.l, &ls.l); /* normalized (see cbce__x64_logs) */
+        nlg.h = vd_fast_two_sum(nlg.h, nlg.l, &nlg.l);
+        nlV = vdd_sel(small, nlg, vdd_neg(ls));
+        lpm = vdd_sel(small, ls, vdd_neg(nlg));
+        bad = vm_or(bad, vm_andnot(vm_and(act, hasq), okpm));
+        rV = vd_rcp50(Vd.h);
+        rpm = vd_rcp50(pmd.h);
+    }
+    Fp = asym64_pow(&K->T, K->gp, K->gp_powi, p1, nlp1, &bp);
+    lpm = vdd_sel(vd_gt(pm.h, zero), vdd_neg(lpm), Zero); /* -log pm, 0 off the margin */
+    Fm = asym64_pow(&K->T, K->gn, K->gn_powi, pm, lpm, &bm);
+    if (K->gn != 0) {
+        Fm = vdd_sel(vd_gt(pm.h, zero), Fm, Zero);
+        bm = vm_or(bm, vd_lt(Fm.h, tiny));
+    }
+    if (K->gp != 0)
+        bp = vm_or(bp, vd_lt(Fp.h, tiny));
+    bad = vm_or(bad, vm_or(vm_and(bp, hasy), vm_and(bm, vm_and(act, hasq))));
+    *badl = *badg = bad;
+    if (want & CBCE__LOSS) {
+        vdd_t P = vdd_add(vdd_mul(y, vdd_mul(Fp, sp)),
+                          vdd_mul(q, vdd_sel(act, vdd_mul(Fm, nlV), Zero)));
+        const vd_t w = vd_load(w0), rr = cbce__x64_prod_rn(w, zero, P.h, P.l);
+        *badl = vm_or(*badl, asym64_redo(w, P, rr));
+        vd_store(l, rr);
+    }
+    if (want & (CBCE__GRAD | CBCE__HESS)) {
+        const vdd_t M = vdd_of(vd_load(m0), vd_load(ml0));
+        vdd_t pd = vdd_mul(r, s), Ps = vdd_mul(p, sp), Qd, R1 = One, pR, G, H;
+        vd_t rr;
+        if (K->gn == 0)
+            Qd = Zero;
+        else if (K->clip == 0)
+            Qd = vdd_mul(nlp1, p1);
+        else
+            Qd = vdd_mul(vdd_sel(okpm, vdd_quot(nlV, pmd, rpm), One), pd);
+        if (K->clip != 0)
+            R1 = vdd_quot(p1, Vd, rV);
+        pR = vdd_mul(p, R1);
+        if (want & CBCE__GRAD) {
+            vdd_t gpos = vdd_neg(vdd_mul(Fp, vdd_add(vdd_mul_d(Ps, vd_set1(K->gp)), p1)));
+            vdd_t gneg = vdd_mul(Fm, vdd_add(vdd_mul_d(Qd, vd_set1(K->gn)), pR));
+            G = vdd_add(vdd_mul(y, gpos), vdd_mul(q, vdd_sel(act, gneg, Zero)));
+            rr = cbce__x64_prod_rn(M.h, M.l, G.h, G.l);
+            *badg = vm_or(*badg, asym64_redo(M.h, G, rr));
+            vd_store(g, rr);
+        }
+        if (want & CBCE__HESS) {
+            const vd_t gp = vd_set1(K->gp);
+            vdd_t o2p, hp, hm1, hm2, c = Zero, pdFm1, gm1;
+            o2p.h = cbce__x64_tanh_half(E.h, E.l, d.h, d.l, rc, &o2p.l);
+            o2p = vdd_sel(pos, vdd_neg(o2p), o2p); /* 1 - 2p */
+            /* gp (gp p Ps - p1 Ps + 2 pd) + pd */
+            hp = vdd_add(vdd_mul_d(vdd_mul(p, Ps), gp), vdd_neg(vdd_mul(p1, Ps)));
+            hp = vdd_add(vdd_mul_d(vdd_add(hp, vdd_add(pd, pd)), gp), pd);
+            if (K->clip != 0) {
+                c = vdd_quot(vdd_quot(vdd_mul_d(o2p, vd_set1(K->clip)), Vd, rV), Vd, rV);
+                pdFm1 = vdd_mul(pd, K->gn == 1 ? One : vdd_quot(Fm, pmd, rpm));
+            } else {
+                pdFm1 = vdd_mul(p1, Fm);
+            }
+            hm1 = vdd_mul(vdd_mul(pd, Fm), vdd_add(vdd_mul(R1, R1), c));
+            gm1.h = vd_two_sum(vd_set1(K->gn), vd_set1(-1.0), &gm1.l);
+            hm2 = vdd_add(vdd_add(vdd_mul(o2p, nlV), vdd_mul(gm1, Qd)), vdd_add(pR, pR));
+            hm2 = K->gn == 0 ? Zero : vdd_mul_d(vdd_mul(pdFm1, hm2), vd_set1(K->gn));
+            H = vdd_add(vdd_mul(y, vdd_mul(Fp, hp)),
+                        vdd_mul(q, vdd_sel(act, vdd_add(hm1, hm2), Zero)));
+            rr = cbce__x64_prod_rn(M.h, M.l, H.h, H.l);
+            *badg = vm_or(*badg, asym64_redo(M.h, H, rr));
+            vd_store(h, rr);
+        }
+    }
+}
+
+CBCE__MAYBE_UNUSED static void asymmetric_step_x(CBCE__STEP_PARAMS(, k))
+{
+    asym64k K;
+    K.gp = k->par[CBCE__PARAM_gamma_pos];
+    K.gn = k->par[CBCE__PARAM_gamma_neg];
+    K.clip = k->par[CBCE__PARAM_clip];
+    if (K.gp > ASYM64_GAMMA_MAX || K.gn > ASYM64_GAMMA_MAX) {
+        asymmetric_step_careful(want, c, x, t, p, w, m, ml, k, l, g, h);
+        return;
+    }
+    K.gp_powi = K.gp >= 1 && K.gp == (int)K.gp;
+    K.gn_powi = K.gn >= 1 && K.gn == (int)K.gn;
+    cbce__x64_tables(&K.T);
+    cbce__vec_chunk_step(asym64_vec, &K, asymmetric_step_careful, 0.0, 0.0, want, c, x, t, p,
+                         w, m, ml, k, l, g, h);
 }
 
 /*
