@@ -422,3 +422,18 @@ def test_float64_kernel_many_points(gp, gn, clip, kind, rng):
                             f"weight {w[i]!r}: got {got[i]!r}, exact "
                             f"{float(exact[i:i + 1].approx[0])!r}")
     assert not failures, f"gp={gp} gn={gn} clip={clip} {kind}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("n", [3, 8, 20, 300])
+def test_float64_fused_loss_kept_where_only_the_gradient_is_redone(n):
+    """At a subnormal logit and target 1/2 (gammas and clip 0) the gradient p - 1/2 is below
+    the float64 vector kernel's range, so the careful step computes it again alone; the
+    fused call's loss must stay the forward's (ln 2), at every place in a chunk."""
+    x = np.full(n, float.fromhex("0x0.c7054a7e9762ap-1022"))
+    x[::3] = 1e-300
+    t = np.full(n, 0.5)
+    kw = dict(gamma_pos=0.0, gamma_neg=0.0, clip=0.0)
+    fl, fg = FFB(x, t, reduction="none", **kw)
+    np.testing.assert_array_equal(fl, FL(x, t, reduction="none", **kw))
+    np.testing.assert_array_equal(fg, FB(x, t, reduction="none", **kw))
+    assert fl[0] == math.log(2.0), f"loss {fl[0]!r}, exact ln 2"

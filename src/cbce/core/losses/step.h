@@ -127,10 +127,13 @@
             b[6][j] = b[7][j] = b[8][j] = 0.0;                                             \
         }                                                                                  \
         NAME##_block(want, b[0], b[1], b[2], b[3], b[4], b[5], k, b[6], b[7], b[8]);       \
-        for (j = 0; j < r; j++) {                                                          \
-            l[i + j] = b[6][j];                                                            \
-            g[i + j] = b[7][j];                                                            \
-            h[i + j] = b[8][j];                                                            \
+        for (j = 0; j < r; j++) { /* only the outputs asked for */                         \
+            if (want & CBCE__LOSS)                                                         \
+                l[i + j] = b[6][j];                                                        \
+            if (want & CBCE__GRAD)                                                         \
+                g[i + j] = b[7][j];                                                        \
+            if (want & CBCE__HESS)                                                         \
+                h[i + j] = b[8][j];                                                        \
         }                                                                                  \
     }
 
