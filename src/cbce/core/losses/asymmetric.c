@@ -311,6 +311,12 @@ CBCE__VI vdd_t asym64_pow(const cbce__x64tab *T, double gamma, int powi, vdd_t u
     return vdd_mul(F, vdd_of(vd_set1(1.0), vd_neg(gz.l))); /* exp(-gz.l) = 1 - gz.l */
 }
 
+/* F v, for F = u^gamma (v where gamma = 0, F = 1) */
+CBCE__VI vdd_t asym64_times(double gamma, vdd_t F, vdd_t v)
+{
+    return gamma == 0 ? v : vdd_mul(F, v);
+}
+
 /* The lanes of a result r = RN(w P) the careful step takes: P below 2^-960 but not 0, or r
  * not a normal double but not an exact 0 (P or w 0, w finite). */
 CBCE__VI vm_t asym64_redo(vd_t w, vdd_t P, vd_t r)
@@ -332,7 +338,7 @@ CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const doub
     const vd_t x = vd_load(x0), tr = vd_load(t0), a = vd_abs(x), rmin = vd_set1(0x1p-120);
     const vdd_t One = vdd_of(one, zero), Zero = vdd_of(zero, zero);
     const vm_t pos = vd_ge(x, zero), hasy = vd_ne(tr, zero), hasq = vd_ne(tr, one);
-    vdd_t y = vdd_of(tr, zero), q = vdd_one_minus(tr), E, Tt, d, r, s, p, p1, aT, sp, nlp1;
+    vdd_t q = vdd_one_minus(tr), E, Tt, d, r, s, p, p1, aT, sp, nlp1;
     vdd_t pm, V, Vd, pmd, nlV, lpm, Fp, Fm;
     vd_t rc, rV = one, rpm = one;
     vm_t act, okV, okpm, bp, bm, bad;
@@ -364,11 +370,18 @@ CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const doub
     } else { /* the logs by the smaller of pm and V (>= 2^-120 where they count) */
         vm_t small = vd_le(pm.h, vd_set1(0.5));
         vdd_t S = vdd_sel(small, pm, V), G = vdd_sel(small, V, pm), ls, nlg;
-        cbce__x64_logs(&K->T, S.h, S.l, G.h, G.l, &ls.h, &ls.l, &nlg.h, &nlg.l);
-        ls.h = vd_fast_two_sum(ls.h, ls.l, &ls.l); /* normalized (see cbce__x64_logs) */
-        nlg.h = vd_fast_two_sum(nlg.h, nlg.l, &nlg.l);
+        if (K->gn != 0 && !K->gn_powi) { /* log pm too */
+            cbce__x64_logs(&K->T, S.h, S.l, G.h, G.l, &ls.h, &ls.l, &nlg.h, &nlg.l);
+            ls.h = vd_fast_two_sum(ls.h, ls.l, &ls.l); /* normalized (see cbce__x64_logs) */
+            nlg.h = vd_fast_two_sum(nlg.h, nlg.l, &nlg.l);
+            lpm = vdd_sel(small, ls, vdd_neg(nlg));
+        } else { /* -log V only: -log g for small, else log s */
+            nlg.h = cbce__x64_log_either(&K->T, small, S.h, S.l, G.h, G.l, &nlg.l);
+            nlg.h = vd_fast_two_sum(nlg.h, nlg.l, &nlg.l);
+            ls = nlg;
+            lpm = Zero;
+        }
         nlV = vdd_sel(small, nlg, vdd_neg(ls));
-        lpm = vdd_sel(small, ls, vdd_neg(nlg));
         bad = vm_or(bad, vm_andnot(vm_and(act, hasq), okpm));
         rV = vd_rcp50(Vd.h);
         rpm = vd_rcp50(pmd.h);
@@ -385,8 +398,8 @@ CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const doub
     bad = vm_or(bad, vm_or(vm_and(bp, hasy), vm_and(bm, vm_and(act, hasq))));
     *badl = *badg = bad;
     if (want & CBCE__LOSS) {
-        vdd_t P = vdd_add(vdd_mul(y, vdd_mul(Fp, sp)),
-                          vdd_mul(q, vdd_sel(act, vdd_mul(Fm, nlV), Zero)));
+        vdd_t P = vdd_add(vdd_mul_d(asym64_times(K->gp, Fp, sp), tr),
+                          vdd_mul(q, vdd_sel(act, asym64_times(K->gn, Fm, nlV), Zero)));
         const vd_t w = vd_load(w0), rr = cbce__x64_prod_rn(w, zero, P.h, P.l);
         *badl = vm_or(*badl, asym64_redo(w, P, rr));
         vd_store(l, rr);
@@ -405,9 +418,11 @@ CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const doub
             R1 = vdd_quot(p1, Vd, rV);
         pR = vdd_mul(p, R1);
         if (want & CBCE__GRAD) {
-            vdd_t gpos = vdd_neg(vdd_mul(Fp, vdd_add(vdd_mul_d(Ps, vd_set1(K->gp)), p1)));
-            vdd_t gneg = vdd_mul(Fm, vdd_add(vdd_mul_d(Qd, vd_set1(K->gn)), pR));
-            G = vdd_add(vdd_mul(y, gpos), vdd_mul(q, vdd_sel(act, gneg, Zero)));
+            vdd_t gpos = K->gp == 0 ? p1 : vdd_add(vdd_mul_d(Ps, vd_set1(K->gp)), p1);
+            vdd_t gneg = K->gn == 0 ? pR : vdd_add(vdd_mul_d(Qd, vd_set1(K->gn)), pR);
+            gpos = vdd_neg(asym64_times(K->gp, Fp, gpos));
+            gneg = asym64_times(K->gn, Fm, gneg);
+            G = vdd_add(vdd_mul_d(gpos, tr), vdd_mul(q, vdd_sel(act, gneg, Zero)));
             rr = cbce__x64_prod_rn(M.h, M.l, G.h, G.l);
             *badg = vm_or(*badg, asym64_redo(M.h, G, rr));
             vd_store(g, rr);
@@ -430,7 +445,7 @@ CBCE__VI void asym64_vec(int want, const void *ctx, const double *x0, const doub
             gm1.h = vd_two_sum(vd_set1(K->gn), vd_set1(-1.0), &gm1.l);
             hm2 = vdd_add(vdd_add(vdd_mul(o2p, nlV), vdd_mul(gm1, Qd)), vdd_add(pR, pR));
             hm2 = K->gn == 0 ? Zero : vdd_mul_d(vdd_mul(pdFm1, hm2), vd_set1(K->gn));
-            H = vdd_add(vdd_mul(y, vdd_mul(Fp, hp)),
+            H = vdd_add(vdd_mul_d(asym64_times(K->gp, Fp, hp), tr),
                         vdd_mul(q, vdd_sel(act, vdd_add(hm1, hm2), Zero)));
             rr = cbce__x64_prod_rn(M.h, M.l, H.h, H.l);
             *badg = vm_or(*badg, asym64_redo(M.h, H, rr));

@@ -37,6 +37,9 @@
  *                             relative (two cbce__x64_log1p interleaved); log s is that of
  *                             max(s, DBL_MIN) (the callers clamp or flag below); the low
  *                             parts are not normalized (up to 2^-6 of the high ones).
+ *   cbce__x64_log_either(T, first, sh, sl, gh, gl, rl)
+ *                             -log g where `first`, else log s, as cbce__x64_logs computes
+ *                             them, with one log1p.
  *   cbce__x64_resid(n, q, d)  n - q*d within 2^-106 relative of n, for q*d close to n (an
  *                             FMA, or two_prod and two subtractions).
  *   cbce__x64_quot(nh, nl, dh, dl, rc, ql)
@@ -166,21 +169,50 @@ CBCE__VI vd_t cbce__x64_quot(vd_t nh, vd_t nl, vd_t dh, vd_t dl, vd_t rc, vd_t *
     return q;
 }
 
+/* The arguments of log1p for the logs below: e[0] + el[0] = s/g, e[1] + el[1] = f + sl 2^-k
+ * for max(s, DBL_MIN) = 2^k (1 + f) (f exact); returns k. */
+CBCE__VI vd_t cbce__x64_log_args(vd_t sh, vd_t sl, vd_t gh, vd_t gl, vd_t *e, vd_t *el)
+{
+    vd_t sn = vd_max(sh, vd_set1(DBL_MIN)), k = vd_getexp(sn);
+    e[0] = cbce__x64_quot(sh, sl, gh, gl, vd_rcp50(gh), &el[0]);
+    e[1] = vd_sub(vd_getmant(sn), vd_set1(1.0));
+    el[1] = vd_ldexp_floor(sl, vd_neg(k));
+    return k;
+}
+
+/* k ln2 + (th + tl) = lh + *ll (k ln2 as a pair: kh exact, the rest 2^-106) */
+CBCE__VI vd_t cbce__x64_log_join(vd_t k, vd_t th, vd_t tl, vd_t *ll)
+{
+    vd_t kl, kh = vd_two_prod(k, vd_set1(CBCE__LN2_HI), &kl), lo;
+    vd_t lh = vd_fast_two_sum(kh, th, &lo);
+    *ll = vd_add(vd_add(lo, tl), vd_mla(k, vd_set1(CBCE__LN2_LO), kl));
+    return lh;
+}
+
 /* log s = lsh + lsl and -log g = nlgh + nlgl for pairs s = sh + sl, g = gh + gl with
  * s + g = 1 and s in [0, 1/2], log s that of max(s, DBL_MIN) (the error budget at the top) */
 CBCE__VI void cbce__x64_logs(const cbce__x64tab *T, vd_t sh, vd_t sl, vd_t gh, vd_t gl,
                              vd_t *lsh, vd_t *lsl, vd_t *nlgh, vd_t *nlgl)
 {
-    vd_t sn = vd_max(sh, vd_set1(DBL_MIN)), k = vd_getexp(sn), e[2], el[2], th[2], tl[2];
-    vd_t kl, kh = vd_two_prod(k, vd_set1(CBCE__LN2_HI), &kl), lo;
-    e[0] = cbce__x64_quot(sh, sl, gh, gl, vd_rcp50(gh), &el[0]);
-    e[1] = vd_sub(vd_getmant(sn), vd_set1(1.0));
-    el[1] = vd_ldexp_floor(sl, vd_neg(k));
+    vd_t e[2], el[2], th[2], tl[2], k = cbce__x64_log_args(sh, sl, gh, gl, e, el);
     cbce__x64_log1p(2, T, e, el, th, tl);
     *nlgh = th[0];
     *nlgl = tl[0];
-    *lsh = vd_fast_two_sum(kh, th[1], &lo);
-    *lsl = vd_add(vd_add(lo, tl[1]), vd_mla(k, vd_set1(CBCE__LN2_LO), kl));
+    *lsh = cbce__x64_log_join(k, th[1], tl[1], lsl);
+}
+
+/* -log g (lanes of first) or log s (the others) as rh + *rl, for s and g as in
+ * cbce__x64_logs: one log1p on the argument each lane needs */
+CBCE__VI vd_t cbce__x64_log_either(const cbce__x64tab *T, vm_t first, vd_t sh, vd_t sl,
+                                   vd_t gh, vd_t gl, vd_t *rl)
+{
+    vd_t e[2], el[2], th, tl, lh, ll, k = cbce__x64_log_args(sh, sl, gh, gl, e, el);
+    e[0] = vd_select(first, e[0], e[1]);
+    el[0] = vd_select(first, el[0], el[1]);
+    cbce__x64_log1p(1, T, e, el, &th, &tl);
+    lh = cbce__x64_log_join(k, th, tl, &ll);
+    *rl = vd_select(first, tl, ll);
+    return vd_select(first, th, lh);
 }
 
 /* (fh + fl)(vh + vl) = rh + *rl: fh vh exact (vd_two_prod, within its range), the cross
