@@ -325,7 +325,8 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
         double dn = fabs(huge ? P.hi * Aa.hi * scF : 0.0) > 0x1p900 ? 0x1p-100 : 1.0;
         double wm, wp = cbce__focal_pow2(w, &wm);
         double fbc = (A0 ? 0.0 : A.hi * a) + LT.hi * sce;
-        double fb = wm * (ath * (Fd * (poly ? AT.hi * fbc + eps * (vX.hi + vY.hi * sce) : fbc)));
+        double fbp = poly ? AT.hi * fbc + eps * (vX.hi + vY.hi * sce) : fbc;
+        double fb = wm * (ath * (Fd * fbp));
         cbce__f2 Pw = cbce__mul_d_f2(wm, cbce__mul_pow2_f2(P, huge ? 0x1p100 * dn : 1.0));
         cbce__f2 X = Aa, Y = LT;
         double r;
@@ -386,12 +387,15 @@ CBCE__INLINE void cbce__focal_poly_x(int mode, int want, double x, double tr, do
                                  Y);
             }
             if (poly) {
-                cbce__f2 om = cbce__two_sum(1.0, -E.hi * sce); /* 1 - e, then (1 - e)/d */
-                om = cbce__div_f2(cbce__fast_two_sum(om.hi, om.lo - E.lo * sce), d, inv);
+                /* eps (gamma + 1) v' (gu1 + (1 - e)/d), the product by 1 - e last (for a
+                 * subnormal x, 1 - e is subnormal and (1 - e)/d would round on the
+                 * subnormal grid before the one rounding) */
+                cbce__f2 ev = cbce__mul_f2(eG1, vp), om = cbce__two_sum(1.0, -E.hi * sce);
+                om = cbce__fast_two_sum(om.hi, om.lo - E.lo * sce); /* 1 - e */
+                om = cbce__mul_f2(cbce__div_f2(ev, d, inv), om);
                 om = cbce__sel_f2(pos, cbce__neg_f2(om), om);
-                om = cbce__add_f2(cbce__mul_pow2_f2(gu1, A0 ? 1.0 : sce), om);
-                Y = cbce__add_f2(cbce__mul_f2(AT, Y),
-                                 cbce__mul_f2(eG1, cbce__mul_f2(vp, om)));
+                om = cbce__add_f2(cbce__mul_f2(ev, cbce__mul_pow2_f2(gu1, A0 ? 1.0 : sce)), om);
+                Y = cbce__add_f2(cbce__mul_f2(AT, Y), om);
             }
             Y = cbce__sel_f2(far, zero, Y);
             *h = cbce__focal_round_pow2(Pm, mp, zero, Y, sce, isce, scF, iscF,
