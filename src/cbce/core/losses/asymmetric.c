@@ -271,10 +271,11 @@ CBCE__MAYBE_UNUSED static void asymmetric_step_careful(CBCE__STEP_PARAMS(, k))
  *   -log(1 - pm) and log pm by cbce__x64_logs on the smaller of pm and V = 1 - pm (within
  *   2^-58 absolute); for clip = 0, -log(1 - p) = a + t or t, log p = -(t or a + t), and
  *   Q p' = -log(1 - p) (1 - p), pd pm^(gamma_neg - 1) = (1 - p) Fm without a quotient;
- *   Fp = (1 - p)^gamma_pos, Fm = pm^gamma_neg by vdd_powi for an integer gamma, else
- *   exp(-gamma z) for z = -log(1 - p) or -log pm (z's absolute error 2^-58: gamma 2^-58
- *   relative).
- * The loss is a sum of terms >= 0: within 0.5 + (gamma + 3) 2^-58 / 2^-53 ulp; the
+ *   Fp = (1 - p)^gamma_pos, Fm = pm^gamma_neg by vdd_powi for an integer gamma (gamma
+ *   times their bases' errors), else exp(-gamma z) for z = -log(1 - p) or -log pm (z's
+ *   absolute error about 2^-57 beyond pm's own: gamma 2^-57 relative, and exp's 2^-56.5).
+ * The loss is a sum of terms >= 0: within 0.5 + (gamma + 3) 2^-56.5 / 2^-53 ulp where the
+ * errors of exp(-a) add up (0.72 measured at gamma 8, tests/test_asymmetric.py); the
  * derivatives are sums of both signs, bounded in ulps of their largest term.  The rare lanes
  * are computed again, per output, by the careful step: |x| > 665 or NaN, a target outside
  * [0, 1] or NaN, V < 2^-120, where the negative term counts an active margin with
