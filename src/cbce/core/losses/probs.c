@@ -128,7 +128,6 @@ typedef struct probs64k {
 
 /* One vector of elements, written to l, g, h; the lanes the scalar element must redo for
  * the loss in *badl, for the derivatives in *badg (step.h's cbce__vec_elem_fn). */
-
 CBCE__VI void probs64_vec(int want, const void *ctx, const double *x0, const double *t0,
                           const double *w0, const double *m0, const double *ml0, double *l,
                           double *g, double *h, vm_t *badl, vm_t *badg)

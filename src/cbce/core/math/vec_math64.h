@@ -1,8 +1,8 @@
 /*
  * vec_math64.h -- float64 elementary functions on the vector layer (simd/vec.h), as
- * double-double results good to about 2^-57 relative, for results rounded once to double
- * (the float64 BCE-with-logits kernel, losses/logits64.h, and the float64 BCE on
- * probabilities, losses/probs.c).  No division instruction; 16-entry tables of hi + lo
+ * double-double results good to about 2^-56.5 relative, for results rounded once to double
+ * (the float64 kernels: losses/logits64.h, and the chunk steps of probs.c, focal64.c and
+ * asymmetric.c).  No division instruction; 16-entry tables of hi + lo
  * pairs (math/vec_math64_tables.h, generated) read by a rounding shifter's last bits
  * (vd_tab16_get).  The functions of K vectors take K <= CBCE__X64_KMAX and apply each step
  * to all K before the next.
