@@ -298,7 +298,7 @@ typedef struct asym64k {
 CBCE__VI vdd_t asym64_pow(const cbce__x64tab *T, double gamma, int powi, vdd_t u, vdd_t z,
                           vm_t *bad)
 {
-    vdd_t gz, F;
+    vdd_t gz;
     vd_t zh;
     *bad = vm_first(0);
     if (gamma == 0)
@@ -308,8 +308,7 @@ CBCE__VI vdd_t asym64_pow(const cbce__x64tab *T, double gamma, int powi, vdd_t u
     gz = vdd_mul_d(z, vd_set1(gamma));
     *bad = vm_not(vd_le(gz.h, vd_set1(600.0)));
     zh = vd_min(gz.h, vd_set1(600.0));
-    cbce__x64_exp(1, T, &zh, &F.h, &F.l);
-    return vdd_mul(F, vdd_of(vd_set1(1.0), vd_neg(gz.l))); /* exp(-gz.l) = 1 - gz.l */
+    return vdd_exp_neg(T, zh, gz.l);
 }
 
 /* F v, for F = u^gamma (v where gamma = 0, F = 1) */

@@ -116,8 +116,7 @@ CBCE__VI void focal64_vec(int want, const void *ctx, const double *x0, const dou
         vd_t zh = vd_select(bad, zero, z.h);
         bad = vm_or(bad, vm_not(vm_or(A0, vd_eq(B.h, zero))));
         bad = vm_or(bad, vm_not(vd_le(zh, vd_set1(600.0))));
-        cbce__x64_exp(1, T, &zh, &F.h, &F.l);
-        F = vdd_mul(F, vdd_of(one, vd_neg(z.l))); /* exp(-z.l) = 1 - z.l within z.l^2 */
+        F = vdd_exp_neg(T, zh, z.l);
     }
     bad = vm_or(bad, vm_not(vd_ge(F.h, tiny)));
     if ((want & CBCE__HESS) && fabs(kk->eg1) > CBCE__X64_ONEM_E_COEF)

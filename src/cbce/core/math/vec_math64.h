@@ -64,7 +64,8 @@
  *                             vdd_add (two_sum, 2^-104 of the larger operand), vdd_mul and
  *                             vdd_mul_d (cbce__x64_prod, 2^-99), vdd_quot (cbce__x64_quot),
  *                             vdd_one_minus (1 - v exactly), vdd_powi (binary powering,
- *                             2 log2(n) products); for operands whose products stay normal
+ *                             2 log2(n) products), vdd_exp_neg (exp(-z) of a pair, by
+ *                             cbce__x64_exp); for operands whose products stay normal
  *                             (callers flag the lanes where not).
  */
 #ifndef CBCE_MATH_VEC_MATH64_H
@@ -342,6 +343,15 @@ CBCE__VI vdd_t vdd_powi(vdd_t w, int n)
             return r;
         w = vdd_mul(w, w);
     }
+}
+
+/* exp(-(zh + zl)) for zh in [0, 665] (cbce__x64_exp) and |zl| <= 2^-50 zh: exp(-zl) taken
+ * as 1 - zl (within zl^2) */
+CBCE__VI vdd_t vdd_exp_neg(const cbce__x64tab *T, vd_t zh, vd_t zl)
+{
+    vdd_t F;
+    cbce__x64_exp(1, T, &zh, &F.h, &F.l);
+    return vdd_mul(F, vdd_of(vd_set1(1.0), vd_neg(zl)));
 }
 
 #endif
