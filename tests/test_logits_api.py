@@ -574,6 +574,33 @@ def test_large_logits_no_overflow(float_dtype):
     assert np.array_equal(g, np.array([0, 0, 0.5, -0.5], dt)), f"{dt.name}: grad {g!r}"
 
 
+def test_huge_and_infinite_targets_same_on_every_path(float_dtype):
+    """Targets beyond 2^53, where 1 - y rounds: at x = 0 the loss is ln 2 for any target
+    (q + y = 1), contiguous (the vector kernel) and strided (the scalar element) agree, and
+    an infinite target gives NaN on both."""
+    dt = float_dtype
+    ys = np.array([1e16, -1e20, 3e38, 2.0 ** 60, np.inf, -np.inf], dt)
+    n = 40  # whole vectors and a tail at every level
+    x = np.zeros(n, dt)
+    y = np.resize(ys, n)
+    strided_x, strided_y = np.repeat(x, 2)[::2], np.repeat(y, 2)[::2]
+    finite = np.isfinite(y)
+    for what, (xx, yy) in (("contiguous", (x, y)), ("strided", (strided_x, strided_y))):
+        loss, grad = FB(xx, yy, reduction="none")
+        g2, h = GH(xx, yy)
+        assert np.all(loss[finite] == dt.type(np.log(2))), (
+            f"{dt.name} {what}: loss at x=0 should be ln 2 for targets {y[finite]}, got "
+            f"{loss[finite]}")
+        want_g = (dt.type(0.5) - y[finite].astype(np.float64)).astype(dt)
+        assert np.array_equal(grad[finite], want_g), (
+            f"{dt.name} {what}: grad at x=0 should be 1/2 - y, got {grad[finite]}")
+        assert np.all(h[finite] == dt.type(0.25)), f"{dt.name} {what}: hess {h[finite]}"
+        for name, arr in (("loss", loss), ("grad", grad), ("gh grad", g2), ("hess", h)):
+            assert np.isnan(arr[~finite]).all(), (
+                f"{dt.name} {what}: {name} at an infinite target should be NaN, got "
+                f"{arr[~finite]}")
+
+
 # ---------------------------------------------------------------------------------------
 # inputs never modified
 

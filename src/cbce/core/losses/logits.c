@@ -58,9 +58,17 @@ static void logits_step_d(CBCE__STEP_PARAMS(, k))
  * otherwise; the frame is span32.h).
  */
 #define L32_K CBCE__S32_K
+/* The plain body's clamp on a = |x| in c*a: finite float32 logits are below 2^128, and
+ * c = 0 gives c*2^400 = 0 where c*inf is NaN; c >= 2^-149 (a float32 target) gives >=
+ * 2^251, and sums of up to 2^64 such terms stay finite in double and round to inf in float. */
+#define CBCE__L32_ABIG 0x1p400
 
 /* nk (a constant 1 or K) vectors of elements: raw loss lo, d/dx gr, d2/dx2 he (no
- * weights), from the input x, the raw target tr and the pos_weight pw.  `poly` (a
+ * weights), from the input x, the raw target tr and the pos_weight pw.  `plain`: L = q + y
+ * rounds to 1 in double for every float32 target below 2^53 in magnitude, and the body
+ * takes L = 1 (the exact value for any finite target), with 0*tr added to the terms it
+ * multiplies (+-0 for a finite target, NaN for an infinite or NaN one, as L is; the scalar
+ * element's `unit` does the same).  `poly` (a
  * constant; 0 for BCE with logits, whose operations it leaves as they are): Poly-1, the
  * terms of eps (1 - p_t) added (poly1.c's formulas: v = (A + B e) r, v' = (q - y) r s,
  * v'' = v' (1 - 2 sigmoid(x)), 1 - 2 sigmoid(x) = -+(1 - e) r), each a few 2^-50 relative
@@ -82,7 +90,8 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int poly, cons
         y[j] = plain ? tr[j] : vd_mla(tr[j], keep, half);
         q[j] = plain ? vd_sub(one, tr[j]) : vd_mla(vd_sub(one, tr[j]), keep, half);
         py[j] = plain ? y[j] : vd_mul(pw[j], y[j]);
-        L[j] = vd_add(q[j], py[j]);
+        if (!plain)
+            L[j] = vd_add(q[j], py[j]);
     }
     vd_t r[L32_K], vp[L32_K];
     if (poly || (want & (CBCE__GRAD | CBCE__HESS)))
@@ -94,8 +103,13 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int poly, cons
             t[j] = vd_log1p_u(vd_mul(e[j], vd_rcp27(vd_add(vd_set1(2.0), e[j]))));
         for (j = 0; j < nk; j++) {
             vd_t c = vd_select(pos[j], q[j], py[j]);
-            vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
-            lo[j] = vd_mla(L[j], t[j], ca);
+            if (plain) { /* c*a exact, with a clamped and 0*tr added (see L = 1 above) */
+                vd_t ab = vd_mla(tr[j], vd_zero(), vd_min(vd_set1(CBCE__L32_ABIG), a[j]));
+                lo[j] = vd_mla(c, ab, t[j]);
+            } else {
+                vd_t ca = vd_select(vd_eq(c, vd_zero()), vd_zero(), vd_mul(c, a[j]));
+                lo[j] = vd_mla(L[j], t[j], ca);
+            }
             if (poly) { /* + eps (A + B e) r */
                 vd_t A = vd_select(pos[j], q[j], y[j]), B = vd_select(pos[j], y[j], q[j]);
                 lo[j] = vd_mla(eps, vd_mul(vd_mla(B, e[j], A), r[j]), lo[j]);
@@ -105,7 +119,8 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int poly, cons
     if (want & (CBCE__GRAD | CBCE__HESS)) {
         vd_t Ls[L32_K];
         for (j = 0; j < nk; j++) {
-            Ls[j] = vd_mul(L[j], vd_mul(e[j], r[j]));
+            Ls[j] = plain ? vd_mla(tr[j], vd_zero(), vd_mul(e[j], r[j]))
+                          : vd_mul(L[j], vd_mul(e[j], r[j]));
             if (poly) /* v' = (q - y) r s */
                 vp[j] = vd_mul(vd_sub(q[j], y[j]), vd_mul(r[j], vd_mul(e[j], r[j])));
         }
