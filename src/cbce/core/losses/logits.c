@@ -145,10 +145,11 @@ CBCE__VI void logits32_vec(const int want, const int plain, const int poly, cons
 #define CBCE__S32_PLAIN 1
 #include "losses/span32.h"
 
-/* Poly-1 on float32 data (poly1.c's table): the general body with the poly terms (eps
- * from the frame's span constants k, in scope where span32.h expands the macro), one
- * instance with `want` and `reduced` as run-time values (their tests are per vector and
- * predictable; one instance keeps the extension's size in bounds). */
+/* Poly-1 on float32 data (poly1.c's table): the body with the poly terms (eps from the
+ * frame's span constants k, in scope where span32.h expands the macro), two instances
+ * (plain and general) with `want` and `reduced` as run-time values (their tests are per
+ * vector and predictable; an instance per `want` would double the extension's share of
+ * this kernel). */
 #define CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)               \
     logits32_vec(want, plain, 1, nk, x, tr, pw, keep, half,                               \
                  vd_set1(k->par[CBCE__PARAM_epsilon]), lo, gr, he)
@@ -162,7 +163,10 @@ void CBCE__ISA_NAME(cbce__poly1_span32)(int want, int reduced, const cbce__span 
     cbce__span_consts k = *k0;
     if (k.eps > 0 && k.half == 0) /* as in logits_step_d */
         k.half = k.eps;
-    poly1_32_body(want, reduced, 0, S, &k);
+    if (s32_plain(S, &k))
+        poly1_32_body(want, reduced, 1, S, &k);
+    else
+        poly1_32_body(want, reduced, 0, S, &k);
 }
 
 CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__span *S,
@@ -171,10 +175,7 @@ CBCE__MAYBE_UNUSED static void logits32_span(int want, int reduced, const cbce__
     cbce__span_consts k = *k0;
     if (k.eps > 0 && k.half == 0) /* as in logits_step_d */
         k.half = k.eps;
-    logits32_run(want, reduced,
-                 S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && k.eps == 0 &&
-                     k.pk == 1 && k.wk == 1 && k.lscale == 1 && k.wpre == 1,
-                 S, &k);
+    logits32_run(want, reduced, s32_plain(S, &k), S, &k);
 }
 
 /* float64 data: the span kernel of logits64.h (it uses load_any above). */

@@ -18,10 +18,11 @@
  * CBCE__S32_VEC (for a parameter beyond the range of the vector math; the element takes no
  * pos_weight, so only families without one pass it); the weights, stores and lane sums
  * after it are the vector path's.
- * `plain` (instantiated only #if CBCE__S32_PLAIN): the common case (float32 target, no
- * smoothing, no weight or pos_weight other than 1, unit multipliers) without the
- * arithmetic by those ones; its results are bitwise those of the general body (every
- * skipped operation is exact: t*1 + 0, 1*y, 1*l).
+ * `plain` (by NAME_run #if CBCE__S32_PLAIN; s32_plain below says when): the common case
+ * (float32 target, no smoothing, no weight or pos_weight other than 1, unit multipliers)
+ * without the arithmetic by those ones; its results are bitwise those of the general body
+ * for finite targets below 2^53 in magnitude (every skipped operation is exact there: t*1
+ * + 0, 1*y, 1*l).
  * The first part (loads, stores, the rare lanes' hook) is included once; the rest once per
  * kernel.
  */
@@ -81,6 +82,14 @@ CBCE__VI void store_f64(void *p, size_t i, vd_t v, size_t m)
         vd_store((double *)p + i, v);
     else
         vd_storen((double *)p + i, v, m);
+}
+
+/* A span that the `plain` body serves: a float32 target, no smoothing, no weight or
+ * pos_weight other than 1, unit multipliers. */
+CBCE__VI int s32_plain(const cbce__span *S, const cbce__span_consts *k)
+{
+    return S->tdtype == CBCE_F32 && !S->p && !S->w && !S->go && k->eps == 0 && k->pk == 1 &&
+           k->wk == 1 && k->lscale == 1 && k->wpre == 1;
 }
 
 /* A family's scalar element for the lanes its vector math leaves out: raw (unweighted)
