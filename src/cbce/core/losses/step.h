@@ -77,6 +77,24 @@
         LOOPS(c, CALL)                                                                     \
     }
 
+/* The first r results of sl, sg, sh to l, g, h: only the outputs `want` asks for (the
+ * others are the caller's, and a fused call's loss must not be overwritten by a padded
+ * copy's). */
+CBCE__MAYBE_UNUSED static void cbce__copy_wanted(int want, size_t r, const double *sl,
+                                                 const double *sg, const double *sh,
+                                                 double *l, double *g, double *h)
+{
+    size_t j;
+    for (j = 0; j < r; j++) {
+        if (want & CBCE__LOSS)
+            l[j] = sl[j];
+        if (want & CBCE__GRAD)
+            g[j] = sg[j];
+        if (want & CBCE__HESS)
+            h[j] = sh[j];
+    }
+}
+
 /*
  * The same step for elements whose bodies are large (double-double, or many exp and log).
  * On the vectorising levels: the elements in blocks of CBCE__VBLOCK (a multiple of every
@@ -127,14 +145,7 @@
             b[6][j] = b[7][j] = b[8][j] = 0.0;                                             \
         }                                                                                  \
         NAME##_block(want, b[0], b[1], b[2], b[3], b[4], b[5], k, b[6], b[7], b[8]);       \
-        for (j = 0; j < r; j++) { /* only the outputs asked for */                         \
-            if (want & CBCE__LOSS)                                                         \
-                l[i + j] = b[6][j];                                                        \
-            if (want & CBCE__GRAD)                                                         \
-                g[i + j] = b[7][j];                                                        \
-            if (want & CBCE__HESS)                                                         \
-                h[i + j] = b[8][j];                                                        \
-        }                                                                                  \
+        cbce__copy_wanted(want, r, b[6], b[7], b[8], l + i, g + i, h + i);                 \
     }
 
 #else
@@ -149,13 +160,6 @@
     }
 #endif
 
-/*
- * The family's table of steps at this level, CBCE__ISA_NAME(NAME).  At the baseline level
- * of a build that has the scalar level too, the float64 chunk step is the scalar level's:
- * both compile the same double-double C without FMA (the same IEEE operations in the same
- * order, so the same results), and its copy is among the largest code of the library.  The
- * float32 steps stay per level (SSE2 vectorises them).
- */
 /*
  * For a chunk step on the vector layer: the outputs its vector element flagged for the VW
  * elements from i (in badl the loss, in badg the gradient and hessian), computed again
@@ -183,7 +187,7 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void cbce__step_redo(cbce__step_fn care
  * For a chunk step on the vector layer: its last r < VW elements in one vector padded with
  * x = px, t = pt, weights 1 (cbce__tail_in), so that they take the same element as every
  * other (an element's result must not depend on its place in a chunk: a shard or another
- * length moves it), and the wanted outputs of the r copied back (cbce__tail_out).
+ * length moves it), and the wanted outputs of the r copied back (cbce__copy_wanted).
  */
 typedef struct cbce__tail {
     double x[CBCE__VW], t[CBCE__VW], w[CBCE__VW], m[CBCE__VW], ml[CBCE__VW];
@@ -206,19 +210,6 @@ CBCE__MAYBE_UNUSED static void cbce__tail_in(cbce__tail *B, size_t r, const doub
     }
 }
 
-CBCE__MAYBE_UNUSED static void cbce__tail_out(int want, size_t r, const cbce__tail *B,
-                                              double *l, double *g, double *h)
-{
-    size_t j;
-    for (j = 0; j < r; j++) {
-        if (want & CBCE__LOSS)
-            l[j] = B->l[j];
-        if (want & CBCE__GRAD)
-            g[j] = B->g[j];
-        if (want & CBCE__HESS)
-            h[j] = B->h[j];
-    }
-}
 
 /*
  * A vector element of a chunk step on the vector layer: the VW elements from x, t, w, m,
@@ -253,10 +244,17 @@ CBCE__VI void cbce__vec_chunk_step(cbce__vec_elem_fn vec, const void *ctx,
         if (vm_any(vm_or(badl, badg)))
             cbce__step_redo(careful, badl, badg, 0, want, CBCE__VW, B.x, B.t, p, B.w, B.m,
                             B.ml, k, B.l, B.g, B.h);
-        cbce__tail_out(want, c - i, &B, l + i, g + i, h + i);
+        cbce__copy_wanted(want, c - i, B.l, B.g, B.h, l + i, g + i, h + i);
     }
 }
 
+/*
+ * The family's table of steps at this level, CBCE__ISA_NAME(NAME).  At the baseline level
+ * of a build that has the scalar level too, the float64 chunk step is the scalar level's:
+ * both compile the same double-double C without FMA (the same IEEE operations in the same
+ * order, so the same results), and its copy is among the largest code of the library.  The
+ * float32 steps stay per level (SSE2 vectorises them).
+ */
 #if !defined(CBCE__ISA_VARIANT) && CBCE__HAVE_VARIANTS
 #define CBCE__STEPS(NAME, D, X, D_SPAN, X_SPAN)                                           \
     extern const cbce__steps NAME##_scalar;                                               \
