@@ -576,8 +576,8 @@ def test_large_logits_no_overflow(float_dtype):
 
 def test_huge_and_infinite_targets_same_on_every_path(float_dtype):
     """Targets beyond 2^53, where 1 - y rounds: at x = 0 the loss is ln 2 for any target
-    (q + y = 1), contiguous (the vector kernel) and strided (the scalar element) agree, and
-    an infinite target gives NaN on both."""
+    (q + y = 1, where the rounded sum would give 0), contiguous and strided operands agree,
+    and an infinite target gives NaN on both."""
     dt = float_dtype
     ys = np.array([1e16, -1e20, 3e38, 2.0 ** 60, np.inf, -np.inf], dt)
     n = 40  # whole vectors and a tail at every level

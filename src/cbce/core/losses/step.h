@@ -210,7 +210,6 @@ CBCE__MAYBE_UNUSED static void cbce__tail_in(cbce__tail *B, size_t r, const doub
     }
 }
 
-
 /*
  * A vector element of a chunk step on the vector layer: the VW elements from x, t, w, m,
  * ml written to l, g, h (ctx: its per-call constants), and the lanes it leaves to the
