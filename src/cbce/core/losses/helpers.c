@@ -37,47 +37,79 @@ CBCE__FAMILY_LOSS_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
  * vd_rcp50 for the reciprocals; the formulas are logits_elem.h's
  * (two terms of one sign, never 1 - sigmoid).  NaN propagates through e; x = +-inf gives
  * e = 0 and the limits.  The driver asks them only for an unreduced loss (helper_run).
+ * Each function maps nk vectors (a constant 1 or CBCE__S32_K) in place, one stage for all
+ * of them before the next: the chains of the nk vectors interleave (as span32.h's).
  */
-CBCE__VI vd_t sigmoid32(vd_t x)
+#define H32_K CBCE__S32_K
+
+CBCE__VI void sigmoid32(const int nk, vd_t *v)
 {
-    vd_t e = vd_exp_neg(vd_abs(x)), r = vd_rcp50(vd_add(vd_set1(1.0), e));
-    return vd_select(vd_ge(x, vd_zero()), r, vd_mul(e, r));
+    vd_t e[H32_K], r[H32_K];
+    int j;
+    for (j = 0; j < nk; j++)
+        e[j] = vd_exp_neg(vd_abs(v[j]));
+    for (j = 0; j < nk; j++)
+        r[j] = vd_rcp50(vd_add(vd_set1(1.0), e[j]));
+    for (j = 0; j < nk; j++)
+        v[j] = vd_select(vd_ge(v[j], vd_zero()), r[j], vd_mul(e[j], r[j]));
 }
 
-/* log1p(exp(-|x|)) */
-CBCE__VI vd_t softplus_neg_abs32(vd_t x)
+/* t = log1p(exp(-|x|)) */
+CBCE__VI void softplus_neg_abs32(const int nk, const vd_t *v, vd_t *t)
 {
-    vd_t e = vd_exp_neg(vd_abs(x));
-    return vd_log1p_u(vd_mul(e, vd_rcp50(vd_add(vd_set1(2.0), e))));
+    vd_t e[H32_K], r[H32_K];
+    int j;
+    for (j = 0; j < nk; j++)
+        e[j] = vd_exp_neg(vd_abs(v[j]));
+    for (j = 0; j < nk; j++)
+        r[j] = vd_rcp50(vd_add(vd_set1(2.0), e[j]));
+    for (j = 0; j < nk; j++)
+        t[j] = vd_log1p_u(vd_mul(e[j], r[j]));
 }
 
-CBCE__VI vd_t log_sigmoid32(vd_t x)
+CBCE__VI void log_sigmoid32(const int nk, vd_t *v)
 {
-    return vd_sub(vd_select(vd_lt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+    vd_t t[H32_K];
+    int j;
+    softplus_neg_abs32(nk, v, t);
+    for (j = 0; j < nk; j++)
+        v[j] = vd_sub(vd_select(vd_lt(v[j], vd_zero()), v[j], vd_zero()), t[j]);
 }
 
-CBCE__VI vd_t softplus32(vd_t x)
+CBCE__VI void softplus32(const int nk, vd_t *v)
 {
-    return vd_add(vd_select(vd_gt(x, vd_zero()), x, vd_zero()), softplus_neg_abs32(x));
+    vd_t t[H32_K];
+    int j;
+    softplus_neg_abs32(nk, v, t);
+    for (j = 0; j < nk; j++)
+        v[j] = vd_add(vd_select(vd_gt(v[j], vd_zero()), v[j], vd_zero()), t[j]);
 }
 
-/* out = F(x) over the span, K vectors per step */
+/* out = F(x) over the span, H32_K vectors per step */
 #define CBCE__HELPER_SPAN(NAME, F)                                                        \
     CBCE__MAYBE_UNUSED static void NAME(int want, int reduced, const cbce__span *S,        \
                                         const cbce__span_consts *k)                        \
     {                                                                                      \
         const float *x = (const float *)S->x;                                              \
+        float *out = (float *)S->l;                                                        \
+        vd_t v[H32_K];                                                                     \
         size_t i = 0, c = S->c;                                                            \
         int j;                                                                             \
         (void)want;                                                                        \
         (void)reduced;                                                                     \
         (void)k;                                                                           \
-        for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)               \
-            for (j = 0; j < CBCE__S32_K; j++)                                              \
-                vd_store_f32((float *)S->l + i + j * CBCE__VW,                             \
-                             F(vd_load_f32(x + i + j * CBCE__VW)));                        \
-        for (; i < c; i += CBCE__VW)                                                       \
-            store_f32(S->l, i, F(load_f32(x, i, c - i)), c - i);                           \
+        for (; i + H32_K * CBCE__VW <= c; i += H32_K * CBCE__VW) {                         \
+            for (j = 0; j < H32_K; j++)                                                    \
+                v[j] = vd_load_f32(x + i + j * CBCE__VW);                                  \
+            F(H32_K, v);                                                                   \
+            for (j = 0; j < H32_K; j++)                                                    \
+                vd_store_f32(out + i + j * CBCE__VW, v[j]);                                \
+        }                                                                                  \
+        for (; i < c; i += CBCE__VW) {                                                     \
+            v[0] = load_f32(x, i, c - i);                                                  \
+            F(1, v);                                                                       \
+            store_f32(out, i, v[0], c - i);                                                \
+        }                                                                                  \
     }
 
 CBCE__HELPER_SPAN(sigmoid_span_d, sigmoid32)

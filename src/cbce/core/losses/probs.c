@@ -52,15 +52,20 @@ CBCE__VI void probs32_vec(const int want, const int plain, const int nk, const v
         q[j] = plain ? vd_sub(one, tr[j]) : vd_mla(vd_sub(one, tr[j]), keep, half);
         m[j] = vd_sub(one, x[j]);
     }
-    if (want & CBCE__LOSS) {
+    if (want & CBCE__LOSS) { /* one stage for all nk vectors before the next */
+        vd_t c[CBCE__S32_K], lx[CBCE__S32_K], l1[CBCE__S32_K];
+        for (j = 0; j < nk; j++)
+            vd_fast_two_sum(one, vd_neg(x[j]), &c[j]);
+        for (j = 0; j < nk; j++)
+            lx[j] = vd_log_pos(x[j]);
+        for (j = 0; j < nk; j++)
+            l1[j] = vd_log_pos(m[j]);
         for (j = 0; j < nk; j++) {
-            vd_t c, lx, l1;
-            vd_fast_two_sum(one, vd_neg(x[j]), &c);
-            lx = vd_select(vd_eq(x[j], vd_zero()), clamp, vd_log_pos(x[j]));
-            l1 = vd_select(vd_eq(m[j], vd_zero()), clamp, vd_add(vd_log_pos(m[j]), c));
-            lx = vd_max(lx, clamp);
-            l1 = vd_max(l1, clamp);
-            lo[j] = vd_nmla(q[j], l1, vd_neg(vd_mul(y[j], lx)));
+            lx[j] = vd_select(vd_eq(x[j], vd_zero()), clamp, lx[j]);
+            l1[j] = vd_select(vd_eq(m[j], vd_zero()), clamp, vd_add(l1[j], c[j]));
+            lx[j] = vd_max(lx[j], clamp);
+            l1[j] = vd_max(l1[j], clamp);
+            lo[j] = vd_nmla(q[j], l1[j], vd_neg(vd_mul(y[j], lx[j])));
         }
     }
     if (want & (CBCE__GRAD | CBCE__HESS)) {
