@@ -54,12 +54,28 @@ CBCE__VI void probs32_vec(const int want, const int plain, const int nk, const v
     }
     if (want & CBCE__LOSS) { /* one stage for all nk vectors before the next */
         vd_t c[CBCE__S32_K], lx[CBCE__S32_K], l1[CBCE__S32_K];
-        for (j = 0; j < nk; j++)
+        vm_t y0[CBCE__S32_K];
+        int one_log = 1;
+        for (j = 0; j < nk; j++) {
             vd_fast_two_sum(one, vd_neg(x[j]), &c[j]);
-        for (j = 0; j < nk; j++)
-            lx[j] = vd_log_pos(x[j]);
-        for (j = 0; j < nk; j++)
-            l1[j] = vd_log_pos(m[j]);
+            y0[j] = vd_eq(y[j], vd_zero());
+            one_log &= vm_all(vm_or(y0[j], vd_eq(q[j], vd_zero())));
+        }
+        if (one_log) { /* y or q is 0 in every lane: the log it multiplies is taken as the
+                        * clamp, as a log <= 0 times 0 it gives -0, which only decides the
+                        * sign of a zero loss where that log is the clamp already */
+            for (j = 0; j < nk; j++)
+                lx[j] = vd_log_pos(vd_select(y0[j], m[j], x[j]));
+            for (j = 0; j < nk; j++) {
+                l1[j] = vd_select(y0[j], lx[j], clamp);
+                lx[j] = vd_select(y0[j], clamp, lx[j]);
+            }
+        } else {
+            for (j = 0; j < nk; j++)
+                lx[j] = vd_log_pos(x[j]);
+            for (j = 0; j < nk; j++)
+                l1[j] = vd_log_pos(m[j]);
+        }
         for (j = 0; j < nk; j++) {
             lx[j] = vd_select(vd_eq(x[j], vd_zero()), clamp, lx[j]);
             l1[j] = vd_select(vd_eq(m[j], vd_zero()), clamp, vd_add(l1[j], c[j]));
