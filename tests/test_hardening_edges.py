@@ -166,15 +166,18 @@ def test_inputs_of_every_kind_same_bits(rng, tmp_path):
 @pytest.mark.parametrize("name,f,k,probs", WITH_OUT, ids=WITH_OUT_IDS)
 def test_out_overlapping_input_same_bits(name, f, k, probs, rng):
     """out= a shifted view of the buffer that holds the input (overlapping, not the same
-    array): the result is computed as from the original input."""
+    array): the result is computed as from the original input.  3000 elements: several
+    chunks and spans, each of which would read what the one before it wrote if the input
+    were read in place."""
+    n = 3000
     for shift in (1, -1, 3):
-        buf = np.empty(40)
-        x, t = _data(rng, (20,), np.float64, probs)
+        buf = np.empty(n + 20)
+        x, t = _data(rng, (n,), np.float64, probs)
         want = f(x, t, None)
         want = want if k == 2 else (want,)
-        buf[10:30] = x
-        xv = buf[10:30]
-        outs = [buf[10 + shift:30 + shift]] + ([np.empty(20)] if k == 2 else [])
+        buf[10:10 + n] = x
+        xv = buf[10:10 + n]
+        outs = [buf[10 + shift:10 + n + shift]] + ([np.empty(n)] if k == 2 else [])
         got = f(xv, t, _pack(outs, k))
         got = got if k == 2 else (got,)
         assert _bits_equal(got[0], want[0]), f"{name}: shift {shift}"
@@ -251,6 +254,24 @@ def test_in_place_fused_overflow_probs():
     exact = 1.7e308 * (2 * mpmath.log(4) + mpmath.log(2)) / 3
     assert float(got[0]) == float(exact), (got[0], exact)
     assert _bits_equal(got[0], plain[0]) and _bits_equal(got[1], plain[1])
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "sigmoid_focal_loss",
+                                  "asymmetric_loss"])
+def test_in_place_fused_overflow_several_chunks(name, rng):
+    """float64 weights of 1.7e308 on 3000 elements: the weighted sum overflows and is formed
+    again as split sums in the one pass of an in-place call, chunk by chunk, from the input
+    as it was (the gradient overwrites it): the same bits as out of place."""
+    fn = getattr(cbce, name + "_forward_backward")
+    x = 0.05 + 0.9 * rng.random(3000)
+    y = (rng.random(3000) < 0.5).astype(np.float64)
+    w = np.full(3000, 1.7e308)
+    xi = x.copy()
+    got = fn(xi, y, w, out=(None, xi))
+    plain = fn(x, y, w)
+    assert math.isfinite(got[0]) and got[1] is xi
+    assert _bits_equal(got[0], plain[0]), f"{name}: {got[0]!r} vs {plain[0]!r}"
+    assert _bits_equal(got[1], plain[1]), f"{name}: gradient"
 
 
 @pytest.mark.parametrize("in_place", [False, True])

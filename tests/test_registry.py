@@ -181,6 +181,17 @@ def test_weights_reductions_grad_output_layouts(fam, rng):
     g = x.copy()
     assert FB(g, y, **kw, reduction="none", out=g) is g
     np.testing.assert_array_equal(g, FB(x, y, **kw, reduction="none"))
+    xl = rng.normal(0, 4, 3001)  # several chunks and spans
+    if fam["probs"]:
+        xl = 1 / (1 + np.exp(-xl))
+    yl = (rng.random(3001) < 0.5).astype(np.float64)
+    for red in ("none", "mean"):
+        want = FFB(xl, yl, **kw, reduction=red)
+        gl = xl.copy()
+        got = FFB(gl, yl, **kw, reduction=red, out=(None, gl))
+        assert got[1] is gl
+        np.testing.assert_array_equal(got[0], want[0], err_msg=f"in place, {red}: loss")
+        np.testing.assert_array_equal(got[1], want[1], err_msg=f"in place, {red}: gradient")
     big = rng.normal(0, 4, 300_000)
     if fam["probs"]:
         big = 1 / (1 + np.exp(-big))

@@ -432,8 +432,21 @@ static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *l
         *last = J->n;
 }
 
+/* Elements i0 .. i0+c-1 of op as doubles: a float64 operand's own memory where they are
+ * contiguous there and `copy` is 0, else loaded into buf (dflt where op is absent). */
+static const double *chunk_operand(const cbce_operand_t *op, size_t i0, size_t c,
+                                   double *buf, double dflt, int copy)
+{
+    if (!copy && op->data != NULL && op->dtype == CBCE_F64 && op->stride == 1 &&
+        op->repeat == 1 && i0 % op->period + c <= op->period)
+        return (const double *)op->data + i0 % op->period;
+    load(op, i0, c, buf, dflt);
+    return buf;
+}
+
 /*
- * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks.  This
+ * run_segment, one segment: load -> step -> store (and the lane sums) over its blocks (a
+ * contiguous float64 input and target read in place, chunk_operand).  This
  * function is compiled once per SIMD level like the compute steps (internal.h (d)), so its
  * loads, conversions, lane sums and stores use the same vector width as the step.
  */
@@ -472,8 +485,10 @@ static void run_segment(cbce__job *J, size_t s)
         memset(&L, 0, sizeof L);
         for (c0 = b0; c0 < bend; c0 += CBCE__CHUNK) {
             size_t c = bend - c0 < CBCE__CHUNK ? bend - c0 : CBCE__CHUNK;
-            load(&a->input, c0, c, xb, 0.0);
-            load(&a->target, c0, c, tb, 0.0);
+            /* in place, the kernel reads operands the outputs may overwrite (store
+             * below, after it); dual_sums reads them after that, so takes copies */
+            const double *xs = chunk_operand(&a->input, c0, c, xb, 0.0, J->dual);
+            const double *ts = chunk_operand(&a->target, c0, c, tb, 0.0, J->dual);
             if (!pconst)
                 load(&a->pos_weight, c0, c, pb, 1.0);
             if (!wconst) {
@@ -485,7 +500,7 @@ static void run_segment(cbce__job *J, size_t s)
             } else if (!mconst) {
                 multipliers(J, c0, c, wb, mb, mlb); /* lscale is 1 when reduction is none */
             }
-            J->step(want, c, xb, tb, pb, wl, mb, mlb, &J->k, lb, gb, hb);
+            J->step(want, c, xs, ts, pb, wl, mb, mlb, &J->k, lb, gb, hb);
             if (J->reduced && !J->second) {
                 lane_sums(L.lhi, L.llo, lb, c, J->dtype == CBCE_F32);
             } else if ((want & CBCE__LOSS) && !J->reduced) {
@@ -495,8 +510,8 @@ static void run_segment(cbce__job *J, size_t s)
                 store(o->grad, J->dtype, o->grad_stride, c0, c, gb);
             if (want & CBCE__HESS)
                 store(o->hess, J->dtype, o->hess_stride, c0, c, hb);
-            if (J->dual) /* from the chunk's buffers, not the (maybe overwritten) input */
-                dual_sums(J, c, xb, tb, pb, wb, lb, &dbuf, L.shi, L.slo, L.bhi, L.blo);
+            if (J->dual) /* from the chunk's copies, not the (maybe overwritten) input */
+                dual_sums(J, c, xs, ts, pb, wb, lb, &dbuf, L.shi, L.slo, L.bhi, L.blo);
         }
         if (J->reduced)
             trees_push(J, &T, &L, nb++);
