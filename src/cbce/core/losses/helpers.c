@@ -42,47 +42,47 @@ CBCE__FAMILY_LOSS_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
  */
 #define H32_K CBCE__S32_K
 
+/* e = exp(-|x|) and r = 1/(d + e) (d 1 or 2) of nk vectors x */
+CBCE__VI void exp_neg_abs_rcp32(const int nk, const vd_t *x, double d, vd_t *e, vd_t *r)
+{
+    int j;
+    for (j = 0; j < nk; j++)
+        e[j] = vd_exp_neg(vd_abs(x[j]));
+    for (j = 0; j < nk; j++)
+        r[j] = vd_rcp50(vd_add(vd_set1(d), e[j]));
+}
+
 CBCE__VI void sigmoid32(const int nk, vd_t *v)
 {
     vd_t e[H32_K], r[H32_K];
     int j;
-    for (j = 0; j < nk; j++)
-        e[j] = vd_exp_neg(vd_abs(v[j]));
-    for (j = 0; j < nk; j++)
-        r[j] = vd_rcp50(vd_add(vd_set1(1.0), e[j]));
+    exp_neg_abs_rcp32(nk, v, 1.0, e, r);
     for (j = 0; j < nk; j++)
         v[j] = vd_select(vd_ge(v[j], vd_zero()), r[j], vd_mul(e[j], r[j]));
 }
 
-/* t = log1p(exp(-|x|)) */
-CBCE__VI void softplus_neg_abs32(const int nk, const vd_t *v, vd_t *t)
+/* log_sigmoid(x) = min(x, 0) - t (neg 1) or softplus(x) = max(x, 0) + t (neg 0), t =
+ * log1p(exp(-|x|)) from u = e/(2+e) */
+CBCE__VI void softplus_or_log_sigmoid32(const int neg, const int nk, vd_t *v)
 {
-    vd_t e[H32_K], r[H32_K];
+    vd_t e[H32_K], r[H32_K], t[H32_K];
     int j;
-    for (j = 0; j < nk; j++)
-        e[j] = vd_exp_neg(vd_abs(v[j]));
-    for (j = 0; j < nk; j++)
-        r[j] = vd_rcp50(vd_add(vd_set1(2.0), e[j]));
+    exp_neg_abs_rcp32(nk, v, 2.0, e, r);
     for (j = 0; j < nk; j++)
         t[j] = vd_log1p_u(vd_mul(e[j], r[j]));
+    for (j = 0; j < nk; j++)
+        v[j] = neg ? vd_sub(vd_select(vd_lt(v[j], vd_zero()), v[j], vd_zero()), t[j])
+                   : vd_add(vd_select(vd_gt(v[j], vd_zero()), v[j], vd_zero()), t[j]);
 }
 
 CBCE__VI void log_sigmoid32(const int nk, vd_t *v)
 {
-    vd_t t[H32_K];
-    int j;
-    softplus_neg_abs32(nk, v, t);
-    for (j = 0; j < nk; j++)
-        v[j] = vd_sub(vd_select(vd_lt(v[j], vd_zero()), v[j], vd_zero()), t[j]);
+    softplus_or_log_sigmoid32(1, nk, v);
 }
 
 CBCE__VI void softplus32(const int nk, vd_t *v)
 {
-    vd_t t[H32_K];
-    int j;
-    softplus_neg_abs32(nk, v, t);
-    for (j = 0; j < nk; j++)
-        v[j] = vd_add(vd_select(vd_gt(v[j], vd_zero()), v[j], vd_zero()), t[j]);
+    softplus_or_log_sigmoid32(0, nk, v);
 }
 
 /* out = F(x) over the span, H32_K vectors per step */
