@@ -511,24 +511,28 @@ CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t
     const double cl = k->par[CBCE__PARAM_clip];
     const vd_t one = vd_set1(1.0), zero = vd_zero(), clip = vd_set1(cl);
     const vd_t gp = vd_set1(gpd), gn = vd_set1(gnd), tiny = vd_set1(0x1p-120);
-    vd_t a[A32_K], e[A32_K], r[A32_K], p[A32_K], p1[A32_K], sp[A32_K], nlp1[A32_K];
-    vd_t pm[A32_K], V[A32_K], nlV[A32_K], Fp[A32_K], Fm[A32_K];
+    vd_t a[A32_K], e[A32_K], t[A32_K], r[A32_K], p[A32_K], p1[A32_K], sp[A32_K];
+    vd_t nlp1[A32_K], pm[A32_K], V[A32_K], nlV[A32_K], Fp[A32_K], Fm[A32_K];
     vm_t pos[A32_K], act[A32_K];
     int j;
     for (j = 0; j < nk; j++)
         a[j] = vd_abs(x[j]);
     for (j = 0; j < nk; j++)
         e[j] = vd_exp_neg_full(a[j]);
-    for (j = 0; j < nk; j++) {
-        vd_t t = vd_log1p_u(vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))));
-        vd_t s;
-        pos[j] = vd_ge(x[j], zero);
+    /* each stage for all nk vectors before the next (their chains interleave) */
+    for (j = 0; j < nk; j++)
+        t[j] = vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))); /* u = e/(2 + e) */
+    for (j = 0; j < nk; j++)
+        t[j] = vd_log1p_u(t[j]);
+    for (j = 0; j < nk; j++)
         r[j] = vd_rcp50(vd_add(one, e[j]));
-        s = vd_mul(e[j], r[j]);
+    for (j = 0; j < nk; j++) {
+        vd_t s = vd_mul(e[j], r[j]);
+        pos[j] = vd_ge(x[j], zero);
         p[j] = vd_select(pos[j], r[j], s);
         p1[j] = vd_select(pos[j], s, r[j]);
-        sp[j] = vd_select(pos[j], t, vd_add(a[j], t));   /* -log p */
-        nlp1[j] = vd_select(pos[j], vd_add(a[j], t), t); /* -log(1 - p) */
+        sp[j] = vd_select(pos[j], t[j], vd_add(a[j], t[j]));   /* -log p */
+        nlp1[j] = vd_select(pos[j], vd_add(a[j], t[j]), t[j]); /* -log(1 - p) */
         act[j] = vd_ge(p[j], clip);
         pm[j] = vd_select(act[j], vd_sub(p[j], clip), zero);
         V[j] = vd_add(p1[j], clip); /* 1 - pm */
@@ -545,16 +549,22 @@ CBCE__VI void asym32_vec(const int want, const int nk, const vd_t *x, const vd_t
             vd_t lpm = vd_log_pos(vd_select(mpos, pm[j], one));
             Fm[j] = vd_select(mpos, vd_exp_neg(vd_mul(vd_neg(gn), lpm)), zero);
         }
-        if (cl == 0) {
+    }
+    if (cl == 0) {
+        for (j = 0; j < nk; j++)
             nlV[j] = nlp1[j];
-        } else { /* -log1p(-pm) or -log V */
-            vd_t f, kv = vd_log_split(V[j], &f);
+    } else { /* -log1p(-pm) or -log V: k ln2 + log1p(f), f and k lane by lane */
+        vd_t f[A32_K], kv[A32_K];
+        for (j = 0; j < nk; j++) {
             vm_t small = vd_le(pm[j], vd_set1(0.25));
-            f = vd_select(small, vd_neg(pm[j]), f);
-            kv = vd_select(small, zero, kv);
-            f = vd_log1p_u(vd_mul(f, vd_rcp50(vd_add(vd_set1(2.0), f))));
-            nlV[j] = vd_neg(vd_mla(kv, vd_set1(CBCE__VM_LN2), f));
+            kv[j] = vd_log_split(V[j], &f[j]);
+            f[j] = vd_select(small, vd_neg(pm[j]), f[j]);
+            kv[j] = vd_select(small, zero, kv[j]);
         }
+        for (j = 0; j < nk; j++)
+            f[j] = vd_mul(f[j], vd_rcp50(vd_add(vd_set1(2.0), f[j])));
+        for (j = 0; j < nk; j++)
+            nlV[j] = vd_neg(vd_mla(kv[j], vd_set1(CBCE__VM_LN2), vd_log1p_u(f[j])));
     }
     if (want & CBCE__LOSS)
         for (j = 0; j < nk; j++) {
