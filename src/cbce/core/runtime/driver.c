@@ -432,13 +432,18 @@ static void segment_range(const cbce__job *J, size_t s, size_t *first, size_t *l
         *last = J->n;
 }
 
+/* Elements i0 .. i0+c-1 of op lie contiguous in its memory, from element i0 % period. */
+static int contiguous_run(const cbce_operand_t *op, size_t i0, size_t c)
+{
+    return op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period;
+}
+
 /* Elements i0 .. i0+c-1 of op as doubles: a float64 operand's own memory where they are
  * contiguous there and `copy` is 0, else loaded into buf (dflt where op is absent). */
 static const double *chunk_operand(const cbce_operand_t *op, size_t i0, size_t c,
                                    double *buf, double dflt, int copy)
 {
-    if (!copy && op->data != NULL && op->dtype == CBCE_F64 && op->stride == 1 &&
-        op->repeat == 1 && i0 % op->period + c <= op->period)
+    if (!copy && op->data != NULL && op->dtype == CBCE_F64 && contiguous_run(op, i0, c))
         return (const double *)op->data + i0 % op->period;
     load(op, i0, c, buf, dflt);
     return buf;
@@ -557,7 +562,7 @@ static const void *span_operand(const cbce_operand_t *op, size_t i0, size_t c, v
                                 int copy)
 {
     size_t sz = dtype_size(op->dtype), k;
-    if (!copy && op->stride == 1 && op->repeat == 1 && i0 % op->period + c <= op->period)
+    if (!copy && contiguous_run(op, i0, c))
         return (const char *)op->data + (i0 % op->period) * sz;
 #define CBCE__GATHER(CT)                                                                 \
     {                                                                                    \
