@@ -2,12 +2,14 @@
  * internal.h -- what the C core's files share; not installed, not part of the API.
  *
  * Design, in brief:
- *  (a) Every kernel is load -> compute -> store over chunks of CBCE__CHUNK elements.  The
+ *  (a) The chunk path is load -> compute -> store over chunks of CBCE__CHUNK elements.  The
  *      loads turn any operand (strided, broadcast by period/repeat, any target dtype) into
- *      contiguous double buffers that live in L1; the compute step is a plain loop over
- *      those buffers that compilers vectorise; the stores round once to the output dtype.
- *      So one driver serves every layout and dtype, and a loss family only supplies its
- *      compute step.  Memory is read and written once per call.
+ *      contiguous double buffers that live in L1 (a contiguous float64 input and target
+ *      are read in place); the compute step is a loop over those buffers; the stores
+ *      round once to the output dtype.  So one driver serves every layout and dtype, and
+ *      a loss family only supplies its compute step.  The span kernels (cbce__span
+ *      below) read contiguous operands in place in their own dtypes and write the
+ *      outputs.  Memory is read and written once per call.
  *  (b) The compute step exists in two precisions from one body: "D" (double arithmetic,
  *      used for float32 data: rounding a double result once gives <= 1 ulp) and "X"
  *      (extended arithmetic, used for float64 data).  See logits_elem.h.
