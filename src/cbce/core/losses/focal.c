@@ -125,7 +125,8 @@ CBCE__VI void focal32_vec(const int want, const int poly, const int nk, const vd
         B[j] = vd_select(pos[j], y[j], q[j]);
         v[j] = vd_mla(B[j], e[j], A[j]);
         A0[j] = vd_eq(A[j], zero);
-        hard &= vm_all(vm_or(A0[j], vd_eq(v[j], one)));
+        if (gm != (int)gm || (want & (CBCE__GRAD | CBCE__HESS))) /* where hard is read */
+            hard &= vm_all(vm_or(A0[j], vd_eq(v[j], one)));
         r[j] = vd_rcp50(vd_add(one, e[j]));
         t[j] = vd_log1p_u(vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))));
         at[j] = has_alpha ? vd_mla(vd_set1(al), y[j], vd_mul(vd_set1(1 - al), q[j]))
