@@ -109,6 +109,8 @@ CBCE__VI void focal32_vec(const int want, const int poly, const int nk, const vd
     const double eps = poly ? k->par[CBCE__PARAM_epsilon] : 0;
     const vd_t half = vd_set1(k->half), gamma = vd_set1(gm);
     const int has_alpha = al == al, terms = eps != 0;
+    /* `hard` is read by the log of a non-integer gamma and by the derivatives */
+    const int hard_read = gm != (int)gm || (want & (CBCE__GRAD | CBCE__HESS));
     vd_t a[F32_K], e[F32_K], y[F32_K], q[F32_K], A[F32_K], B[F32_K], v[F32_K], r[F32_K];
     vd_t t[F32_K], F[F32_K], ce[F32_K], at[F32_K];
     vm_t pos[F32_K], A0[F32_K];
@@ -125,7 +127,7 @@ CBCE__VI void focal32_vec(const int want, const int poly, const int nk, const vd
         B[j] = vd_select(pos[j], y[j], q[j]);
         v[j] = vd_mla(B[j], e[j], A[j]);
         A0[j] = vd_eq(A[j], zero);
-        if (gm != (int)gm || (want & (CBCE__GRAD | CBCE__HESS))) /* where hard is read */
+        if (hard_read)
             hard &= vm_all(vm_or(A0[j], vd_eq(v[j], one)));
         r[j] = vd_rcp50(vd_add(one, e[j]));
         t[j] = vd_log1p_u(vd_mul(e[j], vd_rcp50(vd_add(vd_set1(2.0), e[j]))));
