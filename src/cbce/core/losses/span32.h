@@ -1,14 +1,18 @@
 /*
  * span32.h -- the frame of a float32 span kernel (internal.h's cbce__span_fn) on the
  * vector layer (simd/vec.h): operands read straight from memory (float32 data, a target
- * of any dtype), K vectors of elements in flight per step, the weights multiplied in
- * before the one rounding to float, then the stores or the lane sums (vector v of a span
- * goes to accumulator v % K).  A family's kernel supplies the element math as
+ * of any dtype), several vectors of elements in flight per step, the weights multiplied
+ * in before the one rounding to float, then the stores or the lane sums (vector v of a
+ * span goes to accumulator v % K, K = CBCE__S32_K, whatever the step: a lane's terms and
+ * their order are fixed by the flat index).  Vectors per step: K, or in the `plain` body
+ * CBCE__S32_STEP where the kernel defines it (a multiple of K; the general body, which
+ * has more instances, keeps K, which bounds the code size).  A family's kernel supplies
+ * the element math as
  *     CBCE__S32_VEC(want, plain, nk, x, tr, pw, keep, half, lo, gr, he)
- * (nk, a constant 1 or K, vectors: raw loss lo, d/dx gr, d2/dx2 he, without weights,
- * from the input x, the raw target tr and the pos_weight pw; `plain` as below) and names
- * the functions made by CBCE__S32_NAME; this header then defines (inline, for the family's
- * span function, which passes a local copy of k)
+ * (nk, a constant 1, K or CBCE__S32_STEP, vectors: raw loss lo, d/dx gr, d2/dx2 he,
+ * without weights, from the input x, the raw target tr and the pos_weight pw; `plain` as
+ * below) and names the functions made by CBCE__S32_NAME; this header then defines (inline,
+ * for the family's span function, which passes a local copy of k)
  *     NAME_run(want, reduced, plain, S, k)   (both instances of `plain`)
  *     NAME_body(want, reduced, plain, S, k)  (one)
  *     NAME_body_fam(want, reduced, fam, every, S, k)   (plain 0)
@@ -156,17 +160,20 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
 
 /* ---- once per kernel (where CBCE__S32_NAME is defined) -------------------------------- */
 #ifdef CBCE__S32_NAME
+#ifndef CBCE__S32_STEP
+#define CBCE__S32_STEP CBCE__S32_K
+#endif
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
  * loads, the element math (CBCE__S32_VEC, or `every` on each lane), the weights, the
- * stores or lane sums into acc[j0 + j]. */
+ * stores or lane sums into acc[(j0 + j) % K]. */
 CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int plain,
                                   const int fam, s32_elem_fn every, const int nk,
                                   const cbce__span *S, const cbce__span_consts *k, size_t i,
                                   size_t m, vd_t *acc, int j0)
 {
-    vd_t X[CBCE__S32_K], T[CBCE__S32_K], P[CBCE__S32_K], W[CBCE__S32_K];
-    vd_t lo[CBCE__S32_K], gr[CBCE__S32_K], he[CBCE__S32_K];
+    vd_t X[CBCE__S32_STEP], T[CBCE__S32_STEP], P[CBCE__S32_STEP], W[CBCE__S32_STEP];
+    vd_t lo[CBCE__S32_STEP], gr[CBCE__S32_STEP], he[CBCE__S32_STEP];
     int j;
     for (j = 0; j < nk; j++) {
         size_t ij = i + (size_t)j * CBCE__VW;
@@ -191,8 +198,9 @@ CBCE__VI void CBCE__S32_FN(_step)(const int want, const int reduced, const int p
         if (want & CBCE__LOSS) {
             vd_t l = plain ? lo[j] : vd_mul(vd_mul(W[j], vd_set1(k->lscale)), lo[j]);
             if (reduced)
-                acc[j0 + j] = vd_add(acc[j0 + j],
-                                     m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
+                acc[(j0 + j) % CBCE__S32_K] =
+                    vd_add(acc[(j0 + j) % CBCE__S32_K],
+                           m >= CBCE__VW ? l : vd_select(vm_first(m), l, vd_zero()));
             else
                 store_f32(S->l, ij, l, m);
         }
@@ -212,14 +220,14 @@ CBCE__VI void CBCE__S32_FN(_walk)(const int want, const int reduced, const int p
                                   const int fam, s32_elem_fn every, const cbce__span *S,
                                   const cbce__span_consts *k)
 {
+    const int ks = plain ? CBCE__S32_STEP : CBCE__S32_K; /* a constant in each instance */
     vd_t acc[CBCE__S32_K];
     size_t i = 0, c = S->c;
     int j;
     for (j = 0; j < CBCE__S32_K; j++)
         acc[j] = reduced ? vd_load(S->lanes + j * CBCE__VW) : vd_zero();
-    for (; i + CBCE__S32_K * CBCE__VW <= c; i += CBCE__S32_K * CBCE__VW)
-        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, CBCE__S32_K, S, k, i, CBCE__VW,
-                            acc, 0);
+    for (; i + ks * CBCE__VW <= c; i += ks * CBCE__VW)
+        CBCE__S32_FN(_step)(want, reduced, plain, fam, every, ks, S, k, i, CBCE__VW, acc, 0);
     for (j = 0; i < c; i += CBCE__VW, j++)
         CBCE__S32_FN(_step)(want, reduced, plain, fam, every, 1, S, k, i, c - i, acc, j);
     if (reduced)
@@ -275,6 +283,7 @@ CBCE__VI void CBCE__S32_FN(_run)(int want, int reduced, int plain, const cbce__s
 }
 
 #undef CBCE__S32_VEC
+#undef CBCE__S32_STEP
 #undef CBCE__S32_NAME
 #undef CBCE__S32_PLAIN
 #endif /* CBCE__S32_NAME */
