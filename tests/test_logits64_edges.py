@@ -226,7 +226,10 @@ def test_extreme_targets_fused_matches_forward_and_nan_only_from_nan(tmp_path):
             va, vb = full[a][idx], full[b][idx]
             both = ~np.isnan(va) & ~np.isnan(vb)
             far = np.isnan(va) != np.isnan(vb)
-            far[both] = np.abs(va[both] - vb[both]) > np.spacing(np.abs(vb[both]))
+            with np.errstate(invalid="ignore", over="ignore"):  # infinities: inf - inf
+                # equal values agree (an infinity with itself), else within one spacing
+                far[both] = (va[both] != vb[both]) & ~(
+                    np.abs(va[both] - vb[both]) <= np.spacing(np.abs(vb[both])))
             msgs += [f"{tag} {a} {va[i]!r} vs {b} {vb[i]!r} for {case(idx[i])}"
                      for i in np.nonzero(far)[0][:3]]
         for key in ("loss", "fused loss"):

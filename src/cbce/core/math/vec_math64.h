@@ -93,9 +93,10 @@ CBCE__VI void cbce__x64_tables(cbce__x64tab *T)
 
 /* The functions below take K <= CBCE__X64_KMAX vectors and apply each step to all K
  * before the next (the K chains interleave: one vector's chain is long, and alone it is
- * latency-bound); K is a constant where they are inlined, so the loops unroll.  The fast
- * loop's K = 4 measured 1.2x faster than 2 (K = 8: no faster, 24 KB more code). */
-#define CBCE__X64_KMAX 4
+ * latency-bound); K is a constant where they are inlined, so the loops unroll.  Where the
+ * fast loop uses them (logits64.h's CBCE__X64_HARD_K), K = 4 measured 1.2x faster than 2;
+ * 8 only on AVX-512 (arrays of 8 on AVX2 made its code 10% slower even at K = 4). */
+#define CBCE__X64_KMAX (CBCE__VW == 8 ? 8 : 4)
 #define CBCE__X64_FOR for (j = 0; j < K; j++)
 
 /* e = exp(-a) = eh + el, for a in [0, 665] (a NaN or larger lanes give finite garbage:
