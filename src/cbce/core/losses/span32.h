@@ -163,6 +163,8 @@ CBCE__MAYBE_UNUSED CBCE__NOINLINE static void s32_redo_lanes(s32_elem_fn elem, i
 #ifndef CBCE__S32_STEP
 #define CBCE__S32_STEP CBCE__S32_K
 #endif
+/* the lane sums' order needs whole rounds of the K accumulators a step */
+typedef char CBCE__S32_FN(_step_multiple_of_k)[CBCE__S32_STEP % CBCE__S32_K == 0 ? 1 : -1];
 
 /* nk vectors from element i (the last one with m lanes, m < VW only when nk is 1):
  * loads, the element math (CBCE__S32_VEC, or `every` on each lane), the weights, the
