@@ -858,15 +858,12 @@ def test_asymmetric_clip0_large_logit(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reduction_of_overflowing_sum_is_inf(dtype):
-    """Found by test_fuzz_losses: a float64 sum that overflows must give +inf, not NaN."""
+    """A sum of losses that overflows the result dtype is +inf, not NaN."""
     big = np.finfo(dtype).max
     x = np.array([-big, -big, -big], dtype)
     y = np.ones(3, dtype)
     r = cbce.binary_cross_entropy_with_logits(x, y, reduction="sum")
-    if dtype == np.float32:
-        assert r == np.float32(3 * float(big)) or np.isposinf(r)
-    else:
-        assert np.isposinf(r), f"sum of three losses of {big} gave {r}"
+    assert np.isposinf(r), f"sum of three losses of {big} gave {r}"
 
 
 @pytest.mark.parametrize("reduction", ["mean", "weighted_mean"])
