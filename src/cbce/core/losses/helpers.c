@@ -39,7 +39,7 @@ CBCE__FAMILY_LOSS_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
  * e = 0 and the limits.  The driver asks them only for an unreduced loss (helper_run).
  * Each function maps nk vectors (a constant 1 or H32_K) in place, one stage for all of
  * them before the next: the chains of the nk vectors interleave (as span32.h's).  H32_K is
- * 8 on AVX2 and AVX-512 (1.05-1.08x as fast as 4), 4 on the baseline level.
+ * 8 on AVX2 and AVX-512 (1.04-1.08x as fast as 4), 4 on the baseline level.
  */
 #define H32_K (CBCE__VW >= 4 ? 8 : 4)
 
