@@ -39,9 +39,9 @@ CBCE__FAMILY_LOSS_STEP(softplus_step_d, CBCE__SOFTPLUS_D)
  * e = 0 and the limits.  The driver asks them only for an unreduced loss (helper_run).
  * Each function maps nk vectors (a constant 1 or H32_K) in place, one stage for all of
  * them before the next: the chains of the nk vectors interleave (as span32.h's).  H32_K is
- * 8 on AVX2 and AVX-512 (1.04-1.08x as fast as 4), 4 on the baseline level.
+ * span32.h's CBCE__S32_K_WIDE (8 ran 1.04-1.08x as fast as 4 here).
  */
-#define H32_K (CBCE__VW >= 4 ? 8 : 4)
+#define H32_K CBCE__S32_K_WIDE
 
 /* e = exp(-|x|) and r = 1/(d + e) (d 1 or 2) of nk vectors x */
 CBCE__VI void exp_neg_abs_rcp32(const int nk, const vd_t *x, double d, vd_t *e, vd_t *r)

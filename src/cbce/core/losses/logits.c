@@ -59,7 +59,7 @@ static void logits_step_d(CBCE__STEP_PARAMS(, k))
  * vectors run the forward 1.03-1.2x and the fused pass 1.13-1.17x as fast as 4; on the
  * baseline level's one-lane vectors 8 gains nothing.
  */
-#define L32_K (CBCE__VW >= 4 ? 8 : 4)
+#define L32_K CBCE__S32_K_WIDE
 /* The plain body's clamp on a = |x| in c*a: finite float32 logits are below 2^128, and
  * c = 0 gives c*2^400 = 0 where c*inf is NaN; c >= 2^-149 (a float32 target) gives >=
  * 2^251, and sums of up to 2^64 such terms stay finite in double and round to inf in float. */
